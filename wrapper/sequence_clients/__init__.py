@@ -1,0 +1,1 @@
+"""Hand-written wrapper over the generated Unify and Boast clients."""
