@@ -1,0 +1,277 @@
+"""Root ASGI app serving both fakes, and the uvicorn runner (background thread or foreground)."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import uvicorn
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+from .core import (
+    TRANSPORT_EXTENSION,
+    ASGIApp,
+    FaultMiddleware,
+    FaultStats,
+    Receive,
+    SandboxConfig,
+    Scope,
+    Send,
+)
+from .unify import UnifyState, build_unify_app
+
+if TYPE_CHECKING:
+    from .boast import BoastState
+
+UNIFY_PREFIX = "/unify"
+BOAST_PREFIX = "/boast"
+
+
+def _boast_available() -> bool:
+    # The Boast fake is developed separately; until it exists only /unify is served. An
+    # ImportError *inside* an existing boast.py must still surface, hence find_spec.
+    return importlib.util.find_spec(f"{__package__}.boast") is not None
+
+
+@dataclass(frozen=True)
+class SandboxStats:
+    unify: FaultStats
+    boast: FaultStats | None
+
+
+class SandboxApp:
+    """Dispatches /unify/* and /boast/* to the vendor apps, each behind its own fault middleware.
+
+    Each vendor gets its own rate limiter and fault RNG, as the real vendors are separate
+    services with separate limits.
+    """
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self.unify = UnifyState(seed=config.seed, job_ttl=config.job_ttl, clock=config.clock)
+        self.unify_mw = FaultMiddleware(
+            build_unify_app(self.unify),
+            vendor="unify",
+            config=config,
+            error_body=self.unify.error_body,
+        )
+        self.boast: BoastState | None = None
+        self.boast_mw: FaultMiddleware | None = None
+        if _boast_available():
+            from .boast import BoastState, build_boast_app
+
+            self.boast = BoastState(
+                seed=config.seed, token_ttl=config.token_ttl, clock=config.clock
+            )
+            self.boast_mw = FaultMiddleware(
+                build_boast_app(self.boast),
+                vendor="boast",
+                config=config,
+                error_body=self.boast.error_body,
+                # OAuth is a different host at Boast (app.boast.io): no API faults or limits there.
+                applies=lambda path: path.startswith("/v1/"),
+            )
+        self._routes: list[tuple[str, ASGIApp]] = [(UNIFY_PREFIX, self.unify_mw)]
+        if self.boast_mw is not None:
+            self._routes.append((BOAST_PREFIX, self.boast_mw))
+
+    @property
+    def stats(self) -> SandboxStats:
+        return SandboxStats(
+            unify=self.unify_mw.stats,
+            boast=self.boast_mw.stats if self.boast_mw is not None else None,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        path: str = scope["path"]
+        for prefix, app in self._routes:
+            if path.startswith(prefix + "/"):
+                # Starlette convention: keep the full path, move the prefix into root_path.
+                child = dict(scope)
+                child["root_path"] = scope.get("root_path", "") + prefix
+                await app(child, receive, send)
+                return
+        await _not_found(send)
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def _not_found(send: Send) -> None:
+    body = b'{"message":"Not found"}'
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": 404, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class _TransportExposingProtocol(AutoHTTPProtocol):  # type: ignore[misc,valid-type]
+    """uvicorn's HTTP protocol, putting the connection's transport into each request's scope.
+
+    ASGI has no way to reset a connection; with the transport, a fault can abort it for real.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        inner: ASGIApp = self.app  # type: ignore[has-type]
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            scope.setdefault("extensions", {})[TRANSPORT_EXTENSION] = self.transport
+            await inner(scope, receive, send)
+
+        self.app = app
+
+
+def _uvicorn_config(app: SandboxApp, log_level: str) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        http=_TransportExposingProtocol,
+        lifespan="on",
+        access_log=False,
+        log_config=None,
+        log_level=log_level,
+        proxy_headers=False,
+        # Bound the wait for in-flight slow-fault responses when stopping.
+        timeout_graceful_shutdown=1,
+    )
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind the listening socket up front, so port 0 yields a known free port immediately."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+class Sandbox:
+    """Both fakes served by uvicorn on a background thread; use as a context manager.
+
+    >>> with Sandbox(SandboxConfig(seed=1)) as sb:
+    ...     httpx.get(sb.unify_base_url + "/sequences/v1/sequences",
+    ...               headers={"x-api-key": sb.unify_api_key})
+    """
+
+    def __init__(
+        self, config: SandboxConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        self.config = config or SandboxConfig()
+        self.app = SandboxApp(self.config)
+        self.host = host
+        self._requested_port = port
+        self.port = 0
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._sock: socket.socket | None = None
+
+    # --- what tests and clients use -------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def unify_base_url(self) -> str:
+        return self.base_url + UNIFY_PREFIX
+
+    @property
+    def boast_base_url(self) -> str:
+        return self.base_url + BOAST_PREFIX + "/v1"
+
+    @property
+    def boast_auth_base_url(self) -> str:
+        return self.base_url + BOAST_PREFIX
+
+    @property
+    def unify(self) -> UnifyState:
+        return self.app.unify
+
+    @property
+    def boast(self) -> BoastState:
+        if self.app.boast is None:
+            raise RuntimeError("the Boast fake is not available in this build")
+        return self.app.boast
+
+    @property
+    def unify_api_key(self) -> str:
+        return self.app.unify.api_keys[0]
+
+    @property
+    def stats(self) -> SandboxStats:
+        return self.app.stats
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def start(self) -> Sandbox:
+        if self._thread is not None:
+            raise RuntimeError("sandbox already started")
+        self._sock = bind(self.host, self._requested_port)
+        self.port = self._sock.getsockname()[1]
+        server = uvicorn.Server(_uvicorn_config(self.app, "warning"))
+        self._server = server
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                asyncio.run(server.serve(sockets=[self._sock] if self._sock else None))
+            except BaseException as exc:  # surfaced to start() / stop()
+                failure.append(exc)
+
+        self._thread = threading.Thread(target=run, name=f"sandbox:{self.port}", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if failure or not self._thread.is_alive():
+                cause = failure[0] if failure else None
+                raise RuntimeError("sandbox server failed to start") from cause
+            if time.monotonic() > deadline:
+                raise RuntimeError("sandbox server did not start within 10 s")
+            time.sleep(0.002)
+        return self
+
+    def stop(self) -> None:
+        if self._server is None or self._thread is None:
+            return
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        if self._sock is not None:
+            self._sock.close()
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"Sandbox({self.base_url}, seed={self.config.seed})"
+
+
+def serve(
+    config: SandboxConfig,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    sock: socket.socket | None = None,
+    app: SandboxApp | None = None,
+) -> None:
+    """Serve in the foreground until SIGINT/SIGTERM (uvicorn handles the signals)."""
+    app = app or SandboxApp(config)
+    sock = sock or bind(host, port)
+    uvicorn.Server(_uvicorn_config(app, "info")).run(sockets=[sock])
