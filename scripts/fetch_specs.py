@@ -45,7 +45,9 @@ def fetch(vendor: str, url: str, spec_dir: Path, today: dt.date | None = None) -
     try:
         document = json.loads(body)
     except ValueError as error:
-        raise FetchError(f"{vendor}: {url} did not return JSON ({error}); nothing written") from error
+        raise FetchError(
+            f"{vendor}: {url} did not return JSON ({error}); nothing written"
+        ) from error
     if not isinstance(document, dict) or "openapi" not in document or "paths" not in document:
         raise FetchError(f"{vendor}: {url} returned JSON that is not an OpenAPI document")
 

@@ -30,7 +30,7 @@ from jsonpath_ng.ext import parse as parse_jsonpath
 from oas_patch.overlay import apply_overlay
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from normalize_spec import normalize  # noqa: E402
+from normalize_spec import normalize
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_DIR = ROOT / "spec"
@@ -95,7 +95,9 @@ def apply_vendor_overlay(document: dict[str, Any], vendor_dir: Path) -> list[str
     return unmatched
 
 
-def prepare_document(vendor_dir: Path, source: Path | None = None) -> tuple[dict[str, Any], list[str]]:
+def prepare_document(
+    vendor_dir: Path, source: Path | None = None
+) -> tuple[dict[str, Any], list[str]]:
     """The vendor document after provenance check, overlay and normaliser."""
     if source is None:
         source = vendor_source(vendor_dir)
@@ -117,7 +119,9 @@ def run_generator(spec_path: Path, config_path: Path, output: Path) -> list[str]
         capture_output=True, text=True, env=env, check=False,
     )  # fmt: skip
     text = result.stdout + result.stderr
-    warnings = [line for line in text.splitlines() if "warning" in line.lower() or "error" in line.lower()]
+    warnings = [
+        line for line in text.splitlines() if "warning" in line.lower() or "error" in line.lower()
+    ]
     if result.returncode != 0 or warnings:
         raise PipelineError(f"openapi-python-client failed on {spec_path.name}:\n{text}")
     return warnings
@@ -194,18 +198,21 @@ def report(builds: list[VendorBuild]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--check", action="store_true", help="fail if generated/ is not up to date")
+    parser.add_argument("--generated-dir", type=Path, default=GENERATED_DIR, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
         if not args.check:
-            builds = build_all(GENERATED_DIR)
+            builds = build_all(args.generated_dir)
             report(builds)
             return 0
         with tempfile.TemporaryDirectory() as scratch:
             fresh = Path(scratch)
             build_all(fresh)
-            differences = tree_differences(fresh, GENERATED_DIR)
+            differences = tree_differences(fresh, args.generated_dir)
     except PipelineError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -213,7 +220,10 @@ def main(argv: list[str] | None = None) -> int:
         print("generated/ is not what `make generate` produces from spec/:", file=sys.stderr)
         for line in differences:
             print(f"  {line}", file=sys.stderr)
-        print("Never edit generated/ by hand; run `make generate` and commit the result.", file=sys.stderr)
+        print(
+            "Never edit generated/ by hand; run `make generate` and commit the result.",
+            file=sys.stderr,
+        )
         return 1
     print("generated/ is up to date")
     return 0

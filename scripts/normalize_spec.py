@@ -79,7 +79,7 @@ def _fold_nullable(schema: Schema) -> None:
     if not schema.pop("nullable", False):
         return
     composed = [k for k in ("allOf", "anyOf", "oneOf") if k in schema]
-    if "$ref" in schema or composed == ["allOf"] and len(schema["allOf"]) == 1:
+    if "$ref" in schema or (composed == ["allOf"] and len(schema["allOf"]) == 1):
         # `{type: X, allOf: [$ref], nullable: true}`: the reference or null.
         target = {"$ref": schema.pop("$ref")} if "$ref" in schema else schema.pop("allOf")[0]
         schema.pop("type", None)
