@@ -1,0 +1,133 @@
+"""The generation pipeline: provenance, overlay, check-generated, and a vendor release rehearsal."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis_jsonschema import from_schema
+from test_generated_models import CUSTOM_FORMATS, closed_schema
+
+import generate
+from unify_client import Client
+from unify_client.api.sequence_enrollments import create_sequence_enrollment
+from unify_client.models import Enrollment
+from unify_client.types import Unset
+
+ROOT = Path(__file__).resolve().parent.parent
+UNIFY_RELEASE_31 = ROOT.parent / "shared" / "reference" / "unify" / "create-enrollment.openapi.yaml"
+
+
+def test_every_vendor_operation_is_generated() -> None:
+    for vendor, package in (("unify", "unify_client"), ("boast", "boast_client")):
+        source = generate.load_document(generate.vendor_source(ROOT / "spec" / vendor))
+        operation_ids = {
+            op["operationId"]
+            for item in source["paths"].values()
+            for op in item.values()
+            if isinstance(op, dict) and "operationId" in op
+        }
+        modules = {p.stem for p in (ROOT / "generated" / package / "api").glob("*/*.py")}
+        assert operation_ids <= modules, f"{vendor}: not generated: {operation_ids - modules}"
+        if vendor == "unify":
+            assert len(operation_ids) == 23
+
+
+def test_every_generated_file_says_do_not_edit() -> None:
+    files = [
+        p for p in (ROOT / "generated").rglob("*") if p.is_file() and p.suffix in {".py", ".json"}
+    ]
+    assert files
+    for path in files:
+        assert "DO NOT EDIT" in path.read_text().splitlines()[0 if path.suffix == ".py" else 1], (
+            path
+        )
+
+
+def test_hand_edit_of_generated_code_fails_the_check(tmp_path: Path) -> None:
+    copy = tmp_path / "generated"
+    shutil.copytree(ROOT / "generated", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    edited = copy / "unify_client" / "models" / "enrollment.py"
+    edited.write_text(edited.read_text() + "\n# a quick local fix\n")
+
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "generate.py"), "--check", "--generated-dir", str(copy)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+    assert result.returncode == 1
+    assert "changed: unify_client/models/enrollment.py" in result.stderr
+    assert "Never edit generated/" in result.stderr
+
+
+def test_generation_is_reproducible(tmp_path: Path) -> None:
+    generate.build_vendor("unify", tmp_path / "first")
+    generate.build_vendor("unify", tmp_path / "second")
+    assert generate.tree_differences(tmp_path / "first", tmp_path / "second") == []
+
+
+def test_provenance_mismatch_refuses_to_generate(tmp_path: Path) -> None:
+    for name in ("openapi.json", "openapi.source.yaml"):
+        shutil.copy(ROOT / "spec" / "unify" / name, tmp_path / name)
+    tampered = tmp_path / "openapi.json"
+    tampered.write_bytes(
+        tampered.read_bytes().replace(b"Unify Sequences API", b"Unify Sequences APl")
+    )
+
+    with pytest.raises(generate.PipelineError, match="sha256"):
+        generate.verify_provenance(tampered)
+    generate.verify_provenance(
+        ROOT / "spec" / "unify" / "openapi.json"
+    )  # the committed one is intact
+
+
+def test_overlay_reports_actions_the_vendor_made_unnecessary() -> None:
+    document = generate.load_document(UNIFY_RELEASE_31)
+    unmatched = generate.apply_vendor_overlay(document, ROOT / "spec" / "unify")
+    # The 3.1 release already omits enrolled_by_play; the tag fix still applies.
+    assert len(unmatched) == 1 and "enrolled_by_play" in unmatched[0]
+    assert document["paths"]["/enrollments"]["post"]["tags"] == ["Sequence Enrollments"]
+
+
+def test_later_vendor_release_generates_cleanly(tmp_path: Path) -> None:
+    document, _ = generate.prepare_document(ROOT / "spec" / "unify", source=UNIFY_RELEASE_31)
+    spec_path = tmp_path / "unify-3.1.json"
+    spec_path.write_text(json.dumps(document))
+
+    warnings = generate.run_generator(
+        spec_path, ROOT / "spec" / "unify" / "generator.yaml", tmp_path / "pkg"
+    )
+
+    assert warnings == []
+    assert (
+        tmp_path / "pkg" / "api" / "sequence_enrollments" / "create_sequence_enrollment.py"
+    ).exists()
+
+
+def _release_31_enrollment_schema() -> dict[str, object]:
+    document, _ = generate.prepare_document(ROOT / "spec" / "unify", source=UNIFY_RELEASE_31)
+    schema = document["components"]["schemas"]["CreateEnrollmentSuccessResponse"]
+    return closed_schema(schema, document)  # type: ignore[no-any-return]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(from_schema(_release_31_enrollment_schema(), custom_formats=CUSTOM_FORMATS))
+def test_later_release_response_parses_with_client_from_full_document(
+    body: dict[str, object],
+) -> None:
+    assert "enrolled_by_play" not in body
+    response = httpx.Response(201, json=body)
+
+    parsed = create_sequence_enrollment._parse_response(
+        client=Client(base_url="https://example.invalid"), response=response
+    )
+
+    assert isinstance(parsed, Enrollment)
+    assert isinstance(parsed.enrolled_by_play, Unset)
+    assert str(parsed.id) == body["id"]
