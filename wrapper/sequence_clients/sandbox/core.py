@@ -110,7 +110,8 @@ class SandboxConfig:
     latency: float = 0.0
     faults: FaultConfig = field(default_factory=FaultConfig)
     token_ttl: float = 7200.0
-    job_ttl: float = 3600.0
+    # Unify documents that query jobs expire 24 hours after creation.
+    job_ttl: float = 86400.0
     clock: Callable[[], float] = time.time
     observer: Observer | None = None
 
@@ -191,8 +192,8 @@ class FaultMiddleware:
             await asyncio.sleep(self.config.latency)
         observer = self.config.observer
         if observer is not None:
-            receive, send = self._observed(scope, receive, send, observer)
-        if not self.applies(scope["path"]):
+            receive, send = await self._observed(scope, receive, send, observer)
+        if not self.applies(_vendor_path(scope)):
             await self.app(scope, receive, send)
             return
         self.stats.requests += 1
@@ -260,18 +261,31 @@ class FaultMiddleware:
         body = self.error_body(429, "rate_limited", "Too many requests")
         await _send_json(send, 429, body, [(b"retry-after", str(max(1, retry_after)).encode())])
 
-    def _observed(
+    async def _observed(
         self, scope: Scope, receive: Receive, send: Send, observer: Observer
     ) -> tuple[Receive, Send]:
-        """Wrap receive/send to record the exchange, and report it once the body is complete."""
+        """Wrap receive/send to record the exchange, and report it once the body is complete.
+
+        The request body is read up front and replayed, so the observer sees it even when the
+        answer (a 429, say) comes before the app would have read it.
+        """
         request_body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            request_body.extend(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        replayed = False
         response: dict[str, Any] = {"status": 0, "headers": [], "body": bytearray()}
 
         async def observed_receive() -> Message:
-            message = await receive()
-            if message["type"] == "http.request":
-                request_body.extend(message.get("body", b""))
-            return message
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(request_body), "more_body": False}
+            return await receive()
 
         async def observed_send(message: Message) -> None:
             await send(message)
@@ -285,7 +299,7 @@ class FaultMiddleware:
                         Exchange(
                             vendor=self.vendor,
                             method=scope["method"],
-                            path=scope["path"],
+                            path=_vendor_path(scope),
                             query_string=scope.get("query_string", b""),
                             request_headers=list(scope.get("headers", [])),
                             request_body=bytes(request_body),
@@ -297,6 +311,13 @@ class FaultMiddleware:
                     )
 
         return observed_receive, observed_send
+
+
+def _vendor_path(scope: Scope) -> str:
+    """The path below the vendor's mount point (Starlette convention: root_path is the mount)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 async def _call_buffered(app: ASGIApp, scope: Scope, receive: Receive) -> tuple[int, Any, bytes]:

@@ -80,5 +80,18 @@ def iso(moment: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
+UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_MS = timedelta(milliseconds=1)
+
+
+def to_ms(moment: datetime) -> int:
+    """Exact integer milliseconds since 1970 (floats would make inclusive bounds flaky)."""
+    return (moment - UNIX_EPOCH) // ONE_MS
+
+
+def iso_from_ms(ms: int) -> str:
+    return iso(UNIX_EPOCH + ms * ONE_MS)
+
+
 def iso_from_epoch_seconds(seconds: float) -> str:
-    return iso(datetime.fromtimestamp(seconds, tz=UTC))
+    return iso_from_ms(int(seconds * 1000))
