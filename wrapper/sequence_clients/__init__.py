@@ -1,1 +1,17 @@
-"""Hand-written wrapper over the generated Unify and Boast clients."""
+"""Typed, retrying clients for the Unify Sequences and Boast sequence-enrollment APIs.
+
+from sequence_clients import UnifyClient, AsyncUnifyClient, BoastClient, AsyncBoastClient, errors
+"""
+
+from . import errors
+from ._pagination import AsyncPager, Page, SyncPager
+from .unify import AsyncUnifyClient, UnifyClient
+
+__all__ = [
+    "AsyncPager",
+    "AsyncUnifyClient",
+    "Page",
+    "SyncPager",
+    "UnifyClient",
+    "errors",
+]

@@ -1,0 +1,137 @@
+"""The sync and async client bases: connection setup, the plan runner, pagination, lifecycle.
+
+Vendor clients subclass these and add one-line methods that run the vendor's request plans.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import httpx
+
+from ._pagination import AsyncPager, FetchPage, Page, SyncPager
+from ._plan import Call, Plan, RetryPolicy, run_async, run_sync
+from ._transport import as_timeout, checked_base_url, configure_http, execute_async, execute_sync
+
+T = TypeVar("T")
+DEFAULT_MAX_RETRIES = 4
+
+
+class _ClientBase:
+    """Options shared by both twins. Secrets are never stored in anything repr() shows."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        timeout: float | httpx.Timeout | None,
+        max_retries: int,
+        allow_insecure_http: bool,
+        init_kwargs: dict[str, Any],
+    ) -> None:
+        self._base_url = checked_base_url(base_url, allow_insecure_http=allow_insecure_http)
+        self._timeout = as_timeout(timeout)
+        self._policy = RetryPolicy(max_retries=max_retries)
+        self._init_kwargs = init_kwargs
+
+    def with_options(self, **changes: Any) -> Self:
+        """A new client with the same credentials and the given options changed
+        (`max_retries`, `timeout`, `base_url`, …). It has its own connection pool."""
+        return type(self)(**{**self._init_kwargs, **changes})
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(base_url={self._base_url!r}, "
+            f"timeout={self._timeout.read}, max_retries={self._policy.max_retries})"
+        )
+
+
+class SyncClient(_ClientBase):
+    raw: Any  # the generated client, for operations the wrapper does not cover
+
+    def _connect(
+        self,
+        generated_client: Any,
+        headers: dict[str, str],
+        auth: httpx.Auth | None,
+        httpx_client: httpx.Client | None,
+    ) -> None:
+        self._http = httpx_client if httpx_client is not None else httpx.Client()
+        self._owns_http = httpx_client is None
+        configure_http(
+            self._http, base_url=self._base_url, timeout=self._timeout, headers=headers, auth=auth
+        )
+        self.raw = generated_client(base_url=self._base_url).set_httpx_client(self._http)
+
+    def _run(self, plan: Plan[T]) -> T:
+        return run_sync(plan, self._execute)
+
+    def _execute(self, call: Call) -> Any:
+        return execute_sync(self.raw, call)
+
+    def _pager(self, fetch: FetchPage[T]) -> SyncPager[T]:
+        run: Any = self._run  # one runner serves every page type
+        return SyncPager[T](run, fetch)
+
+    def close(self) -> None:
+        """Close the connection pool (unless the caller passed its own httpx client)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncClient(_ClientBase):
+    raw: Any
+
+    def _connect(
+        self,
+        generated_client: Any,
+        headers: dict[str, str],
+        auth: httpx.Auth | None,
+        httpx_client: httpx.AsyncClient | None,
+    ) -> None:
+        self._http = httpx_client if httpx_client is not None else httpx.AsyncClient()
+        self._owns_http = httpx_client is None
+        configure_http(
+            self._http, base_url=self._base_url, timeout=self._timeout, headers=headers, auth=auth
+        )
+        self.raw = generated_client(base_url=self._base_url).set_async_httpx_client(self._http)
+
+    async def _run(self, plan: Plan[T]) -> T:
+        return await run_async(plan, self._execute)
+
+    async def _execute(self, call: Call) -> Any:
+        return await execute_async(self.raw, call)
+
+    def _pager(self, fetch: FetchPage[T]) -> AsyncPager[T]:
+        run: Any = self._run
+        return AsyncPager[T](run, fetch)
+
+    async def close(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+__all__ = ["DEFAULT_MAX_RETRIES", "AsyncClient", "Page", "SyncClient"]

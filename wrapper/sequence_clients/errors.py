@@ -1,0 +1,270 @@
+"""Typed errors. Every failure this library reports is a `SequenceClientError`.
+
+    SequenceClientError
+    ├── InvalidRequestError        raised before anything is sent (bad UUID, email, mailbox count…)
+    ├── APIConnectionError         no usable HTTP response (refused, reset, …)
+    │   └── APITimeoutError
+    ├── UnexpectedResponseError    a response that is not the JSON the spec promises
+    ├── TokenStoreError            the caller's token store refused a rotated OAuth token
+    ├── BulkJobError               a bulk export job failed, was canceled or expired
+    └── APIStatusError             the vendor answered with an error status
+        ├── BadRequestError (400, 422)   ├── AuthenticationError (401)
+        ├── PermissionDeniedError (403)  ├── NotFoundError (404)
+        ├── ConflictError (409)          │   └── AlreadyEnrolledError
+        ├── RateLimitError (429)         └── ServerError (5xx)
+
+Messages carry method, URL (query secrets redacted), status, vendor codes and message; never a
+header, token or request body.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+
+_SECRET_QUERY_WORDS = ("token", "secret", "key", "code", "password")
+SNIPPET_LENGTH = 200
+
+
+class SequenceClientError(Exception):
+    """Base class of every error raised by sequence_clients."""
+
+    # Whether the failed request may nevertheless have taken effect at the vendor; retried
+    # creates consult it so they never create twice.
+    maybe_applied = False
+
+
+class InvalidRequestError(SequenceClientError, ValueError):
+    """The arguments cannot make a valid request; nothing was sent."""
+
+
+class BulkJobError(SequenceClientError):
+    """A bulk query job ended FAILED, CANCELED or EXPIRED instead of FINISHED."""
+
+    def __init__(self, job_id: str, status: str, error_code: str | None) -> None:
+        detail = f" ({error_code})" if error_code else ""
+        super().__init__(f"bulk job {job_id} ended {status}{detail}")
+        self.job_id = job_id
+        self.status = status
+        self.error_code = error_code
+
+
+class TokenStoreError(SequenceClientError):
+    """`token_store.save()` failed. The new token stays in memory so it is not lost."""
+
+
+class APIConnectionError(SequenceClientError):
+    """No usable response: connection refused or reset, or a protocol error.
+
+    `maybe_applied` is False only when the request certainly never reached the server.
+    """
+
+    def __init__(self, message: str, *, method: str, url: str, maybe_applied: bool) -> None:
+        super().__init__(f"{method} {url}: {message}")
+        self.method = method
+        self.url = url
+        self.maybe_applied = maybe_applied
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out (connect, write, read or pool)."""
+
+
+class UnexpectedResponseError(SequenceClientError):
+    """A response the spec does not allow: not JSON, cut short, or missing required fields."""
+
+    def __init__(
+        self, reason: str, *, method: str, url: str, status_code: int, body: bytes, truncated: bool
+    ) -> None:
+        snippet = body[:SNIPPET_LENGTH].decode("utf-8", "replace")
+        super().__init__(f"{method} {url} -> {status_code}: {reason}; body starts {snippet!r}")
+        self.method = method
+        self.url = url
+        self.status_code = status_code
+        self.snippet = snippet
+        # A 2xx body cut short means the server did the work; retrying is safe and useful.
+        self.truncated = truncated
+        self.maybe_applied = True
+
+
+class APIStatusError(SequenceClientError):
+    """The vendor answered with an HTTP error status."""
+
+    def __init__(
+        self,
+        *,
+        status_code: int,
+        method: str,
+        url: str,
+        codes: tuple[str, ...],
+        message: str,
+        body: Any,
+        retry_after: float | None,
+    ) -> None:
+        code_text = f" [{', '.join(codes)}]" if codes else ""
+        super().__init__(f"{method} {url} -> {status_code}{code_text}: {message}")
+        self.status_code = status_code
+        self.method = method
+        self.url = url
+        self.codes = codes
+        self.message = message
+        self.body = body
+        self.retry_after = retry_after
+        # 5xx may come from a proxy after the backend committed; 4xx means the request was refused.
+        self.maybe_applied = status_code >= 500
+
+
+class BadRequestError(APIStatusError):
+    """400 or 422: the vendor rejected the request's content."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: missing, wrong, expired or revoked credentials."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403."""
+
+
+class NotFoundError(APIStatusError):
+    """404."""
+
+
+class ConflictError(APIStatusError):
+    """409: the request conflicts with the resource's current state."""
+
+
+class AlreadyEnrolledError(ConflictError):
+    """The person already has an active enrollment.
+
+    Unify answers 409 with the active ids; Boast (by our documented assumption) answers 422
+    `already_enrolled`, and the client fills the ids in by looking the enrollment up.
+    """
+
+    def __init__(
+        self,
+        *,
+        active_enrollment_id: str | None = None,
+        active_sequence_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.active_enrollment_id = active_enrollment_id
+        self.active_sequence_id = active_sequence_id
+
+
+class RateLimitError(APIStatusError):
+    """429. `retry_after` is the server's requested wait in seconds, when it gave one."""
+
+
+class ServerError(APIStatusError):
+    """5xx."""
+
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: BadRequestError,
+    429: RateLimitError,
+}
+
+
+def redact_url(url: httpx.URL | str) -> str:
+    """The URL with the values of secret-looking query parameters replaced."""
+    parts = urlsplit(str(url))
+    if not parts.query:
+        return str(url)
+    query = [
+        (name, "REDACTED" if any(word in name.lower() for word in _SECRET_QUERY_WORDS) else value)
+        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def describe_error_body(body: Any) -> tuple[tuple[str, ...], str]:
+    """Codes and message from any of the error shapes our vendors use.
+
+    Unify: {"status": "conflict", "message": ..., "errors": [{"code": ...}]};
+    Boast: {"errors": [{"code": ..., "detail": ...}]}; OAuth2: {"error": ..., "error_description": ...}.
+    """
+    if not isinstance(body, Mapping):
+        return (), ""
+    codes: list[str] = []
+    messages: list[str] = []
+    for key, text_key in (("status", "message"), ("error", "error_description")):
+        if isinstance(body.get(key), str):
+            codes.append(body[key])
+        if isinstance(body.get(text_key), str):
+            messages.append(body[text_key])
+    for item in body.get("errors") or []:
+        if isinstance(item, Mapping):
+            if isinstance(item.get("code"), str):
+                codes.append(item["code"])
+            text = item.get("detail") or item.get("message")
+            if isinstance(text, str):
+                messages.append(text)
+    return tuple(dict.fromkeys(codes)), "; ".join(dict.fromkeys(messages))
+
+
+def parse_retry_after(headers: httpx.Headers, now: float | None = None) -> float | None:
+    """Seconds to wait from `Retry-After` (seconds or HTTP-date) or `X-RateLimit-Reset`."""
+    now = time.time() if now is None else now
+    value = headers.get("retry-after")
+    if value is not None:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            try:
+                return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - now)
+            except (TypeError, ValueError):
+                pass
+    reset = headers.get("x-ratelimit-reset")
+    if reset is not None:
+        try:
+            seconds = float(reset)
+        except ValueError:
+            return None
+        # Vendors send either an epoch timestamp or a delay; no delay is decades long.
+        return max(0.0, seconds - now) if seconds > 1e9 else max(0.0, seconds)
+    return None
+
+
+def error_from_response(response: httpx.Response) -> APIStatusError:
+    """The typed error for a non-2xx response (whose body has been read)."""
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = None
+    codes, message = describe_error_body(body)
+    if not message:
+        message = response.reason_phrase or "error"
+        if body is None and response.content:
+            snippet = response.content[:SNIPPET_LENGTH].decode("utf-8", "replace")
+            message += f" (non-JSON body starts {snippet!r})"
+    status = response.status_code
+    kwargs: dict[str, Any] = {
+        "status_code": status,
+        "method": response.request.method,
+        "url": redact_url(response.request.url),
+        "codes": codes,
+        "message": message,
+        "body": body,
+        "retry_after": parse_retry_after(response.headers),
+    }
+    active_id = body.get("active_enrollment_id") if isinstance(body, Mapping) else None
+    if status in (409, 422) and (active_id is not None or "already_enrolled" in codes):
+        return AlreadyEnrolledError(
+            active_enrollment_id=active_id,
+            active_sequence_id=body.get("active_sequence_id"),
+            **kwargs,
+        )
+    error_class = ServerError if status >= 500 else _BY_STATUS.get(status, APIStatusError)
+    return error_class(**kwargs)
