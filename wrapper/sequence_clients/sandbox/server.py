@@ -16,6 +16,7 @@ from uvicorn.protocols.http.auto import AutoHTTPProtocol
 from .core import (
     TRANSPORT_EXTENSION,
     ASGIApp,
+    FaultConfig,
     FaultMiddleware,
     FaultStats,
     Receive,
@@ -152,8 +153,11 @@ def _uvicorn_config(app: SandboxApp, log_level: str) -> uvicorn.Config:
 
 def bind(host: str, port: int) -> socket.socket:
     """Bind the listening socket up front, so port 0 yields a known free port immediately."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto must be IPPROTO_TCP: asyncio only sets TCP_NODELAY on accepted sockets whose proto
+    # says TCP, and without it Nagle + delayed ACK add ~40 ms to every response.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
     sock.listen(1024)
     sock.set_inheritable(True)
@@ -214,6 +218,15 @@ class Sandbox:
     @property
     def stats(self) -> SandboxStats:
         return self.app.stats
+
+    def set_faults(self, faults: FaultConfig) -> None:
+        """Change fault rates of both vendors while running (e.g. fail once, then heal).
+
+        The fault RNG keeps its position, so a run stays reproducible for a given script.
+        """
+        self.app.unify_mw.faults = faults
+        if self.app.boast_mw is not None:
+            self.app.boast_mw.faults = faults
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> Sandbox:
