@@ -1,0 +1,98 @@
+"""`python -m sequence_clients.sandbox` as a real process: serves, answers curl, stops on Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def read_banner(process: subprocess.Popen[str], timeout: float = 15.0) -> dict[str, str]:
+    """The `Label: value` lines printed at startup, up to the curl hint."""
+    assert process.stdout is not None
+    fields: dict[str, str] = {}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        if line.startswith("Try:"):
+            return fields
+        label, _, value = line.partition(":")
+        fields[label.strip()] = value.strip()
+    raise AssertionError(f"no banner; got {fields}, exit code {process.poll()}")
+
+
+@pytest.fixture
+def sandbox_process() -> Iterator[tuple[subprocess.Popen[str], int]]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sequence_clients.sandbox", "--port", str(port), "--seed", "5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield process, port
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+
+
+def test_process_serves_and_stops_cleanly_on_ctrl_c(
+    sandbox_process: tuple[subprocess.Popen[str], int],
+) -> None:
+    process, port = sandbox_process
+    banner = read_banner(process)
+    base = f"http://127.0.0.1:{port}"
+    assert banner["Unify base URL"] == f"{base}/unify"
+    key = banner["Unify API key"]
+    # The README's curl request, done with httpx.
+    response = httpx.get(f"{base}/unify/sequences/v1/sequences", headers={"x-api-key": key})
+    assert response.status_code == 200
+    assert len(response.json()["sequences"]) >= 5
+    assert httpx.get(f"{base}/unify/sequences/v1/sequences").status_code == 401
+
+    started = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=5) == 0
+    assert time.monotonic() - started < 5
+    assert process.stderr is not None
+    assert "Traceback" not in process.stderr.read()
+
+
+def test_bad_arguments_exit_with_usage_error() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "sequence_clients.sandbox", "--faults", "meteor=0.5"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "unknown fault" in result.stderr
+
+
+def test_cli_value_parsers() -> None:
+    from sequence_clients.sandbox.__main__ import parse_duration, parse_faults, parse_rate
+
+    assert parse_rate("333/s") == 333
+    assert parse_rate("100000/5m") == pytest.approx(333.33, rel=1e-3)
+    assert parse_duration("20ms") == pytest.approx(0.02)
+    assert parse_duration("1.5") == 1.5
+    faults = parse_faults("5xx=0.05,reset-after-commit=0.02,html=0.01,slow-seconds=2")
+    assert (faults.server_error, faults.reset_after_commit, faults.html_502) == (0.05, 0.02, 0.01)
+    assert faults.slow_seconds == 2
