@@ -45,6 +45,8 @@ def _api(vendor: str) -> OpenAPI:
     # Parsing a spec takes a while; every test shares one per vendor.
     if vendor not in _apis:
         path = SPEC_DIR / f"{vendor}.openapi.json"
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing: run `make generate`")
         # Unify documents NDJSON results as `type: string`; openapi-core has no deserializer
         # for it, so hand it over as text (the lines themselves are checked separately).
         config = Config(extra_media_type_deserializers={NDJSON: _ndjson_text})

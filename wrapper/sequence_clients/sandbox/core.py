@@ -64,6 +64,8 @@ class FaultConfig:
     slow_seconds: float = 3.0
     # Retry-After sent with burst 429s.
     burst_retry_after: int = 1
+    # Whether any fault can happen; derived once, as the middleware asks on every request.
+    any: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         total = 0.0
@@ -76,10 +78,7 @@ class FaultConfig:
             raise ValueError(f"fault rates add up to {total}, more than 1")
         if self.burst_length < 1:
             raise ValueError("burst_length must be >= 1")
-
-    @property
-    def any(self) -> bool:
-        return any(getattr(self, kind) > 0 for kind in FAULT_KINDS)
+        object.__setattr__(self, "any", total > 0)
 
 
 @dataclass(frozen=True)

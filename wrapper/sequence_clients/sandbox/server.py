@@ -7,7 +7,7 @@ import importlib.util
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
@@ -173,9 +173,15 @@ class Sandbox:
     """
 
     def __init__(
-        self, config: SandboxConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
+        self,
+        config: SandboxConfig | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        **overrides: Any,
     ) -> None:
-        self.config = config or SandboxConfig()
+        """`overrides` are SandboxConfig fields, e.g. Sandbox(seed=3, rate_limit=333)."""
+        self.config = replace(config or SandboxConfig(), **overrides)
         self.app = SandboxApp(self.config)
         self.host = host
         self._requested_port = port
