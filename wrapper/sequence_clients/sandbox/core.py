@@ -198,27 +198,30 @@ class FaultMiddleware:
         self.stats.requests += 1
         ordinal = self._ordinal
         self._ordinal += 1
+        # Draw before the rate limit so that the fault sequence depends on the request ordinal
+        # only, never on timing.
+        kind, fraction = self._draw()
         if self._bucket is not None:
             wait = self._bucket.take()
             if wait > 0:
                 self.stats.rate_limited += 1
                 await self._send_429(send, math.ceil(wait))
                 return
-        kind = self._draw()
         if kind is None:
             await self.app(scope, receive, send)
             return
         self.stats.faults[kind] += 1
         self.stats.fault_log.append((ordinal, kind))
         scope.setdefault("state", {})["sandbox_fault"] = kind
-        await self._inject(kind, scope, receive, send)
+        await self._inject(kind, fraction, scope, receive, send)
 
-    def _draw(self) -> str | None:
+    def _draw(self) -> tuple[str | None, float]:
+        """The fault for this request, and where in its share of [0, 1) the draw fell."""
         if self._burst_left > 0:
             self._burst_left -= 1
-            return "rate_limit_burst"
+            return "rate_limit_burst", 0.0
         if not self.faults.any:
-            return None
+            return None, 0.0
         # Exactly one draw per request keeps the sequence a function of the ordinal alone.
         u = self._rng.random()
         for kind in FAULT_KINDS:
@@ -226,13 +229,16 @@ class FaultMiddleware:
             if u < rate:
                 if kind == "rate_limit_burst":
                     self._burst_left = self.faults.burst_length - 1
-                return kind
+                return kind, u / rate
             u -= rate
-        return None
+        return None, 0.0
 
-    async def _inject(self, kind: str, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _inject(
+        self, kind: str, fraction: float, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         if kind == "server_error":
-            status = self._rng.choice((500, 502, 503))
+            # The position within the fault's share picks the status: no second draw needed.
+            status = (500, 502, 503)[min(2, int(fraction * 3))]
             error = self.error_body(status, "internal_server_error", "Injected server error")
             await _send_json(send, status, error)
         elif kind == "rate_limit_burst":
