@@ -5,12 +5,14 @@ from sequence_clients import UnifyClient, AsyncUnifyClient, BoastClient, AsyncBo
 
 from . import errors
 from ._pagination import AsyncPager, Page, SyncPager
+from ._plan import RetryPolicy
 from .unify import AsyncUnifyClient, UnifyClient
 
 __all__ = [
     "AsyncPager",
     "AsyncUnifyClient",
     "Page",
+    "RetryPolicy",
     "SyncPager",
     "UnifyClient",
     "errors",

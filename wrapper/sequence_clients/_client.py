@@ -8,6 +8,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+import attrs
 import httpx
 
 from ._pagination import AsyncPager, FetchPage, Page, SyncPager
@@ -28,11 +29,12 @@ class _ClientBase:
         timeout: float | httpx.Timeout | None,
         max_retries: int,
         allow_insecure_http: bool,
+        retry_policy: RetryPolicy | None,
         init_kwargs: dict[str, Any],
     ) -> None:
         self._base_url = checked_base_url(base_url, allow_insecure_http=allow_insecure_http)
         self._timeout = as_timeout(timeout)
-        self._policy = RetryPolicy(max_retries=max_retries)
+        self._policy = attrs.evolve(retry_policy or RetryPolicy(), max_retries=max_retries)
         self._init_kwargs = init_kwargs
 
     def with_options(self, **changes: Any) -> Self:

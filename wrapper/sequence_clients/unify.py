@@ -219,7 +219,12 @@ def _export_filter(
 
 
 def _settings(
-    api_key: str, base_url: str, timeout: Any, max_retries: int, allow_insecure_http: bool
+    api_key: str,
+    base_url: str,
+    timeout: Any,
+    max_retries: int,
+    allow_insecure_http: bool,
+    retry_policy: RetryPolicy | None,
 ) -> dict[str, Any]:
     if not api_key:
         raise InvalidRequestError("api_key is required (UNIFY_API_KEY)")
@@ -228,6 +233,7 @@ def _settings(
         "timeout": timeout,
         "max_retries": max_retries,
         "allow_insecure_http": allow_insecure_http,
+        "retry_policy": retry_policy,
     }
 
 
@@ -242,9 +248,12 @@ class UnifyClient(SyncClient):
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         allow_insecure_http: bool = False,
+        retry_policy: RetryPolicy | None = None,
         httpx_client: httpx.Client | None = None,
     ) -> None:
-        settings = _settings(api_key, base_url, timeout, max_retries, allow_insecure_http)
+        settings = _settings(
+            api_key, base_url, timeout, max_retries, allow_insecure_http, retry_policy
+        )
         super().__init__(
             **settings, init_kwargs={"api_key": api_key, **settings, "httpx_client": httpx_client}
         )
@@ -323,9 +332,12 @@ class AsyncUnifyClient(AsyncClient):
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         allow_insecure_http: bool = False,
+        retry_policy: RetryPolicy | None = None,
         httpx_client: httpx.AsyncClient | None = None,
     ) -> None:
-        settings = _settings(api_key, base_url, timeout, max_retries, allow_insecure_http)
+        settings = _settings(
+            api_key, base_url, timeout, max_retries, allow_insecure_http, retry_policy
+        )
         super().__init__(
             **settings, init_kwargs={"api_key": api_key, **settings, "httpx_client": httpx_client}
         )
