@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from sequence_clients.sandbox import FaultConfig, Sandbox
+from sequence_clients.sandbox import FaultConfig, Sandbox, SandboxConfig
+from sequence_clients.sandbox.core import FaultMiddleware
 from sequence_clients.sandbox.unify_state import UnifyState
 
 MakeSandbox = Callable[..., Sandbox]
@@ -225,3 +226,26 @@ def test_same_seed_gives_the_same_data() -> None:
         assert getattr(one, attribute) != getattr(other, attribute), attribute
     assert len(one.sequences) >= 5 and len(one.people) >= 3000 and len(one.mailboxes) >= 5
     assert all(len(steps) >= 3 for steps in one.steps.values())
+
+
+async def test_faults_and_limits_skip_paths_the_vendor_does_not_fault() -> None:
+    # How server.py exempts Boast's OAuth endpoints: `applies` sees the path below the mount.
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    config = SandboxConfig(faults=FaultConfig(html_502=1.0), rate_limit=1)
+    middleware = FaultMiddleware(
+        app,
+        vendor="boast",
+        config=config,
+        error_body=lambda status, code, message: {"errors": [{"code": code}]},
+        applies=lambda path: path.startswith("/v1/"),
+    )
+    transport = httpx.ASGITransport(app=middleware, root_path="/boast")
+    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as c:
+        for _ in range(3):
+            assert (await c.post("/boast/oauth/token")).status_code == 200
+        assert (await c.get("/boast/v1/accounts")).status_code == 502
+        assert (await c.get("/boast/v1/accounts")).status_code == 429
+    assert middleware.stats.requests == 2
