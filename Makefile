@@ -32,4 +32,4 @@ lint: setup
 	$(BIN)/mypy --strict wrapper/sequence_clients
 
 test: check-generated lint
-	$(BIN)/pytest --record-mode=none --block-network -q
+	$(BIN)/pytest --record-mode=none --block-network --allowed-hosts=127.0.0.1,localhost -q
