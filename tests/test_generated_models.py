@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = {"unify": "unify_client"}
+PACKAGES = {"unify": "unify_client", "boast": "boast_client"}
 # A reference may nest this deep inside itself before the branch is closed off, so recursive
 # schemas (Unify's step conditions) still yield finite documents.
 MAX_REF_DEPTH = 1
