@@ -33,3 +33,13 @@ lint: setup
 
 test: check-generated lint
 	$(BIN)/pytest --record-mode=none --block-network --allowed-hosts=127.0.0.1,localhost -q
+
+# Re-record every cassette in tests/cassettes from the seeded in-process sandbox (deterministic:
+# recording twice leaves git clean). Secrets are scrubbed while recording (tests/scrub.py).
+record: setup
+	$(PY) scripts/record.py sandbox
+
+# Re-record one vendor's cassettes against the real API: `make record-live VENDOR=unify|boast`.
+# Refuses in CI and without credentials (see scripts/record.py for the variables).
+record-live: setup
+	$(PY) scripts/record.py live $(VENDOR)

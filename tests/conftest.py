@@ -1,0 +1,60 @@
+"""Suite-wide vcr configuration (pytest-recording). Only tests marked `vcr` use cassettes.
+
+CI replays with `--record-mode=none --block-network`: a request without a recorded answer
+fails (vcr's CannotOverwriteExistingCassetteException), and a missing cassette file fails the
+test with a message naming it. Scrubbing and matching live in tests/scrub.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import scrub
+from vcr.persisters.filesystem import FilesystemPersister
+
+CASSETTE_ROOT = Path(__file__).parent / "cassettes"
+
+
+@pytest.fixture
+def vcr_config() -> dict[str, Any]:
+    # A fresh scrubber per test: placeholder numbers count from 1 in every cassette.
+    return scrub.vcr_config(scrub.Scrubber())
+
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
+    """tests/cassettes/<test module>/<test name>.yaml, outside the test code's directories."""
+    return str(CASSETTE_ROOT / request.node.path.stem)
+
+
+def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
+    scrub.register_matchers(vcr)
+    # pytest-recording 0.14's own persister (for its multi-cassette feature, unused here)
+    # cannot load cassettes carrying vcrpy's metadata section, which ours do (the ids a test
+    # was recorded with, deliberately broken responses). vcrpy's default persister can.
+    vcr.register_persister(FilesystemPersister)
+
+
+def replaying(config: pytest.Config) -> bool:
+    return config.getoption("--record-mode") in (None, "none")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """Fail, naming the file, when a replayed test has no cassette (rather than letting the
+    first request fail with a 'cannot overwrite' or network error)."""
+    if item.get_closest_marker("vcr") is None or not replaying(item.config):
+        return
+    cassette = getattr(item, "funcargs", {}).get("vcr")
+    if cassette is None:
+        return
+    path = Path(cassette.path)
+    if not path.exists():
+        shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+        pytest.fail(
+            f"missing cassette {shown}: this test replays recorded HTTP. "
+            "Re-record with `make record` (sandbox) or `make record-live VENDOR=...`.",
+            pytrace=False,
+        )

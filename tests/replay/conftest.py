@@ -1,0 +1,104 @@
+"""Fixtures for cassette-backed tests: one code path for recording and replaying.
+
+- `--record-mode=none` (CI): no sandbox, no network; clients point at the vendors' canonical
+  https URLs and vcr answers from tests/cassettes. Ids the test needs come from the
+  cassette's metadata, written when it was recorded.
+- `--record-mode=rewrite` (`make record`): a fresh seeded in-process sandbox per test, with a
+  fixed clock, so recording twice gives byte-identical cassettes.
+- `SEQUENCE_CLIENTS_LIVE=unify|boast` with a record mode (`make record-live`): the real vendor,
+  credentials and ids from the environment; sandbox-only tests (faults) are skipped.
+
+Retry waits never really sleep here except live: `sleeps` collects what would have been slept.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+import replay_support as rs
+from replay_support import Session
+
+from sequence_clients import _plan
+from sequence_clients.sandbox import Sandbox, SandboxConfig
+
+DEFAULT_SEED = 7
+FIXED_CLOCK = 1_800_000_000.0  # 2027-01-15; any constant works, a moving clock would not
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sandbox_seed(n): record this test with sandbox seed n")
+
+
+@pytest.fixture
+def live_vendor() -> str | None:
+    return os.environ.get(rs.LIVE_ENV) or None
+
+
+@pytest.fixture
+def session(request: pytest.FixtureRequest, vcr: Any, live_vendor: str | None) -> Iterator[Session]:
+    recording = request.config.getoption("--record-mode") not in (None, "none")
+    sandbox: Sandbox | None = None
+    if recording and live_vendor is None:
+        marker = request.node.get_closest_marker("sandbox_seed")
+        seed = marker.args[0] if marker else DEFAULT_SEED
+        sandbox = Sandbox(SandboxConfig(seed=seed, clock=lambda: FIXED_CLOCK)).start()
+    try:
+        yield Session(recording=recording, live=live_vendor, sandbox=sandbox, cassette=vcr)
+    finally:
+        if sandbox is not None:
+            sandbox.stop()
+
+
+@pytest.fixture(autouse=True)
+def sleeps(monkeypatch: pytest.MonkeyPatch, live_vendor: str | None) -> list[float]:
+    """Retry and poll waits, recorded instead of slept (a real vendor gets real waits)."""
+    slept: list[float] = []
+    if live_vendor is not None:
+        return slept
+
+    async def asleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    # _plan runs every Sleep step through these two names; nothing else in it uses them.
+    monkeypatch.setattr(_plan, "time", rs.Namespace(sleep=slept.append))
+    monkeypatch.setattr(_plan, "asyncio", rs.Namespace(sleep=asleep))
+    return slept
+
+
+@pytest.fixture
+def unify_env(session: Session) -> rs.UnifyEnv:
+    return rs.unify_env(session)
+
+
+@pytest.fixture
+def make_unify(session: Session, unify_env: rs.UnifyEnv) -> Iterator[Callable[..., Any]]:
+    """UnifyClient factory pointed at the sandbox or the canonical URL; closes at teardown."""
+    made: list[Any] = []
+
+    def make(**options: Any) -> Any:
+        client = rs.unify_client(unify_env, **options)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
+
+
+@pytest.fixture
+async def make_async_unify(
+    session: Session, unify_env: rs.UnifyEnv
+) -> AsyncIterator[Callable[..., Any]]:
+    made: list[Any] = []
+
+    def make(**options: Any) -> Any:
+        client = rs.async_unify_client(unify_env, **options)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        await client.close()
