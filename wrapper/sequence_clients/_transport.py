@@ -27,6 +27,10 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 # the server sent. A ContextVar is per thread and per asyncio task, like the request itself.
 _current_response: ContextVar[httpx.Response | None] = ContextVar("_current_response", default=None)
 
+# Set on a request by an auth flow that will itself answer a 401 (refresh, then replay once):
+# the status hook below runs inside the flow, so it must let that 401 through untouched.
+REPLAYS_401 = "sequence_clients.replays_401"
+
 
 def checked_base_url(url: str, *, allow_insecure_http: bool) -> str:
     """Refuse plain http:// except to loopback (the sandbox) or when explicitly allowed."""
@@ -60,16 +64,22 @@ def as_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
     )
 
 
+def _is_error(response: httpx.Response) -> bool:
+    if response.status_code == 401 and response.request.extensions.get(REPLAYS_401):
+        return False
+    return not response.is_success
+
+
 def _raise_for_status(response: httpx.Response) -> None:
     _current_response.set(response)
-    if not response.is_success:
+    if _is_error(response):
         response.read()
         raise error_from_response(response)
 
 
 async def _araise_for_status(response: httpx.Response) -> None:
     _current_response.set(response)
-    if not response.is_success:
+    if _is_error(response):
         await response.aread()
         raise error_from_response(response)
 

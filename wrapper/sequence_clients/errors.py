@@ -55,7 +55,19 @@ class BulkJobError(SequenceClientError):
 
 
 class TokenStoreError(SequenceClientError):
-    """`token_store.save()` failed. The new token stays in memory so it is not lost."""
+    """`token_store.save()` refused a rotated OAuth token, so the client did not use it.
+
+    Boast has already invalidated the old refresh token: `token` holds the new one (its repr
+    hides the secrets) for the caller to persist, and the client offers it to the store again
+    before its next request. The store's own exception is the `__cause__`.
+    """
+
+    def __init__(self, token: Any, cause: BaseException) -> None:
+        super().__init__(
+            f"token_store.save() raised {type(cause).__name__}; the rotated OAuth token was not "
+            "used. It is kept on this error as .token and offered to the store again next request"
+        )
+        self.token = token
 
 
 class APIConnectionError(SequenceClientError):

@@ -1,0 +1,427 @@
+"""Boast API: `BoastClient` and `AsyncBoastClient`.
+
+Request plans live in `_BoastPlans`, once; each twin's methods only run them. OAuth (bearer
+header, refresh, rotation) is the httpx.Auth in `oauth`, so no plan ever sees a token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from typing import Any, Literal, Self
+
+import httpx
+
+from boast_client import Client as GeneratedBoastClient
+from boast_client.api.accounts import list_accounts
+from boast_client.api.contacts import create_contact, list_contacts
+from boast_client.api.sequence_enrollments import (
+    create_sequence_enrollment,
+    delete_sequence_enrollment,
+    get_sequence_enrollment,
+    list_sequence_enrollments,
+)
+from boast_client.api.sequences import list_sequences
+from boast_client.models import (
+    Account,
+    Contact,
+    CreateContactRequest,
+    CreateContactRequestSource,
+    CreateSequenceEnrollmentRequest,
+    SequenceEnrollment,
+    SequenceEnrollmentResponse,
+)
+from boast_client.models import Sequence as BoastSequence
+from boast_client.types import UNSET, Unset
+
+from . import _validate
+from ._client import DEFAULT_MAX_RETRIES, AsyncClient, SyncClient
+from ._pagination import AsyncPager, Page, SyncPager
+from ._plan import Call, Plan, RetryPolicy, with_retries
+from .errors import AlreadyEnrolledError, InvalidRequestError, SequenceClientError
+from .oauth import (
+    BOAST_AUTH_BASE_URL,
+    BoastOAuth,
+    OAuthToken,
+    TokenKeeper,
+    TokenStore,
+    token_client,
+)
+
+BOAST_BASE_URL = "https://api.boast.io/v1"
+OnConflict = Literal["raise", "return_existing"]
+UuidLike = uuid.UUID | str
+_E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+_CREDENTIALS = {"access_token", "refresh_token", "expires_at", "client_id", "client_secret"}
+
+
+class _BoastPlans:
+    def __init__(self, policy: RetryPolicy, account_id: uuid.UUID | None) -> None:
+        self._policy = policy
+        self._account_id = account_id
+
+    def _call(self, endpoint: Any, **kwargs: Any) -> Plan[Any]:
+        return with_retries(Call(endpoint, kwargs), self._policy)
+
+    def _in_account(self, endpoint: Any, **kwargs: Any) -> Plan[Any]:
+        """An account-scoped call, unwrapped from Boast's `{"data": ...}` envelope."""
+        if self._account_id is None:
+            raise InvalidRequestError("this call needs account_id (see list_accounts())")
+        response = yield from self._call(endpoint, account_id=self._account_id, **kwargs)
+        return response.data
+
+    def enroll(
+        self, contact_id: UuidLike, sequence_id: UuidLike, on_conflict: OnConflict
+    ) -> Plan[SequenceEnrollment]:
+        if on_conflict not in ("raise", "return_existing"):
+            raise InvalidRequestError(
+                f"on_conflict must be 'raise' or 'return_existing', got {on_conflict!r}"
+            )
+        body = CreateSequenceEnrollmentRequest(
+            contact_id=_validate.as_uuid(contact_id, "contact_id"),
+            sequence_id=_validate.as_uuid(sequence_id, "sequence_id"),
+        )
+        if self._account_id is None:
+            raise InvalidRequestError("enroll needs account_id (see list_accounts())")
+        create = Call(create_sequence_enrollment, {"account_id": self._account_id, "body": body})
+        failures: list[SequenceClientError] = []
+        try:
+            # Boast has no idempotency key: before retrying a create that may have been applied,
+            # look for the enrollment it would have made, and return that instead of a second one.
+            created = yield from with_retries(
+                create, self._policy, failures=failures, before_retry=lambda _: self._active(body)
+            )
+        except AlreadyEnrolledError as conflict:
+            existing = yield from self._active(body)
+            if existing is None:  # removed or completed since the 422: nothing to return
+                raise
+            conflict.active_enrollment_id = str(existing.id)
+            conflict.active_sequence_id = str(existing.sequence_id)
+            # After an attempt of ours that may have been applied, the active one is ours.
+            if on_conflict == "return_existing" or any(f.maybe_applied for f in failures):
+                return existing
+            raise
+        return created.data if isinstance(created, SequenceEnrollmentResponse) else created
+
+    def _active(self, body: CreateSequenceEnrollmentRequest) -> Plan[SequenceEnrollment | None]:
+        page = yield from self._in_account(
+            list_sequence_enrollments,
+            contact_id=body.contact_id,
+            sequence_id=body.sequence_id,
+            status="active",
+        )
+        # Re-checked here so that a server ignoring a filter cannot make us return a stranger's.
+        return next(
+            (
+                e
+                for e in page
+                if (e.contact_id, e.sequence_id, e.status)
+                == (body.contact_id, body.sequence_id, "active")
+            ),
+            None,
+        )
+
+    def get_enrollment(self, enrollment_id: UuidLike) -> Plan[SequenceEnrollment]:
+        enrollment = _validate.as_uuid(enrollment_id, "enrollment_id")
+        return self._in_account(get_sequence_enrollment, enrollment_id=enrollment)
+
+    def remove_enrollment(self, enrollment_id: UuidLike) -> Plan[SequenceEnrollment]:
+        enrollment = _validate.as_uuid(enrollment_id, "enrollment_id")
+        return self._in_account(delete_sequence_enrollment, enrollment_id=enrollment)
+
+    def create_contact(self, body: CreateContactRequest) -> Plan[Contact]:
+        # Not retried after an ambiguous failure: Boast does not say contacts are unique by email,
+        # so a retry could create a second contact.
+        if self._account_id is None:
+            raise InvalidRequestError("create_contact needs account_id (see list_accounts())")
+        call = Call(create_contact, {"account_id": self._account_id, "body": body})
+        response = yield from with_retries(call, self._policy, before_retry=_give_up)
+        return response.data  # type: ignore[no-any-return]
+
+    def accounts_page(self, _: None) -> Plan[Page[Account]]:
+        response = yield from self._call(list_accounts)
+        return Page(items=response.data, raw=response)  # Boast does not page accounts
+
+    def page(self, endpoint: Any, filters: dict[str, Any], number: int | None) -> Plan[Page[Any]]:
+        """One page of an account's list. `meta.pagination` says whether another follows; a list
+        answered without it is complete (documented assumption)."""
+        number = number or 1
+        if self._account_id is None:
+            raise InvalidRequestError("listing needs account_id (see list_accounts())")
+        response = yield from self._call(
+            endpoint, account_id=self._account_id, page=number, **filters
+        )
+        meta = response.meta
+        more = not isinstance(meta, Unset) and meta.pagination.page < meta.pagination.pages
+        return Page(
+            items=response.data, raw=response, next=number + 1 if more and response.data else None
+        )
+
+
+def _give_up(error: SequenceClientError) -> Plan[None]:
+    raise error
+    yield  # a generator: `before_retry` hooks are plans
+
+
+def _enrollment_filters(
+    contact_id: UuidLike | None, sequence_id: UuidLike | None, status: str | None
+) -> dict[str, Any]:
+    filters: dict[str, Any] = {}
+    if contact_id is not None:
+        filters["contact_id"] = _validate.as_uuid(contact_id, "contact_id")
+    if sequence_id is not None:
+        filters["sequence_id"] = _validate.as_uuid(sequence_id, "sequence_id")
+    if status is not None:
+        filters["status"] = status
+    return filters
+
+
+def _contact_body(
+    email: str | None, mobile_phone: str | None, **fields: Any
+) -> CreateContactRequest:
+    if email is None and mobile_phone is None:
+        raise InvalidRequestError("create_contact needs email or mobile_phone")
+    if mobile_phone is not None and not _E164.match(mobile_phone):
+        raise InvalidRequestError(
+            f"mobile_phone must be E.164 (+15555555555), got {mobile_phone!r}"
+        )
+    if fields.get("source") is not None:
+        try:
+            fields["source"] = CreateContactRequestSource(fields["source"])
+        except ValueError:
+            raise InvalidRequestError("source must be 'api' or 'integration'") from None
+    return CreateContactRequest(
+        email=_validate.as_email(email, "email") if email is not None else UNSET,
+        mobile_phone=mobile_phone if mobile_phone is not None else UNSET,
+        **{name: value for name, value in fields.items() if value is not None},
+    )
+
+
+class _Options:
+    """Constructor arguments both twins take, checked once; secrets never reach repr()."""
+
+    def __init__(self, arguments: dict[str, Any]) -> None:
+        self.init_kwargs = arguments
+        account_id = arguments["account_id"]
+        self.account_id = (
+            None if account_id is None else _validate.as_uuid(account_id, "account_id")
+        )
+        token = OAuthToken(
+            arguments["access_token"], arguments["refresh_token"], arguments["expires_at"]
+        )
+        self.keeper = TokenKeeper(
+            token,
+            client_id=arguments["client_id"],
+            client_secret=arguments["client_secret"],
+            token_store=arguments["token_store"],
+        )
+        self.settings = {
+            name: arguments[name]
+            for name in (
+                "base_url",
+                "timeout",
+                "max_retries",
+                "allow_insecure_http",
+                "retry_policy",
+            )
+        }
+
+    def auth(self, http: httpx.Client | httpx.AsyncClient, timeout: httpx.Timeout) -> BoastOAuth:
+        if not self.keeper.can_refresh:
+            return BoastOAuth(self.keeper, None)
+        args = self.init_kwargs
+        tokens = token_client(http, args["auth_base_url"], timeout, args["allow_insecure_http"])
+        return BoastOAuth(self.keeper, tokens)
+
+
+def _arguments(local_variables: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: value for name, value in local_variables.items() if name not in ("self", "__class__")
+    }
+
+
+class BoastClient(SyncClient):
+    """Boast API client for one account. Thread-safe; use as a context manager or call close().
+
+    Give `refresh_token`, `client_id`, `client_secret` and `token_store` to have the access token
+    refreshed as it expires; without them the access token is used until Boast refuses it.
+    """
+
+    def __init__(
+        self,
+        *,
+        account_id: UuidLike | None = None,
+        access_token: str,
+        refresh_token: str | None = None,
+        expires_at: dt.datetime | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        token_store: TokenStore | None = None,
+        auth_base_url: str = BOAST_AUTH_BASE_URL,
+        base_url: str = BOAST_BASE_URL,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        allow_insecure_http: bool = False,
+        retry_policy: RetryPolicy | None = None,
+        httpx_client: httpx.Client | None = None,
+        auth_httpx_client: httpx.Client | None = None,
+    ) -> None:
+        options = _Options(_arguments(locals()))
+        super().__init__(**options.settings, init_kwargs=options.init_kwargs)
+        self._tokens_http = auth_httpx_client or httpx.Client()
+        self._owns_tokens_http = auth_httpx_client is None
+        self._auth = options.auth(self._tokens_http, self._timeout)
+        self._connect(GeneratedBoastClient, {}, self._auth, httpx_client)
+        self._plans = _BoastPlans(self._policy, options.account_id)
+
+    def with_options(self, **changes: Any) -> Self:
+        copy = super().with_options(**changes)
+        if not changes.keys() & _CREDENTIALS:  # one token, or rotation would fork it
+            copy._auth.keeper = self._auth.keeper
+        return copy
+
+    def close(self) -> None:
+        super().close()
+        if self._owns_tokens_http:
+            self._tokens_http.close()
+
+    def enroll(
+        self, contact_id: UuidLike, sequence_id: UuidLike, *, on_conflict: OnConflict = "raise"
+    ) -> SequenceEnrollment:
+        """Enroll a contact. Retries never enroll twice. `on_conflict="return_existing"` returns
+        the contact's active enrollment in this sequence instead of raising AlreadyEnrolledError."""
+        return self._run(self._plans.enroll(contact_id, sequence_id, on_conflict))
+
+    def get_enrollment(self, enrollment_id: UuidLike) -> SequenceEnrollment:
+        return self._run(self._plans.get_enrollment(enrollment_id))
+
+    def remove_enrollment(self, enrollment_id: UuidLike) -> SequenceEnrollment:
+        """DELETE; returns the enrollment with status "removed"."""
+        return self._run(self._plans.remove_enrollment(enrollment_id))
+
+    def list_enrollments(
+        self,
+        *,
+        contact_id: UuidLike | None = None,
+        sequence_id: UuidLike | None = None,
+        status: str | None = None,
+    ) -> SyncPager[SequenceEnrollment]:
+        """Every matching enrollment, fetched page by page as you iterate (`.pages()` for pages)."""
+        filters = _enrollment_filters(contact_id, sequence_id, status)
+        return self._pager(lambda n: self._plans.page(list_sequence_enrollments, filters, n))
+
+    def list_accounts(self) -> SyncPager[Account]:
+        return self._pager(self._plans.accounts_page)
+
+    def list_sequences(self) -> SyncPager[BoastSequence]:
+        return self._pager(lambda n: self._plans.page(list_sequences, {}, n))
+
+    def list_contacts(self) -> SyncPager[Contact]:
+        return self._pager(lambda n: self._plans.page(list_contacts, {}, n))
+
+    def create_contact(
+        self,
+        *,
+        email: str | None = None,
+        mobile_phone: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        organization: str | None = None,
+        job_title: str | None = None,
+        time_zone: str | None = None,
+        country_code: str | None = None,
+        source: str | None = None,
+    ) -> Contact:
+        """Create a contact (email or mobile_phone required). Not retried once a failed attempt
+        may have been applied: Boast could then hold the contact twice."""
+        body = _contact_body(**_arguments(locals()))
+        return self._run(self._plans.create_contact(body))
+
+
+class AsyncBoastClient(AsyncClient):
+    """The asyncio twin of BoastClient: same methods, awaitable, `async for` iterators."""
+
+    def __init__(
+        self,
+        *,
+        account_id: UuidLike | None = None,
+        access_token: str,
+        refresh_token: str | None = None,
+        expires_at: dt.datetime | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        token_store: TokenStore | None = None,
+        auth_base_url: str = BOAST_AUTH_BASE_URL,
+        base_url: str = BOAST_BASE_URL,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        allow_insecure_http: bool = False,
+        retry_policy: RetryPolicy | None = None,
+        httpx_client: httpx.AsyncClient | None = None,
+        auth_httpx_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        options = _Options(_arguments(locals()))
+        super().__init__(**options.settings, init_kwargs=options.init_kwargs)
+        self._tokens_http = auth_httpx_client or httpx.AsyncClient()
+        self._owns_tokens_http = auth_httpx_client is None
+        self._auth = options.auth(self._tokens_http, self._timeout)
+        self._connect(GeneratedBoastClient, {}, self._auth, httpx_client)
+        self._plans = _BoastPlans(self._policy, options.account_id)
+
+    def with_options(self, **changes: Any) -> Self:
+        copy = super().with_options(**changes)
+        if not changes.keys() & _CREDENTIALS:
+            copy._auth.keeper = self._auth.keeper
+        return copy
+
+    async def close(self) -> None:
+        await super().close()
+        if self._owns_tokens_http:
+            await self._tokens_http.aclose()
+
+    async def enroll(
+        self, contact_id: UuidLike, sequence_id: UuidLike, *, on_conflict: OnConflict = "raise"
+    ) -> SequenceEnrollment:
+        return await self._run(self._plans.enroll(contact_id, sequence_id, on_conflict))
+
+    async def get_enrollment(self, enrollment_id: UuidLike) -> SequenceEnrollment:
+        return await self._run(self._plans.get_enrollment(enrollment_id))
+
+    async def remove_enrollment(self, enrollment_id: UuidLike) -> SequenceEnrollment:
+        return await self._run(self._plans.remove_enrollment(enrollment_id))
+
+    def list_enrollments(
+        self,
+        *,
+        contact_id: UuidLike | None = None,
+        sequence_id: UuidLike | None = None,
+        status: str | None = None,
+    ) -> AsyncPager[SequenceEnrollment]:
+        filters = _enrollment_filters(contact_id, sequence_id, status)
+        return self._pager(lambda n: self._plans.page(list_sequence_enrollments, filters, n))
+
+    def list_accounts(self) -> AsyncPager[Account]:
+        return self._pager(self._plans.accounts_page)
+
+    def list_sequences(self) -> AsyncPager[BoastSequence]:
+        return self._pager(lambda n: self._plans.page(list_sequences, {}, n))
+
+    def list_contacts(self) -> AsyncPager[Contact]:
+        return self._pager(lambda n: self._plans.page(list_contacts, {}, n))
+
+    async def create_contact(
+        self,
+        *,
+        email: str | None = None,
+        mobile_phone: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        organization: str | None = None,
+        job_title: str | None = None,
+        time_zone: str | None = None,
+        country_code: str | None = None,
+        source: str | None = None,
+    ) -> Contact:
+        body = _contact_body(**_arguments(locals()))
+        return await self._run(self._plans.create_contact(body))
