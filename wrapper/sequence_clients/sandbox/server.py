@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import socket
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
+from .boast import BoastState, build_boast_app
 from .core import (
     TRANSPORT_EXTENSION,
     ASGIApp,
@@ -26,24 +26,14 @@ from .core import (
 )
 from .unify import UnifyState, build_unify_app
 
-if TYPE_CHECKING:
-    # boast.py is written separately; until it lands mypy must not fail on its absence.
-    from .boast import BoastState  # type: ignore[import-not-found,unused-ignore]
-
 UNIFY_PREFIX = "/unify"
 BOAST_PREFIX = "/boast"
-
-
-def _boast_available() -> bool:
-    # The Boast fake is developed separately; until it exists only /unify is served. An
-    # ImportError *inside* an existing boast.py must still surface, hence find_spec.
-    return importlib.util.find_spec(f"{__package__}.boast") is not None
 
 
 @dataclass(frozen=True)
 class SandboxStats:
     unify: FaultStats
-    boast: FaultStats | None
+    boast: FaultStats
 
 
 class SandboxApp:
@@ -62,34 +52,25 @@ class SandboxApp:
             config=config,
             error_body=self.unify.error_body,
         )
-        self.boast: BoastState | None = None
-        self.boast_mw: FaultMiddleware | None = None
-        if _boast_available():
-            from .boast import (  # type: ignore[import-not-found,unused-ignore]
-                BoastState,
-                build_boast_app,
-            )
-
-            self.boast = BoastState(
-                seed=config.seed, token_ttl=config.token_ttl, clock=config.clock
-            )
-            self.boast_mw = FaultMiddleware(
-                build_boast_app(self.boast),
-                vendor="boast",
-                config=config,
-                error_body=self.boast.error_body,
-                # OAuth is a different host at Boast (app.boast.io): no API faults or limits there.
-                applies=lambda path: path.startswith("/v1/"),
-            )
-        self._routes: list[tuple[str, ASGIApp]] = [(UNIFY_PREFIX, self.unify_mw)]
-        if self.boast_mw is not None:
-            self._routes.append((BOAST_PREFIX, self.boast_mw))
+        self.boast = BoastState(seed=config.seed, token_ttl=config.token_ttl, clock=config.clock)
+        self.boast_mw = FaultMiddleware(
+            build_boast_app(self.boast),
+            vendor="boast",
+            config=config,
+            error_body=self.boast.error_body,
+            # OAuth is a different host at Boast (app.boast.io): no API faults or limits there.
+            applies=lambda path: path.startswith("/v1/"),
+        )
+        self._routes: list[tuple[str, ASGIApp]] = [
+            (UNIFY_PREFIX, self.unify_mw),
+            (BOAST_PREFIX, self.boast_mw),
+        ]
 
     @property
     def stats(self) -> SandboxStats:
         return SandboxStats(
             unify=self.unify_mw.stats,
-            boast=self.boast_mw.stats if self.boast_mw is not None else None,
+            boast=self.boast_mw.stats,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -217,8 +198,6 @@ class Sandbox:
 
     @property
     def boast(self) -> BoastState:
-        if self.app.boast is None:
-            raise RuntimeError("the Boast fake is not available in this build")
         return self.app.boast
 
     @property
@@ -235,8 +214,7 @@ class Sandbox:
         The fault RNG keeps its position, so a run stays reproducible for a given script.
         """
         self.app.unify_mw.faults = faults
-        if self.app.boast_mw is not None:
-            self.app.boast_mw.faults = faults
+        self.app.boast_mw.faults = faults
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> Sandbox:
