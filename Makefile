@@ -31,6 +31,10 @@ lint: setup
 	$(BIN)/mypy generated/unify_client generated/boast_client
 	$(BIN)/mypy --strict wrapper/sequence_clients
 
+# The whole product against an in-process sandbox: no credentials, no network.
+demo: setup
+	$(BIN)/sequence-clients demo
+
 test: check-generated lint
 	$(BIN)/pytest --record-mode=none --block-network --allowed-hosts=127.0.0.1,localhost -q
 

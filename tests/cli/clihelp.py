@@ -1,0 +1,44 @@
+"""Helpers shared by the CLI tests (a plain module: conftest files cannot be imported by name
+when several test directories have one)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from typer.testing import CliRunner
+
+from sequence_clients.cli.app import app
+from sequence_clients.sandbox import Sandbox
+
+
+@dataclass
+class Outcome:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def run_cli(*args: str) -> Outcome:
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    return Outcome(result.exit_code, result.stdout, result.stderr)
+
+
+@dataclass(frozen=True)
+class UnifyIds:
+    sequence_id: str
+    people: list[str]
+    mailbox: str
+
+
+def unify_ids(sandbox: Sandbox) -> UnifyIds:
+    """A sequence without active enrollments, people free to enroll, a known mailbox."""
+    state = sandbox.unify
+    empty = next(
+        s["id"] for s in state.live_sequences() if state.active_enrollment_count(s["id"]) == 0
+    )
+    return UnifyIds(empty, [p["id"] for p in state.people[:2940]], state.mailboxes[0]["email"])

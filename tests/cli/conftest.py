@@ -1,0 +1,89 @@
+"""Fixtures for CLI tests: an in-process sandbox on loopback, its credentials in the
+environment, and a typer CliRunner that calls the real `sequence-clients` app."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from clihelp import UnifyIds
+
+from sequence_clients.sandbox import FaultConfig, Sandbox, SandboxConfig
+
+MakeSandbox = Callable[..., Sandbox]
+CREDENTIAL_VARS = (
+    "UNIFY_API_KEY", "UNIFY_BASE_URL", "BOAST_ACCESS_TOKEN", "BOAST_REFRESH_TOKEN",
+    "BOAST_CLIENT_ID", "BOAST_CLIENT_SECRET", "BOAST_ACCOUNT_ID", "BOAST_BASE_URL",
+    "BOAST_AUTH_BASE_URL",
+)  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No credential leaks in from the developer's shell or config file; wide tables."""
+    for name in CREDENTIAL_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("COLUMNS", "250")
+
+
+@pytest.fixture
+def make_sandbox() -> Iterator[MakeSandbox]:
+    started: list[Sandbox] = []
+
+    def make(**overrides: Any) -> Sandbox:
+        faults = overrides.pop("faults", None)
+        if isinstance(faults, dict):
+            overrides["faults"] = FaultConfig(**faults)
+        sandbox = Sandbox(SandboxConfig(**{"seed": 11, **overrides})).start()
+        started.append(sandbox)
+        return sandbox
+
+    yield make
+    for sandbox in started:
+        sandbox.stop()
+
+
+@pytest.fixture
+def sandbox(make_sandbox: MakeSandbox) -> Sandbox:
+    return make_sandbox()
+
+
+@pytest.fixture(scope="session")
+def shared_sandbox() -> Iterator[Sandbox]:
+    """One sandbox for the command tests, which each take people of their own (`fresh_ids`);
+    starting and stopping a server per test would cost a fifth of a second each."""
+    with Sandbox(SandboxConfig(seed=11)) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def unify_env(shared_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
+    monkeypatch.setenv("UNIFY_API_KEY", shared_sandbox.unify_api_key)
+    monkeypatch.setenv("UNIFY_BASE_URL", shared_sandbox.unify_base_url)
+    return shared_sandbox
+
+
+_taken = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def session_sequence(shared_sandbox: Sandbox) -> str:
+    """A sequence without active enrollments when the session starts; command tests share it."""
+    state = shared_sandbox.unify
+    return next(
+        s["id"] for s in state.live_sequences() if state.active_enrollment_count(s["id"]) == 0
+    )
+
+
+@pytest.fixture
+def fresh_ids(unify_env: Sandbox, session_sequence: str) -> UnifyIds:
+    """Ten people nobody else in this session enrolls, in the session's sequence."""
+    state = unify_env.unify
+    start = next(_taken) * 10
+    assert start + 10 <= 2940, "more tests than seeded people; take fewer per test"
+    people = [p["id"] for p in state.people[start : start + 10]]
+    return UnifyIds(session_sequence, people, state.mailboxes[0]["email"])

@@ -1,0 +1,51 @@
+"""The root `sequence-clients` command: vendor groups, bulk-enroll, sandbox and demo."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import typer
+
+from . import unify_cmds
+from .bulk_cmd import bulk_enroll
+
+app = typer.Typer(
+    name="sequence-clients",
+    help="Enroll people in Unify and Boast sequences, one at a time or from a CSV.",
+    no_args_is_help=True,
+    # Locals in a traceback could show an API key or token: never print them.
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(unify_cmds.app, name="unify")
+app.command("bulk-enroll")(bulk_enroll)
+
+
+def _add_boast() -> None:
+    """Boast commands, when this build has the Boast client."""
+    needed = ("sequence_clients.boast", "sequence_clients.cli.boast_cmds")
+    if any(importlib.util.find_spec(name) is None for name in needed):
+        return
+    boast_cmds = importlib.import_module(".boast_cmds", __package__)
+    app.add_typer(boast_cmds.app, name="boast")
+
+
+_add_boast()
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def sandbox(ctx: typer.Context) -> None:
+    """Serve the local Unify and Boast fakes (see `sequence-clients sandbox --help`)."""
+    from ..sandbox.__main__ import main as sandbox_main
+
+    raise typer.Exit(sandbox_main(list(ctx.args)))
+
+
+@app.command()
+def demo() -> None:
+    """Walk through every feature against an in-process sandbox; no credentials needed."""
+    from .demo import run_demo
+
+    raise typer.Exit(run_demo())

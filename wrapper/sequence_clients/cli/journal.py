@@ -1,0 +1,228 @@
+"""The bulk-enroll journal: one SQLite row per (vendor, sequence, person/contact).
+
+The invariant that makes resume safe: a row is marked `in_flight` and that mark is committed
+*before* its request can be sent. A row found `in_flight` by a later run may or may not have
+been applied, so it is re-sent in "resume" mode (the vendor's existing enrollment counts as
+ours). Outcomes are committed in small batches: losing some on a crash only leaves rows
+`in_flight`, which the next run resolves without enrolling twice.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from .rows import Row
+
+IN_FLIGHT = "in_flight"
+FAILED = "failed"
+# Outcomes that end a row for good; anything else (in_flight, failed) is retried on re-run.
+FINAL = frozenset({"enrolled", "already_enrolled", "existing"})
+Action = Literal["send", "resume", "done", "duplicate"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS rows (
+    vendor TEXT NOT NULL, sequence_id TEXT NOT NULL, key TEXT NOT NULL,
+    line INTEGER NOT NULL, state TEXT NOT NULL, enrollment_id TEXT, detail TEXT,
+    maybe_applied INTEGER NOT NULL DEFAULT 0, run_id INTEGER NOT NULL, updated_at REAL NOT NULL,
+    PRIMARY KEY (vendor, sequence_id, key)
+);
+CREATE TABLE IF NOT EXISTS notes (
+    vendor TEXT NOT NULL, sequence_id TEXT NOT NULL, run_id INTEGER NOT NULL,
+    line INTEGER NOT NULL, key TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY, vendor TEXT NOT NULL, sequence_id TEXT NOT NULL, started_at REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Claim:
+    row: Row
+    action: Action
+    state: str = IN_FLIGHT  # for "done": the outcome recorded by an earlier run
+
+
+@dataclass(frozen=True)
+class ReportLine:
+    line: int
+    key: str
+    outcome: str
+    enrollment_id: str
+    detail: str
+
+
+class Journal:
+    """Journal of one (vendor, sequence) bulk run. Not thread-safe: use from one event loop."""
+
+    def __init__(self, path: Path, vendor: str, sequence_id: str, *, flush_every: int = 64) -> None:
+        self.path = path
+        self.vendor = vendor
+        self.sequence_id = sequence_id
+        self._flush_every = flush_every
+        self._db = sqlite3.connect(path, isolation_level=None)  # explicit transactions only
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # FULL: an in_flight mark must survive a power cut too, not only a killed process.
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self._pending: list[tuple[str, str | None, str, int, float, str, str, str]] = []
+        self._notes: list[tuple[int, str, str, str]] = []
+        self.run_id = 0
+
+    # --- a run ---------------------------------------------------------------------------------
+    def begin_run(self) -> int:
+        with self._transaction():
+            cursor = self._db.execute(
+                "INSERT INTO runs (vendor, sequence_id, started_at) VALUES (?, ?, ?)",
+                (self.vendor, self.sequence_id, time.time()),
+            )
+            # Bad and duplicate rows are facts about the file, re-derived on every run.
+            self._db.execute(
+                "DELETE FROM notes WHERE vendor = ? AND sequence_id = ?",
+                (self.vendor, self.sequence_id),
+            )
+        self.run_id = int(cursor.lastrowid or 0)
+        return self.run_id
+
+    def claim(self, rows: Sequence[Row]) -> list[Claim]:
+        """Decide each row's fate and commit every `in_flight` mark, in one transaction."""
+        claims: list[Claim] = []
+        now = time.time()
+        with self._transaction():
+            for row in rows:
+                pk = (self.vendor, self.sequence_id, row.key)
+                found = self._db.execute(
+                    "SELECT state, run_id, maybe_applied FROM rows"
+                    " WHERE vendor = ? AND sequence_id = ? AND key = ?",
+                    pk,
+                ).fetchone()
+                if found is None:
+                    self._db.execute(
+                        "INSERT INTO rows (vendor, sequence_id, key, line, state, run_id,"
+                        " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (*pk, row.line, IN_FLIGHT, self.run_id, now),
+                    )
+                    claims.append(Claim(row, "send"))
+                    continue
+                state, run_id, maybe_applied = found
+                if run_id == self.run_id:  # the same id earlier in this very file
+                    self._notes.append(
+                        (row.line, row.key, "duplicate", "same id as an earlier row")
+                    )
+                    claims.append(Claim(row, "duplicate", state))
+                    continue
+                if state in FINAL:
+                    self._db.execute(
+                        "UPDATE rows SET run_id = ?, line = ? WHERE vendor = ? AND sequence_id = ?"
+                        " AND key = ?",
+                        (self.run_id, row.line, *pk),
+                    )
+                    claims.append(Claim(row, "done", state))
+                    continue
+                # in_flight (interrupted) or failed: send again; resume mode whenever an earlier
+                # request may have been applied.
+                resume = state == IN_FLIGHT or bool(maybe_applied)
+                self._db.execute(
+                    "UPDATE rows SET state = ?, run_id = ?, line = ?, updated_at = ?"
+                    " WHERE vendor = ? AND sequence_id = ? AND key = ?",
+                    (IN_FLIGHT, self.run_id, row.line, now, *pk),
+                )
+                claims.append(Claim(row, "resume" if resume else "send"))
+        return claims
+
+    def record(
+        self, row: Row, outcome: str, enrollment_id: str | None, detail: str, maybe_applied: bool
+    ) -> None:
+        self._pending.append(
+            (outcome, enrollment_id, detail, int(maybe_applied), time.time(),
+             self.vendor, self.sequence_id, row.key)
+        )  # fmt: skip
+        if len(self._pending) >= self._flush_every:
+            self.flush()
+
+    def note(self, line: int, key: str, outcome: str, detail: str) -> None:
+        """A row that never reaches the vendor (invalid), kept for the report."""
+        self._notes.append((line, key, outcome, detail))
+        if len(self._notes) >= self._flush_every:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending and not self._notes:
+            return
+        with self._transaction():
+            self._db.executemany(
+                "UPDATE rows SET state = ?, enrollment_id = ?, detail = ?, maybe_applied = ?,"
+                " updated_at = ? WHERE vendor = ? AND sequence_id = ? AND key = ?",
+                self._pending,
+            )
+            self._db.executemany(
+                "INSERT INTO notes (vendor, sequence_id, run_id, line, key, outcome, detail)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(self.vendor, self.sequence_id, self.run_id, *note) for note in self._notes],
+            )
+        self._pending.clear()
+        self._notes.clear()
+
+    # --- reading back ------------------------------------------------------------------------
+    def counts(self) -> Counter[str]:
+        """Outcome of every row of the current run's file (rows and notes)."""
+        self.flush()
+        counts: Counter[str] = Counter()
+        for state, n in self._db.execute(
+            "SELECT state, COUNT(*) FROM rows WHERE vendor = ? AND sequence_id = ? AND run_id = ?"
+            " GROUP BY state",
+            (self.vendor, self.sequence_id, self.run_id),
+        ):
+            counts[state] += n
+        for outcome, n in self._db.execute(
+            "SELECT outcome, COUNT(*) FROM notes WHERE vendor = ? AND sequence_id = ?"
+            " GROUP BY outcome",
+            (self.vendor, self.sequence_id),
+        ):
+            counts[outcome] += n
+        return counts
+
+    def report_lines(self, *, problems_only: bool = False) -> Iterator[ReportLine]:
+        """Every row of this run's file in line order (streamed from SQLite)."""
+        self.flush()
+        where = "WHERE vendor = ? AND sequence_id = ? AND run_id = ?"
+        rows_filter = f" AND state IN ('{FAILED}', '{IN_FLIGHT}')" if problems_only else ""
+        notes_filter = " AND outcome != 'duplicate'" if problems_only else ""
+        query = (
+            f"SELECT line, key, state, COALESCE(enrollment_id, ''), COALESCE(detail, '')"
+            f" FROM rows {where}{rows_filter}"
+            f" UNION ALL SELECT line, key, outcome, '', detail FROM notes {where}{notes_filter}"
+            " ORDER BY 1"
+        )
+        params = (self.vendor, self.sequence_id, self.run_id)
+        for line in self._db.execute(query, params * 2):
+            yield ReportLine(*line)
+
+    def row_count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM rows").fetchone()[0])
+
+    def close(self) -> None:
+        self.flush()
+        self._db.close()
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE … COMMIT (or ROLLBACK on error)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, error: object, tb: object) -> None:
+        self._db.execute("COMMIT" if kind is None else "ROLLBACK")

@@ -1,0 +1,95 @@
+"""Output for people (rich tables) and scripts (--json), and errors as one line + exit code."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import AuthenticationError, SequenceClientError
+from .bulk import one_line
+from .config import ConfigError
+
+# Exit codes: 1 = the vendor or a row failed, 2 = usage/configuration (as click uses 2).
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+BaseUrl = Annotated[
+    str | None, typer.Option("--base-url", help="API base URL (default: the vendor's).")
+]
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="TOML config file (default: ~/.config/sequence-clients/config.toml)."
+    ),
+]
+
+
+def console() -> Console:
+    # Built on use: a Console made at import would hold on to the sys.stdout of that moment.
+    return Console(highlight=False)
+
+
+def err_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
+    err_console().print(message, markup=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def handled_errors() -> Iterator[None]:
+    """Configuration problems and every wrapper error end as one message, never a traceback."""
+    try:
+        yield
+    except ConfigError as error:
+        raise fail(str(error), EXIT_USAGE) from None
+    except AuthenticationError as error:
+        raise fail(f"error: {one_line(error)}\n(check the credentials)") from None
+    except SequenceClientError as error:
+        raise fail(f"error: {one_line(error)}") from None
+    except (OSError, sqlite3.Error) as error:  # unreadable CSV, unwritable journal or report…
+        raise fail(f"error: {error}") from None
+
+
+def to_jsonable(model: Any) -> Any:
+    return model.to_dict() if hasattr(model, "to_dict") else model
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    table = Table(title=title, title_justify="left")
+    for name in columns:
+        # Ids must stay copy-pasteable: whole on one line, never cut with an ellipsis.
+        is_id = name == "id"
+        table.add_column(name, overflow="fold", no_wrap=is_id, min_width=36 if is_id else None)
+    for row in rows:
+        table.add_row(*("" if cell is None else str(cell) for cell in row))
+    console().print(table)
+
+
+def when(moment: Any) -> str:
+    """A timestamp short enough for a table cell."""
+    return moment.strftime("%Y-%m-%d %H:%M") if hasattr(moment, "strftime") else str(moment)
+
+
+def print_record(title: str, fields: Sequence[tuple[str, Any]]) -> None:
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for name, value in fields:
+        table.add_row(name, "" if value is None else str(value))
+    console().print(table)
