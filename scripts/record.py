@@ -49,6 +49,12 @@ def refusal(vendor: str | None, env: dict[str, str]) -> str | None:
     return None
 
 
+def check_cassettes() -> int:
+    """Secret scan and spec check of what was just recorded (skipped while recording)."""
+    command = [*PYTEST, "tests/replay/test_cassette_hygiene.py", "--record-mode=none", "-q"]
+    return subprocess.call(command, cwd=ROOT)
+
+
 def record_sandbox(extra: list[str]) -> int:
     command = [
         *PYTEST,
@@ -56,10 +62,11 @@ def record_sandbox(extra: list[str]) -> int:
         "--record-mode=rewrite",
         "--allowed-hosts=127.0.0.1,localhost",
         "-q",
+        "-rfE",  # the hygiene checks skip while recording; list failures only
         *extra,
     ]
     env = {k: v for k, v in os.environ.items() if k != LIVE_ENV}
-    return subprocess.call(command, cwd=ROOT, env=env)
+    return subprocess.call(command, cwd=ROOT, env=env) or check_cassettes()
 
 
 def record_live(vendor: str | None, extra: list[str]) -> int:
@@ -70,8 +77,9 @@ def record_live(vendor: str | None, extra: list[str]) -> int:
     modules = sorted(
         str(p.relative_to(ROOT)) for p in (ROOT / "tests/replay").glob(f"test_{vendor}_*.py")
     )
-    command = [*PYTEST, *modules, "--record-mode=rewrite", "-q", *extra]
-    return subprocess.call(command, cwd=ROOT, env={**os.environ, LIVE_ENV: str(vendor)})
+    command = [*PYTEST, *modules, "--record-mode=rewrite", "-q", "-rfE", *extra]
+    env = {**os.environ, LIVE_ENV: str(vendor)}
+    return subprocess.call(command, cwd=ROOT, env=env) or check_cassettes()
 
 
 def main(argv: list[str]) -> int:

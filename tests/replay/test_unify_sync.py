@@ -218,6 +218,8 @@ def test_429_with_retry_after_then_success(
 def test_503_then_success(
     session: Session, make_unify: MakeUnify, sleeps: list[float], caplog: pytest.LogCaptureFixture
 ) -> None:
+    # The spec documents 500 only; a 503 (a load balancer\'s answer) is outside it.
+    session.mark_broken("server_error fault: 503, a status the Unify spec does not document")
     caplog.set_level(logging.INFO, logger="sequence_clients")
     unify = make_unify(fault=FaultConfig(server_error=1.0))
 
