@@ -51,6 +51,9 @@ FORM_SECRETS = {
     "access_token": "ACCESS-TOKEN",
     "password": "PASSWORD",
     "api_key": "API-KEY",
+    # Not a secret in OAuth terms, but a random-looking app identifier has no place in a
+    # public cassette either; replay passes the placeholder as the client id.
+    "client_id": "CLIENT-ID",
 }
 # JSON uses "code" for error codes, so only token-ish names are secrets there.
 JSON_SECRETS = {

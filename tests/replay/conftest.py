@@ -102,3 +102,39 @@ async def make_async_unify(
     yield make
     for client in made:
         await client.close()
+
+
+@pytest.fixture
+def boast_env(session: Session) -> rs.BoastEnv:
+    return rs.boast_env(session)
+
+
+@pytest.fixture
+def make_boast(session: Session, boast_env: rs.BoastEnv) -> Iterator[Callable[..., Any]]:
+    """BoastClient factory (first request refreshes an expired token); closes at teardown."""
+    made: list[Any] = []
+
+    def make(**options: Any) -> Any:
+        client = rs.boast_client(boast_env, **options)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
+
+
+@pytest.fixture
+async def make_async_boast(
+    session: Session, boast_env: rs.BoastEnv
+) -> AsyncIterator[Callable[..., Any]]:
+    made: list[Any] = []
+
+    def make(**options: Any) -> Any:
+        client = rs.async_boast_client(boast_env, **options)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        await client.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,13 @@ import pytest
 from vcr.serialize import deserialize
 from vcr.serializers import yamlserializer
 
-from sequence_clients import AsyncUnifyClient, UnifyClient
+from sequence_clients import (
+    AsyncBoastClient,
+    AsyncUnifyClient,
+    BoastClient,
+    OAuthToken,
+    UnifyClient,
+)
 from sequence_clients.sandbox import FaultConfig, Sandbox
 
 __all__ = ["Namespace"]
@@ -64,11 +71,12 @@ class Session:
         saved = _saved_metadata(Path(self.cassette.path))
         return saved.get(key) if saved is not None else None
 
-    def mark_broken(self, reason: str) -> None:
-        """The next recorded response is deliberately not what the spec allows (a fault)."""
+    def mark_broken(self, reason: str, back: int = 0) -> None:
+        """The response recorded last (or `back` before it) is deliberately outside the spec:
+        an injected fault. The spec check exempts it, and fails if it ever conforms."""
         if self.recording:
             marks = self.cassette.get_metadata("deliberately_broken", [])
-            marks.append({"interaction": len(self.cassette.data), "reason": reason})
+            marks.append({"interaction": len(self.cassette.data) - 1 - back, "reason": reason})
 
     def sandbox_only(self) -> Sandbox | None:
         """The sandbox when recording against it (for fault injection), else None."""
@@ -228,3 +236,157 @@ class AsyncResetAfterCommit(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+# --- Boast ------------------------------------------------------------------------------------
+# Every Boast test starts from an already expired access token, so its first request refreshes:
+# that is all a live recording can do too (it holds a refresh token, no access token), and it
+# puts a token exchange, the secrets that matter most, in every Boast cassette.
+EXPIRED_ACCESS_TOKEN = "expired-access-token-never-sent"
+LONG_AGO = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+# Live runs rotate the refresh token with every refresh; the next test needs the newest one.
+_live_refresh_token: dict[str, str] = {}
+
+
+class ListStore:
+    """A token store keeping every saved token, in order (and the newest for live runs)."""
+
+    def __init__(self, live: bool) -> None:
+        self.saved: list[OAuthToken] = []
+        self._live = live
+
+    def save(self, token: OAuthToken) -> None:
+        self.saved.append(token)
+        if self._live and token.refresh_token:
+            _live_refresh_token["current"] = token.refresh_token
+            path = os.environ.get("BOAST_REFRESH_TOKEN_FILE")
+            if path:  # the operator's copy: the token in the environment is now spent
+                Path(path).write_text(token.refresh_token + "\n", encoding="utf-8")
+
+
+@dataclass
+class BoastEnv:
+    account_id: str
+    client_id: str
+    client_secret: str
+    refresh_token: str
+    contacts: list[str]  # contacts with no enrollment
+    sequence_id: str  # active sequences nobody is enrolled in
+    other_sequence_id: str
+    base_url: str
+    auth_base_url: str
+    session: Session
+
+
+def boast_env(session: Session) -> BoastEnv:
+    ids = session.metadata("boast_ids", lambda: _boast_ids(session)) or {
+        "account_id": MISSING,
+        "contacts": [MISSING] * 4,
+        "sequence_id": MISSING,
+        "other_sequence_id": MISSING,
+    }
+    if session.sandbox is not None:
+        state = session.sandbox.boast
+        client_id, secret = state.client_id, state.client_secret
+        refresh = state.issue_token().refresh_token
+    elif session.live:
+        client_id, secret = os.environ["BOAST_CLIENT_ID"], os.environ["BOAST_CLIENT_SECRET"]
+        refresh = _live_refresh_token.setdefault("current", os.environ["BOAST_REFRESH_TOKEN"])
+    else:  # what the recorded ones were scrubbed to
+        client_id, secret = "REDACTED-CLIENT-ID-1", "REDACTED-CLIENT-SECRET-1"
+        refresh = "REDACTED-REFRESH-TOKEN-1"
+    urls = session.urls
+    return BoastEnv(
+        client_id=client_id,
+        client_secret=secret,
+        refresh_token=refresh,
+        base_url=urls.boast,
+        auth_base_url=urls.boast_auth,
+        session=session,
+        **ids,
+    )
+
+
+def _boast_ids(session: Session) -> dict[str, Any]:
+    if session.sandbox is None:
+        return {
+            "account_id": os.environ["BOAST_ACCOUNT_ID"],
+            "contacts": os.environ["BOAST_CONTACT_IDS"].split(","),
+            "sequence_id": os.environ["BOAST_SEQUENCE_ID"],
+            "other_sequence_id": os.environ["BOAST_OTHER_SEQUENCE_ID"],
+        }
+    state = session.sandbox.boast
+    account_id = state.account_ids[0]
+    sequences = [s["id"] for s in state.active_sequences(account_id)]
+    free = [s for s in sequences if state.active_enrollment_count(sequence_id=s) == 0]
+    return {
+        "account_id": account_id,
+        "contacts": [c["id"] for c in state.contacts[account_id][:4]],  # the front has no history
+        "sequence_id": free[0],
+        "other_sequence_id": free[1],
+    }
+
+
+def _boast_options(
+    env: BoastEnv, store: ListStore | None, access_token: str, expires_at: dt.datetime | None
+) -> dict[str, Any]:
+    return {
+        "account_id": env.account_id,
+        "access_token": access_token,
+        "expires_at": expires_at,
+        "refresh_token": env.refresh_token,
+        "client_id": env.client_id,
+        "client_secret": env.client_secret,
+        "token_store": store if store is not None else ListStore(env.session.live is not None),
+        "auth_base_url": env.auth_base_url,
+        "base_url": env.base_url,
+    }
+
+
+def boast_client(
+    env: BoastEnv,
+    *,
+    store: ListStore | None = None,
+    access_token: str = EXPIRED_ACCESS_TOKEN,
+    expires_at: dt.datetime | None = LONG_AGO,
+    fault: FaultConfig | None = None,
+    reset_after_commit: bool = False,
+    **options: Any,
+) -> BoastClient:
+    hooks: list[Any] = []
+    if fault is not None and env.session.sandbox is not None:
+        hooks.append(_arm(env.session.sandbox, fault))
+    transport: httpx.BaseTransport = httpx.HTTPTransport()
+    if reset_after_commit:
+        transport = ResetAfterCommit(transport)
+    http = httpx.Client(transport=transport, event_hooks={"response": hooks})
+    return BoastClient(
+        **{**_boast_options(env, store, access_token, expires_at), **options}, httpx_client=http
+    )
+
+
+def async_boast_client(
+    env: BoastEnv,
+    *,
+    store: ListStore | None = None,
+    access_token: str = EXPIRED_ACCESS_TOKEN,
+    expires_at: dt.datetime | None = LONG_AGO,
+    fault: FaultConfig | None = None,
+    reset_after_commit: bool = False,
+    **options: Any,
+) -> AsyncBoastClient:
+    hooks: list[Any] = []
+    if fault is not None and env.session.sandbox is not None:
+        disarm = _arm(env.session.sandbox, fault)
+
+        async def adisarm(response: httpx.Response) -> None:
+            disarm(response)
+
+        hooks.append(adisarm)
+    transport: httpx.AsyncBaseTransport = httpx.AsyncHTTPTransport()
+    if reset_after_commit:
+        transport = AsyncResetAfterCommit(transport)
+    http = httpx.AsyncClient(transport=transport, event_hooks={"response": hooks})
+    return AsyncBoastClient(
+        **{**_boast_options(env, store, access_token, expires_at), **options}, httpx_client=http
+    )

@@ -35,7 +35,8 @@ CREDENTIAL_HEADERS = {"x-api-key", "authorization", "cookie", "set-cookie"}
 SUSPICIOUS = [
     re.compile(r"sandbox_[a-z]+_[0-9A-Za-z]{8,}"),  # keys and tokens the sandbox issues
     re.compile(r"\b[0-9a-f]{32,}\b"),  # long hex: API keys, token digests
-    re.compile(r"\bBearer (?!REDACTED-)\S+"),
+    # A bearer credential; WWW-Authenticate's `Bearer realm=...` challenge is not one.
+    re.compile(r"\bBearer (?!REDACTED-|realm=|error=)\S+"),
     re.compile(r"\b(?:sk|pk|rk)_(?:live|test)_\w+"),
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
 ]

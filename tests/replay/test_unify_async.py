@@ -143,11 +143,11 @@ async def test_fault_error_classes(
     error_class: type[errors.SequenceClientError],
     broken: str | None,
 ) -> None:
-    if broken:
-        session.mark_broken(broken)
     unify = make_async_unify(fault=fault, max_retries=0)
     with pytest.raises(error_class) as raised:
         [s async for s in unify.list_sequences()]
+    if broken:
+        session.mark_broken(broken)
     if isinstance(raised.value, errors.RateLimitError):
         assert raised.value.retry_after == 2.0
 
@@ -171,10 +171,12 @@ async def test_503_then_success(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # The spec documents 500 only; a 503 (a load balancer\'s answer) is outside it.
-    session.mark_broken("server_error fault: 503, a status the Unify spec does not document")
     caplog.set_level(logging.INFO, logger="sequence_clients")
     unify = make_async_unify(fault=FaultConfig(server_error=1.0))
     assert [s async for s in unify.list_sequences()]
+    session.mark_broken(
+        "server_error fault: 503, a status the Unify spec does not document", back=1
+    )
     reasons = [r.reason for r in caplog.records if r.name == "sequence_clients"]  # type: ignore[attr-defined]
     assert reasons == ["ServerError 503"] and len(sleeps) == 1
 

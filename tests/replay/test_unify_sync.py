@@ -182,20 +182,20 @@ def test_5xx_is_server_error(session: Session, make_unify: MakeUnify) -> None:
 
 @sandbox_only
 def test_html_502_is_server_error_with_snippet(session: Session, make_unify: MakeUnify) -> None:
-    session.mark_broken("html_502 fault: an nginx error page, not the vendor's JSON")
     unify = make_unify(fault=FaultConfig(html_502=1.0), max_retries=0)
     with pytest.raises(errors.ServerError) as raised:
         list(unify.list_sequences())
+    session.mark_broken("html_502 fault: an nginx error page, not the vendor's JSON")
     assert raised.value.status_code == 502
     assert "Bad Gateway" in str(raised.value) and raised.value.body is None
 
 
 @sandbox_only
 def test_truncated_json_is_unexpected_response(session: Session, make_unify: MakeUnify) -> None:
-    session.mark_broken("truncated_json fault: the body is cut in half")
     unify = make_unify(fault=FaultConfig(truncated_json=1.0), max_retries=0)
     with pytest.raises(errors.UnexpectedResponseError) as raised:
         list(unify.list_sequences())
+    session.mark_broken("truncated_json fault: the body is cut in half")
     assert raised.value.status_code == 200 and raised.value.truncated is True
 
 
@@ -219,11 +219,13 @@ def test_503_then_success(
     session: Session, make_unify: MakeUnify, sleeps: list[float], caplog: pytest.LogCaptureFixture
 ) -> None:
     # The spec documents 500 only; a 503 (a load balancer\'s answer) is outside it.
-    session.mark_broken("server_error fault: 503, a status the Unify spec does not document")
     caplog.set_level(logging.INFO, logger="sequence_clients")
     unify = make_unify(fault=FaultConfig(server_error=1.0))
 
     assert list(unify.list_sequences())
+    session.mark_broken(
+        "server_error fault: 503, a status the Unify spec does not document", back=1
+    )
     retries = [r for r in caplog.records if r.name == "sequence_clients"]
     assert [r.reason for r in retries] == ["ServerError 503"]  # type: ignore[attr-defined]
     assert len(sleeps) == 1
