@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from sequence_clients import UnifyClient
+from sequence_clients import BoastClient, OAuthToken, UnifyClient
 from sequence_clients.sandbox import FaultConfig, Sandbox, SandboxConfig
 
 MakeSandbox = Callable[..., Sandbox]
@@ -41,4 +43,55 @@ def unify(sandbox: Sandbox) -> Iterator[UnifyClient]:
     with UnifyClient(
         sandbox.unify_api_key, base_url=sandbox.unify_base_url, max_retries=0
     ) as client:
+        yield client
+
+
+class MemoryTokenStore:
+    """A TokenStore that keeps every saved token, in order (thread-safe)."""
+
+    def __init__(self) -> None:
+        self.saved: list[OAuthToken] = []
+        self._lock = threading.Lock()
+
+    def save(self, token: OAuthToken) -> None:
+        with self._lock:
+            self.saved.append(token)
+
+
+@pytest.fixture
+def token_store() -> MemoryTokenStore:
+    return MemoryTokenStore()
+
+
+BoastOptions = Callable[..., dict[str, Any]]
+
+
+def _boast_options(sandbox: Sandbox, store: MemoryTokenStore, **overrides: Any) -> dict[str, Any]:
+    state = sandbox.boast
+    pair = state.issue_token()
+    return {
+        "account_id": state.account_ids[0],
+        "access_token": pair.access_token,
+        "refresh_token": pair.refresh_token,
+        "expires_at": dt.datetime.now(dt.UTC) + dt.timedelta(seconds=pair.expires_in),
+        "client_id": state.client_id,
+        "client_secret": state.client_secret,
+        "token_store": store,
+        "base_url": sandbox.boast_base_url,
+        "auth_base_url": sandbox.boast_auth_base_url,
+        "max_retries": 0,
+        **overrides,
+    }
+
+
+@pytest.fixture
+def boast_options() -> BoastOptions:
+    """`boast_options(sandbox, store, **overrides)`: constructor arguments for a Boast client on
+    the sandbox's first account, with a freshly issued token pair and refresh credentials."""
+    return _boast_options
+
+
+@pytest.fixture
+def boast(sandbox: Sandbox, token_store: MemoryTokenStore) -> Iterator[BoastClient]:
+    with BoastClient(**_boast_options(sandbox, token_store)) as client:
         yield client
