@@ -122,4 +122,8 @@ def build_boast_app(state: BoastState) -> ASGIApp:
             return json_response(405, body)
         return json_response(404, {"errors": [api.error(404, "not_found", "Route not found")]})
 
-    return Starlette(routes=routes, exception_handlers={404: http_error, 405: http_error})
+    app = Starlette(routes=routes, exception_handlers={404: http_error, 405: http_error})
+    # A trailing slash is an unknown route (404 in Boast's shape), not a redirect the spec
+    # knows nothing about.
+    app.router.redirect_slashes = False
+    return app

@@ -78,12 +78,14 @@ def contact(gen: DataGen, n: int) -> Json:
         "email": gen.email(first, last, domain, n),
         "mobile_phone": phone,
         "organization": organization,
-        "job_title": gen.rng.choice(JOB_TITLES),
-        "time_zone": gen.choice(TIME_ZONES),
-        "country_code": gen.choice(COUNTRIES),
+        # Picked by position rather than drawn: 3000 contacts are built for every sandbox, and
+        # fewer RNG draws keep that quick.
+        "job_title": JOB_TITLES[n % len(JOB_TITLES)],
+        "time_zone": TIME_ZONES[n % len(TIME_ZONES)],
+        "country_code": COUNTRIES[n % len(COUNTRIES)],
         "location_id": gen.uuid() if n % 4 == 0 else None,
         "staff_id": gen.uuid() if n % 5 == 0 else None,
-        "source": gen.choice(SEED_SOURCES),
+        "source": SEED_SOURCES[n % len(SEED_SOURCES)],
         "created_at": created,
         "updated_at": created,
         "links": links(contact_id),
