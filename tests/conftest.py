@@ -7,6 +7,7 @@ test with a message naming it. Scrubbing and matching live in tests/scrub.py.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,11 @@ import scrub
 from vcr.persisters.filesystem import FilesystemPersister
 
 CASSETTE_ROOT = Path(__file__).parent / "cassettes"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # vcr logs each recorded response, unscrubbed, at INFO: keep that out of captured output.
+    logging.getLogger("vcr").setLevel(logging.WARNING)
 
 
 @pytest.fixture
