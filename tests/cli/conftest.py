@@ -3,7 +3,6 @@ environment, and a typer CliRunner that calls the real `sequence-clients` app.""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -67,7 +66,15 @@ def unify_env(shared_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandb
     return shared_sandbox
 
 
-_taken = itertools.count()
+_next_person = [0]
+
+
+def take_people(sandbox: Sandbox, n: int) -> list[str]:
+    """`n` seeded people no other test of the session enrolls (the last 60 have history)."""
+    start = _next_person[0]
+    assert start + n <= 2940, "the CLI tests need more seeded people than there are"
+    _next_person[0] += n
+    return [p["id"] for p in sandbox.unify.people[start : start + n]]
 
 
 @pytest.fixture(scope="session")
@@ -82,8 +89,5 @@ def session_sequence(shared_sandbox: Sandbox) -> str:
 @pytest.fixture
 def fresh_ids(unify_env: Sandbox, session_sequence: str) -> UnifyIds:
     """Ten people nobody else in this session enrolls, in the session's sequence."""
-    state = unify_env.unify
-    start = next(_taken) * 10
-    assert start + 10 <= 2940, "more tests than seeded people; take fewer per test"
-    people = [p["id"] for p in state.people[start : start + 10]]
-    return UnifyIds(session_sequence, people, state.mailboxes[0]["email"])
+    people = take_people(unify_env, 10)
+    return UnifyIds(session_sequence, people, unify_env.unify.mailboxes[0]["email"])

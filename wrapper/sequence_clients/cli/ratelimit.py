@@ -53,9 +53,9 @@ class RateLimiter:
     async def acquire(self) -> None:
         # No await between reading and advancing `_next`: asyncio makes the reservation atomic.
         now = self._clock()
-        slot = max(self._next, now - self._tolerance)
+        slot = max(self._next, now)
         self._next = slot + self._interval
-        wait = slot - now
+        wait = slot - self._tolerance - now  # up to `burst` slots may be taken early
         if wait > 0:
             await self._sleep(wait)
 

@@ -1,0 +1,218 @@
+"""The bulk engine without HTTP: concurrency bound, bounded read-ahead, journal states,
+conflict modes and the rate limiter, with fake enroll callables."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sequence_clients import errors
+from sequence_clients.cli.bulk import run_bulk_enroll
+from sequence_clients.cli.journal import Journal
+from sequence_clients.cli.ratelimit import RateLimiter, parse_rate
+from sequence_clients.cli.rows import BadRow, Row
+
+SEQUENCE = str(uuid.uuid4())
+
+
+def rows(n: int) -> list[Row]:
+    return [Row(line=i + 2, key=str(uuid.UUID(int=i + 1))) for i in range(n)]
+
+
+def states(path: Path) -> dict[str, str]:
+    with sqlite3.connect(path) as db:
+        return dict(db.execute("SELECT key, state FROM rows"))
+
+
+def conflict(active_sequence: str | None) -> errors.AlreadyEnrolledError:
+    return errors.AlreadyEnrolledError(
+        active_enrollment_id="e-1", active_sequence_id=active_sequence, status_code=409,
+        method="POST", url="/enrollments", codes=("conflict",), message="already", body=None,
+        retry_after=None,
+    )  # fmt: skip
+
+
+async def test_concurrency_bound_and_read_ahead_stay_bounded(tmp_path: Path) -> None:
+    """Memory stays flat: the producer never reads far ahead of the workers."""
+    consumed = 0
+    in_flight = peak = 0
+    concurrency, batch = 4, 8
+
+    def source() -> Iterator[Row]:
+        nonlocal consumed
+        for row in rows(500):
+            consumed += 1
+            yield row
+
+    done = 0
+
+    async def enroll(row: Row, resume: bool) -> str:
+        nonlocal in_flight, peak, done
+        in_flight += 1
+        peak = max(peak, in_flight)
+        # Started rows never outrun finished ones by more than workers + queue + one batch.
+        assert consumed - done <= concurrency + 2 * concurrency + batch
+        await asyncio.sleep(0)
+        in_flight -= 1
+        done += 1
+        return "e-" + row.key
+
+    journal = Journal(tmp_path / "j.sqlite", "unify", SEQUENCE)
+    report = await run_bulk_enroll(
+        source(), enroll, journal, concurrency=concurrency, claim_batch=batch
+    )
+    assert peak == concurrency
+    assert report.counts == {"enrolled": 500} and report.failed == 0
+    journal.close()
+    assert set(states(tmp_path / "j.sqlite").values()) == {"enrolled"}
+
+
+@pytest.mark.parametrize(
+    ("mode", "same", "other"),
+    [
+        ("skip", "already_enrolled", "already_enrolled"),
+        ("return-existing", "existing", "failed"),
+        ("fail", "failed", "failed"),
+    ],
+)
+async def test_conflict_modes(tmp_path: Path, mode: str, same: str, other: str) -> None:
+    same_row, other_row, fine_row = rows(3)
+
+    async def enroll(row: Row, resume: bool) -> str:
+        if row == same_row:
+            raise conflict(SEQUENCE)
+        if row == other_row:
+            raise conflict(str(uuid.uuid4()))
+        return "e-new"
+
+    journal = Journal(tmp_path / "j.sqlite", "unify", SEQUENCE)
+    report = await run_bulk_enroll(
+        [same_row, other_row, fine_row], enroll, journal, on_conflict=mode
+    )  # type: ignore[arg-type]
+    outcomes = {line.key: (line.outcome, line.enrollment_id) for line in journal.report_lines()}
+    assert outcomes[same_row.key] == (same, "e-1")
+    assert outcomes[other_row.key] == (other, "e-1")
+    assert outcomes[fine_row.key] == ("enrolled", "e-new")
+    assert report.failed == [same, other].count("failed")
+
+
+async def test_interrupted_run_leaves_in_flight_and_resumes_in_resume_mode(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    calls: list[tuple[str, bool]] = []
+    gate = asyncio.Event()
+
+    async def hanging(row: Row, resume: bool) -> str:
+        calls.append((row.key, resume))
+        if len(calls) > 3:
+            await gate.wait()  # never set: the run is cancelled while these are in flight
+        return "e-" + row.key
+
+    journal = Journal(path, "unify", SEQUENCE, flush_every=1)
+    task = asyncio.create_task(run_bulk_enroll(rows(10), hanging, journal, concurrency=2))
+    while len(calls) < 5:
+        await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    journal.close()
+    before = states(path)
+    assert list(before.values()).count("enrolled") == 3
+    # Every row claimed (at least the two hanging ones) is in_flight: nothing was lost.
+    assert list(before.values()).count("in_flight") == len(before) - 3 >= 2
+
+    calls.clear()
+    journal = Journal(path, "unify", SEQUENCE)
+    report = await run_bulk_enroll(rows(10), hanging_free(calls), journal)
+    assert report.counts == {"enrolled": 10}
+    assert report.done_earlier == 3 and report.recovered == len(before) - 3
+    resumed = {key for key, resume in calls if resume}
+    assert resumed == {key for key, state in before.items() if state == "in_flight"}
+    assert len(calls) == 7  # the three finished rows were not sent again
+
+
+def hanging_free(calls: list[tuple[str, bool]]):  # type: ignore[no-untyped-def]
+    async def enroll(row: Row, resume: bool) -> str:
+        calls.append((row.key, resume))
+        return "e-" + row.key
+
+    return enroll
+
+
+async def test_failures_are_retried_on_rerun_in_resume_mode_only_when_maybe_applied(
+    tmp_path: Path,
+) -> None:
+    refused, reset = rows(2)
+
+    async def failing(row: Row, resume: bool) -> str:
+        if row == refused:
+            raise errors.InvalidRequestError("nope")
+        raise errors.APIConnectionError("reset", method="POST", url="/x", maybe_applied=True)
+
+    journal = Journal(tmp_path / "j.sqlite", "unify", SEQUENCE)
+    first = await run_bulk_enroll([refused, reset, BadRow(4, "zz", "not a UUID")], failing, journal)
+    assert first.counts == {"failed": 2, "invalid": 1}
+    assert [p.line for p in first.problems] == [2, 3, 4]
+    assert "APIConnectionError" in first.problems[1].detail
+
+    calls: list[tuple[str, bool]] = []
+    second = await run_bulk_enroll([refused, reset], hanging_free(calls), journal)
+    assert second.counts == {"enrolled": 2}
+    assert sorted(calls) == sorted([(refused.key, False), (reset.key, True)])
+
+
+async def test_duplicate_ids_in_one_file_are_sent_once(tmp_path: Path) -> None:
+    row = rows(1)[0]
+    calls: list[tuple[str, bool]] = []
+    journal = Journal(tmp_path / "j.sqlite", "unify", SEQUENCE)
+    report = await run_bulk_enroll([row, Row(9, row.key)], hanging_free(calls), journal)
+    assert len(calls) == 1
+    assert report.counts == {"enrolled": 1, "duplicate": 1} and report.failed == 0
+
+
+async def test_rate_limiter_spaces_requests() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    limiter = RateLimiter(10, clock=lambda: now[0], sleep=sleep)
+    for _ in range(5):
+        await limiter.acquire()
+    assert slept == pytest.approx([0.1, 0.2, 0.3, 0.4])
+    now[0] = 10.0  # idle time does not bank a burst beyond `burst`
+    slept.clear()
+    await limiter.acquire()
+    await limiter.acquire()
+    assert slept == pytest.approx([0.1])
+
+    bursty = RateLimiter(10, burst=3, clock=lambda: now[0], sleep=sleep)
+    slept.clear()
+    for _ in range(4):
+        await bursty.acquire()
+    assert slept == pytest.approx([0.1])
+
+
+@pytest.mark.parametrize(
+    ("text", "per_second"),
+    [
+        ("333/s", 333),
+        ("333", 333),
+        ("100000/5m", 100000 / 300),
+        ("100000/300s", 100000 / 300),
+        ("60/min", 1),
+    ],
+)
+def test_parse_rate(text: str, per_second: float) -> None:
+    assert parse_rate(text) == pytest.approx(per_second)
+
+
+@pytest.mark.parametrize("text", ["", "fast", "0/s", "10/lightyear", "-3"])
+def test_parse_rate_rejects(text: str) -> None:
+    with pytest.raises(ValueError, match="rate"):
+        parse_rate(text)
