@@ -44,6 +44,12 @@ NDJSON = "application/x-ndjson"
 _apis: dict[str, OpenAPI] = {}
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # openapi-core cannot check oauth2 security and warns on every Boast request; the fake
+    # checks bearer tokens itself (tests/sandbox/test_boast_fake.py), so the warning is noise.
+    config.addinivalue_line("filterwarnings", "ignore:Unsupported scheme type:UserWarning")
+
+
 def _api(vendor: str) -> OpenAPI:
     # Parsing a spec takes a while; every test shares one per vendor.
     if vendor not in _apis:

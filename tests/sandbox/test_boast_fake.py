@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -359,6 +360,29 @@ def test_enroll_duplicate_remove_and_re_enroll(api: httpx.Client, sandbox: Sandb
     assert state.duplicate_active_enrollments() == []
 
 
+def test_concurrent_duplicates_create_exactly_one(sandbox: Sandbox) -> None:
+    state = sandbox.boast
+    account = state.account_ids[0]
+    body = {
+        "contact_id": state.contacts[account][9]["id"],
+        "sequence_id": state.sequences[account][2]["id"],
+    }
+
+    async def race() -> list[int]:
+        async with httpx.AsyncClient(
+            base_url=f"{sandbox.boast_base_url}/accounts/{account}",
+            headers={"authorization": f"Bearer {state.issue_token().access_token}"},
+            verify=TLS,
+        ) as c:
+            answers = await asyncio.gather(
+                *(c.post("/sequence_enrollments", json=body) for _ in range(12))
+            )
+        return sorted(a.status_code for a in answers)
+
+    assert asyncio.run(race()) == [201] + [422] * 11
+    assert state.total_created == 1 and state.duplicate_active_enrollments() == []
+
+
 def test_enroll_errors(api: httpx.Client, sandbox: Sandbox) -> None:
     state = sandbox.boast
     account, other = state.account_ids
@@ -412,6 +436,9 @@ def test_list_enrollments_walk_and_filters(api: httpx.Client, sandbox: Sandbox) 
 
     everything = walk()
     assert len(everything) == len({e["id"] for e in everything}) == N_SEEDED_ENROLLMENTS + 20
+    # Seeded history belongs to the last contacts only: the front ones are free to enroll.
+    history = {e["contact_id"] for e in everything[:N_SEEDED_ENROLLMENTS]}
+    assert history == {c["id"] for c in state.contacts[account][-N_SEEDED_ENROLLMENTS:]}
     assert everything[-20:] == created
     statuses = {e["status"] for e in everything}
     assert {"active", "completed", "removed"} <= statuses

@@ -59,6 +59,16 @@ class EnrollmentRecord:
 
 
 class BoastState(BoastAuth):
+    """Everything the Boast fake knows; tests read it through `Sandbox.boast`.
+
+    Credentials: `client_id`, `client_secret`; `issue_token()` gives a valid TokenPair
+    (access_token, refresh_token, expires_in) without the OAuth round trip, and
+    `mint_authorization_code(redirect_uri)` a code for the authorization_code grant.
+    Data: `accounts`, `account_ids`, `contacts[account_id]`, `sequences[account_id]`,
+    `active_sequences(account_id)`, `enrollments` (id -> EnrollmentRecord).
+    Counters: `total_created`, `contacts_created`, `refresh_count`, `token_log`.
+    """
+
     def __init__(
         self, seed: int = 0, token_ttl: float = 7200.0, clock: Callable[[], float] = time.time
     ) -> None:
