@@ -155,7 +155,9 @@ def test_oauth_errors(make_sandbox: MakeSandbox, fake_clock: Any) -> None:
     as_json = {"grant_type": "refresh_token", "client_id": sb.boast.client_id}
     with plain_client(sb.boast_auth_base_url) as c:
         response = c.post("/oauth/token", json=as_json)
-    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+        assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+        no_secret = c.post("/oauth/token", data=as_json | {"refresh_token": "x"})
+        assert no_secret.status_code == 401 and no_secret.json()["error"] == "invalid_client"
     # A minted code must come back with the redirect_uri it was issued for, and burns anyway.
     code = sb.boast.mint_authorization_code(REDIRECT)
     elsewhere = token_request(

@@ -100,8 +100,10 @@ class BoastAuth:
             self._refresh.discard(token)
 
     # --- used by the HTTP layer ----------------------------------------------------------------
-    def check_client(self, client_id: str | None, client_secret: str | None) -> None:
-        if client_id != self.client_id or client_secret != self.client_secret:
+    def check_client(self, client_id: str | None, client_secret: str | None = None) -> None:
+        """Raise invalid_client unless the credentials match; the authorize step has no secret."""
+        secret_ok = client_secret is None or client_secret == self.client_secret
+        if client_id != self.client_id or not secret_ok:
             raise OAuthError(
                 401,
                 "invalid_client",
@@ -135,7 +137,8 @@ class BoastAuth:
 
     # --- internals -------------------------------------------------------------------------
     def _grant(self, grant_type: str, form: dict[str, str]) -> TokenPair:
-        self.check_client(form.get("client_id"), form.get("client_secret"))
+        # A missing secret is a failed authentication here, not "no secret needed".
+        self.check_client(form.get("client_id"), form.get("client_secret", ""))
         if grant_type not in ("authorization_code", "refresh_token"):
             if not grant_type:
                 raise OAuthError(400, "invalid_request", "The grant_type parameter is missing.")

@@ -30,7 +30,7 @@ async def authorize(state: BoastState, request: Request) -> Response:
     params = request.query_params
     try:
         with state.lock:
-            state.check_client(params.get("client_id"), state.client_secret)
+            state.check_client(params.get("client_id"))
             redirect_uri = params.get("redirect_uri")
             if not redirect_uri:
                 raise OAuthError(400, "invalid_request", "The redirect_uri parameter is missing.")
