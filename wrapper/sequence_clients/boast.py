@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any, Literal, Self
 
 import httpx
@@ -61,14 +62,18 @@ class _BoastPlans:
         self._policy = policy
         self._account_id = account_id
 
+    @property
+    def _account(self) -> uuid.UUID:
+        if self._account_id is None:
+            raise InvalidRequestError("this call needs account_id (list_accounts() shows yours)")
+        return self._account_id
+
     def _call(self, endpoint: Any, **kwargs: Any) -> Plan[Any]:
         return with_retries(Call(endpoint, kwargs), self._policy)
 
-    def _in_account(self, endpoint: Any, **kwargs: Any) -> Plan[Any]:
+    def _data(self, endpoint: Any, **kwargs: Any) -> Plan[Any]:
         """An account-scoped call, unwrapped from Boast's `{"data": ...}` envelope."""
-        if self._account_id is None:
-            raise InvalidRequestError("this call needs account_id (see list_accounts())")
-        response = yield from self._call(endpoint, account_id=self._account_id, **kwargs)
+        response = yield from self._call(endpoint, account_id=self._account, **kwargs)
         return response.data
 
     def enroll(
@@ -82,9 +87,7 @@ class _BoastPlans:
             contact_id=_validate.as_uuid(contact_id, "contact_id"),
             sequence_id=_validate.as_uuid(sequence_id, "sequence_id"),
         )
-        if self._account_id is None:
-            raise InvalidRequestError("enroll needs account_id (see list_accounts())")
-        create = Call(create_sequence_enrollment, {"account_id": self._account_id, "body": body})
+        create = Call(create_sequence_enrollment, {"account_id": self._account, "body": body})
         failures: list[SequenceClientError] = []
         try:
             # Boast has no idempotency key: before retrying a create that may have been applied,
@@ -105,7 +108,7 @@ class _BoastPlans:
         return created.data if isinstance(created, SequenceEnrollmentResponse) else created
 
     def _active(self, body: CreateSequenceEnrollmentRequest) -> Plan[SequenceEnrollment | None]:
-        page = yield from self._in_account(
+        page = yield from self._data(
             list_sequence_enrollments,
             contact_id=body.contact_id,
             sequence_id=body.sequence_id,
@@ -124,18 +127,16 @@ class _BoastPlans:
 
     def get_enrollment(self, enrollment_id: UuidLike) -> Plan[SequenceEnrollment]:
         enrollment = _validate.as_uuid(enrollment_id, "enrollment_id")
-        return self._in_account(get_sequence_enrollment, enrollment_id=enrollment)
+        return self._data(get_sequence_enrollment, enrollment_id=enrollment)
 
     def remove_enrollment(self, enrollment_id: UuidLike) -> Plan[SequenceEnrollment]:
         enrollment = _validate.as_uuid(enrollment_id, "enrollment_id")
-        return self._in_account(delete_sequence_enrollment, enrollment_id=enrollment)
+        return self._data(delete_sequence_enrollment, enrollment_id=enrollment)
 
     def create_contact(self, body: CreateContactRequest) -> Plan[Contact]:
         # Not retried after an ambiguous failure: Boast does not say contacts are unique by email,
         # so a retry could create a second contact.
-        if self._account_id is None:
-            raise InvalidRequestError("create_contact needs account_id (see list_accounts())")
-        call = Call(create_contact, {"account_id": self._account_id, "body": body})
+        call = Call(create_contact, {"account_id": self._account, "body": body})
         response = yield from with_retries(call, self._policy, before_retry=_give_up)
         return response.data  # type: ignore[no-any-return]
 
@@ -147,11 +148,7 @@ class _BoastPlans:
         """One page of an account's list. `meta.pagination` says whether another follows; a list
         answered without it is complete (documented assumption)."""
         number = number or 1
-        if self._account_id is None:
-            raise InvalidRequestError("listing needs account_id (see list_accounts())")
-        response = yield from self._call(
-            endpoint, account_id=self._account_id, page=number, **filters
-        )
+        response = yield from self._call(endpoint, account_id=self._account, page=number, **filters)
         meta = response.meta
         more = not isinstance(meta, Unset) and meta.pagination.page < meta.pagination.pages
         return Page(
@@ -227,12 +224,17 @@ class _Options:
             )
         }
 
-    def auth(self, http: httpx.Client | httpx.AsyncClient, timeout: httpx.Timeout) -> BoastOAuth:
+    def auth(
+        self, given: Any, make: Callable[[], Any], timeout: httpx.Timeout
+    ) -> tuple[BoastOAuth, Any]:
+        """The bearer auth, and the OAuth-host httpx client to close (None: none, or the
+        caller's). No refresh credentials, no OAuth host client."""
         if not self.keeper.can_refresh:
-            return BoastOAuth(self.keeper, None)
+            return BoastOAuth(self.keeper, None), None
+        http = given if given is not None else make()
         args = self.init_kwargs
         tokens = token_client(http, args["auth_base_url"], timeout, args["allow_insecure_http"])
-        return BoastOAuth(self.keeper, tokens)
+        return BoastOAuth(self.keeper, tokens), None if given is not None else http
 
 
 def _arguments(local_variables: dict[str, Any]) -> dict[str, Any]:
@@ -269,9 +271,7 @@ class BoastClient(SyncClient):
     ) -> None:
         options = _Options(_arguments(locals()))
         super().__init__(**options.settings, init_kwargs=options.init_kwargs)
-        self._tokens_http = auth_httpx_client or httpx.Client()
-        self._owns_tokens_http = auth_httpx_client is None
-        self._auth = options.auth(self._tokens_http, self._timeout)
+        self._auth, self._tokens_http = options.auth(auth_httpx_client, httpx.Client, self._timeout)
         self._connect(GeneratedBoastClient, {}, self._auth, httpx_client)
         self._plans = _BoastPlans(self._policy, options.account_id)
 
@@ -283,7 +283,7 @@ class BoastClient(SyncClient):
 
     def close(self) -> None:
         super().close()
-        if self._owns_tokens_http:
+        if self._tokens_http is not None:
             self._tokens_http.close()
 
     def enroll(
@@ -363,9 +363,9 @@ class AsyncBoastClient(AsyncClient):
     ) -> None:
         options = _Options(_arguments(locals()))
         super().__init__(**options.settings, init_kwargs=options.init_kwargs)
-        self._tokens_http = auth_httpx_client or httpx.AsyncClient()
-        self._owns_tokens_http = auth_httpx_client is None
-        self._auth = options.auth(self._tokens_http, self._timeout)
+        self._auth, self._tokens_http = options.auth(
+            auth_httpx_client, httpx.AsyncClient, self._timeout
+        )
         self._connect(GeneratedBoastClient, {}, self._auth, httpx_client)
         self._plans = _BoastPlans(self._policy, options.account_id)
 
@@ -377,7 +377,7 @@ class AsyncBoastClient(AsyncClient):
 
     async def close(self) -> None:
         await super().close()
-        if self._owns_tokens_http:
+        if self._tokens_http is not None:
             await self._tokens_http.aclose()
 
     async def enroll(
