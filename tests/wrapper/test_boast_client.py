@@ -222,6 +222,19 @@ def test_expired_token_is_refreshed_on_401_and_the_request_replayed(
     assert sandbox.boast.total_created == 2
 
 
+async def test_fifty_tasks_at_expiry_refresh_once(
+    sandbox: Sandbox, boast_options: BoastOptions, token_store: Any
+) -> None:
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=10)
+    async with AsyncBoastClient(**boast_options(sandbox, token_store, expires_at=soon)) as boast:
+        pages = await asyncio.gather(
+            *(boast.list_sequences().pages().__anext__() for _ in range(50))
+        )
+
+    assert all(page.items for page in pages)
+    assert sandbox.boast.refresh_count == 1 and len(token_store.saved) == 1
+
+
 async def test_async_twin_covers_every_method(
     sandbox: Sandbox, token_store: Any, boast_options: BoastOptions
 ) -> None:
