@@ -91,3 +91,44 @@ def fresh_ids(unify_env: Sandbox, session_sequence: str) -> UnifyIds:
     """Ten people nobody else in this session enrolls, in the session's sequence."""
     people = take_people(unify_env, 10)
     return UnifyIds(session_sequence, people, unify_env.unify.mailboxes[0]["email"])
+
+
+_next_contact = [0]
+
+
+@pytest.fixture
+def boast_env(shared_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
+    """Boast credentials of the shared sandbox's first account in the environment."""
+    state = shared_sandbox.boast
+    pair = state.issue_token()
+    for name, value in {
+        "BOAST_ACCOUNT_ID": state.account_ids[0],
+        "BOAST_ACCESS_TOKEN": pair.access_token,
+        "BOAST_REFRESH_TOKEN": pair.refresh_token,
+        "BOAST_CLIENT_ID": state.client_id,
+        "BOAST_CLIENT_SECRET": state.client_secret,
+        "BOAST_BASE_URL": shared_sandbox.boast_base_url,
+        "BOAST_AUTH_BASE_URL": shared_sandbox.boast_auth_base_url,
+    }.items():
+        monkeypatch.setenv(name, value)
+    return shared_sandbox
+
+
+def take_contacts(sandbox: Sandbox, n: int) -> list[str]:
+    """`n` seeded contacts of the first account no other test enrolls (the last 60 have history)."""
+    start = _next_contact[0]
+    assert start + n <= 2940, "the CLI tests need more seeded contacts than there are"
+    _next_contact[0] += n
+    state = sandbox.boast
+    return [c["id"] for c in state.contacts[state.account_ids[0]][start : start + n]]
+
+
+@pytest.fixture(scope="session")
+def boast_sequence(shared_sandbox: Sandbox) -> str:
+    """An active sequence of the first account without active enrollments at session start."""
+    state = shared_sandbox.boast
+    return next(
+        s["id"]
+        for s in state.active_sequences(state.account_ids[0])
+        if state.active_enrollment_count(s["id"]) == 0
+    )

@@ -30,7 +30,7 @@ from .output import (
 from .progress import BulkProgress, print_report
 from .ratelimit import UNIFY_RATE, RateLimiter, parse_rate
 from .rows import BOAST_ROWS, UNIFY_ROWS, CsvHeaderError, check_header, count_data_lines, read_rows
-from .vendors import check_mailboxes, unify_enroller
+from .vendors import boast_enroller, check_mailboxes, unify_enroller
 
 
 class Vendor(enum.StrEnum):
@@ -103,6 +103,8 @@ def bulk_enroll(
     limiter = RateLimiter(rate) if rate else None
     with handled_errors():
         sequence_id = str(_validate.as_uuid(sequence, "--sequence"))
+        if mailbox and vendor == Vendor.boast:
+            raise ConfigError("--mailbox is for Unify; Boast enrollments have no mailbox")
         defaults = check_mailboxes(mailbox or [])
         spec = UNIFY_ROWS if vendor == Vendor.unify else BOAST_ROWS
         try:
@@ -116,7 +118,12 @@ def bulk_enroll(
                 concurrency=concurrency, max_retries=max_retries,
             )  # fmt: skip
         else:
-            raise ConfigError("boast: bulk-enroll for Boast is not available in this build yet")
+            from .boast_cmds import boast_kwargs
+
+            enroller = boast_enroller(
+                boast_kwargs(config, base_url), sequence_id, limiter=limiter,
+                concurrency=concurrency, max_retries=max_retries,
+            )  # fmt: skip
         book = Journal(journal_path, vendor.value, sequence_id)
         progress = BulkProgress(count_data_lines(file), enabled=not as_json)
 

@@ -35,7 +35,7 @@ class UnifySettings:
 
 @dataclass(frozen=True)
 class BoastSettings:
-    account_id: str
+    account_id: str | None  # `boast accounts` works without; everything else needs it
     access_token: str | None
     refresh_token: str | None
     client_id: str | None
@@ -109,7 +109,7 @@ def boast_settings(config_path: Path | None, base_url: str | None) -> BoastSetti
         )
     }  # fmt: skip
     account_id = values.pop("account_id")
-    if not account_id or not (values["access_token"] or values["refresh_token"]):
+    if not (values["access_token"] or values["refresh_token"]):
         raise ConfigError(BOAST_HELP.format(config=config_path or DEFAULT_CONFIG))
     if base_url:
         values["base_url"] = base_url

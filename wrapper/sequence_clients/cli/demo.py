@@ -122,6 +122,90 @@ def unify_demo(sandbox: object, workdir: Path) -> list[str]:
     return problems
 
 
+def boast_demo(sandbox: object, workdir: Path) -> list[str]:
+    """The Boast walk-through (OAuth tokens minted by the sandbox, as an authorization would)."""
+    from ..boast import BoastClient
+    from ..sandbox import FaultConfig, Sandbox
+
+    assert isinstance(sandbox, Sandbox)
+    out = console()
+    state = sandbox.boast
+    account = state.account_ids[0]
+    sequence_id = next(
+        s["id"]
+        for s in state.active_sequences(account)
+        if state.active_enrollment_count(s["id"]) == 0
+    )
+    contacts = [c["id"] for c in state.contacts[account][:2940]]
+    pair = state.issue_token()
+    problems: list[str] = []
+    out.print(Rule("Boast"))
+    env = {
+        "BOAST_ACCOUNT_ID": account, "BOAST_ACCESS_TOKEN": pair.access_token,
+        "BOAST_REFRESH_TOKEN": pair.refresh_token, "BOAST_CLIENT_ID": state.client_id,
+        "BOAST_CLIENT_SECRET": state.client_secret, "BOAST_BASE_URL": sandbox.boast_base_url,
+        "BOAST_AUTH_BASE_URL": sandbox.boast_auth_base_url,
+        # Rotated demo tokens go to the temporary directory, not the user's token file.
+        "HOME": str(workdir),
+    }  # fmt: skip
+    with environment(env):
+        cli("boast", "sequences", "--limit", "3")
+        if cli("boast", "enroll", contacts[0], sequence_id) != 0:
+            problems.append("boast enroll failed")
+        out.print("\n[bold]Enrolling the same contact again, in Python:[/]")
+        with BoastClient(
+            account_id=account, access_token=pair.access_token,
+            base_url=sandbox.boast_base_url, auth_base_url=sandbox.boast_auth_base_url,
+        ) as boast:  # fmt: skip
+            try:
+                boast.enroll(contacts[0], sequence_id)
+                problems.append("a second Boast enrollment was accepted")
+            except AlreadyEnrolledError as conflict:
+                out.print(
+                    f"  AlreadyEnrolledError handled: active enrollment {conflict.active_enrollment_id}",
+                    markup=False, soft_wrap=True,
+                )  # fmt: skip
+        cli("boast", "list", "--contact", contacts[0])
+
+        csv_path = workdir / "boast-contacts.csv"
+        with csv_path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["contact_id"])
+            writer.writerows([c] for c in contacts[1 : 1 + BULK_ROWS])
+        before = dict(sandbox.stats.boast.faults)
+        sandbox.set_faults(FaultConfig(**DEMO_FAULTS))  # type: ignore[arg-type]
+        out.print(f"\n[bold]Faults on:[/] {DEMO_FAULTS}")
+        code = cli(
+            "bulk-enroll",
+            "boast",
+            str(csv_path),
+            "--sequence",
+            sequence_id,
+            "--rate-limit",
+            "2000/s",
+        )
+        sandbox.set_faults(FaultConfig())
+        faults = {k: v - before.get(k, 0) for k, v in sandbox.stats.boast.faults.items()}
+        out.print(f"Faults injected by the sandbox (each retried by the client): {faults}")
+        if code != 0:
+            problems.append(f"boast bulk-enroll exited {code}")
+        active = state.active_enrollment_count(sequence_id)
+        duplicates = state.duplicate_active_enrollments()
+        out.print(
+            f"Sandbox check: {active} active enrollments in the sequence "
+            f"(expected {BULK_ROWS + 1}), {len(duplicates)} duplicates"
+        )
+        if active != BULK_ROWS + 1 or duplicates:
+            problems.append("boast bulk-enroll did not enroll every row exactly once")
+
+        record = state.active_enrollment(contacts[0], sequence_id)
+        if record is None or cli("boast", "remove", record.id) != 0:
+            problems.append("boast remove failed")
+        elif state.active_enrollment(contacts[0], sequence_id) is not None:
+            problems.append("the removed enrollment is still active")
+    return problems
+
+
 def run_demo() -> int:
     from ..sandbox import Sandbox, SandboxConfig
 
@@ -133,6 +217,8 @@ def run_demo() -> int:
     ):
         out.print(f"[bold]Sandbox[/] running in this process at {sandbox.base_url}")
         problems = unify_demo(sandbox, Path(tmp))
+        if sandbox.app.boast is not None:  # a build without the Boast fake shows Unify only
+            problems += boast_demo(sandbox, Path(tmp))
     out.print(Rule())
     elapsed = time.monotonic() - started
     if problems:

@@ -77,9 +77,9 @@ def print_report(
     report: Report, retries: int, report_path: Path, journal_path: Path, key: str
 ) -> None:
     out = console()
-    table = Table(
-        title=f"Bulk enroll: {report.total} rows in {report.elapsed:.1f} s", title_justify="left"
-    )
+    # A heading line, not a table title: rich would wrap a title to the narrow table's width.
+    out.print(f"[bold]Bulk enroll: {report.total} rows in {report.elapsed:.1f} s[/]")
+    table = Table()
     table.add_column("outcome")
     table.add_column("rows", justify="right")
     for outcome, label in LABELS.items():

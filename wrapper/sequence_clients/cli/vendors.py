@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 
@@ -55,6 +56,36 @@ async def unify_enroller(
                 row.key,
                 mailbox_emails=row.mailboxes,
                 on_conflict="return_existing" if resume else "raise",
+            )
+            return str(enrollment.id)
+
+        yield enroll
+
+
+@asynccontextmanager
+async def boast_enroller(
+    client_kwargs: dict[str, Any],
+    sequence_id: str,
+    *,
+    limiter: RateLimiter | None = None,
+    concurrency: int = 16,
+    max_retries: int = DEFAULT_MAX_RETRIES,
+    retry_policy: RetryPolicy | None = None,
+) -> AsyncIterator[EnrollFn]:
+    """`client_kwargs`: AsyncBoastClient credentials and URLs (account_id, tokens, …)."""
+    from ..boast import AsyncBoastClient
+
+    async with (
+        limited_http(limiter, concurrency) as http,
+        AsyncBoastClient(
+            **client_kwargs, max_retries=max_retries, retry_policy=retry_policy, httpx_client=http
+        ) as client,
+    ):
+
+        async def enroll(row: Row, resume: bool) -> str:
+            # As for Unify: after an interruption, the active enrollment in this sequence is ours.
+            enrollment = await client.enroll(
+                row.key, sequence_id, on_conflict="return_existing" if resume else "raise"
             )
             return str(enrollment.id)
 
