@@ -5,6 +5,8 @@
 
 Live recording sends real requests with real credentials (it enrolls and cancels test people),
 so it refuses to run in CI or without every credential it needs, and says which is missing.
+Boast rotates the refresh token on every refresh: set BOAST_REFRESH_TOKEN_FILE to a path to
+receive the newest one (the one in the environment is spent after the first test).
 Scrubbing (tests/scrub.py) runs while recording, so secrets never reach the cassette files.
 """
 
@@ -33,6 +35,11 @@ REQUIRED = {
         "BOAST_CLIENT_SECRET",
         "BOAST_REFRESH_TOKEN",
         "BOAST_ACCOUNT_ID",
+        # Records the tests may enroll and remove: four comma-separated contact ids with no
+        # enrollment, and two active sequences.
+        "BOAST_CONTACT_IDS",
+        "BOAST_SEQUENCE_ID",
+        "BOAST_OTHER_SEQUENCE_ID",
     ),
 }
 
