@@ -122,6 +122,17 @@ class _TransportExposingProtocol(AutoHTTPProtocol):  # type: ignore[misc,valid-t
         self.app = app
 
 
+class _PromptServer(uvicorn.Server):
+    """uvicorn notices a stop request on a 100 ms poll. Test suites start and stop a sandbox
+    per test, so poll every 10 ms: a stop then costs ~0.1 s less, and the idle loop stays cheap."""
+
+    async def main_loop(self) -> None:
+        ticks = 0
+        while not await self.on_tick(ticks):
+            await asyncio.sleep(0.01)
+            ticks = (ticks + 1) % 864000  # on_tick refreshes the Date header every 10th tick
+
+
 def _uvicorn_config(app: SandboxApp, log_level: str) -> uvicorn.Config:
     return uvicorn.Config(
         app,
@@ -222,7 +233,7 @@ class Sandbox:
             raise RuntimeError("sandbox already started")
         self._sock = bind(self.host, self._requested_port)
         self.port = self._sock.getsockname()[1]
-        server = uvicorn.Server(_uvicorn_config(self.app, "warning"))
+        server = _PromptServer(_uvicorn_config(self.app, "warning"))
         self._server = server
         failure: list[BaseException] = []
 
