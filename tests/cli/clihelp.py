@@ -42,3 +42,26 @@ def unify_ids(sandbox: Sandbox) -> UnifyIds:
         s["id"] for s in state.live_sequences() if state.active_enrollment_count(s["id"]) == 0
     )
     return UnifyIds(empty, [p["id"] for p in state.people[:2940]], state.mailboxes[0]["email"])
+
+
+_next_person = [0]
+
+
+def take_people(sandbox: Sandbox, n: int) -> list[str]:
+    """`n` seeded people no other test of the session enrolls (the last 60 have history)."""
+    start = _next_person[0]
+    assert start + n <= 2940, "the CLI tests need more seeded people than there are"
+    _next_person[0] += n
+    return [p["id"] for p in sandbox.unify.people[start : start + n]]
+
+
+_next_contact = [0]
+
+
+def take_contacts(sandbox: Sandbox, n: int) -> list[str]:
+    """`n` seeded contacts of the first account no other test enrolls (the last 60 have history)."""
+    start = _next_contact[0]
+    assert start + n <= 2940, "the CLI tests need more seeded contacts than there are"
+    _next_contact[0] += n
+    state = sandbox.boast
+    return [c["id"] for c in state.contacts[state.account_ids[0]][start : start + n]]

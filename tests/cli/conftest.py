@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from clihelp import UnifyIds
+from clihelp import UnifyIds, take_people
 
 from sequence_clients.sandbox import FaultConfig, Sandbox, SandboxConfig
 
@@ -66,17 +66,6 @@ def unify_env(shared_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandb
     return shared_sandbox
 
 
-_next_person = [0]
-
-
-def take_people(sandbox: Sandbox, n: int) -> list[str]:
-    """`n` seeded people no other test of the session enrolls (the last 60 have history)."""
-    start = _next_person[0]
-    assert start + n <= 2940, "the CLI tests need more seeded people than there are"
-    _next_person[0] += n
-    return [p["id"] for p in sandbox.unify.people[start : start + n]]
-
-
 @pytest.fixture(scope="session")
 def session_sequence(shared_sandbox: Sandbox) -> str:
     """A sequence without active enrollments when the session starts; command tests share it."""
@@ -91,9 +80,6 @@ def fresh_ids(unify_env: Sandbox, session_sequence: str) -> UnifyIds:
     """Ten people nobody else in this session enrolls, in the session's sequence."""
     people = take_people(unify_env, 10)
     return UnifyIds(session_sequence, people, unify_env.unify.mailboxes[0]["email"])
-
-
-_next_contact = [0]
 
 
 @pytest.fixture
@@ -112,15 +98,6 @@ def boast_env(shared_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandb
     }.items():
         monkeypatch.setenv(name, value)
     return shared_sandbox
-
-
-def take_contacts(sandbox: Sandbox, n: int) -> list[str]:
-    """`n` seeded contacts of the first account no other test enrolls (the last 60 have history)."""
-    start = _next_contact[0]
-    assert start + n <= 2940, "the CLI tests need more seeded contacts than there are"
-    _next_contact[0] += n
-    state = sandbox.boast
-    return [c["id"] for c in state.contacts[state.account_ids[0]][start : start + n]]
 
 
 @pytest.fixture(scope="session")

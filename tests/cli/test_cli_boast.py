@@ -8,8 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from clihelp import run_cli
-from conftest import take_contacts
+from clihelp import run_cli, take_contacts
 
 from sequence_clients.cli.journal import Journal
 from sequence_clients.cli.rows import Row

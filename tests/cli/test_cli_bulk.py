@@ -8,8 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from clihelp import run_cli
-from conftest import take_people
+from clihelp import run_cli, take_people
 
 from sequence_clients import UnifyClient
 from sequence_clients.cli.journal import Journal

@@ -152,3 +152,11 @@ def test_config_file_and_base_url_flag(shared_sandbox: Sandbox, tmp_path: Path) 
     config.write_text("[unify\n")
     broken = run_cli("unify", "sequences", "--config", str(config))
     assert broken.exit_code == 2 and "cannot read config file" in broken.stderr
+
+
+def test_sandbox_command_passes_its_arguments_through() -> None:
+    result = run_cli("sandbox", "--help")
+    assert result.exit_code == 0
+    assert "usage: sequence-clients sandbox" in result.stdout and "--faults" in result.stdout
+    bad = run_cli("sandbox", "--faults", "bogus=1")
+    assert bad.exit_code == 2 and "unknown fault 'bogus'" in bad.stderr
