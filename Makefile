@@ -36,7 +36,7 @@ demo: setup
 	$(BIN)/sequence-clients demo
 
 test: check-generated lint
-	$(BIN)/pytest --record-mode=none --block-network --allowed-hosts=127.0.0.1,localhost -q
+	$(BIN)/pytest --record-mode=none --block-network --allowed-hosts=127.0.0.1,localhost -q -n auto --maxprocesses 4
 
 # Re-record every cassette in tests/cassettes from the seeded in-process sandbox (deterministic:
 # recording twice leaves git clean). Secrets are scrubbed while recording (tests/scrub.py).
@@ -47,3 +47,11 @@ record: setup
 # Refuses in CI and without credentials (see scripts/record.py for the variables).
 record-live: setup
 	$(PY) scripts/record.py live $(VENDOR)
+
+# Benchmarks, not part of `make test` (see bench/RESULTS.md): per-call overhead, bulk throughput
+# at the vendor's rate limit, cost vs rows. All three run even when one misses a target (exit 1);
+# `make bench` then fails. Quiet machine please: the figures are CPU-bound.
+bench: setup
+	@status=0; for script in overhead bulk scale; do \
+		$(PY) bench/$$script.py || status=1; \
+	done; exit $$status

@@ -31,7 +31,7 @@ PACKAGES = {"unify": "unify_client", "boast": "boast_client"}
 # schemas (Unify's step conditions) still yield finite documents.
 MAX_REF_DEPTH = 1
 # Drawn documents per response schema; raise it for a deeper run: SPEC_EXAMPLES=200 make test
-EXAMPLES = int(os.environ.get("SPEC_EXAMPLES", "5"))
+EXAMPLES = int(os.environ.get("SPEC_EXAMPLES", "3"))
 # Formats hypothesis-jsonschema does not draw by itself (it would draw "" for a uuid).
 CUSTOM_FORMATS = {"uuid": st.uuids().map(str)}
 

@@ -249,3 +249,10 @@ async def test_faults_and_limits_skip_paths_the_vendor_does_not_fault() -> None:
         assert (await c.get("/boast/v1/accounts")).status_code == 502
         assert (await c.get("/boast/v1/accounts")).status_code == 429
     assert middleware.stats.requests == 2
+
+
+def test_people_knob_seeds_more_people_and_contacts() -> None:
+    with Sandbox(seed=3, people=3100) as sandbox:
+        assert len(sandbox.unify.people) == 3100
+        assert len(sandbox.boast.contacts[sandbox.boast.account_ids[0]]) == 3100
+        assert len({p["id"] for p in sandbox.unify.people}) == 3100

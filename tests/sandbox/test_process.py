@@ -40,7 +40,10 @@ def read_banner(process: subprocess.Popen[str], timeout: float = 15.0) -> dict[s
 def sandbox_process() -> Iterator[tuple[subprocess.Popen[str], int]]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "sequence_clients.sandbox", "--port", str(port), "--seed", "5"],
+        [
+            *(sys.executable, "-m", "sequence_clients.sandbox"),
+            *("--port", str(port), "--seed", "5", "--people", "3100"),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -66,6 +69,11 @@ def test_process_serves_and_stops_cleanly_on_ctrl_c(
     assert response.status_code == 200
     assert len(response.json()["sequences"]) >= 5
     assert httpx.get(f"{base}/unify/sequences/v1/sequences").status_code == 401
+    # What a benchmark reads from outside the process.
+    stats = httpx.get(banner["Inspect (traffic, duplicates)"].removeprefix("curl ")).json()
+    assert stats["unify"]["requests"] == 2 and stats["boast"]["requests"] == 0
+    assert stats["unify"]["duplicate_active_enrollments"] == 0
+    assert stats["unify"]["total_created"] == 0
 
     started = time.monotonic()
     process.send_signal(signal.SIGINT)

@@ -10,7 +10,7 @@ import contextlib
 import re
 import sys
 
-from .core import FAULT_KINDS, FaultConfig, SandboxConfig
+from .core import FAULT_KINDS, STATS_PATH, FaultConfig, SandboxConfig
 
 # CLI spellings of the fault kinds (several aliases, since people type what they remember).
 FAULT_ALIASES = {
@@ -96,7 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--faults", type=parse_faults, default=FaultConfig(), metavar="KIND=RATE,..."
     )
     parser.add_argument("--token-ttl", type=parse_duration, default=7200.0, metavar="7200s")
-    parser.add_argument("--job-ttl", type=parse_duration, default=3600.0, metavar="3600s")
+    parser.add_argument("--job-ttl", type=parse_duration, default=86400.0, metavar="86400s")
+    parser.add_argument(
+        "--people", type=int, default=3000, help="Unify people and Boast contacts to seed"
+    )
     return parser
 
 
@@ -109,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         faults=args.faults,
         token_ttl=args.token_ttl,
         job_ttl=args.job_ttl,
+        people=args.people,
     )
     # Imported here so `--help` and argument errors work without the server extra.
     from .server import SandboxApp, bind, serve
@@ -132,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             f"Boast client id:      {app.boast.client_id}",
             f"Boast client secret:  {app.boast.client_secret}",
         ]
+    lines.append(f"Inspect (traffic, duplicates): curl {base}{STATS_PATH}")
     lines.append(
         f"Try: curl -H 'x-api-key: {app.unify.api_keys[0]}' {base}/unify/sequences/v1/sequences"
     )

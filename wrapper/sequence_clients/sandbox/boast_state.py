@@ -70,7 +70,11 @@ class BoastState(BoastAuth):
     """
 
     def __init__(
-        self, seed: int = 0, token_ttl: float = 7200.0, clock: Callable[[], float] = time.time
+        self,
+        seed: int = 0,
+        token_ttl: float = 7200.0,
+        clock: Callable[[], float] = time.time,
+        n_contacts: int = N_CONTACTS[0],
     ) -> None:
         super().__init__(seed, token_ttl, clock)
         self.seed = seed
@@ -80,13 +84,14 @@ class BoastState(BoastAuth):
         self.account_ids = [a["id"] for a in self.accounts]
         self.sequences: dict[str, list[Json]] = {}
         self.contacts: dict[str, list[Json]] = {}
-        for account_id, statuses, n_contacts in zip(
-            self.account_ids, SEQUENCE_STATUSES, N_CONTACTS, strict=True
+        contact_counts = (n_contacts, *N_CONTACTS[1:])
+        for account_id, statuses, count in zip(
+            self.account_ids, SEQUENCE_STATUSES, contact_counts, strict=True
         ):
             self.sequences[account_id] = [
                 seeding.sequence(gen, i + 1, status) for i, status in enumerate(statuses)
             ]
-            self.contacts[account_id] = [seeding.contact(gen, i) for i in range(n_contacts)]
+            self.contacts[account_id] = [seeding.contact(gen, i) for i in range(count)]
         self._accounts_by_id = {a["id"]: a for a in self.accounts}
         self._contacts_by_id = {
             c["id"]: (account_id, c) for account_id, cs in self.contacts.items() for c in cs

@@ -29,6 +29,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # Scope extension under which the sandbox's uvicorn protocol exposes the connection's
 # transport, so a fault can abort the TCP connection (see server.py).
 TRANSPORT_EXTENSION = "sequence_clients.sandbox.transport"
+# Sandbox-only endpoint (no vendor has it) answering SandboxApp.inspect() as JSON.
+STATS_PATH = "/_sandbox/stats"
 
 FAULT_KINDS = (
     "server_error",
@@ -111,6 +113,8 @@ class SandboxConfig:
     token_ttl: float = 7200.0
     # Unify documents that query jobs expire 24 hours after creation.
     job_ttl: float = 86400.0
+    # Unify people, and contacts of the first Boast account (bulk benchmarks need more).
+    people: int = 3000
     clock: Callable[[], float] = time.time
     observer: Observer | None = None
 

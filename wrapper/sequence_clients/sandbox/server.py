@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import socket
 import threading
 import time
@@ -10,10 +12,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import uvicorn
+from starlette.requests import ClientDisconnect
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from .boast import BoastState, build_boast_app
 from .core import (
+    STATS_PATH,
     TRANSPORT_EXTENSION,
     ASGIApp,
     FaultConfig,
@@ -45,14 +49,21 @@ class SandboxApp:
 
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
-        self.unify = UnifyState(seed=config.seed, job_ttl=config.job_ttl, clock=config.clock)
+        self.unify = UnifyState(
+            seed=config.seed, job_ttl=config.job_ttl, clock=config.clock, n_people=config.people
+        )
         self.unify_mw = FaultMiddleware(
             build_unify_app(self.unify),
             vendor="unify",
             config=config,
             error_body=self.unify.error_body,
         )
-        self.boast = BoastState(seed=config.seed, token_ttl=config.token_ttl, clock=config.clock)
+        self.boast = BoastState(
+            seed=config.seed,
+            token_ttl=config.token_ttl,
+            clock=config.clock,
+            n_contacts=config.people,
+        )
         self.boast_mw = FaultMiddleware(
             build_boast_app(self.boast),
             vendor="boast",
@@ -66,6 +77,14 @@ class SandboxApp:
             (BOAST_PREFIX, self.boast_mw),
         ]
 
+    def inspect(self) -> dict[str, Any]:
+        """What a benchmark or a curious user checks from outside the process: traffic, and
+        whether anything was enrolled twice."""
+        return {
+            "unify": _report(self.unify, self.unify_mw.stats),
+            "boast": _report(self.boast, self.boast_mw.stats),
+        }
+
     @property
     def stats(self) -> SandboxStats:
         return SandboxStats(
@@ -78,14 +97,30 @@ class SandboxApp:
             await _lifespan(receive, send)
             return
         path: str = scope["path"]
+        if path == STATS_PATH:
+            await _json(send, self.inspect())
+            return
         for prefix, app in self._routes:
             if path.startswith(prefix + "/"):
                 # Starlette convention: keep the full path, move the prefix into root_path.
                 child = dict(scope)
                 child["root_path"] = scope.get("root_path", "") + prefix
-                await app(child, receive, send)
+                # A client that hung up mid-request (its timeout, a reset) needs no answer.
+                with contextlib.suppress(ClientDisconnect):
+                    await app(child, receive, send)
                 return
         await _not_found(send)
+
+
+def _report(state: UnifyState | BoastState, stats: FaultStats) -> dict[str, Any]:
+    return {
+        "requests": stats.requests,
+        "rate_limited": stats.rate_limited,
+        "faults": dict(stats.faults),
+        "total_created": state.total_created,
+        "active_enrollments": state.active_enrollment_count(),
+        "duplicate_active_enrollments": len(state.duplicate_active_enrollments()),
+    }
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:
@@ -99,9 +134,13 @@ async def _lifespan(receive: Receive, send: Send) -> None:
 
 
 async def _not_found(send: Send) -> None:
-    body = b'{"message":"Not found"}'
+    await _json(send, {"message": "Not found"}, status=404)
+
+
+async def _json(send: Send, data: Any, status: int = 200) -> None:
+    body = json.dumps(data).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-    await send({"type": "http.response.start", "status": 404, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

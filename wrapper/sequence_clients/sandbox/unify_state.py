@@ -74,6 +74,7 @@ class UnifyState:
     seed: int = 0
     job_ttl: float = 86400.0
     clock: Callable[[], float] = time.time
+    n_people: int = N_PEOPLE
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def __post_init__(self) -> None:
@@ -87,7 +88,9 @@ class UnifyState:
         ]
         self.steps = {seq["id"]: seed.steps(gen, seq["id"]) for seq in self.sequences}
         self.companies = [seed.company(gen) for _ in range(N_COMPANIES)]
-        self.people = [seed.person(gen, gen.rng.choice(self.companies), i) for i in range(N_PEOPLE)]
+        self.people = [
+            seed.person(gen, gen.rng.choice(self.companies), i) for i in range(self.n_people)
+        ]
         self.plays = [{"id": gen.uuid(), "name": f"Play {i}"} for i in (1, 2)]
         self.deleted_sequence_ids: set[str] = set()
         self._sequences_by_id = {seq["id"]: seq for seq in self.sequences}
