@@ -1,5 +1,6 @@
-"""Suite-wide vcr configuration (pytest-recording). Only tests marked `vcr` use cassettes.
+"""Suite-wide fixtures: the in-process sandbox, and the vcr configuration (pytest-recording).
 
+Only tests marked `vcr` use cassettes.
 CI replays with `--record-mode=none --block-network`: a request without a recorded answer
 fails (vcr's CannotOverwriteExistingCassetteException), and a missing cassette file fails the
 test with a message naming it. Scrubbing and matching live in tests/scrub.py.
@@ -8,6 +9,7 @@ test with a message naming it. Scrubbing and matching live in tests/scrub.py.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,40 @@ import pytest
 import scrub
 from vcr.persisters.filesystem import FilesystemPersister
 
+from sequence_clients.sandbox import FaultConfig, Sandbox, SandboxConfig
+
 CASSETTE_ROOT = Path(__file__).parent / "cassettes"
+MakeSandbox = Callable[..., Sandbox]
+
+
+@pytest.fixture
+def sandbox_seed() -> int:
+    """Seed of the sandboxes `make_sandbox` builds; a directory's conftest may override it."""
+    return 7
+
+
+@pytest.fixture
+def make_sandbox(sandbox_seed: int) -> Iterator[MakeSandbox]:
+    """Build and start a sandbox from SandboxConfig fields (`faults` may be a dict of
+    FaultConfig fields); every one started is stopped at teardown."""
+    started: list[Sandbox] = []
+
+    def make(**overrides: Any) -> Sandbox:
+        faults = overrides.pop("faults", None)
+        if isinstance(faults, dict):
+            overrides["faults"] = FaultConfig(**faults)
+        sandbox = Sandbox(SandboxConfig(**{"seed": sandbox_seed, **overrides})).start()
+        started.append(sandbox)
+        return sandbox
+
+    yield make
+    for sandbox in started:
+        sandbox.stop()
+
+
+@pytest.fixture
+def sandbox(make_sandbox: MakeSandbox) -> Sandbox:
+    return make_sandbox()
 
 
 def pytest_configure(config: pytest.Config) -> None:

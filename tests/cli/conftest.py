@@ -3,16 +3,14 @@ environment, and a typer CliRunner that calls the real `sequence-clients` app.""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from clihelp import UnifyIds, take_people
 
-from sequence_clients.sandbox import FaultConfig, Sandbox, SandboxConfig
+from sequence_clients.sandbox import Sandbox, SandboxConfig
 
-MakeSandbox = Callable[..., Sandbox]
 CREDENTIAL_VARS = (
     "UNIFY_API_KEY", "UNIFY_BASE_URL", "BOAST_ACCESS_TOKEN", "BOAST_REFRESH_TOKEN",
     "BOAST_CLIENT_ID", "BOAST_CLIENT_SECRET", "BOAST_ACCOUNT_ID", "BOAST_BASE_URL",
@@ -30,25 +28,8 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def make_sandbox() -> Iterator[MakeSandbox]:
-    started: list[Sandbox] = []
-
-    def make(**overrides: Any) -> Sandbox:
-        faults = overrides.pop("faults", None)
-        if isinstance(faults, dict):
-            overrides["faults"] = FaultConfig(**faults)
-        sandbox = Sandbox(SandboxConfig(**{"seed": 11, **overrides})).start()
-        started.append(sandbox)
-        return sandbox
-
-    yield make
-    for sandbox in started:
-        sandbox.stop()
-
-
-@pytest.fixture
-def sandbox(make_sandbox: MakeSandbox) -> Sandbox:
-    return make_sandbox()
+def sandbox_seed() -> int:
+    return 11
 
 
 @pytest.fixture(scope="session")

@@ -10,32 +10,7 @@ from typing import Any
 import pytest
 
 from sequence_clients import BoastClient, OAuthToken, UnifyClient
-from sequence_clients.sandbox import FaultConfig, Sandbox, SandboxConfig
-
-MakeSandbox = Callable[..., Sandbox]
-
-
-@pytest.fixture
-def make_sandbox() -> Iterator[MakeSandbox]:
-    """Build and start a sandbox from SandboxConfig fields; `faults` may be a dict."""
-    started: list[Sandbox] = []
-
-    def make(**overrides: Any) -> Sandbox:
-        faults = overrides.pop("faults", None)
-        if isinstance(faults, dict):
-            overrides["faults"] = FaultConfig(**faults)
-        sandbox = Sandbox(SandboxConfig(**{"seed": 7, **overrides})).start()
-        started.append(sandbox)
-        return sandbox
-
-    yield make
-    for sandbox in started:
-        sandbox.stop()
-
-
-@pytest.fixture
-def sandbox(make_sandbox: MakeSandbox) -> Sandbox:
-    return make_sandbox()
+from sequence_clients.sandbox import Sandbox
 
 
 @pytest.fixture
