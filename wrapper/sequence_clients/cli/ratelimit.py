@@ -1,8 +1,8 @@
 """Client-side rate limiting, so that the vendor's 429s stay the exception.
 
 A GCRA (virtual scheduling) limiter: each acquire reserves the next free slot, spaced 1/rate
-apart, and sleeps until it. With the default burst of 1 requests leave evenly spaced, which
-never drains a server-side token bucket of the same rate.
+apart, and sleeps until it. With a burst of 1 requests leave evenly spaced; a larger burst lets
+a caller catch up on slots lost to a pause (bulk-enroll allows a tenth of a second's worth).
 """
 
 from __future__ import annotations
