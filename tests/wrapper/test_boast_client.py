@@ -351,6 +351,33 @@ def test_ambiguous_create_is_looked_up_before_it_is_retried() -> None:
     assert len(stored) == 1 and str(found.id) == stored[0]["id"]
 
 
+def test_lookup_walks_every_page_when_the_server_ignores_the_filters() -> None:
+    """The list filters are an assumption about Boast: a server that ignores them answers the
+    whole account, and our enrollment may sit on a later page."""
+    contact, sequence = str(uuid.uuid4()), str(uuid.uuid4())
+    others = [enrollment_json(str(uuid.uuid4()), sequence) for _ in range(25)]
+    stored: list[dict[str, str]] = []
+    posts: list[int] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            posts.append(1)
+            stored.append(enrollment_json(contact, sequence))
+            raise httpx.RemoteProtocolError("server disconnected", request=request)
+        pages = [others, stored]
+        number = int(request.url.params.get("page", "1"))
+        meta = {"pagination": {"count": 26, "page": number, "items": 25, "pages": 2}}
+        return httpx.Response(200, json={"data": pages[number - 1], "meta": meta})
+
+    http = httpx.Client(transport=httpx.MockTransport(handle))
+    with BoastClient(
+        account_id=uuid.uuid4(), access_token="t", httpx_client=http, retry_policy=FAST
+    ) as boast:
+        found = boast.enroll(contact, sequence)
+
+    assert posts == [1] and str(found.id) == stored[0]["id"]
+
+
 def test_already_enrolled_after_our_own_ambiguous_attempt_returns_it() -> None:
     """The create committed but the connection dropped; the lookup before the retry does not
     see it yet (a lagging read); the retry answers already_enrolled: the enrollment is ours."""

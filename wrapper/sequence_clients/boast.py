@@ -108,22 +108,21 @@ class _BoastPlans:
         return created.data if isinstance(created, SequenceEnrollmentResponse) else created
 
     def _active(self, body: CreateSequenceEnrollmentRequest) -> Plan[SequenceEnrollment | None]:
-        page = yield from self._data(
-            list_sequence_enrollments,
-            contact_id=body.contact_id,
-            sequence_id=body.sequence_id,
-            status="active",
-        )
-        # Re-checked here so that a server ignoring a filter cannot make us return a stranger's.
-        return next(
-            (
-                e
-                for e in page
-                if (e.contact_id, e.sequence_id, e.status)
-                == (body.contact_id, body.sequence_id, "active")
-            ),
-            None,
-        )
+        """The active enrollment of (contact, sequence), if any. The list filters are our
+        assumption, not Boast's documentation: when a page shows them ignored, walk every page
+        rather than miss our own enrollment and create a second one."""
+        wanted = (body.contact_id, body.sequence_id, "active")
+        filters = {"contact_id": body.contact_id, "sequence_id": body.sequence_id}
+        number: int | None = 1
+        while number is not None:
+            page = yield from self.page(
+                list_sequence_enrollments, {**filters, "status": "active"}, number
+            )
+            found = [e for e in page.items if (e.contact_id, e.sequence_id, e.status) == wanted]
+            if found or len(page.items) == len(found):  # found, or the filters were honoured
+                return found[0] if found else None
+            number = page.next
+        return None
 
     def get_enrollment(self, enrollment_id: UuidLike) -> Plan[SequenceEnrollment]:
         enrollment = _validate.as_uuid(enrollment_id, "enrollment_id")
