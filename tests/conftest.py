@@ -45,7 +45,7 @@ def make_sandbox(sandbox_seed: int) -> Iterator[MakeSandbox]:
 
     yield make
     for sandbox in started:
-        sandbox.stop()
+        sandbox.stop(wait=False)
 
 
 @pytest.fixture

@@ -49,7 +49,7 @@ def session(request: pytest.FixtureRequest, vcr: Any, live_vendor: str | None) -
         yield Session(recording=recording, live=live_vendor, sandbox=sandbox, cassette=vcr)
     finally:
         if sandbox is not None:
-            sandbox.stop()
+            sandbox.stop(wait=False)
 
 
 @pytest.fixture(autouse=True)

@@ -200,7 +200,7 @@ def make_sandbox() -> Iterator[MakeSandbox]:
     yield make
     violations: list[str] = []
     for sb, checker in started:
-        sb.stop()
+        sb.stop(wait=False)
         if checker is not None:
             violations += checker.violations
     if violations:

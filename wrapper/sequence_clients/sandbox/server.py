@@ -294,13 +294,16 @@ class Sandbox:
             time.sleep(0.002)
         return self
 
-    def stop(self) -> None:
+    def stop(self, wait: bool = True) -> None:
+        """Stop serving. `wait=False` returns at once and lets the server thread finish on its
+        own (uvicorn idles ~0.1 s while shutting down): test suites stop hundreds of sandboxes."""
         if self._server is None or self._thread is None:
             return
         self._server.should_exit = True
-        self._thread.join(timeout=10)
-        if self._sock is not None:
-            self._sock.close()
+        if wait:
+            self._thread.join(timeout=10)
+            if self._sock is not None:
+                self._sock.close()  # uvicorn closed it already; closing twice is harmless
         self._server = None
         self._thread = None
 
