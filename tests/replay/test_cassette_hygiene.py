@@ -12,24 +12,20 @@ import base64
 import binascii
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import openapi_check
 import pytest
 import scrub
-from openapi_core import Config, OpenAPI
-from openapi_core.datatypes import RequestParameters
 from vcr.serialize import deserialize
 from vcr.serializers import yamlserializer
-from werkzeug.datastructures import Headers, ImmutableMultiDict
+from werkzeug.datastructures import Headers
 
 ROOT = Path(__file__).resolve().parents[2]
 CASSETTES = sorted((ROOT / "tests" / "cassettes").rglob("*.yaml"))
-SPEC_DIR = ROOT / "generated" / "spec"
 VENDOR_OF_HOST = {"api.unifygtm.com": "unify", "api.boast.io": "boast", "app.boast.io": "boast"}
-NDJSON = "application/x-ndjson"
 CREDENTIAL_HEADERS = {"x-api-key", "authorization", "cookie", "set-cookie"}
 # Shapes of real credentials. Cursors are base64 JSON and ids are UUIDs: neither matches.
 SUSPICIOUS = [
@@ -41,7 +37,6 @@ SUSPICIOUS = [
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
 ]
 LONG_TOKEN = re.compile(r"[A-Za-z0-9_\-]{40,}")
-_apis: dict[str, OpenAPI] = {}
 
 
 @pytest.fixture(autouse=True)
@@ -159,62 +154,31 @@ def test_the_secret_scan_finds_what_it_looks_for(tmp_path: Path) -> None:
 
 
 # --- spec conformance ------------------------------------------------------------------------
-def _api(vendor: str) -> OpenAPI:
-    if vendor not in _apis:
-        path = SPEC_DIR / f"{vendor}.openapi.json"
-        if not path.exists():
-            pytest.fail(f"{path} is missing: run `make generate`")
-        # Unify documents NDJSON results as a string; hand them over as text.
-        config = Config(extra_media_type_deserializers={NDJSON: bytes.decode})
-        _apis[vendor] = OpenAPI.from_file_path(str(path), config=config)
-    return _apis[vendor]
-
-
-@dataclass
-class _Request:
-    host_url: str
-    path: str
-    method: str
-    body: bytes | None
-    content_type: str
-    parameters: RequestParameters
-
-
-@dataclass
-class _Response:
-    status_code: int
-    data: bytes
-    headers: Headers
-    content_type: str
-
-
-def _openapi_pair(request: Any, response: dict[str, Any]) -> tuple[str, _Request, _Response]:
+def _openapi_pair(
+    request: Any, response: dict[str, Any]
+) -> tuple[str, openapi_check.Request, openapi_check.Response]:
     url = urlsplit(request.uri)
-    request_headers = Headers(list(request.headers.items()))
-    body = request.body or None
-    openapi_request = _Request(
-        host_url=f"{url.scheme}://{url.netloc}",
-        path=url.path,
-        method=request.method.lower(),
-        body=body.encode() if isinstance(body, str) else body,
-        content_type=request_headers.get("content-type", ""),
-        parameters=RequestParameters(
-            query=ImmutableMultiDict(parse_qsl(url.query, keep_blank_values=True)),
-            header=request_headers,
-            cookie=ImmutableMultiDict(),
-        ),
-    )
+    body = request.body
+    data = response["body"]["string"]
     response_headers = Headers(
         [(k, v) for k, values in response["headers"].items() for v in values]
     )
-    data = response["body"]["string"]
-    openapi_response = _Response(
-        status_code=response["status"]["code"],
-        data=data.encode() if isinstance(data, str) else data,
-        headers=response_headers,
-        content_type=response_headers.get("content-type", ""),
+    return (
+        VENDOR_OF_HOST[url.hostname or ""],
+        openapi_check.to_request(
+            f"{url.scheme}://{url.netloc}",
+            url.path,
+            request.method,
+            body.encode() if isinstance(body, str) else body,
+            Headers(list(request.headers.items())),
+            parse_qsl(url.query, keep_blank_values=True),
+        ),
+        openapi_check.to_response(
+            response["status"]["code"],
+            data.encode() if isinstance(data, str) else data,
+            response_headers,
+        ),
     )
-    return VENDOR_OF_HOST[url.hostname or ""], openapi_request, openapi_response
 
 
 def spec_violations(path: Path) -> tuple[list[str], int]:
@@ -225,7 +189,8 @@ def spec_violations(path: Path) -> tuple[list[str], int]:
     violations, checked = [], 0
     for n, (request, response) in enumerate(zip(requests, responses, strict=True)):
         vendor, openapi_request, openapi_response = _openapi_pair(request, response)
-        errors = list(_api(vendor).iter_response_errors(openapi_request, openapi_response))
+        api = openapi_check.spec_for(vendor)
+        errors = list(api.iter_response_errors(openapi_request, openapi_response))
         where = (
             f"#{n} {request.method} {urlsplit(request.uri).path} -> {openapi_response.status_code}"
         )
@@ -234,23 +199,10 @@ def spec_violations(path: Path) -> tuple[list[str], int]:
                 violations.append(f"{where}: marked broken ({exempt[n]}) but conforms: stale mark")
             continue
         checked += 1
-        violations += [f"{where}: {_describe(error)}" for error in errors]
+        violations += [f"{where}: {openapi_check.describe(error)}" for error in errors]
     unknown = set(exempt) - set(range(len(requests)))
     violations += [f"broken mark for missing interaction #{n}" for n in sorted(unknown)]
     return violations, checked
-
-
-def _describe(error: BaseException) -> str:
-    causes: list[str] = []
-    current: BaseException | None = error
-    while current is not None:
-        causes.append(str(current) or type(current).__name__)
-        causes += [
-            f"{list(e.absolute_path)}: {e.message}"
-            for e in getattr(current, "schema_errors", None) or []
-        ]
-        current = current.__cause__
-    return " <- ".join(causes)
 
 
 @pytest.mark.parametrize("path", CASSETTES, ids=_cassette_id)
