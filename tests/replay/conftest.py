@@ -73,35 +73,45 @@ def unify_env(session: Session) -> rs.UnifyEnv:
     return rs.unify_env(session)
 
 
-@pytest.fixture
-def make_unify(session: Session, unify_env: rs.UnifyEnv) -> Iterator[Callable[..., Any]]:
-    """UnifyClient factory pointed at the sandbox or the canonical URL; closes at teardown."""
+def _closing_factory(build: Callable[..., Any]) -> Iterator[Callable[..., Any]]:
+    """A fixture body: yields `build`, closing every client it made at teardown."""
     made: list[Any] = []
 
     def make(**options: Any) -> Any:
-        client = rs.unify_client(unify_env, **options)
-        made.append(client)
-        return client
+        made.append(build(**options))
+        return made[-1]
 
     yield make
     for client in made:
         client.close()
 
 
-@pytest.fixture
-async def make_async_unify(
-    session: Session, unify_env: rs.UnifyEnv
-) -> AsyncIterator[Callable[..., Any]]:
+async def _aclosing_factory(build: Callable[..., Any]) -> AsyncIterator[Callable[..., Any]]:
     made: list[Any] = []
 
     def make(**options: Any) -> Any:
-        client = rs.async_unify_client(unify_env, **options)
-        made.append(client)
-        return client
+        made.append(build(**options))
+        return made[-1]
 
     yield make
     for client in made:
         await client.close()
+
+
+@pytest.fixture
+def make_unify(session: Session, unify_env: rs.UnifyEnv) -> Iterator[Callable[..., Any]]:
+    """UnifyClient factory pointed at the sandbox or the canonical URL; closes at teardown."""
+    yield from _closing_factory(lambda **options: rs.unify_client(unify_env, **options))
+
+
+@pytest.fixture
+async def make_async_unify(
+    session: Session, unify_env: rs.UnifyEnv
+) -> AsyncIterator[Callable[..., Any]]:
+    async for make in _aclosing_factory(
+        lambda **options: rs.async_unify_client(unify_env, **options)
+    ):
+        yield make
 
 
 @pytest.fixture
@@ -112,29 +122,14 @@ def boast_env(session: Session) -> rs.BoastEnv:
 @pytest.fixture
 def make_boast(session: Session, boast_env: rs.BoastEnv) -> Iterator[Callable[..., Any]]:
     """BoastClient factory (first request refreshes an expired token); closes at teardown."""
-    made: list[Any] = []
-
-    def make(**options: Any) -> Any:
-        client = rs.boast_client(boast_env, **options)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        client.close()
+    yield from _closing_factory(lambda **options: rs.boast_client(boast_env, **options))
 
 
 @pytest.fixture
 async def make_async_boast(
     session: Session, boast_env: rs.BoastEnv
 ) -> AsyncIterator[Callable[..., Any]]:
-    made: list[Any] = []
-
-    def make(**options: Any) -> Any:
-        client = rs.async_boast_client(boast_env, **options)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        await client.close()
+    async for make in _aclosing_factory(
+        lambda **options: rs.async_boast_client(boast_env, **options)
+    ):
+        yield make
