@@ -14,15 +14,20 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.rule import Rule
 
 from ..errors import AlreadyEnrolledError
+from ..sandbox.core import FAULT_KINDS, FaultConfig  # config types only: no server dependencies
 from ..unify import UnifyClient
 from .output import console
 
+if TYPE_CHECKING:
+    from ..sandbox import Sandbox
+
 BULK_ROWS = 500
-DEMO_FAULTS = {"server_error": 0.03, "reset_after_commit": 0.01, "rate_limit_burst": 0.01}
+DEMO_FAULTS = FaultConfig(server_error=0.03, reset_after_commit=0.01, rate_limit_burst=0.01)
 
 
 def cli(*args: str) -> int:
@@ -48,18 +53,48 @@ def environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def write_people_csv(path: Path, people: Sequence[str]) -> None:
+def write_ids_csv(path: Path, column: str, ids: Sequence[str]) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["person_id"])
-        writer.writerows([person] for person in people)
+        writer.writerow([column])
+        writer.writerows([one] for one in ids)
 
 
-def unify_demo(sandbox: object, workdir: Path) -> list[str]:
+def bulk_enroll_with_faults(
+    sandbox: Sandbox, vendor: str, csv_path: Path, sequence_id: str, *extra: str
+) -> list[str]:
+    """`bulk-enroll` with the sandbox injecting faults, then the sandbox's own count: every row
+    enrolled exactly once. Returns the failed checks."""
+    out = console()
+    state = sandbox.unify if vendor == "unify" else sandbox.boast
+    stats = sandbox.stats.unify if vendor == "unify" else sandbox.stats.boast
+    before = dict(stats.faults)
+    sandbox.set_faults(DEMO_FAULTS)
+    rates = {kind: getattr(DEMO_FAULTS, kind) for kind in FAULT_KINDS if getattr(DEMO_FAULTS, kind)}
+    out.print(f"\n[bold]Faults on:[/] {rates}")
+    code = cli(
+        "bulk-enroll", vendor, str(csv_path), "--sequence", sequence_id, *extra,
+        "--rate-limit", "2000/s",
+    )  # fmt: skip
+    sandbox.set_faults(FaultConfig())
+    faults = {kind: n - before.get(kind, 0) for kind, n in stats.faults.items()}
+    out.print(f"Faults injected by the sandbox (each retried by the client): {faults}")
+    problems = [f"{vendor} bulk-enroll exited {code}"] if code != 0 else []
+    active = state.active_enrollment_count(sequence_id)
+    duplicates = state.duplicate_active_enrollments()
+    out.print(
+        f"Sandbox check: {active} active enrollments in the sequence "
+        f"(expected {BULK_ROWS + 1}), {len(duplicates)} duplicates"
+    )
+    if active != BULK_ROWS + 1 or duplicates:
+        problems.append(f"{vendor} bulk-enroll did not enroll every row exactly once")
+    if sum(faults.values()) == 0:
+        problems.append("no fault was injected, so retries were not shown")
+    return problems
+
+
+def unify_demo(sandbox: Sandbox, workdir: Path) -> list[str]:
     """The Unify walk-through; returns the failed checks (empty when all is well)."""
-    from ..sandbox import FaultConfig, Sandbox
-
-    assert isinstance(sandbox, Sandbox)
     out = console()
     state = sandbox.unify
     sequence_id = next(
@@ -91,28 +126,10 @@ def unify_demo(sandbox: object, workdir: Path) -> list[str]:
         cli("unify", "list", "--person", people[0])
 
         csv_path = workdir / "unify-people.csv"
-        write_people_csv(csv_path, people[1 : 1 + BULK_ROWS])
-        sandbox.set_faults(FaultConfig(**DEMO_FAULTS))  # type: ignore[arg-type]
-        out.print(f"\n[bold]Faults on:[/] {DEMO_FAULTS}")
-        code = cli(
-            "bulk-enroll", "unify", str(csv_path), "--sequence", sequence_id,
-            "--mailbox", mailbox, "--rate-limit", "2000/s",
-        )  # fmt: skip
-        sandbox.set_faults(FaultConfig())
-        faults = dict(sandbox.stats.unify.faults)
-        out.print(f"Faults injected by the sandbox (each retried by the client): {faults}")
-        if code != 0:
-            problems.append(f"bulk-enroll exited {code}")
-        active = state.active_enrollment_count(sequence_id)
-        duplicates = state.duplicate_active_enrollments()
-        out.print(
-            f"Sandbox check: {active} active enrollments in the sequence "
-            f"(expected {BULK_ROWS + 1}), {len(duplicates)} duplicates"
+        write_ids_csv(csv_path, "person_id", people[1 : 1 + BULK_ROWS])
+        problems += bulk_enroll_with_faults(
+            sandbox, "unify", csv_path, sequence_id, "--mailbox", mailbox
         )
-        if active != BULK_ROWS + 1 or duplicates:
-            problems.append("bulk-enroll did not enroll every row exactly once")
-        if sum(faults.values()) == 0:
-            problems.append("no fault was injected, so retries were not shown")
 
         record = state.active_enrollment_of(people[0])
         if record is None or cli("unify", "cancel", record.id) != 0:
@@ -122,12 +139,10 @@ def unify_demo(sandbox: object, workdir: Path) -> list[str]:
     return problems
 
 
-def boast_demo(sandbox: object, workdir: Path) -> list[str]:
+def boast_demo(sandbox: Sandbox, workdir: Path) -> list[str]:
     """The Boast walk-through (OAuth tokens minted by the sandbox, as an authorization would)."""
     from ..boast import BoastClient
-    from ..sandbox import FaultConfig, Sandbox
 
-    assert isinstance(sandbox, Sandbox)
     out = console()
     state = sandbox.boast
     account = state.account_ids[0]
@@ -168,35 +183,8 @@ def boast_demo(sandbox: object, workdir: Path) -> list[str]:
         cli("boast", "list", "--contact", contacts[0])
 
         csv_path = workdir / "boast-contacts.csv"
-        with csv_path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["contact_id"])
-            writer.writerows([c] for c in contacts[1 : 1 + BULK_ROWS])
-        before = dict(sandbox.stats.boast.faults)
-        sandbox.set_faults(FaultConfig(**DEMO_FAULTS))  # type: ignore[arg-type]
-        out.print(f"\n[bold]Faults on:[/] {DEMO_FAULTS}")
-        code = cli(
-            "bulk-enroll",
-            "boast",
-            str(csv_path),
-            "--sequence",
-            sequence_id,
-            "--rate-limit",
-            "2000/s",
-        )
-        sandbox.set_faults(FaultConfig())
-        faults = {k: v - before.get(k, 0) for k, v in sandbox.stats.boast.faults.items()}
-        out.print(f"Faults injected by the sandbox (each retried by the client): {faults}")
-        if code != 0:
-            problems.append(f"boast bulk-enroll exited {code}")
-        active = state.active_enrollment_count(sequence_id)
-        duplicates = state.duplicate_active_enrollments()
-        out.print(
-            f"Sandbox check: {active} active enrollments in the sequence "
-            f"(expected {BULK_ROWS + 1}), {len(duplicates)} duplicates"
-        )
-        if active != BULK_ROWS + 1 or duplicates:
-            problems.append("boast bulk-enroll did not enroll every row exactly once")
+        write_ids_csv(csv_path, "contact_id", contacts[1 : 1 + BULK_ROWS])
+        problems += bulk_enroll_with_faults(sandbox, "boast", csv_path, sequence_id)
 
         record = state.active_enrollment(contacts[0], sequence_id)
         if record is None or cli("boast", "remove", record.id) != 0:
@@ -216,9 +204,7 @@ def run_demo() -> int:
         Sandbox(SandboxConfig(seed=0)) as sandbox,
     ):
         out.print(f"[bold]Sandbox[/] running in this process at {sandbox.base_url}")
-        problems = unify_demo(sandbox, Path(tmp))
-        if sandbox.app.boast is not None:  # a build without the Boast fake shows Unify only
-            problems += boast_demo(sandbox, Path(tmp))
+        problems = unify_demo(sandbox, Path(tmp)) + boast_demo(sandbox, Path(tmp))
     out.print(Rule())
     elapsed = time.monotonic() - started
     if problems:
