@@ -128,18 +128,13 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"Unify base URL:       {base}/unify",
         f"Unify API key:        {app.unify.api_keys[0]}",
+        f"Boast base URL:       {base}/boast/v1",
+        f"Boast OAuth base URL: {base}/boast",
+        f"Boast client id:      {app.boast.client_id}",
+        f"Boast client secret:  {app.boast.client_secret}",
+        f"Inspect (traffic, duplicates): curl {base}{STATS_PATH}",
+        f"Try: curl -H 'x-api-key: {app.unify.api_keys[0]}' {base}/unify/sequences/v1/sequences",
     ]
-    if app.boast is not None:
-        lines += [
-            f"Boast base URL:       {base}/boast/v1",
-            f"Boast OAuth base URL: {base}/boast",
-            f"Boast client id:      {app.boast.client_id}",
-            f"Boast client secret:  {app.boast.client_secret}",
-        ]
-    lines.append(f"Inspect (traffic, duplicates): curl {base}{STATS_PATH}")
-    lines.append(
-        f"Try: curl -H 'x-api-key: {app.unify.api_keys[0]}' {base}/unify/sequences/v1/sequences"
-    )
     print("\n".join(lines), flush=True)
     # uvicorn re-raises the SIGINT it handled after a clean shutdown; that is a normal stop.
     with contextlib.suppress(KeyboardInterrupt):
