@@ -28,7 +28,6 @@ update-specs: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check wrapper scripts tests bench
-	$(BIN)/mypy generated/unify_client generated/boast_client
 	$(BIN)/mypy --strict wrapper/sequence_clients
 
 # The whole product against an in-process sandbox: no credentials, no network.

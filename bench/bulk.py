@@ -50,10 +50,10 @@ from _harness import (
 )
 
 from sequence_clients.cli.ratelimit import parse_rate
-from unify_client import Client
-from unify_client.api.sequence_enrollments import create_sequence_enrollment
-from unify_client.models import CreateEnrollmentRequest
-from unify_client.types import Response
+from sequence_clients.generated.unify import Client
+from sequence_clients.generated.unify.api.sequence_enrollments import create_sequence_enrollment
+from sequence_clients.generated.unify.models import CreateEnrollmentRequest
+from sequence_clients.generated.unify.types import Response
 
 TARGET_SHARE = 0.95
 FAULTS = "5xx=0.05,reset-after-commit=0.02,burst=0.01"

@@ -29,13 +29,13 @@ from collections.abc import Callable
 import httpx
 
 from sequence_clients import UnifyClient
-from sequence_clients.sandbox import Sandbox, SandboxConfig, unify_state
-from unify_client import Client
-from unify_client.api.sequence_enrollments import (
+from sequence_clients.generated.unify import Client
+from sequence_clients.generated.unify.api.sequence_enrollments import (
     create_sequence_enrollment,
     get_sequence_enrollment,
 )
-from unify_client.models import CreateEnrollmentRequest
+from sequence_clients.generated.unify.models import CreateEnrollmentRequest
+from sequence_clients.sandbox import Sandbox, SandboxConfig, unify_state
 
 TARGET_VS_GENERATED = 1.15
 TARGET_VS_HTTPX = 1.25

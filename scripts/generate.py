@@ -6,7 +6,7 @@ For each vendor directory under spec/:
   3. run the generic normaliser (scripts/normalize_spec.py) for systematic dialect problems;
   4. write the result to generated/spec/<vendor>.openapi.json (reviewable in the diff);
   5. run openapi-python-client on it, failing on any generator warning;
-  6. stamp every generated file with a do-not-edit line.
+  6. stamp every generated file with a do-not-edit line, and mark the package typed (py.typed).
 `--check` does the same into a temporary directory and fails, naming files, if generated/ differs.
 """
 
@@ -153,6 +153,8 @@ def build_vendor(vendor: str, out_root: Path, source: Path | None = None) -> Ven
         package_dir = Path(scratch) / package
         warnings = run_generator(spec_path, config_path, package_dir)
         stamp_tree(package_dir, vendor)
+        # PEP 561: services that import the wheel type-check against the generated models.
+        (package_dir / "py.typed").write_text("")
         target = out_root / package
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(package_dir, target, ignore=shutil.ignore_patterns("__pycache__"))

@@ -26,7 +26,10 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = {"unify": "unify_client", "boast": "boast_client"}
+PACKAGES = {
+    "unify": "sequence_clients.generated.unify",
+    "boast": "sequence_clients.generated.boast",
+}
 # A reference may nest this deep inside itself before the branch is closed off, so recursive
 # schemas (Unify's step conditions) still yield finite documents.
 MAX_REF_DEPTH = 1
@@ -155,7 +158,7 @@ def test_response_round_trips_through_generated_model(
     module_name: str, status: int, schema: dict[str, Any]
 ) -> None:
     module = importlib.import_module(module_name)
-    client_module = importlib.import_module(module_name.split(".")[0])
+    client_module = importlib.import_module(module_name.split(".api.")[0])
     client = client_module.Client(base_url="https://example.invalid")
 
     @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))

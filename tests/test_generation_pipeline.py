@@ -13,17 +13,17 @@ from hypothesis_jsonschema import from_schema
 from test_generated_models import CUSTOM_FORMATS, closed_schema
 
 import generate
-from unify_client import Client
-from unify_client.api.sequence_enrollments import create_sequence_enrollment
-from unify_client.models import Enrollment
-from unify_client.types import Unset
+from sequence_clients.generated.unify import Client
+from sequence_clients.generated.unify.api.sequence_enrollments import create_sequence_enrollment
+from sequence_clients.generated.unify.models import Enrollment
+from sequence_clients.generated.unify.types import Unset
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIFY_RELEASE_31 = ROOT.parent / "shared" / "reference" / "unify" / "create-enrollment.openapi.yaml"
 
 
 def test_every_vendor_operation_is_generated() -> None:
-    for vendor, package in (("unify", "unify_client"), ("boast", "boast_client")):
+    for vendor, package in (("unify", "unify"), ("boast", "boast")):
         source = generate.load_document(generate.vendor_source(ROOT / "spec" / vendor))
         operation_ids = {
             op["operationId"]
@@ -53,14 +53,14 @@ def test_hand_edit_of_generated_code_fails_the_check(
 ) -> None:
     copy = tmp_path / "generated"
     shutil.copytree(ROOT / "generated", copy, ignore=shutil.ignore_patterns("__pycache__"))
-    edited = copy / "unify_client" / "models" / "enrollment.py"
+    edited = copy / "unify" / "models" / "enrollment.py"
     edited.write_text(edited.read_text() + "\n# a quick local fix\n")
 
     exit_code = generate.main(["--check", "--generated-dir", str(copy)])
 
     assert exit_code == 1
     stderr = capsys.readouterr().err
-    assert "changed: unify_client/models/enrollment.py" in stderr
+    assert "changed: unify/models/enrollment.py" in stderr
     assert "Never edit generated/" in stderr
 
 

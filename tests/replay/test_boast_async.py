@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 from replay_support import UNKNOWN_ID, BoastEnv, ListStore, Session, sandbox_only
 
-from boast_client.models import Contact, SequenceEnrollment
 from sequence_clients import AsyncBoastClient, errors
+from sequence_clients.generated.boast.models import Contact, SequenceEnrollment
 from sequence_clients.sandbox import FaultConfig
 
 pytestmark = pytest.mark.vcr

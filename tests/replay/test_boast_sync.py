@@ -10,9 +10,9 @@ from collections.abc import Callable
 import pytest
 from replay_support import UNKNOWN_ID, BoastEnv, ListStore, Session, sandbox_only
 
-from boast_client.models import Account, Contact, SequenceEnrollment
-from boast_client.models import Sequence as BoastSequence
 from sequence_clients import BoastClient, errors
+from sequence_clients.generated.boast.models import Account, Contact, SequenceEnrollment
+from sequence_clients.generated.boast.models import Sequence as BoastSequence
 from sequence_clients.sandbox import FaultConfig
 
 pytestmark = pytest.mark.vcr

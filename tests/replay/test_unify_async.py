@@ -10,8 +10,12 @@ from replay_support import UNKNOWN_ID, Session, UnifyEnv, sandbox_only
 from test_unify_sync import SINCE
 
 from sequence_clients import AsyncUnifyClient, errors
+from sequence_clients.generated.unify.models import (
+    Enrollment,
+    SequenceEnrollment,
+    SequenceEnrollmentStatus,
+)
 from sequence_clients.sandbox import FaultConfig
-from unify_client.models import Enrollment, SequenceEnrollment, SequenceEnrollmentStatus
 
 pytestmark = pytest.mark.vcr
 MakeUnify = Callable[..., AsyncUnifyClient]
@@ -88,7 +92,7 @@ async def test_lists_and_export_page_lazily(
 
 
 async def test_with_options_and_raw(make_async_unify: MakeUnify) -> None:
-    from unify_client.api.sequences import list_sequences
+    from sequence_clients.generated.unify.api.sequences import list_sequences
 
     unify = make_async_unify()
     patient = unify.with_options(max_retries=7)

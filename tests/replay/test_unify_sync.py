@@ -10,13 +10,13 @@ import pytest
 from replay_support import UNKNOWN_ID, Session, UnifyEnv, sandbox_only
 
 from sequence_clients import UnifyClient, errors
-from sequence_clients.sandbox import FaultConfig
-from unify_client.models import (
+from sequence_clients.generated.unify.models import (
     Enrollment,
     SequenceEnrollment,
     SequenceEnrollmentStatus,
 )
-from unify_client.models import Sequence as UnifySequence
+from sequence_clients.generated.unify.models import Sequence as UnifySequence
+from sequence_clients.sandbox import FaultConfig
 
 pytestmark = pytest.mark.vcr
 MakeUnify = Callable[..., UnifyClient]
@@ -129,7 +129,7 @@ def test_with_options_gives_a_configured_copy(make_unify: MakeUnify) -> None:
 
 
 def test_raw_is_the_generated_client(make_unify: MakeUnify) -> None:
-    from unify_client.api.sequences import list_sequences
+    from sequence_clients.generated.unify.api.sequences import list_sequences
 
     unify = make_unify()
     response = list_sequences.sync_detailed(client=unify.raw, limit=1)

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-import boast_client
-from boast_client.models import Account, Contact, SequenceEnrollment
+import sequence_clients.generated.boast as boast_client
 from sequence_clients import AsyncBoastClient, BoastClient, RetryPolicy, errors
+from sequence_clients.generated.boast.models import Account, Contact, SequenceEnrollment
 from sequence_clients.sandbox import FaultConfig, Sandbox
 
 MakeSandbox = Callable[..., Sandbox]

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from sequence_clients import AsyncUnifyClient, RetryPolicy, UnifyClient, errors
+from sequence_clients.generated.unify.models import Enrollment, SequenceEnrollmentStatus
 from sequence_clients.sandbox import Sandbox
-from unify_client.models import Enrollment, SequenceEnrollmentStatus
 
 MakeSandbox = Callable[..., Sandbox]
 # Millisecond backoff keeps fault tests fast; server-requested waits are still honoured.

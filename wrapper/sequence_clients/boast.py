@@ -14,17 +14,17 @@ from typing import Any, Literal, Self
 
 import httpx
 
-from boast_client import Client as GeneratedBoastClient
-from boast_client.api.accounts import list_accounts
-from boast_client.api.contacts import create_contact, list_contacts
-from boast_client.api.sequence_enrollments import (
+from sequence_clients.generated.boast import Client as GeneratedBoastClient
+from sequence_clients.generated.boast.api.accounts import list_accounts
+from sequence_clients.generated.boast.api.contacts import create_contact, list_contacts
+from sequence_clients.generated.boast.api.sequence_enrollments import (
     create_sequence_enrollment,
     delete_sequence_enrollment,
     get_sequence_enrollment,
     list_sequence_enrollments,
 )
-from boast_client.api.sequences import list_sequences
-from boast_client.models import (
+from sequence_clients.generated.boast.api.sequences import list_sequences
+from sequence_clients.generated.boast.models import (
     Account,
     Contact,
     CreateContactRequest,
@@ -33,8 +33,8 @@ from boast_client.models import (
     SequenceEnrollment,
     SequenceEnrollmentResponse,
 )
-from boast_client.models import Sequence as BoastSequence
-from boast_client.types import UNSET, Unset
+from sequence_clients.generated.boast.models import Sequence as BoastSequence
+from sequence_clients.generated.boast.types import UNSET, Unset
 
 from . import _validate
 from ._client import DEFAULT_MAX_RETRIES, AsyncClient, SyncClient

@@ -18,9 +18,13 @@ from urllib.parse import urlencode
 import attrs
 import httpx
 
-from boast_client import Client as GeneratedBoastClient
-from boast_client.api.oauth import create_token
-from boast_client.models import TokenRequest, TokenRequestGrantType, TokenResponse
+from sequence_clients.generated.boast import Client as GeneratedBoastClient
+from sequence_clients.generated.boast.api.oauth import create_token
+from sequence_clients.generated.boast.models import (
+    TokenRequest,
+    TokenRequestGrantType,
+    TokenResponse,
+)
 
 from ._plan import Call
 from ._transport import (

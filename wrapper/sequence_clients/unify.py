@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 import httpx
 
-from unify_client import Client as GeneratedUnifyClient
-from unify_client.api.sequence_enrollments import (
+from sequence_clients.generated.unify import Client as GeneratedUnifyClient
+from sequence_clients.generated.unify.api.sequence_enrollments import (
     create_sequence_enrollment,
     create_sequence_enrollment_query_job,
     delete_sequence_enrollment,
@@ -24,8 +24,8 @@ from unify_client.api.sequence_enrollments import (
     pause_sequence_enrollment,
     resume_sequence_enrollment,
 )
-from unify_client.api.sequences import list_sequences
-from unify_client.models import (
+from sequence_clients.generated.unify.api.sequences import list_sequences
+from sequence_clients.generated.unify.models import (
     BulkApiJob,
     BulkApiJobStatus,
     CreateBulkApiSequenceEnrollmentsJobFilter,
@@ -38,10 +38,10 @@ from unify_client.models import (
     SequenceEnrollment,
     SequenceEnrollmentStatus,
 )
-from unify_client.models import (
+from sequence_clients.generated.unify.models import (
     Sequence as UnifySequence,
 )
-from unify_client.types import UNSET, Unset
+from sequence_clients.generated.unify.types import UNSET, Unset
 
 from . import _validate
 from ._client import DEFAULT_MAX_RETRIES, AsyncClient, SyncClient
@@ -207,7 +207,7 @@ def _enrollment_filters(
 def _export_filter(
     sequence_id: UuidLike | None, job_filter: CreateBulkApiSequenceEnrollmentsJobFilter | None
 ) -> Any:
-    from unify_client.models import BulkApiUuidFilter
+    from sequence_clients.generated.unify.models import BulkApiUuidFilter
 
     if job_filter is not None and sequence_id is not None:
         raise InvalidRequestError("pass either sequence_id or filter, not both")
