@@ -3,6 +3,8 @@
 from sequence_clients import UnifyClient, AsyncUnifyClient, BoastClient, AsyncBoastClient, errors
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
 from . import errors
 from ._pagination import AsyncPager, Page, SyncPager
 from ._plan import RetryPolicy
@@ -10,7 +12,13 @@ from .boast import AsyncBoastClient, BoastClient
 from .oauth import OAuthToken, TokenStore, aexchange_code, authorization_url, exchange_code
 from .unify import AsyncUnifyClient, UnifyClient
 
+try:
+    __version__ = version("sequence-clients")
+except PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
+
 __all__ = [
+    "__version__",
     "AsyncBoastClient",
     "AsyncPager",
     "AsyncUnifyClient",
