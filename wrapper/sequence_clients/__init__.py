@@ -18,7 +18,6 @@ except PackageNotFoundError:  # imported from a source tree that was never insta
     __version__ = "0+unknown"
 
 __all__ = [
-    "__version__",
     "AsyncBoastClient",
     "AsyncPager",
     "AsyncUnifyClient",
@@ -29,6 +28,7 @@ __all__ = [
     "SyncPager",
     "TokenStore",
     "UnifyClient",
+    "__version__",
     "aexchange_code",
     "authorization_url",
     "errors",
