@@ -1,0 +1,130 @@
+"""Acceptance: one quota across processes on a real redis-server (started per test, by pid)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from redisproc import RedisProcess, start_redis
+
+from sequence_clients._ratelimit import RateLimit
+
+WORKER = Path(__file__).with_name("limit_worker.py")
+LIMIT, WINDOW = 20, 1.0
+# Our timestamps are taken just after the slot was granted; scheduling on a busy machine can
+# delay one by a few ms, never by anything near a window.
+SLACK = 0.1
+
+
+def run_workers(storage: str, count: int, seconds: float, limit: str) -> list[list[float]]:
+    start_at = time.time() + 1.5  # both interpreters are up and connected by then
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(WORKER), storage, limit, str(start_at), str(seconds)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(count)
+    ]
+    outputs = [proc.communicate(timeout=60)[0] for proc in procs]
+    assert all(proc.returncode == 0 for proc in procs)
+    return [json.loads(out) for out in outputs]
+
+
+def busiest_window(times: list[float]) -> int:
+    """The most slots granted in any window of WINDOW - SLACK seconds."""
+    ordered = sorted(times)
+    best, first = 0, 0
+    for last, moment in enumerate(ordered):
+        while moment - ordered[first] >= WINDOW - SLACK:
+            first += 1
+        best = max(best, last - first + 1)
+    return best
+
+
+def test_two_processes_never_exceed_the_shared_limit(redis_server: RedisProcess) -> None:
+    per_process = run_workers(redis_server.url, 2, 3.0, f"{LIMIT}/1s")
+    together = [t for times in per_process for t in times]
+    assert all(times for times in per_process), "both processes were granted slots"
+    assert busiest_window(together) <= LIMIT
+    # ...and the limit is used, not merely respected: 3 s of 20/s, give or take a window.
+    assert len(together) >= 2 * LIMIT
+
+
+def test_without_a_shared_storage_the_same_two_processes_exceed_it() -> None:
+    per_process = run_workers("memory://", 2, 2.0, f"{LIMIT}/1s")
+    assert busiest_window([t for times in per_process for t in times]) > LIMIT
+
+
+def test_a_pause_seen_by_one_process_pauses_the_other(redis_server: RedisProcess) -> None:
+    start_at = time.time() + 1.5
+    other = subprocess.Popen(
+        [sys.executable, str(WORKER), redis_server.url, "1000/1s", str(start_at), "3.5"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    ours = RateLimit("1000/1s", redis_server.url, key="two-processes")
+    time.sleep(max(0.0, start_at + 1.0 - time.time()))
+    paused_at = time.time()
+    ours.pause_for(1.0)  # as after a 429 with Retry-After: 1
+    granted = json.loads(other.communicate(timeout=60)[0])
+    assert any(t < paused_at for t in granted), "the other process was running before"
+    assert not [t for t in granted if paused_at + 0.05 < t < paused_at + 0.95]
+    assert any(t > paused_at + 1.0 for t in granted), "and runs again after the pause"
+
+
+async def test_async_users_share_the_window_and_the_pause(redis_server: RedisProcess) -> None:
+    sync_user = RateLimit("6/1s", redis_server.url, key="mixed")
+    async_user = RateLimit("6/1s", redis_server.url, key="mixed")
+    assert [sync_user.wait_time() for _ in range(3)] == [0.0] * 3
+    assert [await async_user.wait_time_async() for _ in range(3)] == [0.0] * 3
+    assert sync_user.wait_time() > 0 and await async_user.wait_time_async() > 0
+    await async_user.pause_for_async(2.0)
+    assert sync_user.wait_time() > 1.5
+
+
+def test_redis_stopped_mid_run_falls_back_says_so_once_and_recovers(
+    redis_server: RedisProcess, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="sequence_clients")
+    limiter = RateLimit(
+        "100/1s", redis_server.url, key="outage", fallback_limit="3/1s", retry_storage_after=0.5
+    )
+    assert limiter.wait_time() == 0.0 and not limiter.using_fallback
+    redis_server.stop()
+
+    started = time.monotonic()
+    answers = [limiter.wait_time() for _ in range(5)]
+    assert time.monotonic() - started < 2.0, "a dead Redis costs no more than its timeouts"
+    assert limiter.using_fallback
+    assert answers[:3] == [0.0] * 3 and all(a > 0 for a in answers[3:]), "the fallback limit holds"
+    limiter.pause_for(0.01)  # pauses during the outage fail over too, without raising
+    warnings = [r.getMessage() for r in caplog.records if "unreachable" in r.getMessage()]
+    assert len(warnings) == 1 and "3/1s" in warnings[0]
+
+    restarted = start_redis(tmp_path, port=redis_server.port)
+    try:
+        time.sleep(0.6)  # past retry_storage_after
+        assert limiter.wait_time() == 0.0
+        assert not limiter.using_fallback
+        assert any("answers again" in r.getMessage() for r in caplog.records)
+    finally:
+        restarted.stop()
+
+
+async def test_async_redis_stopped_falls_back(
+    redis_server: RedisProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="sequence_clients")
+    limiter = RateLimit("100/1s", redis_server.url, key="outage-async")
+    assert await limiter.wait_time_async() == 0.0
+    redis_server.stop()
+    assert await limiter.wait_time_async() == 0.0
+    await limiter.pause_for_async(0.01)
+    assert limiter.using_fallback
+    assert sum("unreachable" in r.getMessage() for r in caplog.records) == 1
