@@ -5,7 +5,8 @@ For each vendor directory under spec/:
   2. apply the vendor's OpenAPI Overlay (targeted fixes) with oas-patch;
   3. run the generic normaliser (scripts/normalize_spec.py) for systematic dialect problems;
   4. write the result to generated/spec/<vendor>.openapi.json (reviewable in the diff);
-  5. run openapi-python-client on it, failing on any generator warning;
+  5. run openapi-python-client on its forward-compatible view (scripts/open_enums.py: response
+     enums accept unknown values), failing on any generator warning;
   6. stamp every generated file with a do-not-edit line, and mark the package typed (py.typed).
 `--check` does the same into a temporary directory and fails, naming files, if generated/ differs.
 """
@@ -31,6 +32,7 @@ from oas_patch.overlay import apply_overlay
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from normalize_spec import normalize
+from open_enums import open_response_enums
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_DIR = ROOT / "spec"
@@ -151,7 +153,9 @@ def build_vendor(vendor: str, out_root: Path, source: Path | None = None) -> Ven
     write_json(spec_path, document, vendor)
     with tempfile.TemporaryDirectory() as scratch:
         package_dir = Path(scratch) / package
-        warnings = run_generator(spec_path, config_path, package_dir)
+        generator_input = Path(scratch) / f"{vendor}.generator.json"
+        generator_input.write_text(json.dumps(open_response_enums(document), indent=2))
+        warnings = run_generator(generator_input, config_path, package_dir)
         stamp_tree(package_dir, vendor)
         # PEP 561: services that import the wheel type-check against the generated models.
         (package_dir / "py.typed").write_text("")

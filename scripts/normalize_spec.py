@@ -12,6 +12,11 @@ Rules, in the order they run:
 3. Inline object variants inside ``anyOf``/``oneOf`` are hoisted into named components; the generator
    cannot build them inline ("Invalid property in union", openapi-python-client issue #1428) and drops
    every operation that touches them.
+4. Paths become host-rooted: the path part of the server URL (``servers`` of the document, of a
+   path item or of an operation) moves into each path, and the servers keep only scheme and host.
+   Releases split the same URL differently (``https://api.x.com`` + ``/v1/a`` or
+   ``https://api.x.com/v1`` + ``/a``); the generator ignores servers, so without this rule a
+   regeneration would silently send every request to another URL. ``base_url`` is the host root.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 Schema = dict[str, Any]
 
@@ -31,6 +37,7 @@ _SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
 _SCHEMA_SINGLE = ("items", "not", "additionalProperties", "contains", "if", "then", "else")
 _SCHEMA_MAPS = ("properties", "patternProperties", "$defs")
 _OBJECT_KEYWORDS = ("properties", "required", "additionalProperties")
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
 def normalize(document: dict[str, Any]) -> dict[str, Any]:
@@ -72,7 +79,48 @@ def normalize(document: dict[str, Any]) -> dict[str, Any]:
             if isinstance(operation, dict):
                 for schema, where in _operation_schemas(operation):
                     visit(schema, _pascal(f"{operation.get('operationId', method + path)} {where}"))
+    _root_paths_at_host(doc)
     return doc
+
+
+def _root_paths_at_host(doc: dict[str, Any]) -> None:
+    """Rule 4: move every server URL's path prefix into the paths it serves."""
+    document_prefix = _strip_server_paths(doc.get("servers"))
+    rooted: dict[str, Any] = {}
+    for path, path_item in doc.get("paths", {}).items():
+        item_prefix = _strip_server_paths(path_item.get("servers"), default=document_prefix)
+        shared = {k: v for k, v in path_item.items() if k not in HTTP_METHODS}
+        for method in HTTP_METHODS:
+            if method not in path_item:
+                continue
+            operation = path_item[method]
+            prefix = _strip_server_paths(operation.get("servers"), default=item_prefix)
+            target = rooted.setdefault(_join(prefix, path), copy.deepcopy(shared))
+            target[method] = operation
+        if not any(method in path_item for method in HTTP_METHODS):
+            rooted.setdefault(_join(item_prefix, path), shared)
+    if "paths" in doc:
+        doc["paths"] = rooted
+
+
+def _strip_server_paths(servers: Any, default: str = "") -> str:
+    """Reduce each server to its host root; return the first one's path prefix."""
+    if not servers:
+        return default
+    prefixes = []
+    for server in servers:
+        url = server.get("url", "")
+        for name, variable in server.get("variables", {}).items():
+            url = url.replace("{" + name + "}", str(variable.get("default", "")))
+        parts = urlsplit(url)
+        prefixes.append(parts.path.rstrip("/"))
+        server["url"] = urlunsplit((parts.scheme, parts.netloc, "", "", "")) or "/"
+        server.pop("variables", None)
+    return prefixes[0]
+
+
+def _join(prefix: str, path: str) -> str:
+    return prefix + ("/" + path.lstrip("/") if path.strip("/") else "") or "/"
 
 
 def _fold_nullable(schema: Schema) -> None:

@@ -261,15 +261,11 @@ class Contact:
                 return data
             if isinstance(data, Unset):
                 return data
-            try:
-                if not isinstance(data, str):
-                    raise TypeError()
-                location_id_type_0 = UUID(data)
+            if not isinstance(data, str):
+                raise TypeError()
+            location_id_type_0 = UUID(data)
 
-                return location_id_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(None | Unset | UUID, data)
+            return location_id_type_0
 
         location_id = _parse_location_id(d.pop("location_id", UNSET))
 
@@ -278,15 +274,11 @@ class Contact:
                 return data
             if isinstance(data, Unset):
                 return data
-            try:
-                if not isinstance(data, str):
-                    raise TypeError()
-                staff_id_type_0 = UUID(data)
+            if not isinstance(data, str):
+                raise TypeError()
+            staff_id_type_0 = UUID(data)
 
-                return staff_id_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(None | Unset | UUID, data)
+            return staff_id_type_0
 
         staff_id = _parse_staff_id(d.pop("staff_id", UNSET))
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 from uuid import UUID
 
 from attrs import define as _attrs_define
@@ -99,15 +99,11 @@ class Sequence:
                 return data
             if isinstance(data, Unset):
                 return data
-            try:
-                if not isinstance(data, str):
-                    raise TypeError()
-                collection_form_id_type_0 = UUID(data)
+            if not isinstance(data, str):
+                raise TypeError()
+            collection_form_id_type_0 = UUID(data)
 
-                return collection_form_id_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(None | Unset | UUID, data)
+            return collection_form_id_type_0
 
         collection_form_id = _parse_collection_form_id(
             d.pop("collection_form_id", UNSET)
@@ -118,15 +114,11 @@ class Sequence:
                 return data
             if isinstance(data, Unset):
                 return data
-            try:
-                if not isinstance(data, str):
-                    raise TypeError()
-                enrollment_form_id_type_0 = UUID(data)
+            if not isinstance(data, str):
+                raise TypeError()
+            enrollment_form_id_type_0 = UUID(data)
 
-                return enrollment_form_id_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(None | Unset | UUID, data)
+            return enrollment_form_id_type_0
 
         enrollment_form_id = _parse_enrollment_form_id(
             d.pop("enrollment_form_id", UNSET)

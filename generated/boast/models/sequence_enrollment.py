@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 from uuid import UUID
 
 from attrs import define as _attrs_define
@@ -95,15 +95,11 @@ class SequenceEnrollment:
                 return data
             if isinstance(data, Unset):
                 return data
-            try:
-                if not isinstance(data, str):
-                    raise TypeError()
-                response_id_type_0 = UUID(data)
+            if not isinstance(data, str):
+                raise TypeError()
+            response_id_type_0 = UUID(data)
 
-                return response_id_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(None | Unset | UUID, data)
+            return response_id_type_0
 
         response_id = _parse_response_id(d.pop("response_id", UNSET))
 

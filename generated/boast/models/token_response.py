@@ -14,20 +14,23 @@ T = TypeVar("T", bound="TokenResponse")
 
 @_attrs_define
 class TokenResponse:
-    """
-    Attributes:
-        access_token (str):
-        token_type (str):
-        expires_in (int): Seconds until the access token expires.
-        refresh_token (str):
-        scope (str | Unset):
-        created_at (int | Unset): Unix time the token was issued.
+    """RFC 6749 §5.1: only access_token and token_type are guaranteed. Boast's examples also carry
+    expires_in and refresh_token, but its documentation does not promise them, so a client must
+    not fail when an answer omits them.
+
+        Attributes:
+            access_token (str):
+            token_type (str):
+            expires_in (int | Unset): Seconds until the access token expires.
+            refresh_token (str | Unset):
+            scope (str | Unset):
+            created_at (int | Unset): Unix time the token was issued.
     """
 
     access_token: str
     token_type: str
-    expires_in: int
-    refresh_token: str
+    expires_in: int | Unset = UNSET
+    refresh_token: str | Unset = UNSET
     scope: str | Unset = UNSET
     created_at: int | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -51,10 +54,12 @@ class TokenResponse:
             {
                 "access_token": access_token,
                 "token_type": token_type,
-                "expires_in": expires_in,
-                "refresh_token": refresh_token,
             }
         )
+        if expires_in is not UNSET:
+            field_dict["expires_in"] = expires_in
+        if refresh_token is not UNSET:
+            field_dict["refresh_token"] = refresh_token
         if scope is not UNSET:
             field_dict["scope"] = scope
         if created_at is not UNSET:
@@ -69,9 +74,9 @@ class TokenResponse:
 
         token_type = d.pop("token_type")
 
-        expires_in = d.pop("expires_in")
+        expires_in = d.pop("expires_in", UNSET)
 
-        refresh_token = d.pop("refresh_token")
+        refresh_token = d.pop("refresh_token", UNSET)
 
         scope = d.pop("scope", UNSET)
 

@@ -108,7 +108,7 @@ class AutomaticEmailSequenceStep:
                 return data
             return cast(int | None, data)
 
-        version_number = _parse_version_number(d.pop("version_number"))
+        version_number = _parse_version_number(d.pop("version_number", None))
 
         dependencies = []
         _dependencies = d.pop("dependencies")

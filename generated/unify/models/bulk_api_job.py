@@ -18,7 +18,7 @@ class BulkApiJob:
 
     Attributes:
         job_id (str):
-        status (BulkApiJobStatus): Status of an asynchronous Bulk API job.
+        status (BulkApiJobStatus | str): Status of an asynchronous Bulk API job.
         total_rows (int | None):
         error_code (None | str):
         created_at (str):
@@ -27,7 +27,7 @@ class BulkApiJob:
     """
 
     job_id: str
-    status: BulkApiJobStatus
+    status: BulkApiJobStatus | str
     total_rows: int | None
     error_code: None | str
     created_at: str
@@ -38,7 +38,11 @@ class BulkApiJob:
     def to_dict(self) -> dict[str, Any]:
         job_id = self.job_id
 
-        status = self.status.value
+        status: str
+        if isinstance(self.status, BulkApiJobStatus):
+            status = self.status.value
+        else:
+            status = self.status
 
         total_rows: int | None
         total_rows = self.total_rows
@@ -74,21 +78,32 @@ class BulkApiJob:
         d = dict(src_dict)
         job_id = d.pop("job_id")
 
-        status = BulkApiJobStatus(d.pop("status"))
+        def _parse_status(data: object) -> BulkApiJobStatus | str:
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                status_type_0 = BulkApiJobStatus(data)
+
+                return status_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(BulkApiJobStatus | str, data)
+
+        status = _parse_status(d.pop("status"))
 
         def _parse_total_rows(data: object) -> int | None:
             if data is None:
                 return data
             return cast(int | None, data)
 
-        total_rows = _parse_total_rows(d.pop("total_rows"))
+        total_rows = _parse_total_rows(d.pop("total_rows", None))
 
         def _parse_error_code(data: object) -> None | str:
             if data is None:
                 return data
             return cast(None | str, data)
 
-        error_code = _parse_error_code(d.pop("error_code"))
+        error_code = _parse_error_code(d.pop("error_code", None))
 
         created_at = d.pop("created_at")
 
@@ -99,7 +114,7 @@ class BulkApiJob:
                 return data
             return cast(None | str, data)
 
-        canceled_at = _parse_canceled_at(d.pop("canceled_at"))
+        canceled_at = _parse_canceled_at(d.pop("canceled_at", None))
 
         bulk_api_job = cls(
             job_id=job_id,

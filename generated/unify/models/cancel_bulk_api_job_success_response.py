@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -20,17 +20,21 @@ class CancelBulkApiJobSuccessResponse:
 
     Attributes:
         job_id (str):
-        status (CancelBulkApiJobSuccessResponseStatus):
+        status (CancelBulkApiJobSuccessResponseStatus | str):
     """
 
     job_id: str
-    status: CancelBulkApiJobSuccessResponseStatus
+    status: CancelBulkApiJobSuccessResponseStatus | str
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         job_id = self.job_id
 
-        status = self.status.value
+        status: str
+        if isinstance(self.status, CancelBulkApiJobSuccessResponseStatus):
+            status = self.status.value
+        else:
+            status = self.status
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -48,7 +52,18 @@ class CancelBulkApiJobSuccessResponse:
         d = dict(src_dict)
         job_id = d.pop("job_id")
 
-        status = CancelBulkApiJobSuccessResponseStatus(d.pop("status"))
+        def _parse_status(data: object) -> CancelBulkApiJobSuccessResponseStatus | str:
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                status_status = CancelBulkApiJobSuccessResponseStatus(data)
+
+                return status_status
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(CancelBulkApiJobSuccessResponseStatus | str, data)
+
+        status = _parse_status(d.pop("status"))
 
         cancel_bulk_api_job_success_response = cls(
             job_id=job_id,

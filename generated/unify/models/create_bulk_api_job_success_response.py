@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -20,19 +20,23 @@ class CreateBulkApiJobSuccessResponse:
 
     Attributes:
         job_id (str):
-        status (CreateBulkApiJobSuccessResponseStatus):
+        status (CreateBulkApiJobSuccessResponseStatus | str):
         expires_at (str):
     """
 
     job_id: str
-    status: CreateBulkApiJobSuccessResponseStatus
+    status: CreateBulkApiJobSuccessResponseStatus | str
     expires_at: str
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         job_id = self.job_id
 
-        status = self.status.value
+        status: str
+        if isinstance(self.status, CreateBulkApiJobSuccessResponseStatus):
+            status = self.status.value
+        else:
+            status = self.status
 
         expires_at = self.expires_at
 
@@ -53,7 +57,18 @@ class CreateBulkApiJobSuccessResponse:
         d = dict(src_dict)
         job_id = d.pop("job_id")
 
-        status = CreateBulkApiJobSuccessResponseStatus(d.pop("status"))
+        def _parse_status(data: object) -> CreateBulkApiJobSuccessResponseStatus | str:
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                status_status = CreateBulkApiJobSuccessResponseStatus(data)
+
+                return status_status
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(CreateBulkApiJobSuccessResponseStatus | str, data)
+
+        status = _parse_status(d.pop("status"))
 
         expires_at = d.pop("expires_at")
 

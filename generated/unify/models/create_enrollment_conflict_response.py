@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from attrs import define as _attrs_define
@@ -20,20 +20,24 @@ class CreateEnrollmentConflictResponse:
     """Response returned when the person is already enrolled in an active sequence.
 
     Attributes:
-        status (CreateEnrollmentConflictResponseStatus):
+        status (CreateEnrollmentConflictResponseStatus | str):
         message (str):
         active_sequence_id (UUID): String UUID value.
         active_enrollment_id (UUID): String UUID value.
     """
 
-    status: CreateEnrollmentConflictResponseStatus
+    status: CreateEnrollmentConflictResponseStatus | str
     message: str
     active_sequence_id: UUID
     active_enrollment_id: UUID
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        status = self.status.value
+        status: str
+        if isinstance(self.status, CreateEnrollmentConflictResponseStatus):
+            status = self.status.value
+        else:
+            status = self.status
 
         message = self.message
 
@@ -57,7 +61,19 @@ class CreateEnrollmentConflictResponse:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        status = CreateEnrollmentConflictResponseStatus(d.pop("status"))
+
+        def _parse_status(data: object) -> CreateEnrollmentConflictResponseStatus | str:
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                status_status = CreateEnrollmentConflictResponseStatus(data)
+
+                return status_status
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(CreateEnrollmentConflictResponseStatus | str, data)
+
+        status = _parse_status(d.pop("status"))
 
         message = d.pop("message")
 

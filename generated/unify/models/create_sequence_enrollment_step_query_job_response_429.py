@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -19,16 +19,22 @@ class CreateSequenceEnrollmentStepQueryJobResponse429:
     """Response for any operation that exceeds a rate limit.
 
     Attributes:
-        status (CreateSequenceEnrollmentStepQueryJobResponse429Status):
+        status (CreateSequenceEnrollmentStepQueryJobResponse429Status | str):
         message (str):
     """
 
-    status: CreateSequenceEnrollmentStepQueryJobResponse429Status
+    status: CreateSequenceEnrollmentStepQueryJobResponse429Status | str
     message: str
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        status = self.status.value
+        status: str
+        if isinstance(
+            self.status, CreateSequenceEnrollmentStepQueryJobResponse429Status
+        ):
+            status = self.status.value
+        else:
+            status = self.status
 
         message = self.message
 
@@ -46,7 +52,25 @@ class CreateSequenceEnrollmentStepQueryJobResponse429:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        status = CreateSequenceEnrollmentStepQueryJobResponse429Status(d.pop("status"))
+
+        def _parse_status(
+            data: object,
+        ) -> CreateSequenceEnrollmentStepQueryJobResponse429Status | str:
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                status_status = CreateSequenceEnrollmentStepQueryJobResponse429Status(
+                    data
+                )
+
+                return status_status
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(
+                CreateSequenceEnrollmentStepQueryJobResponse429Status | str, data
+            )
+
+        status = _parse_status(d.pop("status"))
 
         message = d.pop("message")
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -24,18 +24,22 @@ class DeleteSequenceEnrollmentResponse400:
     """Response for any operation that results in a bad request error.
 
     Attributes:
-        status (DeleteSequenceEnrollmentResponse400Status):
+        status (DeleteSequenceEnrollmentResponse400Status | str):
         errors (list[UResponsesBadRequestError] | Unset):
         message (str | Unset):
     """
 
-    status: DeleteSequenceEnrollmentResponse400Status
+    status: DeleteSequenceEnrollmentResponse400Status | str
     errors: list[UResponsesBadRequestError] | Unset = UNSET
     message: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        status = self.status.value
+        status: str
+        if isinstance(self.status, DeleteSequenceEnrollmentResponse400Status):
+            status = self.status.value
+        else:
+            status = self.status
 
         errors: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.errors, Unset):
@@ -65,7 +69,21 @@ class DeleteSequenceEnrollmentResponse400:
         from ..models.u_responses_bad_request_error import UResponsesBadRequestError  # noqa: PLC0415
 
         d = dict(src_dict)
-        status = DeleteSequenceEnrollmentResponse400Status(d.pop("status"))
+
+        def _parse_status(
+            data: object,
+        ) -> DeleteSequenceEnrollmentResponse400Status | str:
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                status_status = DeleteSequenceEnrollmentResponse400Status(data)
+
+                return status_status
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(DeleteSequenceEnrollmentResponse400Status | str, data)
+
+        status = _parse_status(d.pop("status"))
 
         _errors = d.pop("errors", UNSET)
         errors: list[UResponsesBadRequestError] | Unset = UNSET

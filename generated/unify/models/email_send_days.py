@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -134,156 +134,128 @@ class EmailSendDays:
         def _parse_field_1(data: object) -> list[EmailSendWindow] | None:
             if data is None:
                 return data
-            try:
-                if not isinstance(data, list):
-                    raise TypeError()
-                field_1_type_0 = []
-                _field_1_type_0 = data
-                for field_1_type_0_item_data in _field_1_type_0:
-                    field_1_type_0_item = EmailSendWindow.from_dict(
-                        field_1_type_0_item_data
-                    )
+            if not isinstance(data, list):
+                raise TypeError()
+            field_1_type_0 = []
+            _field_1_type_0 = data
+            for field_1_type_0_item_data in _field_1_type_0:
+                field_1_type_0_item = EmailSendWindow.from_dict(
+                    field_1_type_0_item_data
+                )
 
-                    field_1_type_0.append(field_1_type_0_item)
+                field_1_type_0.append(field_1_type_0_item)
 
-                return field_1_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(list[EmailSendWindow] | None, data)
+            return field_1_type_0
 
-        field_1 = _parse_field_1(d.pop("1"))
+        field_1 = _parse_field_1(d.pop("1", None))
 
         def _parse_field_2(data: object) -> list[EmailSendWindow] | None:
             if data is None:
                 return data
-            try:
-                if not isinstance(data, list):
-                    raise TypeError()
-                field_2_type_0 = []
-                _field_2_type_0 = data
-                for field_2_type_0_item_data in _field_2_type_0:
-                    field_2_type_0_item = EmailSendWindow.from_dict(
-                        field_2_type_0_item_data
-                    )
+            if not isinstance(data, list):
+                raise TypeError()
+            field_2_type_0 = []
+            _field_2_type_0 = data
+            for field_2_type_0_item_data in _field_2_type_0:
+                field_2_type_0_item = EmailSendWindow.from_dict(
+                    field_2_type_0_item_data
+                )
 
-                    field_2_type_0.append(field_2_type_0_item)
+                field_2_type_0.append(field_2_type_0_item)
 
-                return field_2_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(list[EmailSendWindow] | None, data)
+            return field_2_type_0
 
-        field_2 = _parse_field_2(d.pop("2"))
+        field_2 = _parse_field_2(d.pop("2", None))
 
         def _parse_field_3(data: object) -> list[EmailSendWindow] | None:
             if data is None:
                 return data
-            try:
-                if not isinstance(data, list):
-                    raise TypeError()
-                field_3_type_0 = []
-                _field_3_type_0 = data
-                for field_3_type_0_item_data in _field_3_type_0:
-                    field_3_type_0_item = EmailSendWindow.from_dict(
-                        field_3_type_0_item_data
-                    )
+            if not isinstance(data, list):
+                raise TypeError()
+            field_3_type_0 = []
+            _field_3_type_0 = data
+            for field_3_type_0_item_data in _field_3_type_0:
+                field_3_type_0_item = EmailSendWindow.from_dict(
+                    field_3_type_0_item_data
+                )
 
-                    field_3_type_0.append(field_3_type_0_item)
+                field_3_type_0.append(field_3_type_0_item)
 
-                return field_3_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(list[EmailSendWindow] | None, data)
+            return field_3_type_0
 
-        field_3 = _parse_field_3(d.pop("3"))
+        field_3 = _parse_field_3(d.pop("3", None))
 
         def _parse_field_4(data: object) -> list[EmailSendWindow] | None:
             if data is None:
                 return data
-            try:
-                if not isinstance(data, list):
-                    raise TypeError()
-                field_4_type_0 = []
-                _field_4_type_0 = data
-                for field_4_type_0_item_data in _field_4_type_0:
-                    field_4_type_0_item = EmailSendWindow.from_dict(
-                        field_4_type_0_item_data
-                    )
+            if not isinstance(data, list):
+                raise TypeError()
+            field_4_type_0 = []
+            _field_4_type_0 = data
+            for field_4_type_0_item_data in _field_4_type_0:
+                field_4_type_0_item = EmailSendWindow.from_dict(
+                    field_4_type_0_item_data
+                )
 
-                    field_4_type_0.append(field_4_type_0_item)
+                field_4_type_0.append(field_4_type_0_item)
 
-                return field_4_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(list[EmailSendWindow] | None, data)
+            return field_4_type_0
 
-        field_4 = _parse_field_4(d.pop("4"))
+        field_4 = _parse_field_4(d.pop("4", None))
 
         def _parse_field_5(data: object) -> list[EmailSendWindow] | None:
             if data is None:
                 return data
-            try:
-                if not isinstance(data, list):
-                    raise TypeError()
-                field_5_type_0 = []
-                _field_5_type_0 = data
-                for field_5_type_0_item_data in _field_5_type_0:
-                    field_5_type_0_item = EmailSendWindow.from_dict(
-                        field_5_type_0_item_data
-                    )
+            if not isinstance(data, list):
+                raise TypeError()
+            field_5_type_0 = []
+            _field_5_type_0 = data
+            for field_5_type_0_item_data in _field_5_type_0:
+                field_5_type_0_item = EmailSendWindow.from_dict(
+                    field_5_type_0_item_data
+                )
 
-                    field_5_type_0.append(field_5_type_0_item)
+                field_5_type_0.append(field_5_type_0_item)
 
-                return field_5_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(list[EmailSendWindow] | None, data)
+            return field_5_type_0
 
-        field_5 = _parse_field_5(d.pop("5"))
+        field_5 = _parse_field_5(d.pop("5", None))
 
         def _parse_field_6(data: object) -> list[EmailSendWindow] | None:
             if data is None:
                 return data
-            try:
-                if not isinstance(data, list):
-                    raise TypeError()
-                field_6_type_0 = []
-                _field_6_type_0 = data
-                for field_6_type_0_item_data in _field_6_type_0:
-                    field_6_type_0_item = EmailSendWindow.from_dict(
-                        field_6_type_0_item_data
-                    )
+            if not isinstance(data, list):
+                raise TypeError()
+            field_6_type_0 = []
+            _field_6_type_0 = data
+            for field_6_type_0_item_data in _field_6_type_0:
+                field_6_type_0_item = EmailSendWindow.from_dict(
+                    field_6_type_0_item_data
+                )
 
-                    field_6_type_0.append(field_6_type_0_item)
+                field_6_type_0.append(field_6_type_0_item)
 
-                return field_6_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(list[EmailSendWindow] | None, data)
+            return field_6_type_0
 
-        field_6 = _parse_field_6(d.pop("6"))
+        field_6 = _parse_field_6(d.pop("6", None))
 
         def _parse_field_7(data: object) -> list[EmailSendWindow] | None:
             if data is None:
                 return data
-            try:
-                if not isinstance(data, list):
-                    raise TypeError()
-                field_7_type_0 = []
-                _field_7_type_0 = data
-                for field_7_type_0_item_data in _field_7_type_0:
-                    field_7_type_0_item = EmailSendWindow.from_dict(
-                        field_7_type_0_item_data
-                    )
+            if not isinstance(data, list):
+                raise TypeError()
+            field_7_type_0 = []
+            _field_7_type_0 = data
+            for field_7_type_0_item_data in _field_7_type_0:
+                field_7_type_0_item = EmailSendWindow.from_dict(
+                    field_7_type_0_item_data
+                )
 
-                    field_7_type_0.append(field_7_type_0_item)
+                field_7_type_0.append(field_7_type_0_item)
 
-                return field_7_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(list[EmailSendWindow] | None, data)
+            return field_7_type_0
 
-        field_7 = _parse_field_7(d.pop("7"))
+        field_7 = _parse_field_7(d.pop("7", None))
 
         email_send_days = cls(
             field_1=field_1,

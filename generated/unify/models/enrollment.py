@@ -35,7 +35,7 @@ class Enrollment:
         person (EnrollmentPerson): Person details embedded in enrollment responses.
         mailbox (EnrollmentMailbox): Mailbox details embedded in enrollment responses.
         reply_email_message (EnrollmentReplyEmailMessage | None):
-        status (SequenceEnrollmentStatus): Status of a sequence enrollment.
+        status (SequenceEnrollmentStatus | str): Status of a sequence enrollment.
         is_blocked (bool):
         is_bounced (bool):
         is_canceled (bool):
@@ -55,7 +55,7 @@ class Enrollment:
     person: EnrollmentPerson
     mailbox: EnrollmentMailbox
     reply_email_message: EnrollmentReplyEmailMessage | None
-    status: SequenceEnrollmentStatus
+    status: SequenceEnrollmentStatus | str
     is_blocked: bool
     is_bounced: bool
     is_canceled: bool
@@ -90,7 +90,11 @@ class Enrollment:
         else:
             reply_email_message = self.reply_email_message
 
-        status = self.status.value
+        status: str
+        if isinstance(self.status, SequenceEnrollmentStatus):
+            status = self.status.value
+        else:
+            status = self.status
 
         is_blocked = self.is_blocked
 
@@ -180,19 +184,28 @@ class Enrollment:
         ) -> EnrollmentReplyEmailMessage | None:
             if data is None:
                 return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                reply_email_message_type_0 = EnrollmentReplyEmailMessage.from_dict(data)
+            if not isinstance(data, dict):
+                raise TypeError()
+            reply_email_message_type_0 = EnrollmentReplyEmailMessage.from_dict(data)
 
-                return reply_email_message_type_0
+            return reply_email_message_type_0
+
+        reply_email_message = _parse_reply_email_message(
+            d.pop("reply_email_message", None)
+        )
+
+        def _parse_status(data: object) -> SequenceEnrollmentStatus | str:
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                status_type_0 = SequenceEnrollmentStatus(data)
+
+                return status_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(EnrollmentReplyEmailMessage | None, data)
+            return cast(SequenceEnrollmentStatus | str, data)
 
-        reply_email_message = _parse_reply_email_message(d.pop("reply_email_message"))
-
-        status = SequenceEnrollmentStatus(d.pop("status"))
+        status = _parse_status(d.pop("status"))
 
         is_blocked = d.pop("is_blocked")
 
@@ -211,47 +224,35 @@ class Enrollment:
         def _parse_started_at(data: object) -> datetime.datetime | None:
             if data is None:
                 return data
-            try:
-                if not isinstance(data, str):
-                    raise TypeError()
-                started_at_type_0 = datetime.datetime.fromisoformat(data)
+            if not isinstance(data, str):
+                raise TypeError()
+            started_at_type_0 = datetime.datetime.fromisoformat(data)
 
-                return started_at_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(datetime.datetime | None, data)
+            return started_at_type_0
 
-        started_at = _parse_started_at(d.pop("started_at"))
+        started_at = _parse_started_at(d.pop("started_at", None))
 
         def _parse_ended_at(data: object) -> datetime.datetime | None:
             if data is None:
                 return data
-            try:
-                if not isinstance(data, str):
-                    raise TypeError()
-                ended_at_type_0 = datetime.datetime.fromisoformat(data)
+            if not isinstance(data, str):
+                raise TypeError()
+            ended_at_type_0 = datetime.datetime.fromisoformat(data)
 
-                return ended_at_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(datetime.datetime | None, data)
+            return ended_at_type_0
 
-        ended_at = _parse_ended_at(d.pop("ended_at"))
+        ended_at = _parse_ended_at(d.pop("ended_at", None))
 
         def _parse_enrolled_by_play(data: object) -> EnrollmentPlay | None | Unset:
             if data is None:
                 return data
             if isinstance(data, Unset):
                 return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                enrolled_by_play_type_0 = EnrollmentPlay.from_dict(data)
+            if not isinstance(data, dict):
+                raise TypeError()
+            enrolled_by_play_type_0 = EnrollmentPlay.from_dict(data)
 
-                return enrolled_by_play_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(EnrollmentPlay | None | Unset, data)
+            return enrolled_by_play_type_0
 
         enrolled_by_play = _parse_enrolled_by_play(d.pop("enrolled_by_play", UNSET))
 

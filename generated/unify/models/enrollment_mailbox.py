@@ -68,7 +68,7 @@ class EnrollmentMailbox:
                 return data
             return cast(None | str, data)
 
-        display_name = _parse_display_name(d.pop("display_name"))
+        display_name = _parse_display_name(d.pop("display_name", None))
 
         is_paused = d.pop("is_paused")
 

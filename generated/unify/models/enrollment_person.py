@@ -70,21 +70,21 @@ class EnrollmentPerson:
                 return data
             return cast(None | str, data)
 
-        first_name = _parse_first_name(d.pop("first_name"))
+        first_name = _parse_first_name(d.pop("first_name", None))
 
         def _parse_last_name(data: object) -> None | str:
             if data is None:
                 return data
             return cast(None | str, data)
 
-        last_name = _parse_last_name(d.pop("last_name"))
+        last_name = _parse_last_name(d.pop("last_name", None))
 
         def _parse_linkedin_url(data: object) -> None | str:
             if data is None:
                 return data
             return cast(None | str, data)
 
-        linkedin_url = _parse_linkedin_url(d.pop("linkedin_url"))
+        linkedin_url = _parse_linkedin_url(d.pop("linkedin_url", None))
 
         enrollment_person = cls(
             id=id,

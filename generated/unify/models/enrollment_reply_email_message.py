@@ -75,7 +75,7 @@ class EnrollmentReplyEmailMessage:
                 return data
             return cast(None | str, data)
 
-        subject = _parse_subject(d.pop("subject"))
+        subject = _parse_subject(d.pop("subject", None))
 
         classifications = []
         _classifications = d.pop("classifications")
@@ -89,17 +89,13 @@ class EnrollmentReplyEmailMessage:
         def _parse_received_at(data: object) -> datetime.datetime | None:
             if data is None:
                 return data
-            try:
-                if not isinstance(data, str):
-                    raise TypeError()
-                received_at_type_0 = datetime.datetime.fromisoformat(data)
+            if not isinstance(data, str):
+                raise TypeError()
+            received_at_type_0 = datetime.datetime.fromisoformat(data)
 
-                return received_at_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(datetime.datetime | None, data)
+            return received_at_type_0
 
-        received_at = _parse_received_at(d.pop("received_at"))
+        received_at = _parse_received_at(d.pop("received_at", None))
 
         enrollment_reply_email_message = cls(
             id=id,

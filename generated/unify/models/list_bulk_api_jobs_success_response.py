@@ -64,7 +64,7 @@ class ListBulkApiJobsSuccessResponse:
                 return data
             return cast(None | str, data)
 
-        next_cursor = _parse_next_cursor(d.pop("next_cursor"))
+        next_cursor = _parse_next_cursor(d.pop("next_cursor", None))
 
         list_bulk_api_jobs_success_response = cls(
             jobs=jobs,

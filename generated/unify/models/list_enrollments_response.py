@@ -64,7 +64,7 @@ class ListEnrollmentsResponse:
                 return data
             return cast(None | str, data)
 
-        next_cursor = _parse_next_cursor(d.pop("next_cursor"))
+        next_cursor = _parse_next_cursor(d.pop("next_cursor", None))
 
         list_enrollments_response = cls(
             enrollments=enrollments,

@@ -112,7 +112,7 @@ class ListSequenceStepsResponse:
                 return data
             return cast(None | str, data)
 
-        next_cursor = _parse_next_cursor(d.pop("next_cursor"))
+        next_cursor = _parse_next_cursor(d.pop("next_cursor", None))
 
         list_sequence_steps_response = cls(
             steps=steps,

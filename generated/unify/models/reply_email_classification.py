@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from attrs import define as _attrs_define
@@ -21,17 +21,21 @@ class ReplyEmailClassification:
 
     Attributes:
         id (UUID): String UUID value.
-        category (ReplyEmailClassificationCategory): Reply classification category.
+        category (ReplyEmailClassificationCategory | str): Reply classification category.
     """
 
     id: UUID
-    category: ReplyEmailClassificationCategory
+    category: ReplyEmailClassificationCategory | str
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         id = str(self.id)
 
-        category = self.category.value
+        category: str
+        if isinstance(self.category, ReplyEmailClassificationCategory):
+            category = self.category.value
+        else:
+            category = self.category
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -49,7 +53,18 @@ class ReplyEmailClassification:
         d = dict(src_dict)
         id = UUID(d.pop("id"))
 
-        category = ReplyEmailClassificationCategory(d.pop("category"))
+        def _parse_category(data: object) -> ReplyEmailClassificationCategory | str:
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                category_type_0 = ReplyEmailClassificationCategory(data)
+
+                return category_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(ReplyEmailClassificationCategory | str, data)
+
+        category = _parse_category(d.pop("category"))
 
         reply_email_classification = cls(
             id=id,

@@ -65,7 +65,7 @@ class ReplyEmailMessage:
                 return data
             return cast(None | str, data)
 
-        subject = _parse_subject(d.pop("subject"))
+        subject = _parse_subject(d.pop("subject", None))
 
         classifications = []
         _classifications = d.pop("classifications")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -22,18 +22,22 @@ class ResumeSequenceResponse400:
     """Response for any operation that results in a bad request error.
 
     Attributes:
-        status (ResumeSequenceResponse400Status):
+        status (ResumeSequenceResponse400Status | str):
         errors (list[UResponsesBadRequestError] | Unset):
         message (str | Unset):
     """
 
-    status: ResumeSequenceResponse400Status
+    status: ResumeSequenceResponse400Status | str
     errors: list[UResponsesBadRequestError] | Unset = UNSET
     message: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        status = self.status.value
+        status: str
+        if isinstance(self.status, ResumeSequenceResponse400Status):
+            status = self.status.value
+        else:
+            status = self.status
 
         errors: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.errors, Unset):
@@ -63,7 +67,19 @@ class ResumeSequenceResponse400:
         from ..models.u_responses_bad_request_error import UResponsesBadRequestError  # noqa: PLC0415
 
         d = dict(src_dict)
-        status = ResumeSequenceResponse400Status(d.pop("status"))
+
+        def _parse_status(data: object) -> ResumeSequenceResponse400Status | str:
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                status_status = ResumeSequenceResponse400Status(data)
+
+                return status_status
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(ResumeSequenceResponse400Status | str, data)
+
+        status = _parse_status(d.pop("status"))
 
         _errors = d.pop("errors", UNSET)
         errors: list[UResponsesBadRequestError] | Unset = UNSET

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from attrs import define as _attrs_define
@@ -110,32 +110,24 @@ class Sequence:
         def _parse_send_schedule(data: object) -> None | SequenceSendSchedule:
             if data is None:
                 return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                send_schedule_type_0 = SequenceSendSchedule.from_dict(data)
+            if not isinstance(data, dict):
+                raise TypeError()
+            send_schedule_type_0 = SequenceSendSchedule.from_dict(data)
 
-                return send_schedule_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(None | SequenceSendSchedule, data)
+            return send_schedule_type_0
 
-        send_schedule = _parse_send_schedule(d.pop("send_schedule"))
+        send_schedule = _parse_send_schedule(d.pop("send_schedule", None))
 
         def _parse_sequence_ruleset(data: object) -> None | SequenceRuleset:
             if data is None:
                 return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                sequence_ruleset_type_0 = SequenceRuleset.from_dict(data)
+            if not isinstance(data, dict):
+                raise TypeError()
+            sequence_ruleset_type_0 = SequenceRuleset.from_dict(data)
 
-                return sequence_ruleset_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(None | SequenceRuleset, data)
+            return sequence_ruleset_type_0
 
-        sequence_ruleset = _parse_sequence_ruleset(d.pop("sequence_ruleset"))
+        sequence_ruleset = _parse_sequence_ruleset(d.pop("sequence_ruleset", None))
 
         sequence = cls(
             id=id,

@@ -73,7 +73,7 @@ class SequenceCompany:
                 return data
             return cast(None | str, data)
 
-        name = _parse_name(d.pop("name"))
+        name = _parse_name(d.pop("name", None))
 
         domain = d.pop("domain")
 
@@ -82,7 +82,7 @@ class SequenceCompany:
                 return data
             return cast(None | str, data)
 
-        linkedin_url = _parse_linkedin_url(d.pop("linkedin_url"))
+        linkedin_url = _parse_linkedin_url(d.pop("linkedin_url", None))
 
         def _parse_description(data: object) -> None | str | Unset:
             if data is None:

@@ -71,14 +71,14 @@ class SequenceEmailStepConfig:
                 return data
             return cast(None | str, data)
 
-        subject = _parse_subject(d.pop("subject"))
+        subject = _parse_subject(d.pop("subject", None))
 
         def _parse_fallback_subject(data: object) -> None | str:
             if data is None:
                 return data
             return cast(None | str, data)
 
-        fallback_subject = _parse_fallback_subject(d.pop("fallback_subject"))
+        fallback_subject = _parse_fallback_subject(d.pop("fallback_subject", None))
 
         body = d.pop("body")
 

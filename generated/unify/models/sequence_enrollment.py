@@ -27,7 +27,7 @@ class SequenceEnrollment:
     Attributes:
         id (str):
         updated_at (str):
-        status (SequenceEnrollmentStatus): Status of a sequence enrollment.
+        status (SequenceEnrollmentStatus | str): Status of a sequence enrollment.
         is_blocked (bool):
         is_bounced (bool):
         is_canceled (bool):
@@ -46,7 +46,7 @@ class SequenceEnrollment:
 
     id: str
     updated_at: str
-    status: SequenceEnrollmentStatus
+    status: SequenceEnrollmentStatus | str
     is_blocked: bool
     is_bounced: bool
     is_canceled: bool
@@ -71,7 +71,11 @@ class SequenceEnrollment:
 
         updated_at = self.updated_at
 
-        status = self.status.value
+        status: str
+        if isinstance(self.status, SequenceEnrollmentStatus):
+            status = self.status.value
+        else:
+            status = self.status
 
         is_blocked = self.is_blocked
 
@@ -151,7 +155,18 @@ class SequenceEnrollment:
 
         updated_at = d.pop("updated_at")
 
-        status = SequenceEnrollmentStatus(d.pop("status"))
+        def _parse_status(data: object) -> SequenceEnrollmentStatus | str:
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                status_type_0 = SequenceEnrollmentStatus(data)
+
+                return status_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(SequenceEnrollmentStatus | str, data)
+
+        status = _parse_status(d.pop("status"))
 
         is_blocked = d.pop("is_blocked")
 
@@ -170,21 +185,21 @@ class SequenceEnrollment:
                 return data
             return cast(int | None, data)
 
-        version = _parse_version(d.pop("version"))
+        version = _parse_version(d.pop("version", None))
 
         def _parse_started_at(data: object) -> None | str:
             if data is None:
                 return data
             return cast(None | str, data)
 
-        started_at = _parse_started_at(d.pop("started_at"))
+        started_at = _parse_started_at(d.pop("started_at", None))
 
         def _parse_ended_at(data: object) -> None | str:
             if data is None:
                 return data
             return cast(None | str, data)
 
-        ended_at = _parse_ended_at(d.pop("ended_at"))
+        ended_at = _parse_ended_at(d.pop("ended_at", None))
 
         sequence = SequenceSummary.from_dict(d.pop("sequence"))
 
@@ -195,32 +210,26 @@ class SequenceEnrollment:
         def _parse_enrolled_by_play(data: object) -> None | PlaySummary:
             if data is None:
                 return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                enrolled_by_play_type_0 = PlaySummary.from_dict(data)
+            if not isinstance(data, dict):
+                raise TypeError()
+            enrolled_by_play_type_0 = PlaySummary.from_dict(data)
 
-                return enrolled_by_play_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(None | PlaySummary, data)
+            return enrolled_by_play_type_0
 
-        enrolled_by_play = _parse_enrolled_by_play(d.pop("enrolled_by_play"))
+        enrolled_by_play = _parse_enrolled_by_play(d.pop("enrolled_by_play", None))
 
         def _parse_reply_email_message(data: object) -> None | ReplyEmailMessage:
             if data is None:
                 return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                reply_email_message_type_0 = ReplyEmailMessage.from_dict(data)
+            if not isinstance(data, dict):
+                raise TypeError()
+            reply_email_message_type_0 = ReplyEmailMessage.from_dict(data)
 
-                return reply_email_message_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(None | ReplyEmailMessage, data)
+            return reply_email_message_type_0
 
-        reply_email_message = _parse_reply_email_message(d.pop("reply_email_message"))
+        reply_email_message = _parse_reply_email_message(
+            d.pop("reply_email_message", None)
+        )
 
         sequence_enrollment = cls(
             id=id,

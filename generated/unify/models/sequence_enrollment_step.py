@@ -31,8 +31,8 @@ class SequenceEnrollmentStep:
     Attributes:
         id (str):
         updated_at (str):
-        type_ (None | SequenceEnrollmentStepType):
-        status (SequenceEnrollmentStepStatus): Status of an individual sequence enrollment step.
+        type_ (None | SequenceEnrollmentStepType | str):
+        status (SequenceEnrollmentStepStatus | str): Status of an individual sequence enrollment step.
         is_blocked (bool):
         is_bounced (bool):
         is_canceled (bool):
@@ -54,8 +54,8 @@ class SequenceEnrollmentStep:
 
     id: str
     updated_at: str
-    type_: None | SequenceEnrollmentStepType
-    status: SequenceEnrollmentStepStatus
+    type_: None | SequenceEnrollmentStepType | str
+    status: SequenceEnrollmentStepStatus | str
     is_blocked: bool
     is_bounced: bool
     is_canceled: bool
@@ -87,7 +87,11 @@ class SequenceEnrollmentStep:
         else:
             type_ = self.type_
 
-        status = self.status.value
+        status: str
+        if isinstance(self.status, SequenceEnrollmentStepStatus):
+            status = self.status.value
+        else:
+            status = self.status
 
         is_blocked = self.is_blocked
 
@@ -168,7 +172,7 @@ class SequenceEnrollmentStep:
 
         updated_at = d.pop("updated_at")
 
-        def _parse_type_(data: object) -> None | SequenceEnrollmentStepType:
+        def _parse_type_(data: object) -> None | SequenceEnrollmentStepType | str:
             if data is None:
                 return data
             try:
@@ -179,11 +183,22 @@ class SequenceEnrollmentStep:
                 return type_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(None | SequenceEnrollmentStepType, data)
+            return cast(None | SequenceEnrollmentStepType | str, data)
 
-        type_ = _parse_type_(d.pop("type"))
+        type_ = _parse_type_(d.pop("type", None))
 
-        status = SequenceEnrollmentStepStatus(d.pop("status"))
+        def _parse_status(data: object) -> SequenceEnrollmentStepStatus | str:
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                status_type_0 = SequenceEnrollmentStepStatus(data)
+
+                return status_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(SequenceEnrollmentStepStatus | str, data)
+
+        status = _parse_status(d.pop("status"))
 
         is_blocked = d.pop("is_blocked")
 
@@ -204,21 +219,21 @@ class SequenceEnrollmentStep:
                 return data
             return cast(int | None, data)
 
-        step_number = _parse_step_number(d.pop("step_number"))
+        step_number = _parse_step_number(d.pop("step_number", None))
 
         def _parse_started_at(data: object) -> None | str:
             if data is None:
                 return data
             return cast(None | str, data)
 
-        started_at = _parse_started_at(d.pop("started_at"))
+        started_at = _parse_started_at(d.pop("started_at", None))
 
         def _parse_ended_at(data: object) -> None | str:
             if data is None:
                 return data
             return cast(None | str, data)
 
-        ended_at = _parse_ended_at(d.pop("ended_at"))
+        ended_at = _parse_ended_at(d.pop("ended_at", None))
 
         enrollment = SequenceEnrollmentSummary.from_dict(d.pop("enrollment"))
 
@@ -227,34 +242,26 @@ class SequenceEnrollmentStep:
         ) -> None | SequenceEnrollmentStepEmailMessage:
             if data is None:
                 return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                email_message_type_0 = SequenceEnrollmentStepEmailMessage.from_dict(
-                    data
-                )
+            if not isinstance(data, dict):
+                raise TypeError()
+            email_message_type_0 = SequenceEnrollmentStepEmailMessage.from_dict(data)
 
-                return email_message_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(None | SequenceEnrollmentStepEmailMessage, data)
+            return email_message_type_0
 
-        email_message = _parse_email_message(d.pop("email_message"))
+        email_message = _parse_email_message(d.pop("email_message", None))
 
         def _parse_reply_email_message(data: object) -> None | ReplyEmailMessage:
             if data is None:
                 return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                reply_email_message_type_0 = ReplyEmailMessage.from_dict(data)
+            if not isinstance(data, dict):
+                raise TypeError()
+            reply_email_message_type_0 = ReplyEmailMessage.from_dict(data)
 
-                return reply_email_message_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(None | ReplyEmailMessage, data)
+            return reply_email_message_type_0
 
-        reply_email_message = _parse_reply_email_message(d.pop("reply_email_message"))
+        reply_email_message = _parse_reply_email_message(
+            d.pop("reply_email_message", None)
+        )
 
         sequence_enrollment_step = cls(
             id=id,

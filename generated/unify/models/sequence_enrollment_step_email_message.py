@@ -82,21 +82,23 @@ class SequenceEnrollmentStepEmailMessage:
                 return data
             return cast(None | str, data)
 
-        subject = _parse_subject(d.pop("subject"))
+        subject = _parse_subject(d.pop("subject", None))
 
         def _parse_sent_at(data: object) -> None | str:
             if data is None:
                 return data
             return cast(None | str, data)
 
-        sent_at = _parse_sent_at(d.pop("sent_at"))
+        sent_at = _parse_sent_at(d.pop("sent_at", None))
 
         def _parse_from_email_address(data: object) -> None | str:
             if data is None:
                 return data
             return cast(None | str, data)
 
-        from_email_address = _parse_from_email_address(d.pop("from_email_address"))
+        from_email_address = _parse_from_email_address(
+            d.pop("from_email_address", None)
+        )
 
         is_bounced = d.pop("is_bounced")
 

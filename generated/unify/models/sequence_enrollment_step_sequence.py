@@ -55,14 +55,14 @@ class SequenceEnrollmentStepSequence:
                 return data
             return cast(None | str, data)
 
-        name = _parse_name(d.pop("name"))
+        name = _parse_name(d.pop("name", None))
 
         def _parse_version(data: object) -> int | None:
             if data is None:
                 return data
             return cast(int | None, data)
 
-        version = _parse_version(d.pop("version"))
+        version = _parse_version(d.pop("version", None))
 
         sequence_enrollment_step_sequence = cls(
             id=id,

@@ -88,7 +88,7 @@ class SequenceMailbox:
                 return data
             return cast(None | str, data)
 
-        email_address = _parse_email_address(d.pop("email_address"))
+        email_address = _parse_email_address(d.pop("email_address", None))
 
         def _parse_forward_to_email_address(data: object) -> None | str:
             if data is None:
@@ -96,7 +96,7 @@ class SequenceMailbox:
             return cast(None | str, data)
 
         forward_to_email_address = _parse_forward_to_email_address(
-            d.pop("forward_to_email_address")
+            d.pop("forward_to_email_address", None)
         )
 
         def _parse_secondary_forward_to_email_address(data: object) -> None | str:
@@ -105,39 +105,31 @@ class SequenceMailbox:
             return cast(None | str, data)
 
         secondary_forward_to_email_address = _parse_secondary_forward_to_email_address(
-            d.pop("secondary_forward_to_email_address")
+            d.pop("secondary_forward_to_email_address", None)
         )
 
         def _parse_user(data: object) -> None | SequenceUser:
             if data is None:
                 return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                user_type_0 = SequenceUser.from_dict(data)
+            if not isinstance(data, dict):
+                raise TypeError()
+            user_type_0 = SequenceUser.from_dict(data)
 
-                return user_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(None | SequenceUser, data)
+            return user_type_0
 
-        user = _parse_user(d.pop("user"))
+        user = _parse_user(d.pop("user", None))
 
         def _parse_secondary_forward_to_user(data: object) -> None | SequenceUser:
             if data is None:
                 return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                secondary_forward_to_user_type_0 = SequenceUser.from_dict(data)
+            if not isinstance(data, dict):
+                raise TypeError()
+            secondary_forward_to_user_type_0 = SequenceUser.from_dict(data)
 
-                return secondary_forward_to_user_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(None | SequenceUser, data)
+            return secondary_forward_to_user_type_0
 
         secondary_forward_to_user = _parse_secondary_forward_to_user(
-            d.pop("secondary_forward_to_user")
+            d.pop("secondary_forward_to_user", None)
         )
 
         sequence_mailbox = cls(

@@ -27,7 +27,7 @@ class SequenceManualEmailStepConfig:
         body (str):
         cc_recipients (list[str]):
         bcc_recipients (list[str]):
-        task_priority (TaskPriority): Priority assigned to tasks created by manual sequence steps.
+        task_priority (str | TaskPriority): Priority assigned to tasks created by manual sequence steps.
         auto_skip_on_due_date (bool):
         relative_due_at (None | SequenceStepRelativeDueAt):
     """
@@ -38,7 +38,7 @@ class SequenceManualEmailStepConfig:
     body: str
     cc_recipients: list[str]
     bcc_recipients: list[str]
-    task_priority: TaskPriority
+    task_priority: str | TaskPriority
     auto_skip_on_due_date: bool
     relative_due_at: None | SequenceStepRelativeDueAt
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -60,7 +60,11 @@ class SequenceManualEmailStepConfig:
 
         bcc_recipients = self.bcc_recipients
 
-        task_priority = self.task_priority.value
+        task_priority: str
+        if isinstance(self.task_priority, TaskPriority):
+            task_priority = self.task_priority.value
+        else:
+            task_priority = self.task_priority
 
         auto_skip_on_due_date = self.auto_skip_on_due_date
 
@@ -100,14 +104,14 @@ class SequenceManualEmailStepConfig:
                 return data
             return cast(None | str, data)
 
-        subject = _parse_subject(d.pop("subject"))
+        subject = _parse_subject(d.pop("subject", None))
 
         def _parse_fallback_subject(data: object) -> None | str:
             if data is None:
                 return data
             return cast(None | str, data)
 
-        fallback_subject = _parse_fallback_subject(d.pop("fallback_subject"))
+        fallback_subject = _parse_fallback_subject(d.pop("fallback_subject", None))
 
         body = d.pop("body")
 
@@ -115,24 +119,31 @@ class SequenceManualEmailStepConfig:
 
         bcc_recipients = cast(list[str], d.pop("bcc_recipients"))
 
-        task_priority = TaskPriority(d.pop("task_priority"))
+        def _parse_task_priority(data: object) -> str | TaskPriority:
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                task_priority_type_0 = TaskPriority(data)
+
+                return task_priority_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(str | TaskPriority, data)
+
+        task_priority = _parse_task_priority(d.pop("task_priority"))
 
         auto_skip_on_due_date = d.pop("auto_skip_on_due_date")
 
         def _parse_relative_due_at(data: object) -> None | SequenceStepRelativeDueAt:
             if data is None:
                 return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                relative_due_at_type_0 = SequenceStepRelativeDueAt.from_dict(data)
+            if not isinstance(data, dict):
+                raise TypeError()
+            relative_due_at_type_0 = SequenceStepRelativeDueAt.from_dict(data)
 
-                return relative_due_at_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(None | SequenceStepRelativeDueAt, data)
+            return relative_due_at_type_0
 
-        relative_due_at = _parse_relative_due_at(d.pop("relative_due_at"))
+        relative_due_at = _parse_relative_due_at(d.pop("relative_due_at", None))
 
         sequence_manual_email_step_config = cls(
             is_root_message=is_root_message,

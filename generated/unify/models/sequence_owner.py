@@ -64,14 +64,14 @@ class SequenceOwner:
                 return data
             return cast(None | str, data)
 
-        first_name = _parse_first_name(d.pop("first_name"))
+        first_name = _parse_first_name(d.pop("first_name", None))
 
         def _parse_last_name(data: object) -> None | str:
             if data is None:
                 return data
             return cast(None | str, data)
 
-        last_name = _parse_last_name(d.pop("last_name"))
+        last_name = _parse_last_name(d.pop("last_name", None))
 
         sequence_owner = cls(
             id=id,

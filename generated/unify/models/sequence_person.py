@@ -86,36 +86,32 @@ class SequencePerson:
                 return data
             return cast(None | str, data)
 
-        first_name = _parse_first_name(d.pop("first_name"))
+        first_name = _parse_first_name(d.pop("first_name", None))
 
         def _parse_last_name(data: object) -> None | str:
             if data is None:
                 return data
             return cast(None | str, data)
 
-        last_name = _parse_last_name(d.pop("last_name"))
+        last_name = _parse_last_name(d.pop("last_name", None))
 
         def _parse_linkedin_url(data: object) -> None | str:
             if data is None:
                 return data
             return cast(None | str, data)
 
-        linkedin_url = _parse_linkedin_url(d.pop("linkedin_url"))
+        linkedin_url = _parse_linkedin_url(d.pop("linkedin_url", None))
 
         def _parse_company(data: object) -> None | SequenceCompany:
             if data is None:
                 return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                company_type_0 = SequenceCompany.from_dict(data)
+            if not isinstance(data, dict):
+                raise TypeError()
+            company_type_0 = SequenceCompany.from_dict(data)
 
-                return company_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(None | SequenceCompany, data)
+            return company_type_0
 
-        company = _parse_company(d.pop("company"))
+        company = _parse_company(d.pop("company", None))
 
         sequence_person = cls(
             id=id,

@@ -28,16 +28,16 @@ class SequenceRuleset:
         updated_at (datetime.datetime): String value representing an RFC 3339 datetime.
         name (str):
         is_default (bool):
-        automatic_enrollment_task_assignment (AutomaticEnrollmentTaskAssignment): Assignment strategy for tasks created
-            from automatic sequence enrollments.
+        automatic_enrollment_task_assignment (AutomaticEnrollmentTaskAssignment | str): Assignment strategy for tasks
+            created from automatic sequence enrollments.
         automatic_enrollment_task_assignment_user_id (None | UUID):
-        manual_enrollment_task_assignment (ManualEnrollmentTaskAssignment): Assignment strategy for tasks created from
-            manual sequence enrollments.
+        manual_enrollment_task_assignment (ManualEnrollmentTaskAssignment | str): Assignment strategy for tasks created
+            from manual sequence enrollments.
         manual_enrollment_task_assignment_user_id (None | UUID):
         opt_out_message (None | str):
         allow_same_sequence_reenrollment (bool):
         block_reenrollment_value (int | None):
-        block_reenrollment_units (None | UnitOfTime):
+        block_reenrollment_units (None | str | UnitOfTime):
     """
 
     id: UUID
@@ -45,14 +45,14 @@ class SequenceRuleset:
     updated_at: datetime.datetime
     name: str
     is_default: bool
-    automatic_enrollment_task_assignment: AutomaticEnrollmentTaskAssignment
+    automatic_enrollment_task_assignment: AutomaticEnrollmentTaskAssignment | str
     automatic_enrollment_task_assignment_user_id: None | UUID
-    manual_enrollment_task_assignment: ManualEnrollmentTaskAssignment
+    manual_enrollment_task_assignment: ManualEnrollmentTaskAssignment | str
     manual_enrollment_task_assignment_user_id: None | UUID
     opt_out_message: None | str
     allow_same_sequence_reenrollment: bool
     block_reenrollment_value: int | None
-    block_reenrollment_units: None | UnitOfTime
+    block_reenrollment_units: None | str | UnitOfTime
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -66,9 +66,17 @@ class SequenceRuleset:
 
         is_default = self.is_default
 
-        automatic_enrollment_task_assignment = (
-            self.automatic_enrollment_task_assignment.value
-        )
+        automatic_enrollment_task_assignment: str
+        if isinstance(
+            self.automatic_enrollment_task_assignment, AutomaticEnrollmentTaskAssignment
+        ):
+            automatic_enrollment_task_assignment = (
+                self.automatic_enrollment_task_assignment.value
+            )
+        else:
+            automatic_enrollment_task_assignment = (
+                self.automatic_enrollment_task_assignment
+            )
 
         automatic_enrollment_task_assignment_user_id: None | str
         if isinstance(self.automatic_enrollment_task_assignment_user_id, UUID):
@@ -80,7 +88,15 @@ class SequenceRuleset:
                 self.automatic_enrollment_task_assignment_user_id
             )
 
-        manual_enrollment_task_assignment = self.manual_enrollment_task_assignment.value
+        manual_enrollment_task_assignment: str
+        if isinstance(
+            self.manual_enrollment_task_assignment, ManualEnrollmentTaskAssignment
+        ):
+            manual_enrollment_task_assignment = (
+                self.manual_enrollment_task_assignment.value
+            )
+        else:
+            manual_enrollment_task_assignment = self.manual_enrollment_task_assignment
 
         manual_enrollment_task_assignment_user_id: None | str
         if isinstance(self.manual_enrollment_task_assignment_user_id, UUID):
@@ -141,8 +157,25 @@ class SequenceRuleset:
 
         is_default = d.pop("is_default")
 
-        automatic_enrollment_task_assignment = AutomaticEnrollmentTaskAssignment(
-            d.pop("automatic_enrollment_task_assignment")
+        def _parse_automatic_enrollment_task_assignment(
+            data: object,
+        ) -> AutomaticEnrollmentTaskAssignment | str:
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                automatic_enrollment_task_assignment_type_0 = (
+                    AutomaticEnrollmentTaskAssignment(data)
+                )
+
+                return automatic_enrollment_task_assignment_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(AutomaticEnrollmentTaskAssignment | str, data)
+
+        automatic_enrollment_task_assignment = (
+            _parse_automatic_enrollment_task_assignment(
+                d.pop("automatic_enrollment_task_assignment")
+            )
         )
 
         def _parse_automatic_enrollment_task_assignment_user_id(
@@ -150,23 +183,34 @@ class SequenceRuleset:
         ) -> None | UUID:
             if data is None:
                 return data
-            try:
-                if not isinstance(data, str):
-                    raise TypeError()
-                automatic_enrollment_task_assignment_user_id_type_0 = UUID(data)
+            if not isinstance(data, str):
+                raise TypeError()
+            automatic_enrollment_task_assignment_user_id_type_0 = UUID(data)
 
-                return automatic_enrollment_task_assignment_user_id_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(None | UUID, data)
+            return automatic_enrollment_task_assignment_user_id_type_0
 
         automatic_enrollment_task_assignment_user_id = (
             _parse_automatic_enrollment_task_assignment_user_id(
-                d.pop("automatic_enrollment_task_assignment_user_id")
+                d.pop("automatic_enrollment_task_assignment_user_id", None)
             )
         )
 
-        manual_enrollment_task_assignment = ManualEnrollmentTaskAssignment(
+        def _parse_manual_enrollment_task_assignment(
+            data: object,
+        ) -> ManualEnrollmentTaskAssignment | str:
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                manual_enrollment_task_assignment_type_0 = (
+                    ManualEnrollmentTaskAssignment(data)
+                )
+
+                return manual_enrollment_task_assignment_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(ManualEnrollmentTaskAssignment | str, data)
+
+        manual_enrollment_task_assignment = _parse_manual_enrollment_task_assignment(
             d.pop("manual_enrollment_task_assignment")
         )
 
@@ -175,19 +219,15 @@ class SequenceRuleset:
         ) -> None | UUID:
             if data is None:
                 return data
-            try:
-                if not isinstance(data, str):
-                    raise TypeError()
-                manual_enrollment_task_assignment_user_id_type_0 = UUID(data)
+            if not isinstance(data, str):
+                raise TypeError()
+            manual_enrollment_task_assignment_user_id_type_0 = UUID(data)
 
-                return manual_enrollment_task_assignment_user_id_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(None | UUID, data)
+            return manual_enrollment_task_assignment_user_id_type_0
 
         manual_enrollment_task_assignment_user_id = (
             _parse_manual_enrollment_task_assignment_user_id(
-                d.pop("manual_enrollment_task_assignment_user_id")
+                d.pop("manual_enrollment_task_assignment_user_id", None)
             )
         )
 
@@ -196,7 +236,7 @@ class SequenceRuleset:
                 return data
             return cast(None | str, data)
 
-        opt_out_message = _parse_opt_out_message(d.pop("opt_out_message"))
+        opt_out_message = _parse_opt_out_message(d.pop("opt_out_message", None))
 
         allow_same_sequence_reenrollment = d.pop("allow_same_sequence_reenrollment")
 
@@ -206,10 +246,10 @@ class SequenceRuleset:
             return cast(int | None, data)
 
         block_reenrollment_value = _parse_block_reenrollment_value(
-            d.pop("block_reenrollment_value")
+            d.pop("block_reenrollment_value", None)
         )
 
-        def _parse_block_reenrollment_units(data: object) -> None | UnitOfTime:
+        def _parse_block_reenrollment_units(data: object) -> None | str | UnitOfTime:
             if data is None:
                 return data
             try:
@@ -220,10 +260,10 @@ class SequenceRuleset:
                 return block_reenrollment_units_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(None | UnitOfTime, data)
+            return cast(None | str | UnitOfTime, data)
 
         block_reenrollment_units = _parse_block_reenrollment_units(
-            d.pop("block_reenrollment_units")
+            d.pop("block_reenrollment_units", None)
         )
 
         sequence_ruleset = cls(

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -19,18 +19,22 @@ class SequenceStateConflictResponse:
     """Response returned when a sequence state change conflicts with a concurrent update.
 
     Attributes:
-        status (SequenceStateConflictResponseStatus):
+        status (SequenceStateConflictResponseStatus | str):
         message (str):
         current_is_paused (bool):
     """
 
-    status: SequenceStateConflictResponseStatus
+    status: SequenceStateConflictResponseStatus | str
     message: str
     current_is_paused: bool
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        status = self.status.value
+        status: str
+        if isinstance(self.status, SequenceStateConflictResponseStatus):
+            status = self.status.value
+        else:
+            status = self.status
 
         message = self.message
 
@@ -51,7 +55,19 @@ class SequenceStateConflictResponse:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        status = SequenceStateConflictResponseStatus(d.pop("status"))
+
+        def _parse_status(data: object) -> SequenceStateConflictResponseStatus | str:
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                status_status = SequenceStateConflictResponseStatus(data)
+
+                return status_status
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(SequenceStateConflictResponseStatus | str, data)
+
+        status = _parse_status(d.pop("status"))
 
         message = d.pop("message")
 

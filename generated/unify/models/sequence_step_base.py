@@ -94,7 +94,7 @@ class SequenceStepBase:
                 return data
             return cast(int | None, data)
 
-        version_number = _parse_version_number(d.pop("version_number"))
+        version_number = _parse_version_number(d.pop("version_number", None))
 
         dependencies = []
         _dependencies = d.pop("dependencies")

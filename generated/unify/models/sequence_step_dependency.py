@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from attrs import define as _attrs_define
@@ -78,17 +78,13 @@ class SequenceStepDependency:
         def _parse_parent_step_id(data: object) -> None | UUID:
             if data is None:
                 return data
-            try:
-                if not isinstance(data, str):
-                    raise TypeError()
-                parent_step_id_type_0 = UUID(data)
+            if not isinstance(data, str):
+                raise TypeError()
+            parent_step_id_type_0 = UUID(data)
 
-                return parent_step_id_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(None | UUID, data)
+            return parent_step_id_type_0
 
-        parent_step_id = _parse_parent_step_id(d.pop("parent_step_id"))
+        parent_step_id = _parse_parent_step_id(d.pop("parent_step_id", None))
 
         def _parse_condition(
             data: object,
@@ -120,25 +116,15 @@ class SequenceStepDependency:
                 return componentsschemas_sequence_step_condition_type_1
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                componentsschemas_sequence_step_condition_type_2 = (
-                    SequenceStepOrCondition.from_dict(data)
-                )
-
-                return componentsschemas_sequence_step_condition_type_2
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(
-                None
-                | SequenceStepAndCondition
-                | SequenceStepOrCondition
-                | SequenceStepTimerCondition,
-                data,
+            if not isinstance(data, dict):
+                raise TypeError()
+            componentsschemas_sequence_step_condition_type_2 = (
+                SequenceStepOrCondition.from_dict(data)
             )
 
-        condition = _parse_condition(d.pop("condition"))
+            return componentsschemas_sequence_step_condition_type_2
+
+        condition = _parse_condition(d.pop("condition", None))
 
         sequence_step_dependency = cls(
             parent_step_id=parent_step_id,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -18,17 +18,21 @@ class SequenceStepRelativeDueAt:
 
     Attributes:
         num_units_of_time (float):
-        unit_of_time (RelativeTimeUnit): Time unit for relative task due dates.
+        unit_of_time (RelativeTimeUnit | str): Time unit for relative task due dates.
     """
 
     num_units_of_time: float
-    unit_of_time: RelativeTimeUnit
+    unit_of_time: RelativeTimeUnit | str
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         num_units_of_time = self.num_units_of_time
 
-        unit_of_time = self.unit_of_time.value
+        unit_of_time: str
+        if isinstance(self.unit_of_time, RelativeTimeUnit):
+            unit_of_time = self.unit_of_time.value
+        else:
+            unit_of_time = self.unit_of_time
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -46,7 +50,18 @@ class SequenceStepRelativeDueAt:
         d = dict(src_dict)
         num_units_of_time = d.pop("num_units_of_time")
 
-        unit_of_time = RelativeTimeUnit(d.pop("unit_of_time"))
+        def _parse_unit_of_time(data: object) -> RelativeTimeUnit | str:
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                unit_of_time_type_0 = RelativeTimeUnit(data)
+
+                return unit_of_time_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(RelativeTimeUnit | str, data)
+
+        unit_of_time = _parse_unit_of_time(d.pop("unit_of_time"))
 
         sequence_step_relative_due_at = cls(
             num_units_of_time=num_units_of_time,

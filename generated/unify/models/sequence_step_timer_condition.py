@@ -22,12 +22,12 @@ class SequenceStepTimerCondition:
     Attributes:
         type_ (SequenceStepTimerConditionType):
         duration_value (int | None):
-        duration_unit (SequenceTimerConditionDurationUnit): Duration unit used by timer conditions.
+        duration_unit (SequenceTimerConditionDurationUnit | str): Duration unit used by timer conditions.
     """
 
     type_: SequenceStepTimerConditionType
     duration_value: int | None
-    duration_unit: SequenceTimerConditionDurationUnit
+    duration_unit: SequenceTimerConditionDurationUnit | str
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -36,7 +36,11 @@ class SequenceStepTimerCondition:
         duration_value: int | None
         duration_value = self.duration_value
 
-        duration_unit = self.duration_unit.value
+        duration_unit: str
+        if isinstance(self.duration_unit, SequenceTimerConditionDurationUnit):
+            duration_unit = self.duration_unit.value
+        else:
+            duration_unit = self.duration_unit
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -60,9 +64,22 @@ class SequenceStepTimerCondition:
                 return data
             return cast(int | None, data)
 
-        duration_value = _parse_duration_value(d.pop("duration_value"))
+        duration_value = _parse_duration_value(d.pop("duration_value", None))
 
-        duration_unit = SequenceTimerConditionDurationUnit(d.pop("duration_unit"))
+        def _parse_duration_unit(
+            data: object,
+        ) -> SequenceTimerConditionDurationUnit | str:
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                duration_unit_type_0 = SequenceTimerConditionDurationUnit(data)
+
+                return duration_unit_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(SequenceTimerConditionDurationUnit | str, data)
+
+        duration_unit = _parse_duration_unit(d.pop("duration_unit"))
 
         sequence_step_timer_condition = cls(
             type_=type_,

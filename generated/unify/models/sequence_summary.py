@@ -50,7 +50,7 @@ class SequenceSummary:
                 return data
             return cast(None | str, data)
 
-        name = _parse_name(d.pop("name"))
+        name = _parse_name(d.pop("name", None))
 
         sequence_summary = cls(
             id=id,

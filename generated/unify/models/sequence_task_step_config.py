@@ -21,13 +21,13 @@ class SequenceTaskStepConfig:
     """Configuration for manual task sequence steps.
 
     Attributes:
-        task_priority (TaskPriority): Priority assigned to tasks created by manual sequence steps.
+        task_priority (str | TaskPriority): Priority assigned to tasks created by manual sequence steps.
         auto_skip_on_due_date (bool):
         relative_due_at (None | SequenceStepRelativeDueAt):
         note_content (None | str):
     """
 
-    task_priority: TaskPriority
+    task_priority: str | TaskPriority
     auto_skip_on_due_date: bool
     relative_due_at: None | SequenceStepRelativeDueAt
     note_content: None | str
@@ -36,7 +36,11 @@ class SequenceTaskStepConfig:
     def to_dict(self) -> dict[str, Any]:
         from ..models.sequence_step_relative_due_at import SequenceStepRelativeDueAt  # noqa: PLC0415
 
-        task_priority = self.task_priority.value
+        task_priority: str
+        if isinstance(self.task_priority, TaskPriority):
+            task_priority = self.task_priority.value
+        else:
+            task_priority = self.task_priority
 
         auto_skip_on_due_date = self.auto_skip_on_due_date
 
@@ -67,31 +71,39 @@ class SequenceTaskStepConfig:
         from ..models.sequence_step_relative_due_at import SequenceStepRelativeDueAt  # noqa: PLC0415
 
         d = dict(src_dict)
-        task_priority = TaskPriority(d.pop("task_priority"))
+
+        def _parse_task_priority(data: object) -> str | TaskPriority:
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                task_priority_type_0 = TaskPriority(data)
+
+                return task_priority_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(str | TaskPriority, data)
+
+        task_priority = _parse_task_priority(d.pop("task_priority"))
 
         auto_skip_on_due_date = d.pop("auto_skip_on_due_date")
 
         def _parse_relative_due_at(data: object) -> None | SequenceStepRelativeDueAt:
             if data is None:
                 return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                relative_due_at_type_0 = SequenceStepRelativeDueAt.from_dict(data)
+            if not isinstance(data, dict):
+                raise TypeError()
+            relative_due_at_type_0 = SequenceStepRelativeDueAt.from_dict(data)
 
-                return relative_due_at_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(None | SequenceStepRelativeDueAt, data)
+            return relative_due_at_type_0
 
-        relative_due_at = _parse_relative_due_at(d.pop("relative_due_at"))
+        relative_due_at = _parse_relative_due_at(d.pop("relative_due_at", None))
 
         def _parse_note_content(data: object) -> None | str:
             if data is None:
                 return data
             return cast(None | str, data)
 
-        note_content = _parse_note_content(d.pop("note_content"))
+        note_content = _parse_note_content(d.pop("note_content", None))
 
         sequence_task_step_config = cls(
             task_priority=task_priority,

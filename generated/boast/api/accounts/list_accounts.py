@@ -8,14 +8,14 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.account_list import AccountList
 from ...models.error_response import ErrorResponse
-from ...types import Response
+from ...types import Operation, Response
 
 
 def _get_kwargs() -> dict[str, Any]:
 
     _kwargs: dict[str, Any] = {
         "method": "get",
-        "url": "/accounts",
+        "url": "/v1/accounts",
     }
 
     return _kwargs
@@ -156,3 +156,29 @@ async def asyncio(
             client=client,
         )
     ).parsed
+
+
+_SUCCESS_STATUSES = frozenset({200})
+
+
+def _parse_success(response: httpx.Response) -> AccountList:
+    if response.status_code == 200:
+        response_200 = AccountList.from_dict(response.json())
+
+        return response_200
+
+    raise errors.UnexpectedStatus(response.status_code, response.content)
+
+
+def operation() -> Operation[AccountList]:
+    """Get all accounts
+
+    As data (sans-IO): the request, and the parser of its success answer; see types.Operation.
+    """
+
+    return Operation(
+        operation_id="list_accounts",
+        request=_get_kwargs(),
+        success_statuses=_SUCCESS_STATUSES,
+        parse=_parse_success,
+    )

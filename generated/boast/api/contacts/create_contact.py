@@ -11,7 +11,7 @@ from ...client import AuthenticatedClient, Client
 from ...models.contact_response import ContactResponse
 from ...models.create_contact_request import CreateContactRequest
 from ...models.error_response import ErrorResponse
-from ...types import Response
+from ...types import Operation, Response
 
 
 def _get_kwargs(
@@ -23,7 +23,7 @@ def _get_kwargs(
 
     _kwargs: dict[str, Any] = {
         "method": "post",
-        "url": "/accounts/{account_id}/contacts".format(
+        "url": "/v1/accounts/{account_id}/contacts".format(
             account_id=quote(str(account_id), safe=""),
         ),
     }
@@ -228,3 +228,41 @@ async def asyncio(
             body=body,
         )
     ).parsed
+
+
+_SUCCESS_STATUSES = frozenset({200, 201})
+
+
+def _parse_success(response: httpx.Response) -> ContactResponse:
+    if response.status_code == 200:
+        response_200 = ContactResponse.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 201:
+        response_201 = ContactResponse.from_dict(response.json())
+
+        return response_201
+
+    raise errors.UnexpectedStatus(response.status_code, response.content)
+
+
+def operation(
+    account_id: UUID,
+    *,
+    body: CreateContactRequest,
+) -> Operation[ContactResponse]:
+    """Create a contact
+
+    As data (sans-IO): the request, and the parser of its success answer; see types.Operation.
+    """
+
+    return Operation(
+        operation_id="create_contact",
+        request=_get_kwargs(
+            account_id=account_id,
+            body=body,
+        ),
+        success_statuses=_SUCCESS_STATUSES,
+        parse=_parse_success,
+    )

@@ -8,9 +8,10 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
+from ...models.contact import Contact
 from ...models.contact_list import ContactList
 from ...models.error_response import ErrorResponse
-from ...types import UNSET, Response, Unset
+from ...types import UNSET, ListOperation, PageValue, Response, Unset
 
 
 def _get_kwargs(
@@ -27,7 +28,7 @@ def _get_kwargs(
 
     _kwargs: dict[str, Any] = {
         "method": "get",
-        "url": "/accounts/{account_id}/contacts".format(
+        "url": "/v1/accounts/{account_id}/contacts".format(
             account_id=quote(str(account_id), safe=""),
         ),
         "params": params,
@@ -210,3 +211,60 @@ async def asyncio(
             page=page,
         )
     ).parsed
+
+
+_SUCCESS_STATUSES = frozenset({200})
+
+
+def _parse_success(response: httpx.Response) -> ContactList:
+    if response.status_code == 200:
+        response_200 = ContactList.from_dict(response.json())
+
+        return response_200
+
+    raise errors.UnexpectedStatus(response.status_code, response.content)
+
+
+def _page_items(page: ContactList) -> list[Contact]:
+    return page.data
+
+
+def _next_page(page: ContactList, sent: PageValue | None) -> PageValue | None:
+    """`meta.pagination` says whether a page follows; no `meta`, or an empty page, is the last."""
+    meta = page.meta
+    if (
+        isinstance(meta, Unset)
+        or not _page_items(page)
+        or meta.pagination.page >= meta.pagination.pages
+    ):
+        return None
+    return (sent if isinstance(sent, int) else 1) + 1
+
+
+def _served_page(page: ContactList) -> PageValue | None:
+    return None if isinstance(page.meta, Unset) else page.meta.pagination.page
+
+
+def operation(
+    account_id: UUID,
+    *,
+    page: int | Unset = 1,
+) -> ListOperation[ContactList, Contact]:
+    """Get all contacts
+
+    As data (sans-IO): the request, and the parser of its success answer; see types.Operation.
+    """
+
+    return ListOperation(
+        operation_id="list_contacts",
+        request=_get_kwargs(
+            account_id=account_id,
+            page=page,
+        ),
+        success_statuses=_SUCCESS_STATUSES,
+        parse=_parse_success,
+        items=_page_items,
+        page_parameter="page",
+        next_page=_next_page,
+        served_page=_served_page,
+    )

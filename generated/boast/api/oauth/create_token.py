@@ -10,7 +10,7 @@ from ...models.error_response import ErrorResponse
 from ...models.o_auth_error import OAuthError
 from ...models.token_request import TokenRequest
 from ...models.token_response import TokenResponse
-from ...types import Response
+from ...types import Operation, Response
 
 
 def _get_kwargs(
@@ -192,3 +192,34 @@ async def asyncio(
             body=body,
         )
     ).parsed
+
+
+_SUCCESS_STATUSES = frozenset({200})
+
+
+def _parse_success(response: httpx.Response) -> TokenResponse:
+    if response.status_code == 200:
+        response_200 = TokenResponse.from_dict(response.json())
+
+        return response_200
+
+    raise errors.UnexpectedStatus(response.status_code, response.content)
+
+
+def operation(
+    *,
+    body: TokenRequest,
+) -> Operation[TokenResponse]:
+    """Exchange an authorization code or a refresh token for tokens
+
+    As data (sans-IO): the request, and the parser of its success answer; see types.Operation.
+    """
+
+    return Operation(
+        operation_id="create_token",
+        request=_get_kwargs(
+            body=body,
+        ),
+        success_statuses=_SUCCESS_STATUSES,
+        parse=_parse_success,
+    )

@@ -11,7 +11,7 @@ from ...client import AuthenticatedClient, Client
 from ...models.create_sequence_enrollment_request import CreateSequenceEnrollmentRequest
 from ...models.error_response import ErrorResponse
 from ...models.sequence_enrollment_response import SequenceEnrollmentResponse
-from ...types import Response
+from ...types import Operation, Response
 
 
 def _get_kwargs(
@@ -23,7 +23,7 @@ def _get_kwargs(
 
     _kwargs: dict[str, Any] = {
         "method": "post",
-        "url": "/accounts/{account_id}/sequence_enrollments".format(
+        "url": "/v1/accounts/{account_id}/sequence_enrollments".format(
             account_id=quote(str(account_id), safe=""),
         ),
     }
@@ -236,3 +236,41 @@ async def asyncio(
             body=body,
         )
     ).parsed
+
+
+_SUCCESS_STATUSES = frozenset({200, 201})
+
+
+def _parse_success(response: httpx.Response) -> SequenceEnrollmentResponse:
+    if response.status_code == 200:
+        response_200 = SequenceEnrollmentResponse.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 201:
+        response_201 = SequenceEnrollmentResponse.from_dict(response.json())
+
+        return response_201
+
+    raise errors.UnexpectedStatus(response.status_code, response.content)
+
+
+def operation(
+    account_id: UUID,
+    *,
+    body: CreateSequenceEnrollmentRequest,
+) -> Operation[SequenceEnrollmentResponse]:
+    """Create a sequence enrollment
+
+    As data (sans-IO): the request, and the parser of its success answer; see types.Operation.
+    """
+
+    return Operation(
+        operation_id="create_sequence_enrollment",
+        request=_get_kwargs(
+            account_id=account_id,
+            body=body,
+        ),
+        success_statuses=_SUCCESS_STATUSES,
+        parse=_parse_success,
+    )

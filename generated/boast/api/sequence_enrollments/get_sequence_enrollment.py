@@ -10,7 +10,7 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.error_response import ErrorResponse
 from ...models.sequence_enrollment_response import SequenceEnrollmentResponse
-from ...types import Response
+from ...types import Operation, Response
 
 
 def _get_kwargs(
@@ -20,7 +20,7 @@ def _get_kwargs(
 
     _kwargs: dict[str, Any] = {
         "method": "get",
-        "url": "/accounts/{account_id}/sequence_enrollments/{enrollment_id}".format(
+        "url": "/v1/accounts/{account_id}/sequence_enrollments/{enrollment_id}".format(
             account_id=quote(str(account_id), safe=""),
             enrollment_id=quote(str(enrollment_id), safe=""),
         ),
@@ -195,3 +195,35 @@ async def asyncio(
             client=client,
         )
     ).parsed
+
+
+_SUCCESS_STATUSES = frozenset({200})
+
+
+def _parse_success(response: httpx.Response) -> SequenceEnrollmentResponse:
+    if response.status_code == 200:
+        response_200 = SequenceEnrollmentResponse.from_dict(response.json())
+
+        return response_200
+
+    raise errors.UnexpectedStatus(response.status_code, response.content)
+
+
+def operation(
+    account_id: UUID,
+    enrollment_id: UUID,
+) -> Operation[SequenceEnrollmentResponse]:
+    """Get a specific sequence enrollment
+
+    As data (sans-IO): the request, and the parser of its success answer; see types.Operation.
+    """
+
+    return Operation(
+        operation_id="get_sequence_enrollment",
+        request=_get_kwargs(
+            account_id=account_id,
+            enrollment_id=enrollment_id,
+        ),
+        success_statuses=_SUCCESS_STATUSES,
+        parse=_parse_success,
+    )

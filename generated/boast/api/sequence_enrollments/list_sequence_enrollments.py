@@ -9,8 +9,9 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.error_response import ErrorResponse
+from ...models.sequence_enrollment import SequenceEnrollment
 from ...models.sequence_enrollment_list import SequenceEnrollmentList
-from ...types import UNSET, Response, Unset
+from ...types import UNSET, ListOperation, PageValue, Response, Unset
 
 
 def _get_kwargs(
@@ -42,7 +43,7 @@ def _get_kwargs(
 
     _kwargs: dict[str, Any] = {
         "method": "get",
-        "url": "/accounts/{account_id}/sequence_enrollments".format(
+        "url": "/v1/accounts/{account_id}/sequence_enrollments".format(
             account_id=quote(str(account_id), safe=""),
         ),
         "params": params,
@@ -261,3 +262,68 @@ async def asyncio(
             status=status,
         )
     ).parsed
+
+
+_SUCCESS_STATUSES = frozenset({200})
+
+
+def _parse_success(response: httpx.Response) -> SequenceEnrollmentList:
+    if response.status_code == 200:
+        response_200 = SequenceEnrollmentList.from_dict(response.json())
+
+        return response_200
+
+    raise errors.UnexpectedStatus(response.status_code, response.content)
+
+
+def _page_items(page: SequenceEnrollmentList) -> list[SequenceEnrollment]:
+    return page.data
+
+
+def _next_page(
+    page: SequenceEnrollmentList, sent: PageValue | None
+) -> PageValue | None:
+    """`meta.pagination` says whether a page follows; no `meta`, or an empty page, is the last."""
+    meta = page.meta
+    if (
+        isinstance(meta, Unset)
+        or not _page_items(page)
+        or meta.pagination.page >= meta.pagination.pages
+    ):
+        return None
+    return (sent if isinstance(sent, int) else 1) + 1
+
+
+def _served_page(page: SequenceEnrollmentList) -> PageValue | None:
+    return None if isinstance(page.meta, Unset) else page.meta.pagination.page
+
+
+def operation(
+    account_id: UUID,
+    *,
+    page: int | Unset = 1,
+    contact_id: UUID | Unset = UNSET,
+    sequence_id: UUID | Unset = UNSET,
+    status: str | Unset = UNSET,
+) -> ListOperation[SequenceEnrollmentList, SequenceEnrollment]:
+    """Get all sequence enrollments
+
+    As data (sans-IO): the request, and the parser of its success answer; see types.Operation.
+    """
+
+    return ListOperation(
+        operation_id="list_sequence_enrollments",
+        request=_get_kwargs(
+            account_id=account_id,
+            page=page,
+            contact_id=contact_id,
+            sequence_id=sequence_id,
+            status=status,
+        ),
+        success_statuses=_SUCCESS_STATUSES,
+        parse=_parse_success,
+        items=_page_items,
+        page_parameter="page",
+        next_page=_next_page,
+        served_page=_served_page,
+    )

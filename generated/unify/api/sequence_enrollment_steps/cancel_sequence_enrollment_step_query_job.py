@@ -26,7 +26,7 @@ from ...models.cancel_sequence_enrollment_step_query_job_response_500 import (
     CancelSequenceEnrollmentStepQueryJobResponse500,
 )
 from ...models.get_bulk_api_job_not_found_response import GetBulkApiJobNotFoundResponse
-from ...types import Response
+from ...types import Operation, Response
 
 
 def _get_kwargs(
@@ -261,3 +261,33 @@ async def asyncio(
             client=client,
         )
     ).parsed
+
+
+_SUCCESS_STATUSES = frozenset({200})
+
+
+def _parse_success(response: httpx.Response) -> CancelBulkApiJobSuccessResponse:
+    if response.status_code == 200:
+        response_200 = CancelBulkApiJobSuccessResponse.from_dict(response.json())
+
+        return response_200
+
+    raise errors.UnexpectedStatus(response.status_code, response.content)
+
+
+def operation(
+    job_id: str,
+) -> Operation[CancelBulkApiJobSuccessResponse]:
+    """Cancel a query job. Only `IN_PROGRESS` jobs can be canceled.
+
+    As data (sans-IO): the request, and the parser of its success answer; see types.Operation.
+    """
+
+    return Operation(
+        operation_id="cancel_sequence_enrollment_step_query_job",
+        request=_get_kwargs(
+            job_id=job_id,
+        ),
+        success_statuses=_SUCCESS_STATUSES,
+        parse=_parse_success,
+    )

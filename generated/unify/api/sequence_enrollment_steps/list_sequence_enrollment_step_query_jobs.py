@@ -6,6 +6,7 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
+from ...models.bulk_api_job import BulkApiJob
 from ...models.bulk_api_job_status import BulkApiJobStatus
 from ...models.list_bulk_api_jobs_success_response import ListBulkApiJobsSuccessResponse
 from ...models.list_sequence_enrollment_step_query_jobs_response_400 import (
@@ -20,7 +21,7 @@ from ...models.list_sequence_enrollment_step_query_jobs_response_429 import (
 from ...models.list_sequence_enrollment_step_query_jobs_response_500 import (
     ListSequenceEnrollmentStepQueryJobsResponse500,
 )
-from ...types import UNSET, Response, Unset
+from ...types import UNSET, ListOperation, PageValue, Response, Unset
 
 
 def _get_kwargs(
@@ -273,3 +274,57 @@ async def asyncio(
             status=status,
         )
     ).parsed
+
+
+_SUCCESS_STATUSES = frozenset({200})
+
+
+def _parse_success(response: httpx.Response) -> ListBulkApiJobsSuccessResponse:
+    if response.status_code == 200:
+        response_200 = ListBulkApiJobsSuccessResponse.from_dict(response.json())
+
+        return response_200
+
+    raise errors.UnexpectedStatus(response.status_code, response.content)
+
+
+def _page_items(page: ListBulkApiJobsSuccessResponse) -> list[BulkApiJob]:
+    return page.jobs
+
+
+def _next_page(
+    page: ListBulkApiJobsSuccessResponse, sent: PageValue | None
+) -> PageValue | None:
+    """The answer's `next_cursor` asks for the next page; none means this was the last."""
+    return page.next_cursor or None
+
+
+def _served_page(page: ListBulkApiJobsSuccessResponse) -> PageValue | None:
+    return None  # a cursor page does not say which it is
+
+
+def operation(
+    *,
+    cursor: str | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    status: BulkApiJobStatus | Unset = UNSET,
+) -> ListOperation[ListBulkApiJobsSuccessResponse, BulkApiJob]:
+    """List sequence enrollment step query jobs, optionally filtered by status.
+
+    As data (sans-IO): the request, and the parser of its success answer; see types.Operation.
+    """
+
+    return ListOperation(
+        operation_id="list_sequence_enrollment_step_query_jobs",
+        request=_get_kwargs(
+            cursor=cursor,
+            limit=limit,
+            status=status,
+        ),
+        success_statuses=_SUCCESS_STATUSES,
+        parse=_parse_success,
+        items=_page_items,
+        page_parameter="cursor",
+        next_page=_next_page,
+        served_page=_served_page,
+    )

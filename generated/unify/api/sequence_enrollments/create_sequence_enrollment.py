@@ -24,7 +24,7 @@ from ...models.create_sequence_enrollment_response_500 import (
 )
 from ...models.enrollment import Enrollment
 from ...models.enrollment_not_found_response import EnrollmentNotFoundResponse
-from ...types import Response
+from ...types import Operation, Response
 
 
 def _get_kwargs(
@@ -268,3 +268,37 @@ async def asyncio(
             body=body,
         )
     ).parsed
+
+
+_SUCCESS_STATUSES = frozenset({201})
+
+
+def _parse_success(response: httpx.Response) -> Enrollment:
+    if response.status_code == 201:
+        response_201 = Enrollment.from_dict(response.json())
+
+        return response_201
+
+    raise errors.UnexpectedStatus(response.status_code, response.content)
+
+
+def operation(
+    *,
+    body: CreateEnrollmentRequest,
+) -> Operation[Enrollment]:
+    """Enroll a person in a sequence. `mailbox_emails` lists candidate sending
+    mailboxes, one of which is selected at enrollment time. If the person is
+    already actively enrolled in a sequence, the request fails with a `409`
+    identifying the active enrollment.
+
+    As data (sans-IO): the request, and the parser of its success answer; see types.Operation.
+    """
+
+    return Operation(
+        operation_id="create_sequence_enrollment",
+        request=_get_kwargs(
+            body=body,
+        ),
+        success_statuses=_SUCCESS_STATUSES,
+        parse=_parse_success,
+    )

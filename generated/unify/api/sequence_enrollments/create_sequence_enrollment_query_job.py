@@ -24,7 +24,7 @@ from ...models.create_sequence_enrollment_query_job_response_429 import (
 from ...models.create_sequence_enrollment_query_job_response_500 import (
     CreateSequenceEnrollmentQueryJobResponse500,
 )
-from ...types import UNSET, Response, Unset
+from ...types import UNSET, Operation, Response, Unset
 
 
 def _get_kwargs(
@@ -255,3 +255,36 @@ async def asyncio(
             body=body,
         )
     ).parsed
+
+
+_SUCCESS_STATUSES = frozenset({201})
+
+
+def _parse_success(response: httpx.Response) -> CreateBulkApiJobSuccessResponse:
+    if response.status_code == 201:
+        response_201 = CreateBulkApiJobSuccessResponse.from_dict(response.json())
+
+        return response_201
+
+    raise errors.UnexpectedStatus(response.status_code, response.content)
+
+
+def operation(
+    *,
+    body: CreateBulkApiSequenceEnrollmentsJobRequest | Unset = UNSET,
+) -> Operation[CreateBulkApiJobSuccessResponse]:
+    """Start an asynchronous query job that exports sequence enrollments
+    matching the optional filter; omitting `filter` exports all enrollments.
+    Poll the job until it is `FINISHED`, then page through the results.
+
+    As data (sans-IO): the request, and the parser of its success answer; see types.Operation.
+    """
+
+    return Operation(
+        operation_id="create_sequence_enrollment_query_job",
+        request=_get_kwargs(
+            body=body,
+        ),
+        success_statuses=_SUCCESS_STATUSES,
+        parse=_parse_success,
+    )

@@ -22,7 +22,7 @@ from ...models.delete_sequence_enrollment_response_500 import (
     DeleteSequenceEnrollmentResponse500,
 )
 from ...models.enrollment_not_found_response import EnrollmentNotFoundResponse
-from ...types import Response
+from ...types import Operation, Response
 
 
 def _get_kwargs(
@@ -238,3 +238,33 @@ async def asyncio(
             client=client,
         )
     ).parsed
+
+
+_SUCCESS_STATUSES = frozenset({200})
+
+
+def _parse_success(response: httpx.Response) -> DeleteEnrollmentSuccessResponse:
+    if response.status_code == 200:
+        response_200 = DeleteEnrollmentSuccessResponse.from_dict(response.json())
+
+        return response_200
+
+    raise errors.UnexpectedStatus(response.status_code, response.content)
+
+
+def operation(
+    id: UUID,
+) -> Operation[DeleteEnrollmentSuccessResponse]:
+    """Cancel an enrollment, stopping any remaining steps for the person.
+
+    As data (sans-IO): the request, and the parser of its success answer; see types.Operation.
+    """
+
+    return Operation(
+        operation_id="delete_sequence_enrollment",
+        request=_get_kwargs(
+            id=id,
+        ),
+        success_statuses=_SUCCESS_STATUSES,
+        parse=_parse_success,
+    )

@@ -21,7 +21,7 @@ from ...models.get_sequence_enrollment_query_job_response_429 import (
 from ...models.get_sequence_enrollment_query_job_response_500 import (
     GetSequenceEnrollmentQueryJobResponse500,
 )
-from ...types import Response
+from ...types import Operation, Response
 
 
 def _get_kwargs(
@@ -253,3 +253,35 @@ async def asyncio(
             client=client,
         )
     ).parsed
+
+
+_SUCCESS_STATUSES = frozenset({200})
+
+
+def _parse_success(response: httpx.Response) -> BulkApiJob:
+    if response.status_code == 200:
+        response_200 = BulkApiJob.from_dict(response.json())
+
+        return response_200
+
+    raise errors.UnexpectedStatus(response.status_code, response.content)
+
+
+def operation(
+    job_id: str,
+) -> Operation[BulkApiJob]:
+    """Get a query job's status. Poll until the status is terminal; results are
+    available once the job is `FINISHED`. Jobs expire 24 hours after
+    creation.
+
+    As data (sans-IO): the request, and the parser of its success answer; see types.Operation.
+    """
+
+    return Operation(
+        operation_id="get_sequence_enrollment_query_job",
+        request=_get_kwargs(
+            job_id=job_id,
+        ),
+        success_statuses=_SUCCESS_STATUSES,
+        parse=_parse_success,
+    )

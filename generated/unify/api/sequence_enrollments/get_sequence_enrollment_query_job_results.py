@@ -38,7 +38,8 @@ from ...models.get_sequence_enrollment_query_job_results_response_429 import (
 from ...models.get_sequence_enrollment_query_job_results_response_500 import (
     GetSequenceEnrollmentQueryJobResultsResponse500,
 )
-from ...types import UNSET, Response, Unset
+from ...models.sequence_enrollment import SequenceEnrollment
+from ...types import UNSET, ListOperation, PageValue, Response, Unset
 
 
 def _get_kwargs(
@@ -383,3 +384,68 @@ async def asyncio(
             page_size=page_size,
         )
     ).parsed
+
+
+_SUCCESS_STATUSES = frozenset({200})
+
+
+def _parse_success(
+    response: httpx.Response,
+) -> GetSequenceEnrollmentQueryJobResultsResponse200:
+    if response.status_code == 200:
+        response_200 = GetSequenceEnrollmentQueryJobResultsResponse200.from_dict(
+            response.json()
+        )
+
+        return response_200
+
+    raise errors.UnexpectedStatus(response.status_code, response.content)
+
+
+def _page_items(
+    page: GetSequenceEnrollmentQueryJobResultsResponse200,
+) -> list[SequenceEnrollment]:
+    return page.data
+
+
+def _next_page(
+    page: GetSequenceEnrollmentQueryJobResultsResponse200, sent: PageValue | None
+) -> PageValue | None:
+    """Pages of `page_size` items follow while fewer than `total` have been answered."""
+    if not _page_items(page) or page.page * page.page_size >= page.total:
+        return None
+    return (sent if isinstance(sent, int) else 1) + 1
+
+
+def _served_page(
+    page: GetSequenceEnrollmentQueryJobResultsResponse200,
+) -> PageValue | None:
+    return page.page
+
+
+def operation(
+    job_id: str,
+    *,
+    page: int | Unset = UNSET,
+    page_size: int | Unset = UNSET,
+) -> ListOperation[GetSequenceEnrollmentQueryJobResultsResponse200, SequenceEnrollment]:
+    """Get Bulk API job results. By default this returns JSON. Send
+    `Accept: application/x-ndjson` to stream newline-delimited JSON.
+
+    As data (sans-IO): the request, and the parser of its success answer; see types.Operation.
+    """
+
+    return ListOperation(
+        operation_id="get_sequence_enrollment_query_job_results",
+        request=_get_kwargs(
+            job_id=job_id,
+            page=page,
+            page_size=page_size,
+        ),
+        success_statuses=_SUCCESS_STATUSES,
+        parse=_parse_success,
+        items=_page_items,
+        page_parameter="page",
+        next_page=_next_page,
+        served_page=_served_page,
+    )

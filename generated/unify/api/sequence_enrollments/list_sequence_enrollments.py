@@ -8,6 +8,7 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
+from ...models.enrollment import Enrollment
 from ...models.list_enrollments_response import ListEnrollmentsResponse
 from ...models.list_sequence_enrollments_response_400 import (
     ListSequenceEnrollmentsResponse400,
@@ -22,7 +23,7 @@ from ...models.list_sequence_enrollments_response_500 import (
     ListSequenceEnrollmentsResponse500,
 )
 from ...models.sequence_enrollment_status import SequenceEnrollmentStatus
-from ...types import UNSET, Response, Unset
+from ...types import UNSET, ListOperation, PageValue, Response, Unset
 
 
 def _get_kwargs(
@@ -394,3 +395,72 @@ async def asyncio(
             updated_before=updated_before,
         )
     ).parsed
+
+
+_SUCCESS_STATUSES = frozenset({200})
+
+
+def _parse_success(response: httpx.Response) -> ListEnrollmentsResponse:
+    if response.status_code == 200:
+        response_200 = ListEnrollmentsResponse.from_dict(response.json())
+
+        return response_200
+
+    raise errors.UnexpectedStatus(response.status_code, response.content)
+
+
+def _page_items(page: ListEnrollmentsResponse) -> list[Enrollment]:
+    return page.enrollments
+
+
+def _next_page(
+    page: ListEnrollmentsResponse, sent: PageValue | None
+) -> PageValue | None:
+    """The answer's `next_cursor` asks for the next page; none means this was the last."""
+    return page.next_cursor or None
+
+
+def _served_page(page: ListEnrollmentsResponse) -> PageValue | None:
+    return None  # a cursor page does not say which it is
+
+
+def operation(
+    *,
+    cursor: str | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    sequence_id: UUID | Unset = UNSET,
+    person_id: UUID | Unset = UNSET,
+    mailbox_id: UUID | Unset = UNSET,
+    enrolled_by_play_id: UUID | Unset = UNSET,
+    status: list[SequenceEnrollmentStatus] | Unset = UNSET,
+    updated_after: datetime.datetime | Unset = UNSET,
+    updated_before: datetime.datetime | Unset = UNSET,
+) -> ListOperation[ListEnrollmentsResponse, Enrollment]:
+    """List sequence enrollments — each tracks one person's progress through a
+    sequence along with reply, bounce, opt-out, and pause state. Pages at
+    most 100 enrollments per request; to export more than a few hundred
+    enrollments, create an asynchronous query job instead.
+
+    As data (sans-IO): the request, and the parser of its success answer; see types.Operation.
+    """
+
+    return ListOperation(
+        operation_id="list_sequence_enrollments",
+        request=_get_kwargs(
+            cursor=cursor,
+            limit=limit,
+            sequence_id=sequence_id,
+            person_id=person_id,
+            mailbox_id=mailbox_id,
+            enrolled_by_play_id=enrolled_by_play_id,
+            status=status,
+            updated_after=updated_after,
+            updated_before=updated_before,
+        ),
+        success_statuses=_SUCCESS_STATUSES,
+        parse=_parse_success,
+        items=_page_items,
+        page_parameter="cursor",
+        next_page=_next_page,
+        served_page=_served_page,
+    )

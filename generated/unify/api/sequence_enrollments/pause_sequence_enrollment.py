@@ -22,7 +22,7 @@ from ...models.pause_sequence_enrollment_response_429 import (
 from ...models.pause_sequence_enrollment_response_500 import (
     PauseSequenceEnrollmentResponse500,
 )
-from ...types import Response
+from ...types import Operation, Response
 
 
 def _get_kwargs(
@@ -242,3 +242,34 @@ async def asyncio(
             client=client,
         )
     ).parsed
+
+
+_SUCCESS_STATUSES = frozenset({200})
+
+
+def _parse_success(response: httpx.Response) -> PauseEnrollmentSuccessResponse:
+    if response.status_code == 200:
+        response_200 = PauseEnrollmentSuccessResponse.from_dict(response.json())
+
+        return response_200
+
+    raise errors.UnexpectedStatus(response.status_code, response.content)
+
+
+def operation(
+    id: UUID,
+) -> Operation[PauseEnrollmentSuccessResponse]:
+    """Pause an enrollment, halting the person's progress through the sequence
+    until it is resumed.
+
+    As data (sans-IO): the request, and the parser of its success answer; see types.Operation.
+    """
+
+    return Operation(
+        operation_id="pause_sequence_enrollment",
+        request=_get_kwargs(
+            id=id,
+        ),
+        success_statuses=_SUCCESS_STATUSES,
+        parse=_parse_success,
+    )

@@ -14,7 +14,7 @@ from ...models.delete_sequence_response_429 import DeleteSequenceResponse429
 from ...models.delete_sequence_response_500 import DeleteSequenceResponse500
 from ...models.delete_sequence_success_response import DeleteSequenceSuccessResponse
 from ...models.sequence_not_found_response import SequenceNotFoundResponse
-from ...types import Response
+from ...types import Operation, Response
 
 
 def _get_kwargs(
@@ -230,3 +230,33 @@ async def asyncio(
             client=client,
         )
     ).parsed
+
+
+_SUCCESS_STATUSES = frozenset({200})
+
+
+def _parse_success(response: httpx.Response) -> DeleteSequenceSuccessResponse:
+    if response.status_code == 200:
+        response_200 = DeleteSequenceSuccessResponse.from_dict(response.json())
+
+        return response_200
+
+    raise errors.UnexpectedStatus(response.status_code, response.content)
+
+
+def operation(
+    id: UUID,
+) -> Operation[DeleteSequenceSuccessResponse]:
+    """Delete a sequence by its ID.
+
+    As data (sans-IO): the request, and the parser of its success answer; see types.Operation.
+    """
+
+    return Operation(
+        operation_id="delete_sequence",
+        request=_get_kwargs(
+            id=id,
+        ),
+        success_statuses=_SUCCESS_STATUSES,
+        parse=_parse_success,
+    )

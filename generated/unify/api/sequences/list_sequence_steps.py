@@ -8,14 +8,17 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
+from ...models.automatic_email_sequence_step import AutomaticEmailSequenceStep
 from ...models.list_sequence_steps_response import ListSequenceStepsResponse
 from ...models.list_sequence_steps_response_400 import ListSequenceStepsResponse400
 from ...models.list_sequence_steps_response_401 import ListSequenceStepsResponse401
 from ...models.list_sequence_steps_response_429 import ListSequenceStepsResponse429
 from ...models.list_sequence_steps_response_500 import ListSequenceStepsResponse500
+from ...models.manual_email_sequence_step import ManualEmailSequenceStep
 from ...models.sequence_step_not_found_response import SequenceStepNotFoundResponse
 from ...models.sequence_step_type import SequenceStepType
-from ...types import UNSET, Response, Unset
+from ...models.task_sequence_step import TaskSequenceStep
+from ...types import UNSET, ListOperation, PageValue, Response, Unset
 
 
 def _get_kwargs(
@@ -297,3 +300,66 @@ async def asyncio(
             type_=type_,
         )
     ).parsed
+
+
+_SUCCESS_STATUSES = frozenset({200})
+
+
+def _parse_success(response: httpx.Response) -> ListSequenceStepsResponse:
+    if response.status_code == 200:
+        response_200 = ListSequenceStepsResponse.from_dict(response.json())
+
+        return response_200
+
+    raise errors.UnexpectedStatus(response.status_code, response.content)
+
+
+def _page_items(
+    page: ListSequenceStepsResponse,
+) -> list[AutomaticEmailSequenceStep | ManualEmailSequenceStep | TaskSequenceStep]:
+    return page.steps
+
+
+def _next_page(
+    page: ListSequenceStepsResponse, sent: PageValue | None
+) -> PageValue | None:
+    """The answer's `next_cursor` asks for the next page; none means this was the last."""
+    return page.next_cursor or None
+
+
+def _served_page(page: ListSequenceStepsResponse) -> PageValue | None:
+    return None  # a cursor page does not say which it is
+
+
+def operation(
+    id: UUID,
+    *,
+    cursor: str | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    type_: list[SequenceStepType] | Unset = UNSET,
+) -> ListOperation[
+    ListSequenceStepsResponse,
+    AutomaticEmailSequenceStep | ManualEmailSequenceStep | TaskSequenceStep,
+]:
+    """List a sequence's steps. Steps are automatic emails, manual emails, or
+    tasks (calls, LinkedIn touches, action items); each step's dependencies
+    describe when it runs relative to its parent step.
+
+    As data (sans-IO): the request, and the parser of its success answer; see types.Operation.
+    """
+
+    return ListOperation(
+        operation_id="list_sequence_steps",
+        request=_get_kwargs(
+            id=id,
+            cursor=cursor,
+            limit=limit,
+            type_=type_,
+        ),
+        success_statuses=_SUCCESS_STATUSES,
+        parse=_parse_success,
+        items=_page_items,
+        page_parameter="cursor",
+        next_page=_next_page,
+        served_page=_served_page,
+    )

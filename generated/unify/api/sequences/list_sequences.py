@@ -11,7 +11,8 @@ from ...models.list_sequences_response_400 import ListSequencesResponse400
 from ...models.list_sequences_response_401 import ListSequencesResponse401
 from ...models.list_sequences_response_429 import ListSequencesResponse429
 from ...models.list_sequences_response_500 import ListSequencesResponse500
-from ...types import UNSET, Response, Unset
+from ...models.sequence import Sequence
+from ...types import UNSET, ListOperation, PageValue, Response, Unset
 
 
 def _get_kwargs(
@@ -241,3 +242,54 @@ async def asyncio(
             limit=limit,
         )
     ).parsed
+
+
+_SUCCESS_STATUSES = frozenset({200})
+
+
+def _parse_success(response: httpx.Response) -> ListSequencesResponse:
+    if response.status_code == 200:
+        response_200 = ListSequencesResponse.from_dict(response.json())
+
+        return response_200
+
+    raise errors.UnexpectedStatus(response.status_code, response.content)
+
+
+def _page_items(page: ListSequencesResponse) -> list[Sequence]:
+    return page.sequences
+
+
+def _next_page(page: ListSequencesResponse, sent: PageValue | None) -> PageValue | None:
+    """The answer's `next_cursor` asks for the next page; none means this was the last."""
+    return page.next_cursor or None
+
+
+def _served_page(page: ListSequencesResponse) -> PageValue | None:
+    return None  # a cursor page does not say which it is
+
+
+def operation(
+    *,
+    cursor: str | Unset = UNSET,
+    limit: int | Unset = UNSET,
+) -> ListOperation[ListSequencesResponse, Sequence]:
+    """List sequences — automated series of outreach steps (emails, tasks, and
+    timing conditions) that run against enrolled people.
+
+    As data (sans-IO): the request, and the parser of its success answer; see types.Operation.
+    """
+
+    return ListOperation(
+        operation_id="list_sequences",
+        request=_get_kwargs(
+            cursor=cursor,
+            limit=limit,
+        ),
+        success_statuses=_SUCCESS_STATUSES,
+        parse=_parse_success,
+        items=_page_items,
+        page_parameter="cursor",
+        next_page=_next_page,
+        served_page=_served_page,
+    )

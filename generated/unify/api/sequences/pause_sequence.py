@@ -15,7 +15,7 @@ from ...models.pause_sequence_response_500 import PauseSequenceResponse500
 from ...models.pause_sequence_success_response import PauseSequenceSuccessResponse
 from ...models.sequence_not_found_response import SequenceNotFoundResponse
 from ...models.sequence_state_conflict_response import SequenceStateConflictResponse
-from ...types import Response
+from ...types import Operation, Response
 
 
 def _get_kwargs(
@@ -246,3 +246,34 @@ async def asyncio(
             client=client,
         )
     ).parsed
+
+
+_SUCCESS_STATUSES = frozenset({200})
+
+
+def _parse_success(response: httpx.Response) -> PauseSequenceSuccessResponse:
+    if response.status_code == 200:
+        response_200 = PauseSequenceSuccessResponse.from_dict(response.json())
+
+        return response_200
+
+    raise errors.UnexpectedStatus(response.status_code, response.content)
+
+
+def operation(
+    id: UUID,
+) -> Operation[PauseSequenceSuccessResponse]:
+    """Pause a sequence, halting progress for all of its enrollments until it
+    is resumed.
+
+    As data (sans-IO): the request, and the parser of its success answer; see types.Operation.
+    """
+
+    return Operation(
+        operation_id="pause_sequence",
+        request=_get_kwargs(
+            id=id,
+        ),
+        success_statuses=_SUCCESS_STATUSES,
+        parse=_parse_success,
+    )

@@ -15,7 +15,7 @@ from ...models.resume_sequence_response_500 import ResumeSequenceResponse500
 from ...models.sequence import Sequence
 from ...models.sequence_not_found_response import SequenceNotFoundResponse
 from ...models.sequence_state_conflict_response import SequenceStateConflictResponse
-from ...types import Response
+from ...types import Operation, Response
 
 
 def _get_kwargs(
@@ -242,3 +242,33 @@ async def asyncio(
             client=client,
         )
     ).parsed
+
+
+_SUCCESS_STATUSES = frozenset({200})
+
+
+def _parse_success(response: httpx.Response) -> Sequence:
+    if response.status_code == 200:
+        response_200 = Sequence.from_dict(response.json())
+
+        return response_200
+
+    raise errors.UnexpectedStatus(response.status_code, response.content)
+
+
+def operation(
+    id: UUID,
+) -> Operation[Sequence]:
+    """Resume a paused sequence so its enrollments continue.
+
+    As data (sans-IO): the request, and the parser of its success answer; see types.Operation.
+    """
+
+    return Operation(
+        operation_id="resume_sequence",
+        request=_get_kwargs(
+            id=id,
+        ),
+        success_statuses=_SUCCESS_STATUSES,
+        parse=_parse_success,
+    )

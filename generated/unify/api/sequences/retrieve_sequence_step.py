@@ -24,7 +24,7 @@ from ...models.retrieve_sequence_step_response_500 import (
 )
 from ...models.sequence_step_not_found_response import SequenceStepNotFoundResponse
 from ...models.task_sequence_step import TaskSequenceStep
-from ...types import Response
+from ...types import Operation, Response
 
 
 def _get_kwargs(
@@ -296,3 +296,64 @@ async def asyncio(
             client=client,
         )
     ).parsed
+
+
+_SUCCESS_STATUSES = frozenset({200})
+
+
+def _parse_success(
+    response: httpx.Response,
+) -> AutomaticEmailSequenceStep | ManualEmailSequenceStep | TaskSequenceStep:
+    if response.status_code == 200:
+
+        def _parse_response_200(
+            data: object,
+        ) -> AutomaticEmailSequenceStep | ManualEmailSequenceStep | TaskSequenceStep:
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                response_200_type_0 = AutomaticEmailSequenceStep.from_dict(data)
+
+                return response_200_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                response_200_type_1 = ManualEmailSequenceStep.from_dict(data)
+
+                return response_200_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            if not isinstance(data, dict):
+                raise TypeError()
+            response_200_type_2 = TaskSequenceStep.from_dict(data)
+
+            return response_200_type_2
+
+        response_200 = _parse_response_200(response.json())
+
+        return response_200
+
+    raise errors.UnexpectedStatus(response.status_code, response.content)
+
+
+def operation(
+    id: UUID,
+    step_id: UUID,
+) -> Operation[AutomaticEmailSequenceStep | ManualEmailSequenceStep | TaskSequenceStep]:
+    """Get a single step of a sequence by ID. The response shape is
+    discriminated by the step's `type`.
+
+    As data (sans-IO): the request, and the parser of its success answer; see types.Operation.
+    """
+
+    return Operation(
+        operation_id="retrieve_sequence_step",
+        request=_get_kwargs(
+            id=id,
+            step_id=step_id,
+        ),
+        success_statuses=_SUCCESS_STATUSES,
+        parse=_parse_success,
+    )
