@@ -19,14 +19,18 @@ $(INSTALLED): pyproject.toml
 		{ apt-get update -qq && apt-get install -y -qq redis-server; }
 	touch $(INSTALLED)
 
+# Prints the change report against the committed spec and writes it into spec/CHANGES.md; a
+# breaking change stops it (generated/ untouched) unless ALLOW_BREAKING=1.
 generate: setup
-	$(PY) scripts/generate.py
+	$(PY) scripts/generate.py $(if $(ALLOW_BREAKING),--allow-breaking)
 
 check-generated: setup
 	$(PY) scripts/generate.py --check
 
+# `make update-specs` fetches the published document; UNIFY_SPEC=<url or file> takes one from
+# elsewhere, and MERGE=1 merges an excerpt of some operations into the stored one.
 update-specs: setup
-	$(PY) scripts/fetch_specs.py
+	$(PY) scripts/fetch_specs.py $(if $(UNIFY_SPEC),--vendor unify --source '$(UNIFY_SPEC)') $(if $(MERGE),--merge)
 
 lint: setup
 	$(BIN)/ruff check .

@@ -39,8 +39,8 @@ def open_response_enums(document: dict[str, Any]) -> dict[str, Any]:
     """Return a copy of a normalised document whose response enums accept any string."""
     doc = copy.deepcopy(document)
     components: dict[str, Schema] = doc.get("components", {}).get("schemas", {})
-    response_roots = list(_response_schemas(doc))
-    reachable = _reachable_components(response_roots, components)
+    response_roots = list(response_schemas(doc))
+    reachable = reachable_components(response_roots, components)
     variants = _union_variants(components)
 
     for name in sorted(reachable):
@@ -52,7 +52,7 @@ def open_response_enums(document: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def _response_schemas(doc: dict[str, Any]) -> Iterator[Schema]:
+def response_schemas(doc: dict[str, Any]) -> Iterator[Schema]:
     responses = doc.get("components", {}).get("responses", {})
     for path_item in doc.get("paths", {}).values():
         for method in HTTP_METHODS:
@@ -64,7 +64,19 @@ def _response_schemas(doc: dict[str, Any]) -> Iterator[Schema]:
                         yield media["schema"]
 
 
-def _reachable_components(roots: list[Schema], components: dict[str, Schema]) -> set[str]:
+def request_schemas(doc: dict[str, Any]) -> Iterator[Schema]:
+    for path_item in doc.get("paths", {}).values():
+        for method in HTTP_METHODS:
+            operation = path_item.get(method, {})
+            for parameter in [*path_item.get("parameters", []), *operation.get("parameters", [])]:
+                if isinstance(parameter.get("schema"), dict):
+                    yield parameter["schema"]
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                if isinstance(media.get("schema"), dict):
+                    yield media["schema"]
+
+
+def reachable_components(roots: list[Schema], components: dict[str, Schema]) -> set[str]:
     seen: set[str] = set()
     pending = [ref for root in roots for ref in _refs(root)]
     while pending:
