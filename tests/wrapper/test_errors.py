@@ -3,8 +3,11 @@ sends never escapes as KeyError, TypeError, JSONDecodeError or an httpx exceptio
 
 from __future__ import annotations
 
+import datetime as dt
 import email.utils
+import inspect
 import json
+import pickle
 import time
 import uuid
 from collections.abc import Callable
@@ -12,7 +15,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from sequence_clients import RetryPolicy, UnifyClient, errors
+from sequence_clients import AsyncUnifyClient, OAuthToken, RetryPolicy, UnifyClient, errors
 from sequence_clients.errors import describe_error_body, parse_retry_after, redact_url
 
 ENROLLMENT_ID = uuid.uuid4()
@@ -175,3 +178,173 @@ def test_secret_query_values_are_redacted() -> None:
     redacted = redact_url(url)
     assert "abc" not in redacted and "s3" not in redacted and "=r" not in redacted
     assert "page=2" in redacted
+
+
+def test_retry_after_ms_is_honoured_and_wins_over_retry_after() -> None:
+    now = time.time()
+    both = httpx.Headers({"retry-after-ms": "1500", "retry-after": "2"})
+    assert parse_retry_after(both, now) == 1.5  # the more precise statement of the same wait
+    assert parse_retry_after(httpx.Headers({"retry-after-ms": "250.5"}), now) == 0.2505
+    assert parse_retry_after(httpx.Headers({"retry-after-ms": "-40"}), now) == 0
+    for unusable in ("soon", "nan", "inf", ""):
+        fallback = httpx.Headers({"retry-after-ms": unusable, "retry-after": "3"})
+        assert parse_retry_after(fallback, now) == 3
+    assert parse_retry_after(httpx.Headers({"retry-after": "nan"}), now) is None
+
+
+def test_a_retry_waits_what_retry_after_ms_asks(caplog: pytest.LogCaptureFixture) -> None:
+    answers = iter(
+        [
+            httpx.Response(429, headers={"retry-after-ms": "20", "retry-after": "1"}),
+            httpx.Response(200, json=valid_enrollment()),
+        ]
+    )
+    caplog.set_level("INFO", logger="sequence_clients")
+    with client_answering(lambda request: next(answers), max_retries=1) as unify:
+        assert unify.get_enrollment(ENROLLMENT_ID).id == ENROLLMENT_ID
+    assert [record.wait for record in caplog.records if hasattr(record, "wait")] == [0.02]
+
+
+MEGABYTE = "x" * 1_000_000
+HUGE_BODIES = [
+    pytest.param({"status": "bad_request", "message": MEGABYTE}, id="unify-message"),
+    pytest.param({"errors": [{"code": "invalid", "detail": MEGABYTE}]}, id="boast-detail"),
+    pytest.param({"error": "invalid_grant", "error_description": MEGABYTE}, id="oauth"),
+    pytest.param({"errors": [{"code": f"code-{n}-{MEGABYTE[:100]}"} for n in range(5000)]}, id="codes"),
+    pytest.param({"unknown": MEGABYTE}, id="unknown-shape"),
+    pytest.param(MEGABYTE, id="not-json"),
+]  # fmt: skip
+
+
+def answer_with(status: int, body: object) -> httpx.Response:
+    if isinstance(body, str):
+        return httpx.Response(status, text=body)
+    return httpx.Response(status, json=body)
+
+
+@pytest.mark.parametrize("body", HUGE_BODIES)
+def test_error_messages_stay_short_whatever_the_body(body: object) -> None:
+    with (
+        client_answering(lambda request: answer_with(400, body), max_retries=0) as unify,
+        pytest.raises(errors.APIStatusError) as raised,
+    ):
+        unify.get_enrollment(ENROLLMENT_ID)
+    error = raised.value
+    assert len(str(error)) < 1000 and len(repr(error)) < 1100 and len(error.message) < 400
+    assert f"/sequences/v1/enrollments/{ENROLLMENT_ID}" in str(error)
+
+
+@pytest.mark.parametrize("body", HUGE_BODIES)
+async def test_async_error_messages_stay_short_whatever_the_body(body: object) -> None:
+    http = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: answer_with(503, body)))
+    async with AsyncUnifyClient("secret-key-123", httpx_client=http, max_retries=0) as unify:
+        with pytest.raises(errors.ServerError) as raised:
+            await unify.get_enrollment(ENROLLMENT_ID)
+    assert len(str(raised.value)) < 1000
+
+
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        ({"detail": "database unavailable"}, "database unavailable"),  # problem details
+        ({"title": "Service down", "detail": "database unavailable"}, "database unavailable"),
+        ({"fault": {"reason": "database unavailable"}}, '{"fault":{"reason":"database unavailable"}}'),
+        ([{"msg": "database unavailable"}], "database unavailable"),
+    ],
+)  # fmt: skip
+def test_an_error_body_of_unknown_shape_still_says_something(body: object, shown: str) -> None:
+    with (
+        client_answering(lambda request: httpx.Response(503, json=body), max_retries=0) as unify,
+        pytest.raises(errors.ServerError) as raised,
+    ):
+        unify.get_enrollment(ENROLLMENT_ID)
+    assert shown in str(raised.value) and "Service Unavailable" not in raised.value.codes
+
+
+# A value for every constructor parameter any error class takes. A new class with a new
+# parameter fails the test below until it gets a sample here.
+SAMPLE_ARGUMENTS: dict[str, object] = {
+    "message": "the vendor's message",
+    "reason": "why it failed",
+    "status_code": 503,
+    "method": "POST",
+    "url": "https://api.example/v1/enrollments?page=2",
+    "codes": ("unavailable", "retry"),
+    "body": b'{"status": "unavailable", "message": "the vendor\'s message"}',
+    "retry_after": 1.5,
+    "truncated": True,
+    "maybe_applied": True,
+    "job_id": "job-42",
+    "status": "FAILED",
+    "error_code": "E_TIMEOUT",
+    "token": OAuthToken("access-secret", "refresh-secret", dt.datetime(2030, 1, 1, tzinfo=dt.UTC)),
+    "cause": OSError("disk full"),
+    "pages": 3,
+    "active_enrollment_id": "enrollment-1",
+    "active_sequence_id": "sequence-1",
+}
+
+
+def error_classes() -> list[type[errors.SequenceClientError]]:
+    return [
+        value
+        for value in vars(errors).values()
+        if isinstance(value, type) and issubclass(value, errors.SequenceClientError)
+    ]
+
+
+def parameters_of(kind: type) -> list[inspect.Parameter]:
+    """The named parameters `kind(...)` takes, following **kwargs up to the parents."""
+    found: list[inspect.Parameter] = []
+    for owner in kind.__mro__:
+        if "__init__" not in vars(owner) or owner in (Exception, BaseException):
+            continue
+        named = list(inspect.signature(vars(owner)["__init__"]).parameters.values())[1:]
+        known = {p.name for p in found}
+        found += [
+            p
+            for p in named
+            if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name not in known
+        ]
+        if not any(p.kind == p.VAR_KEYWORD for p in named):
+            break
+    return found
+
+
+def sample_error(
+    kind: type[errors.SequenceClientError], samples: dict[str, object] = SAMPLE_ARGUMENTS
+) -> errors.SequenceClientError:
+    parameters = parameters_of(kind)
+    if not parameters:
+        return kind("a plain message")
+    missing = {p.name for p in parameters} - samples.keys()
+    assert not missing, f"add a sample for {missing} ({kind.__name__}) to SAMPLE_ARGUMENTS"
+    positional = [samples[p.name] for p in parameters if p.kind == p.POSITIONAL_OR_KEYWORD]
+    keywords = {p.name: samples[p.name] for p in parameters if p.kind == p.KEYWORD_ONLY}
+    return kind(*positional, **keywords)
+
+
+def test_every_error_message_is_bounded_whatever_its_parts() -> None:
+    # Every text a server or a failing library hands us, a megabyte long.
+    huge: dict[str, object] = {
+        name: MEGABYTE if isinstance(value, str) else value
+        for name, value in SAMPLE_ARGUMENTS.items()
+    }
+    huge["codes"] = tuple(f"code-{n}-{MEGABYTE[:50]}" for n in range(10_000))
+    huge["body"] = MEGABYTE.encode()
+    for kind in error_classes():
+        if parameters_of(kind):  # the others carry only messages this library writes
+            assert len(str(sample_error(kind, huge))) < 1500, kind.__name__
+
+
+def test_every_error_class_survives_pickle_with_its_attributes() -> None:
+    kinds = error_classes()
+    assert errors.SequenceClientError in kinds and errors.AlreadyEnrolledError in kinds
+    for kind in kinds:
+        error = sample_error(kind)
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is kind
+        assert (str(copy), copy.args) == (str(error), error.args)
+        assert vars(copy) == vars(error) and copy.maybe_applied == error.maybe_applied
+        for text in (str(copy), repr(copy)):
+            assert "access-secret" not in text and "refresh-secret" not in text

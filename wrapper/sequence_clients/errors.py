@@ -5,6 +5,8 @@
     ├── APIConnectionError         no usable HTTP response (refused, reset, …)
     │   └── APITimeoutError
     ├── UnexpectedResponseError    a response that is not the JSON the spec promises
+    │   └── TokenResponseError     a 200 from the OAuth token endpoint that is no usable token
+    ├── PaginationError            a server that pages in circles, or more pages than allowed
     ├── TokenStoreError            the caller's token store refused a rotated OAuth token
     ├── BulkJobError               a bulk export job failed, was canceled or expired
     └── APIStatusError             the vendor answered with an error status
@@ -14,12 +16,15 @@
         ├── RateLimitError (429)         └── ServerError (5xx)
 
 Messages carry method, URL (query secrets redacted), status, vendor codes and message; never a
-header, token or request body.
+header, token or request body. Every part a server or caller controls is cut to a few hundred
+characters, so a megabyte error body never becomes a megabyte log line. Every error pickles with
+its attributes (a worker process of a pool can send it back).
 """
 
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -28,7 +33,28 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 
 _SECRET_QUERY_WORDS = ("token", "secret", "key", "code", "password")
-SNIPPET_LENGTH = 200
+SNIPPET_LENGTH = 200  # bytes of a body quoted in a message
+MESSAGE_LENGTH = 300  # characters of a vendor's (or a library's) message quoted in ours
+URL_LENGTH = 300
+CODES_LENGTH = 200
+
+
+def bounded(text: str, limit: int = MESSAGE_LENGTH) -> str:
+    """`text` cut to `limit` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit} more characters)"
+
+
+def _request(method: str, url: str) -> str:
+    return f"{bounded(method, 20)} {bounded(url, URL_LENGTH)}"
+
+
+def _rebuild(kind: type[SequenceClientError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    error = kind.__new__(kind, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class SequenceClientError(Exception):
@@ -37,6 +63,11 @@ class SequenceClientError(Exception):
     # Whether the failed request may nevertheless have taken effect at the vendor; retried
     # creates consult it so they never create twice.
     maybe_applied = False
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception's own pickling calls cls(*args), which keyword-only constructors refuse:
+        # rebuild from the message and the attributes instead, for every subclass at once.
+        return (_rebuild, (type(self), self.args, self.__dict__.copy()))
 
 
 class InvalidRequestError(SequenceClientError, ValueError):
@@ -47,8 +78,8 @@ class BulkJobError(SequenceClientError):
     """A bulk query job ended FAILED, CANCELED or EXPIRED instead of FINISHED."""
 
     def __init__(self, job_id: str, status: str, error_code: str | None) -> None:
-        detail = f" ({error_code})" if error_code else ""
-        super().__init__(f"bulk job {job_id} ended {status}{detail}")
+        detail = f" ({bounded(error_code, 100)})" if error_code else ""
+        super().__init__(f"bulk job {bounded(job_id, 100)} ended {bounded(status, 100)}{detail}")
         self.job_id = job_id
         self.status = status
         self.error_code = error_code
@@ -77,7 +108,7 @@ class APIConnectionError(SequenceClientError):
     """
 
     def __init__(self, message: str, *, method: str, url: str, maybe_applied: bool) -> None:
-        super().__init__(f"{method} {url}: {message}")
+        super().__init__(f"{_request(method, url)}: {bounded(message)}")
         self.method = method
         self.url = url
         self.maybe_applied = maybe_applied
@@ -94,7 +125,9 @@ class UnexpectedResponseError(SequenceClientError):
         self, reason: str, *, method: str, url: str, status_code: int, body: bytes, truncated: bool
     ) -> None:
         snippet = body[:SNIPPET_LENGTH].decode("utf-8", "replace")
-        super().__init__(f"{method} {url} -> {status_code}: {reason}; body starts {snippet!r}")
+        super().__init__(
+            f"{_request(method, url)} -> {status_code}: {bounded(reason)}; body starts {snippet!r}"
+        )
         self.method = method
         self.url = url
         self.status_code = status_code
@@ -102,6 +135,32 @@ class UnexpectedResponseError(SequenceClientError):
         # A 2xx body cut short means the server did the work; retrying is safe and useful.
         self.truncated = truncated
         self.maybe_applied = True
+
+
+class TokenResponseError(UnexpectedResponseError):
+    """The OAuth token endpoint answered 200 with something that is not a usable token (not
+    JSON, or no access token).
+
+    `token` is what could be salvaged: None, or an OAuthToken carrying the refresh token the
+    answer held (with no usable access token). A client's refresh has already saved it to the
+    token store and renews with it on the next request; after `exchange_code`, save it yourself.
+    """
+
+    def __init__(self, reason: str, *, token: Any, **kwargs: Any) -> None:
+        super().__init__(reason, **kwargs)
+        self.token = token
+        self.maybe_applied = False  # the answer arrived; retrying the same grant cannot help
+
+
+class PaginationError(SequenceClientError):
+    """Paging stopped: the server repeated a cursor, served the same page again or a page other
+    than the one asked for, or the list ran past `max_pages`. The pages before it were yielded;
+    nothing was yielded twice."""
+
+    def __init__(self, reason: str, *, pages: int) -> None:
+        super().__init__(f"pagination stopped after {pages} pages: {bounded(reason)}")
+        self.reason = reason
+        self.pages = pages
 
 
 class APIStatusError(SequenceClientError):
@@ -118,8 +177,9 @@ class APIStatusError(SequenceClientError):
         body: Any,
         retry_after: float | None,
     ) -> None:
-        code_text = f" [{', '.join(codes)}]" if codes else ""
-        super().__init__(f"{method} {url} -> {status_code}{code_text}: {message}")
+        code_text = f" [{bounded(', '.join(codes), CODES_LENGTH)}]" if codes else ""
+        message = bounded(message)
+        super().__init__(f"{_request(method, url)} -> {status_code}{code_text}: {message}")
         self.status_code = status_code
         self.method = method
         self.url = url
@@ -205,13 +265,18 @@ def describe_error_body(body: Any) -> tuple[tuple[str, ...], str]:
     """Codes and message from any of the error shapes our vendors use.
 
     Unify: {"status": "conflict", "message": ..., "errors": [{"code": ...}]};
-    Boast: {"errors": [{"code": ..., "detail": ...}]}; OAuth2: {"error": ..., "error_description": ...}.
+    Boast: {"errors": [{"code": ..., "detail": ...}]}; OAuth2: {"error": ..., "error_description": ...};
+    problem details (RFC 9457, also what proxies in front of either send): {"title": ..., "detail": ...}.
     """
     if not isinstance(body, Mapping):
         return (), ""
     codes: list[str] = []
     messages: list[str] = []
-    for key, text_key in (("status", "message"), ("error", "error_description")):
+    for key, text_key in (
+        ("status", "message"),
+        ("error", "error_description"),
+        ("title", "detail"),
+    ):
         if isinstance(body.get(key), str):
             codes.append(body[key])
         if isinstance(body.get(text_key), str):
@@ -226,26 +291,35 @@ def describe_error_body(body: Any) -> tuple[tuple[str, ...], str]:
     return tuple(dict.fromkeys(codes)), "; ".join(dict.fromkeys(messages))
 
 
+def _number(value: str | None) -> float | None:
+    try:
+        number = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return number if number is not None and math.isfinite(number) else None
+
+
 def parse_retry_after(headers: httpx.Headers, now: float | None = None) -> float | None:
-    """Seconds to wait from `Retry-After` (seconds or HTTP-date) or `X-RateLimit-Reset`."""
+    """Seconds to wait from `retry-after-ms`, `Retry-After` (seconds or HTTP-date) or
+    `X-RateLimit-Reset`, in that order: when a server sends both retry-after headers, the
+    milliseconds are the more precise statement of the same wait."""
     now = time.time() if now is None else now
+    milliseconds = _number(headers.get("retry-after-ms"))
+    if milliseconds is not None:
+        return max(0.0, milliseconds / 1000)
     value = headers.get("retry-after")
     if value is not None:
+        seconds = _number(value)
+        if seconds is not None:
+            return max(0.0, seconds)
         try:
-            return max(0.0, float(value))
-        except ValueError:
-            try:
-                return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - now)
-            except (TypeError, ValueError):
-                pass
-    reset = headers.get("x-ratelimit-reset")
+            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - now)
+        except (TypeError, ValueError, OverflowError):
+            pass
+    reset = _number(headers.get("x-ratelimit-reset"))
     if reset is not None:
-        try:
-            seconds = float(reset)
-        except ValueError:
-            return None
         # Vendors send either an epoch timestamp or a delay; no delay is decades long.
-        return max(0.0, seconds - now) if seconds > 1e9 else max(0.0, seconds)
+        return max(0.0, reset - now) if reset > 1e9 else max(0.0, reset)
     return None
 
 
@@ -257,10 +331,12 @@ def error_from_response(response: httpx.Response) -> APIStatusError:
         body = None
     codes, message = describe_error_body(body)
     if not message:
+        # A body of a shape we do not know still says something: quote its start.
         message = response.reason_phrase or "error"
-        if body is None and response.content:
+        if response.content:
             snippet = response.content[:SNIPPET_LENGTH].decode("utf-8", "replace")
-            message += f" (non-JSON body starts {snippet!r})"
+            kind = "body" if body is not None else "non-JSON body"
+            message += f" ({kind} starts {snippet!r})"
     status = response.status_code
     kwargs: dict[str, Any] = {
         "status_code": status,
@@ -280,3 +356,9 @@ def error_from_response(response: httpx.Response) -> APIStatusError:
         )
     error_class = ServerError if status >= 500 else _BY_STATUS.get(status, APIStatusError)
     return error_class(**kwargs)
+
+
+class DeadlineExceededError(APITimeoutError):
+    """A call's overall time bound ran out before it finished: the client's `deadline`
+    (retries, back-off and the last request included), or an export job still not FINISHED after
+    `export_timeout` seconds of polling. `maybe_applied` as for any connection error."""
