@@ -8,25 +8,37 @@ Calls are interleaved (each round runs the three in a shuffled order), so drift 
 or the sandbox hits all three alike. Enrollments are cancelled between rounds, untimed, so a
 person can be enrolled again.
 
-Also: import time of `sequence_clients` in a fresh interpreter, and this run's peak memory.
+Also: import time of `sequence_clients` as a ratio to `import httpx`, both measured in fresh
+interpreters in the same run, interleaved (the ratio survives a busy machine better than
+milliseconds do), with where it goes (`python -X importtime`, the package's direct imports);
+the bulk CLI's CPU per row at 10,000 rows against a sandbox process without limit or latency,
+with where it goes (cProfile of a smaller run, by module); and this run's peak memory.
 
-    .venv/bin/python bench/overhead.py [--calls 2000]
+    .venv/bin/python bench/overhead.py [--calls 2000] [--cli-rows 10000] [--profile-rows 2000]
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import os
+import pstats
 import random
+import re
 import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import httpx
+from _harness import PROBE, machine, run_bulk_cli, sandbox_process, write_csv
 
 from sequence_clients import UnifyClient
 from sequence_clients.generated.unify import Client
@@ -40,6 +52,9 @@ from sequence_clients.sandbox import Sandbox, SandboxConfig, unify_state
 TARGET_VS_GENERATED = 1.15
 TARGET_VS_HTTPX = 1.25
 TARGET_IMPORT_MS = 300.0
+TARGET_IMPORT_RATIO = 1.6  # import sequence_clients ÷ import httpx
+TARGET_CLI_MS_PER_ROW = 1.0  # bulk-enroll CPU per row at 10,000 rows, imports excluded
+CLI_CONCURRENCY = 16
 ENROLLMENTS = "/sequences/v1/enrollments"
 Call = Callable[[], object]
 
@@ -106,12 +121,114 @@ def import_time_ms(prelude: str = "", runs: int = 9) -> float:
     return (loaded - bare) * 1000
 
 
+def import_ratio(runs: int = 15) -> tuple[float, float]:
+    """Median ms of `import httpx` and of `import sequence_clients` beyond a bare interpreter,
+    as a service installs the package, each round running the three in a shuffled order."""
+    codes = {"bare": "pass", "httpx": "import httpx", "ours": "import sequence_clients"}
+    samples: dict[str, list[float]] = {name: [] for name in codes}
+    rng = random.Random(1)
+    names = list(codes)
+    for _ in range(runs):
+        rng.shuffle(names)
+        for name in names:
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", WITHOUT_CLI_EXTRA + codes[name]], check=True)
+            samples[name].append(time.perf_counter() - start)
+    bare = statistics.median(samples["bare"])
+    return (
+        (statistics.median(samples["httpx"]) - bare) * 1000,
+        (statistics.median(samples["ours"]) - bare) * 1000,
+    )
+
+
+def import_breakdown(top: int = 8) -> list[tuple[str, float]]:
+    """The package's direct imports by cumulative ms (`-X importtime`; the first to import a
+    shared dependency, httpx say, is charged for it)."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", WITHOUT_CLI_EXTRA + "import sequence_clients"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    children: list[tuple[str, float]] = []  # depth-1 lines are printed before their parent
+    for line in done.stderr.splitlines()[1:]:
+        _, _, rest = line.partition("|")
+        cumulative, _, name = rest.partition("|")
+        depth = (len(name) - len(name.lstrip()) - 1) // 2
+        if depth == 0:
+            if name.strip() == "sequence_clients":
+                break
+            children = []
+        elif depth == 1:
+            children.append((name.strip(), int(cumulative) / 1000))
+    return sorted(children, key=lambda item: -item[1])[:top]
+
+
+def cli_cpu_per_row(rows: int, workdir: Path) -> float:
+    """CPU ms per row of `bulk-enroll` after its imports: no limit, no latency, no faults."""
+    with sandbox_process(workdir / f"cli-{rows}", people=rows) as sandbox:
+        csv_path = write_csv(workdir / f"cli-{rows}" / "people.csv", sandbox.people)
+        extra = ["--rate-limit", "1000000/s", "--concurrency", str(CLI_CONCURRENCY)]
+        run = run_bulk_cli(sandbox, csv_path, extra=extra)
+    if not run.probe or run.counts["enrolled"] != rows:
+        raise RuntimeError(f"bulk-enroll exited {run.exit_code}: {run.counts}\n{run.stderr}")
+    return (run.probe["cpu_s"] - run.probe["cpu_after_import_s"]) / rows * 1000
+
+
+def cli_profile(rows: int, workdir: Path, top: int = 12) -> list[tuple[str, float]]:
+    """Where bulk-enroll's time goes: cProfile's own time per module, as shares."""
+    folder = workdir / f"profile-{rows}"
+    with sandbox_process(folder, people=rows) as sandbox:
+        csv_path = write_csv(folder / "people.csv", sandbox.people)
+        argv = [
+            "bulk-enroll", "unify", str(csv_path), "--sequence", sandbox.sequence_id,
+            "--mailbox", sandbox.mailbox, "--base-url", sandbox.base_url, "--json",
+            "--rate-limit", "1000000/s", "--concurrency", str(CLI_CONCURRENCY),
+        ]  # fmt: skip
+        profile = folder / "cli.prof"
+        subprocess.run(
+            [sys.executable, "-m", "cProfile", "-o", str(profile), str(PROBE),
+             str(folder / "probe.json"), *argv],
+            env=os.environ | {"UNIFY_API_KEY": sandbox.api_key},
+            capture_output=True,
+            check=True,
+        )  # fmt: skip
+    stats: Any = pstats.Stats(str(profile)).stats  # {(file, line, func): (cc, nc, tt, ct, callers)}
+    by_module: defaultdict[str, float] = defaultdict(float)
+    for (filename, _, function), (_, _, own, _, _) in stats.items():
+        by_module[_module_of(filename, function)] += own
+    total = sum(by_module.values()) or 1.0
+    ranked = sorted(by_module.items(), key=lambda item: -item[1])[:top]
+    return [(name, seconds / total) for name, seconds in ranked]
+
+
+def _module_of(filename: str, function: str) -> str:
+    if filename == "~":  # a C function: "<method 'execute' of 'sqlite3.Cursor' objects>"
+        match = re.search(r"of '(\w+)|built-in method (\w+)", function)
+        owner = (match.group(1) or match.group(2)) if match else "other"
+        return f"C: {owner.lstrip('_')}"
+    path = Path(filename)
+    parts = path.with_suffix("").parts
+    for anchor in ("site-packages", "wrapper"):
+        if anchor in parts:
+            tail = parts[parts.index(anchor) + 1 :]
+            depth = 1 if anchor == "site-packages" else 3 if tail[1:2] == ("cli",) else 2
+            return ".".join(tail[:depth])
+    if "python3.11" in parts:
+        tail = parts[parts.index("python3.11") + 1 :]
+        return "stdlib: " + tail[0]
+    return path.name
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--cli-rows", type=int, default=10_000, help="0 skips the CLI figures")
+    parser.add_argument("--profile-rows", type=int, default=2_000, help="0 skips the profile")
     args = parser.parse_args()
+    print(f"machine: {machine()}")
 
     with Sandbox(SandboxConfig(seed=1)) as sandbox:
         state = sandbox.unify
@@ -192,13 +309,35 @@ def main() -> int:
     enroll_ratios = report("enroll", enrolls)
     import_ms = import_time_ms(WITHOUT_CLI_EXTRA)
     import_with_cli_ms = import_time_ms()
+    httpx_ms, ours_ms = import_ratio()
+    import_ratio_value = ours_ms / httpx_ms
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"\nimport sequence_clients: {import_ms:.0f} ms as a service installs it"
         f" (target < {TARGET_IMPORT_MS:.0f} ms); {import_with_cli_ms:.0f} ms with the [cli] extra"
         " installed (httpx then imports rich and click)"
     )
+    print(
+        f"import ratio, same run: import sequence_clients {ours_ms:.0f} ms ÷ import httpx"
+        f" {httpx_ms:.0f} ms = {import_ratio_value:.2f} (target <= {TARGET_IMPORT_RATIO})"
+    )
+    print("  where it goes (-X importtime, direct imports of the package, cumulative ms):")
+    for name, ms in import_breakdown():
+        print(f"    {ms:>7.1f}  {name}")
     print(f"peak memory of this run (client + in-process sandbox): {peak_mb:.0f} MB")
+    cli_ms = None
+    with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp:
+        if args.cli_rows:
+            cli_ms = cli_cpu_per_row(args.cli_rows, Path(tmp))
+            print(
+                f"bulk-enroll CPU per row at {args.cli_rows} rows (concurrency"
+                f" {CLI_CONCURRENCY}, imports excluded): {cli_ms:.3f} ms"
+                f" (target <= {TARGET_CLI_MS_PER_ROW})"
+            )
+        if args.profile_rows:
+            print(f"  where it goes (cProfile, {args.profile_rows} rows, own time by module):")
+            for name, share in cli_profile(args.profile_rows, Path(tmp)):
+                print(f"    {share:>6.1%}  {name}")
     print(f"duplicate active enrollments: {len(duplicates)}")
 
     missed = [
@@ -209,6 +348,8 @@ def main() -> int:
             "enroll vs generated": enroll_ratios["vs_generated"] <= TARGET_VS_GENERATED,
             "enroll vs httpx": enroll_ratios["vs_httpx"] <= TARGET_VS_HTTPX,
             "import time": import_ms < TARGET_IMPORT_MS,
+            "import ratio to httpx": import_ratio_value <= TARGET_IMPORT_RATIO,
+            "bulk CLI CPU per row": cli_ms is None or cli_ms <= TARGET_CLI_MS_PER_ROW,
             "no duplicates": not duplicates,
         }.items()
         if not ok
