@@ -1,0 +1,271 @@
+"""Mutation testing of the wrapper: `make mutation [MODULES=core|clients|wrapper|cli|<module>...]`.
+
+mutmut 3 names a mutant after its file's path and strips only a leading `src.`; run from the
+repository root, wrapper/sequence_clients/_plan.py would be `wrapper.sequence_clients._plan`,
+which no test imports, and every mutant would count as untested. So mutmut runs in
+build/mutation/, a tree that links src/ to wrapper/ (and tests/, generated/ to theirs), with a
+pyproject.toml holding the project's [tool.mutmut] and [tool.pytest.ini_options], narrowed to
+the modules asked for. The folders of the design stay where they are; mutants/ lives under
+build/ and never touches the tree.
+
+Prints the score per module and each survivor with its diff. Mutants that no test can tell
+apart from the original are listed with the reason in tests/mutation/equivalent.toml and leave
+the denominator. Exits 1 when a module scores below its floor (90%; 85% for the bulk engine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STAGE = ROOT / "build" / "mutation"
+PACKAGE = "src/sequence_clients"
+EQUIVALENT_FILE = ROOT / "tests" / "mutation" / "equivalent.toml"
+
+# What each MODULES word means: the files mutated and the tests run against them.
+FAST_TESTS = ["tests/wrapper", "tests/replay"]
+GROUPS: dict[str, list[str]] = {
+    "core": ["_plan", "_pagination", "_validate", "_transport", "errors", "oauth"],
+    "clients": ["unify", "boast"],
+    "cli": ["cli/bulk", "cli/journal", "cli/rows"],
+}
+GROUPS["wrapper"] = GROUPS["core"] + GROUPS["clients"]
+TESTS_FOR_GROUP = {"cli": ["tests/cli"]}
+FLOOR = {"cli": 85.0}
+DEFAULT_FLOOR = 90.0
+
+KILLED = {"killed", "timeout", "caught by type check"}
+
+
+def modules_for(words: list[str]) -> list[str]:
+    modules: list[str] = []
+    for word in words:
+        for module in GROUPS.get(word, [word]):
+            if not (ROOT / "wrapper" / "sequence_clients" / f"{module}.py").is_file():
+                raise SystemExit(f"mutation: no module wrapper/sequence_clients/{module}.py")
+            if module not in modules:
+                modules.append(module)
+    return modules
+
+
+def tests_for(modules: list[str]) -> list[str]:
+    tests: list[str] = []
+    for module in modules:
+        group = module.split("/")[0] if "/" in module else "wrapper"
+        for path in TESTS_FOR_GROUP.get(group, FAST_TESTS):
+            if path not in tests:
+                tests.append(path)
+    return tests
+
+
+def toml_value(value: object) -> str:
+    # Strings, numbers, booleans and lists of them are all the two tables hold; JSON spells
+    # them the way TOML does.
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value)
+
+
+def toml_table(name: str, table: dict[str, object]) -> str:
+    return f"[{name}]\n" + "".join(f"{key} = {toml_value(v)}\n" for key, v in table.items())
+
+
+def lay_out_stage(modules: list[str], *, source: Path, resume: bool) -> None:
+    if not resume and (STAGE / "mutants").exists():
+        shutil.rmtree(STAGE / "mutants")
+    STAGE.mkdir(parents=True, exist_ok=True)
+    for name, target in {"src": "wrapper", "tests": "tests", "generated": "generated"}.items():
+        link = STAGE / name
+        if link.is_symlink():
+            link.unlink()
+        link.symlink_to(source / target)
+    tool = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]
+    mutmut = dict(tool["mutmut"])
+    mutmut["only_mutate"] = [f"{PACKAGE}/{module}.py" for module in modules]
+    mutmut["pytest_add_cli_args_test_selection"] = tests_for(modules)
+    (STAGE / "pyproject.toml").write_text(
+        "# Written by scripts/mutation.py from the project's pyproject.toml; do not edit.\n"
+        + toml_table("tool.mutmut", mutmut)
+        + "\n"
+        + toml_table("tool.pytest.ini_options", tool["pytest"]["ini_options"])
+    )
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    module: str
+    status: str
+    diff: str = ""
+
+    @property
+    def function(self) -> str:
+        return self.name.partition("__mutmut_")[0]
+
+    def changed_lines(self) -> tuple[list[str], list[str]]:
+        lines = self.diff.splitlines()[2:]  # past the ---/+++ header
+        removed = [x[1:].strip() for x in lines if x.startswith("-")]
+        added = [x[1:].strip() for x in lines if x.startswith("+")]
+        return removed, added
+
+
+@dataclass(frozen=True)
+class Equivalent:
+    function: str
+    removed: str
+    added: str
+    reason: str
+
+    def matches(self, mutant: Mutant) -> bool:
+        removed, added = mutant.changed_lines()
+        return (
+            mutant.function == self.function
+            and " ".join(removed) == self.removed
+            and " ".join(added) == self.added
+        )
+
+
+@dataclass
+class ModuleScore:
+    counts: Counter[str] = field(default_factory=Counter)
+    equivalent: int = 0
+
+    @property
+    def killed(self) -> int:
+        return sum(self.counts[status] for status in KILLED)
+
+    @property
+    def judged(self) -> int:
+        return sum(self.counts.values()) - self.counts["skipped"]
+
+    @property
+    def score(self) -> float:
+        return 100.0 * self.killed / self.judged if self.judged else 100.0
+
+
+def load_equivalents() -> list[Equivalent]:
+    entries = tomllib.loads(EQUIVALENT_FILE.read_text()).get("mutant", [])
+    return [Equivalent(**entry) for entry in entries]
+
+
+def read_results(modules: list[str]) -> list[Mutant]:
+    """The verdicts mutmut left in mutants/*.meta, with each survivor's diff."""
+    os.chdir(STAGE)  # mutmut reads its configuration from the working directory on import
+    sys.path.insert(0, str(STAGE / "mutants" / "src"))
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+    from mutmut.stats import status_by_exit_code
+
+    mutants: list[Mutant] = []
+    for module in modules:
+        source = Path(PACKAGE) / f"{module}.py"
+        meta = Path("mutants") / f"{source}.meta"
+        if not meta.exists():
+            continue
+        for name, exit_code in json.loads(meta.read_text())["exit_code_by_key"].items():
+            status = status_by_exit_code[exit_code]
+            diff = "" if status in KILLED else get_diff_for_mutant(name, path=source)
+            mutants.append(Mutant(name=name, module=module, status=status, diff=diff))
+    return mutants
+
+
+def report(modules: list[str], mutants: list[Mutant], equivalents: list[Equivalent]) -> bool:
+    scores = {module: ModuleScore() for module in modules}
+    survivors: list[Mutant] = []
+    used: set[Equivalent] = set()
+    for mutant in mutants:
+        score = scores[mutant.module]
+        if mutant.status not in KILLED:
+            known = next((e for e in equivalents if e.matches(mutant)), None)
+            if known is not None:
+                score.equivalent += 1
+                used.add(known)
+                continue
+            survivors.append(mutant)
+        score.counts[mutant.status] += 1
+
+    for mutant in survivors:
+        print(f"\n{mutant.status}: {mutant.name}")
+        print("\n".join(mutant.diff.splitlines()[2:]))
+
+    print(f"\n{'module':<16}{'mutants':>8}{'killed':>8}{'other':>7}{'equiv':>7}{'score':>8}  floor")
+    met = True
+    total = ModuleScore()
+    for module, score in scores.items():
+        floor = FLOOR.get(module.split("/")[0], DEFAULT_FLOOR)
+        ok = score.score >= floor
+        met &= ok
+        other = score.judged - score.killed
+        print(
+            f"{module:<16}{score.judged:>8}{score.killed:>8}{other:>7}{score.equivalent:>7}"
+            f"{score.score:>7.1f}%  {floor:.0f}%{'' if ok else '  BELOW'}"
+        )
+        total.counts.update(score.counts)
+        total.equivalent += score.equivalent
+    print(
+        f"{'all':<16}{total.judged:>8}{total.killed:>8}{total.judged - total.killed:>7}"
+        f"{total.equivalent:>7}{total.score:>7.1f}%"
+    )
+    for entry in equivalents:
+        if entry not in used and module_of(entry.function) in modules:
+            print(f"note: equivalent entry matches no mutant now: {entry.function}: {entry.added}")
+    return met
+
+
+def module_of(function: str) -> str:
+    """`sequence_clients.cli.bulk.x_run` -> `cli/bulk` (mutmut prefixes functions with x_ or
+    x<separator><class>)."""
+    parts = function.removeprefix("sequence_clients.").split(".")
+    names = [part for part in parts if not part.startswith(("x_", "x\u01c1"))]
+    return "/".join(names)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "modules",
+        nargs="*",
+        default=["wrapper"],
+        help="groups (core, clients, wrapper, cli) or modules (_plan, unify, cli/bulk, ...)",
+    )
+    parser.add_argument("--max-children", type=int, default=2, help="parallel mutant runs")
+    parser.add_argument(
+        "--resume", action="store_true", help="keep earlier verdicts (same sources and tests)"
+    )
+    parser.add_argument(
+        "--report-only", action="store_true", help="report the last run without running"
+    )
+    parser.add_argument(
+        "--source-root",
+        type=Path,
+        default=ROOT,
+        help="a checkout holding wrapper/, tests/, generated/ (default: this one), e.g. a "
+        "`git archive` of one commit while the working tree is mid-change",
+    )
+    args = parser.parse_args(argv)
+    modules = modules_for(args.modules)
+    if not args.report_only:
+        lay_out_stage(modules, source=args.source_root.resolve(), resume=args.resume)
+        mutmut = Path(sys.executable).with_name("mutmut")
+        run = subprocess.run(
+            [str(mutmut), "run", "--max-children", str(args.max_children)], cwd=STAGE, check=False
+        )
+        if run.returncode != 0:
+            print(f"mutation: mutmut run exited {run.returncode}", file=sys.stderr)
+            return run.returncode
+    met = report(modules, read_results(modules), load_equivalents())
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
