@@ -1,7 +1,8 @@
-"""One limiter user in its own process: `python limit_worker.py STORAGE LIMIT START_AT SECONDS`.
+"""One limiter user in its own process: `python limit_worker.py STORAGE LIMIT SECONDS`.
 
-From START_AT (epoch seconds) for SECONDS it takes every slot `RateLimit.wait_time()` grants,
-sleeping the waits it is told, and prints the wall-clock times of its slots as JSON.
+Once imported it prints "ready" and reads the start time (epoch seconds) from stdin; from then
+for SECONDS it takes every slot `RateLimit.wait_time()` grants, sleeping the waits it is told,
+and prints the wall-clock times of its slots as JSON.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import time
 from sequence_clients._ratelimit import RateLimit
 
 
-def main(storage: str, limit: str, start_at: float, seconds: float) -> None:
+def main(storage: str, limit: str, seconds: float) -> None:
     limiter = RateLimit(limit, storage, key="two-processes")
+    print("ready", flush=True)
+    start_at = float(sys.stdin.readline())
     time.sleep(max(0.0, start_at - time.time()))
     granted: list[float] = []
     end = start_at + seconds
@@ -28,4 +31,4 @@ def main(storage: str, limit: str, start_at: float, seconds: float) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]))
+    main(sys.argv[1], sys.argv[2], float(sys.argv[3]))
