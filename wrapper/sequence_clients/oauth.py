@@ -1,46 +1,51 @@
 """Boast OAuth 2: tokens, the first-token helpers, and the httpx.Auth that keeps a token fresh.
 
-Boast rotates refresh tokens: each refresh invalidates the refresh token it used. Hence two rules.
-A refresh happens once however many threads or tasks find the token expired (a lock, plus a check
-that nobody refreshed while we waited for it). And a new token reaches `token_store.save()` before
-any request uses it: a refresh token lost between the two breaks the integration for good.
+Boast rotates refresh tokens: each refresh invalidates the refresh token it used. Hence three
+rules. A refresh happens once however many threads or tasks find the token expired (a lock, plus a
+check that nobody refreshed while we waited for it). A new token reaches `token_store.save()`
+before any request uses it: a refresh token lost between the two breaks the integration for good.
+And the token answer is read by hand, field by field, never through a model that could refuse it
+as a whole: whatever a 200 answer looks like, a refresh token in it is saved before anything
+else can fail (an answer without `expires_in` is a token of the documented lifetime, one without
+`refresh_token` keeps the one we have).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
+import math
 import threading
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
 from typing import Any, Protocol
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import attrs
 import httpx
 
 from sequence_clients.generated.boast import Client as GeneratedBoastClient
 from sequence_clients.generated.boast.api.oauth import create_token
-from sequence_clients.generated.boast.models import (
-    TokenRequest,
-    TokenRequestGrantType,
-    TokenResponse,
-)
+from sequence_clients.generated.boast.models import TokenRequest, TokenRequestGrantType
 
-from ._plan import Call
-from ._transport import (
-    REPLAYS_401,
-    as_timeout,
-    checked_base_url,
-    configure_http,
-    execute_async,
-    execute_sync,
+from ._transport import REPLAYS_401, as_timeout, checked_base_url, configure_http, translate
+from .errors import (
+    APIStatusError,
+    AuthenticationError,
+    InvalidRequestError,
+    TokenResponseError,
+    TokenStoreError,
+    redact_url,
 )
-from .errors import APIStatusError, AuthenticationError, InvalidRequestError, TokenStoreError
 
 BOAST_AUTH_BASE_URL = "https://app.boast.io"
 DEFAULT_SCOPE = "read write"
 # Refresh this long before expiry, so a token does not lapse between our check and its use.
 REFRESH_MARGIN = dt.timedelta(seconds=60)
+# Boast documents tokens that live two hours; an answer that does not say how long (or says
+# something unusable) gets that lifetime, and a 401 before then still refreshes and replays.
+DOCUMENTED_LIFETIME = dt.timedelta(seconds=7200)
+_LONGEST_LIFETIME = 366 * 24 * 3600  # seconds; a longer expires_in is not a lifetime
 
 
 def _hidden(value: str | None) -> str:
@@ -120,10 +125,80 @@ def token_client(
     return client.set_httpx_client(http)
 
 
-def _token(response: TokenResponse, sent_at: dt.datetime) -> OAuthToken:
-    # Expiry counts from when we asked, not from the server's clock: never later than the truth.
-    expires_at = sent_at + dt.timedelta(seconds=response.expires_in)
-    return OAuthToken(response.access_token, response.refresh_token, expires_at)
+@attrs.frozen
+class TokenAnswer:
+    """What a 200 from the token endpoint gave: the token to save (None when it held nothing
+    worth keeping), and the error to raise once that token is saved (None when it is usable)."""
+
+    token: OAuthToken | None
+    problem: TokenResponseError | None = None
+
+
+def _fields(content: bytes) -> Mapping[str, Any] | None:
+    """The answer's fields: JSON (RFC 6749), or the form encoding some servers still send."""
+    try:
+        parsed = json.loads(content)
+    except (ValueError, RecursionError):
+        try:
+            pairs = parse_qsl(content.decode("utf-8"), strict_parsing=True)
+        except (ValueError, UnicodeDecodeError):
+            return None
+        parsed = dict(pairs)
+        if not parsed.keys() & {"access_token", "refresh_token"}:
+            return None
+    return parsed if isinstance(parsed, Mapping) else None
+
+
+def _text(fields: Mapping[str, Any], name: str) -> str | None:
+    value = fields.get(name)
+    return value if isinstance(value, str) and value else None
+
+
+def _lifetime(value: Any) -> dt.timedelta:
+    """`expires_in` as a duration; the documented lifetime when it is missing or unusable."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return DOCUMENTED_LIFETIME
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return DOCUMENTED_LIFETIME
+    if not (math.isfinite(value) and 0 < value <= _LONGEST_LIFETIME):
+        return DOCUMENTED_LIFETIME
+    return dt.timedelta(seconds=value)
+
+
+def read_token_answer(
+    response: httpx.Response, sent_at: dt.datetime, refresh_token: str | None
+) -> TokenAnswer:
+    """The token in a 2xx answer from the token endpoint, whatever its shape. `refresh_token`
+    is the one we hold, kept when the answer brings none. Never raises."""
+    fields = _fields(response.content)
+    access = _text(fields, "access_token") if fields is not None else None
+    rotated = _text(fields, "refresh_token") if fields is not None else None
+    if access is not None and fields is not None:
+        # Expiry counts from when we asked, not from the server's clock: never later than the truth.
+        expires_at = sent_at + _lifetime(fields.get("expires_in"))
+        return TokenAnswer(OAuthToken(access, rotated or refresh_token, expires_at))
+    # No usable token. The body is never quoted: what it holds may be a token.
+    if fields is None:
+        kind = response.headers.get("content-type", "no content type").split(";")[0]
+        reason = f"the token answer is not JSON ({kind}, {len(response.content)} bytes)"
+    else:
+        reason = "the token answer has no access_token"
+    # A rotated refresh token is all that renews access now: keep it, already expired, so that
+    # the next request refreshes with it.
+    salvaged = OAuthToken("", rotated, sent_at) if rotated is not None else None
+    problem = TokenResponseError(
+        reason + ("; its refresh_token was kept" if salvaged else ""),
+        token=salvaged,
+        method=response.request.method,
+        url=redact_url(response.request.url),
+        status_code=response.status_code,
+        body=b"",
+        truncated=False,
+    )
+    return TokenAnswer(salvaged, problem)
 
 
 def _refused(error: APIStatusError) -> APIStatusError:
@@ -142,20 +217,52 @@ def _refused(error: APIStatusError) -> APIStatusError:
     )
 
 
-def fetch_token(client: GeneratedBoastClient, grant: TokenRequest) -> OAuthToken:
+def _request_of(grant: TokenRequest) -> dict[str, Any]:
+    # The generated operation builds the request (path, form encoding); we read the answer.
+    return create_token._get_kwargs(body=grant)
+
+
+def _held_refresh_token(grant: TokenRequest) -> str | None:
+    held = grant.refresh_token
+    return held if isinstance(held, str) and held else None
+
+
+def fetch_answer(client: GeneratedBoastClient, grant: TokenRequest) -> TokenAnswer:
+    """Ask the token endpoint for a token; raise what a failed request or a non-2xx status is."""
     sent_at = dt.datetime.now(dt.UTC)
     try:
-        return _token(execute_sync(client, Call(create_token, {"body": grant})), sent_at)
+        response = client.get_httpx_client().request(**_request_of(grant))
+    except httpx.HTTPError as error:
+        raise translate(error) from error
     except APIStatusError as error:
         raise _refused(error) from None
+    return read_token_answer(response, sent_at, _held_refresh_token(grant))
+
+
+async def afetch_answer(client: GeneratedBoastClient, grant: TokenRequest) -> TokenAnswer:
+    sent_at = dt.datetime.now(dt.UTC)
+    try:
+        response = await client.get_async_httpx_client().request(**_request_of(grant))
+    except httpx.HTTPError as error:
+        raise translate(error) from error
+    except APIStatusError as error:
+        raise _refused(error) from None
+    return read_token_answer(response, sent_at, _held_refresh_token(grant))
+
+
+def _usable(answer: TokenAnswer) -> OAuthToken:
+    if answer.problem is not None:
+        raise answer.problem
+    assert answer.token is not None  # an answer without a problem has a token
+    return answer.token
+
+
+def fetch_token(client: GeneratedBoastClient, grant: TokenRequest) -> OAuthToken:
+    return _usable(fetch_answer(client, grant))
 
 
 async def afetch_token(client: GeneratedBoastClient, grant: TokenRequest) -> OAuthToken:
-    sent_at = dt.datetime.now(dt.UTC)
-    try:
-        return _token(await execute_async(client, Call(create_token, {"body": grant})), sent_at)
-    except APIStatusError as error:
-        raise _refused(error) from None
+    return _usable(await afetch_answer(client, grant))
 
 
 def exchange_code(
@@ -169,7 +276,10 @@ def exchange_code(
     allow_insecure_http: bool = False,
     httpx_client: httpx.Client | None = None,
 ) -> OAuthToken:
-    """The first token, from the `code` the authorize redirect carried. Save it yourself."""
+    """The first token, from the `code` the authorize redirect carried. Save it yourself.
+
+    A 200 answer that is no usable token raises errors.TokenResponseError; when it held a
+    refresh token, that error's `.token` carries it: save that instead."""
     grant = _code_grant(code, client_id, client_secret, redirect_uri)
     http = httpx_client if httpx_client is not None else httpx.Client()
     try:
@@ -241,7 +351,7 @@ class TokenKeeper:
             refresh_token=self.token.refresh_token or "",
         )
 
-    def _adopt(self, new: OAuthToken) -> OAuthToken:
+    def _save(self, new: OAuthToken) -> OAuthToken:
         assert self._store is not None  # can_refresh guarantees it
         try:
             self._store.save(new)
@@ -251,22 +361,33 @@ class TokenKeeper:
         self._unsaved, self.token = None, new
         return new
 
+    def _adopt(self, answer: TokenAnswer) -> OAuthToken:
+        """Save what the answer brought first; only then complain about what it lacked."""
+        if answer.token is not None:
+            self._save(answer.token)
+        return _usable(answer)
+
+    def _settled(self, seen: OAuthToken) -> OAuthToken | None:
+        """A usable token without asking the token endpoint: someone else's newer one, or the
+        one the store refused last time, offered again. None: a refresh is needed."""
+        if self.token is not seen and self.token.access_token:
+            return self.token
+        if self._unsaved is not None and self._save(self._unsaved).access_token:
+            return self.token
+        return None
+
     def refresh_sync(
-        self, seen: OAuthToken, fetch: Callable[[TokenRequest], OAuthToken]
+        self, seen: OAuthToken, fetch: Callable[[TokenRequest], TokenAnswer]
     ) -> OAuthToken:
         """A token newer than `seen`: someone else's fresh one, or one we fetch and save."""
         with self._thread_lock:
-            if self.token is not seen:
-                return self.token
-            return self._adopt(self._unsaved or fetch(self._grant()))
+            return self._settled(seen) or self._adopt(fetch(self._grant()))
 
     async def refresh_async(
-        self, seen: OAuthToken, fetch: Callable[[TokenRequest], Any]
+        self, seen: OAuthToken, fetch: Callable[[TokenRequest], Awaitable[TokenAnswer]]
     ) -> OAuthToken:
         async with self._task_lock:
-            if self.token is not seen:
-                return self.token
-            return self._adopt(self._unsaved or await fetch(self._grant()))
+            return self._settled(seen) or self._adopt(await fetch(self._grant()))
 
 
 class BoastOAuth(httpx.Auth):
@@ -279,13 +400,13 @@ class BoastOAuth(httpx.Auth):
         self.keeper = keeper
         self._tokens = tokens  # the generated client on the OAuth host
 
-    def _fetch(self, grant: TokenRequest) -> OAuthToken:
+    def _fetch(self, grant: TokenRequest) -> TokenAnswer:
         assert self._tokens is not None
-        return fetch_token(self._tokens, grant)
+        return fetch_answer(self._tokens, grant)
 
-    async def _afetch(self, grant: TokenRequest) -> OAuthToken:
+    async def _afetch(self, grant: TokenRequest) -> TokenAnswer:
         assert self._tokens is not None
-        return await afetch_token(self._tokens, grant)
+        return await afetch_answer(self._tokens, grant)
 
     def _expiring(self, token: OAuthToken) -> bool:
         return self.keeper.can_refresh and token.expires_within(REFRESH_MARGIN)
