@@ -62,8 +62,11 @@ def sleeps(monkeypatch: pytest.MonkeyPatch, live_vendor: str | None) -> list[flo
     async def asleep(seconds: float) -> None:
         slept.append(seconds)
 
-    # _plan runs every Sleep step through these two names; nothing else in it uses them.
-    monkeypatch.setattr(_plan, "time", rs.Namespace(sleep=slept.append))
+    # _plan runs every Sleep step through these two names, and reads a call's deadline off
+    # time.monotonic: here a clock that moves only by the waits recorded.
+    monkeypatch.setattr(
+        _plan, "time", rs.Namespace(sleep=slept.append, monotonic=lambda: sum(slept))
+    )
     monkeypatch.setattr(_plan, "asyncio", rs.Namespace(sleep=asleep))
     return slept
 

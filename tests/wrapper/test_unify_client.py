@@ -180,7 +180,9 @@ def test_export_enrollments_runs_a_bulk_job(sandbox: Sandbox, unify: UnifyClient
     for person in people[:30]:
         unify.enroll(sequence_id, person, mailbox_emails=[mailbox])
 
-    rows = list(unify.export_enrollments(sequence_id=sequence_id, page_size=7))
+    # Results requests are rate-limited (a few a second): a patient client honours Retry-After.
+    with unify.with_options(max_retries=4, retry_policy=FAST) as patient:
+        rows = list(patient.export_enrollments(sequence_id=sequence_id, page_size=7))
 
     assert {r.person.id for r in rows} >= set(people[:30])
     assert all(r.sequence.id == sequence_id for r in rows)

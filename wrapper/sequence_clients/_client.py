@@ -1,6 +1,10 @@
-"""The sync and async client bases: connection setup, the plan runner, pagination, lifecycle.
+"""The sync and async client bases: connection setup, the one request path, pagination, lifecycle.
 
-Vendor clients subclass these and add one-line methods that run the vendor's request plans.
+Every request either twin makes goes through `_run`: a plan (see `_plan`) driven with the
+client's retry policy and deadline, each `Call` sent by `_send` on the client's httpx client
+(timeouts, typed errors from the response hook, and, for Boast, the OAuth httpx.Auth).
+`_call(operation)` and `_paginate(list_operation)` put any generated operation on that path; the
+vendor clients expose them as typed `call` and `paginate` and add one-line named methods.
 """
 
 from __future__ import annotations
@@ -12,11 +16,41 @@ import attrs
 import httpx
 
 from ._pagination import AsyncPager, FetchPage, Page, SyncPager
-from ._plan import Call, Plan, RetryPolicy, run_async, run_sync
-from ._transport import as_timeout, checked_base_url, configure_http, execute_async, execute_sync
+from ._plan import Call, ListOperation, Operation, Plan, RetryPolicy, call, run_async, run_sync
+from ._transport import (
+    as_timeout,
+    checked_base_url,
+    configure_http,
+    send_async,
+    send_sync,
+    within,
+)
+from .errors import InvalidRequestError
 
 T = TypeVar("T")
+PageT = TypeVar("PageT")
+ItemT = TypeVar("ItemT")
 DEFAULT_MAX_RETRIES = 4
+
+
+def page_plan(
+    operation: ListOperation[PageT, ItemT], policy: RetryPolicy, token: str | int | None
+) -> Plan[Page[ItemT]]:
+    """One page of a generated list operation: the first as given, later ones by `token`."""
+    sent = operation if token is None else operation.for_page(token)
+    answer = yield from call(sent, policy)
+    return Page(
+        items=operation.items(answer),
+        raw=answer,
+        next=operation.next_page(answer, sent.sent_page),
+        served=operation.served_page(answer),
+    )
+
+
+def _checked_deadline(deadline: float | None) -> float | None:
+    if deadline is not None and not deadline > 0:
+        raise InvalidRequestError(f"deadline must be a positive number of seconds, got {deadline}")
+    return deadline
 
 
 class _ClientBase:
@@ -28,6 +62,7 @@ class _ClientBase:
         base_url: str,
         timeout: float | httpx.Timeout | None,
         max_retries: int,
+        deadline: float | None,
         allow_insecure_http: bool,
         retry_policy: RetryPolicy | None,
         init_kwargs: dict[str, Any],
@@ -35,17 +70,19 @@ class _ClientBase:
         self._base_url = checked_base_url(base_url, allow_insecure_http=allow_insecure_http)
         self._timeout = as_timeout(timeout)
         self._policy = attrs.evolve(retry_policy or RetryPolicy(), max_retries=max_retries)
+        self._deadline = _checked_deadline(deadline)
         self._init_kwargs = init_kwargs
 
     def with_options(self, **changes: Any) -> Self:
         """A new client with the same credentials and the given options changed
-        (`max_retries`, `timeout`, `base_url`, …). It has its own connection pool."""
+        (`max_retries`, `timeout`, `deadline`, `base_url`, …). It has its own connection pool."""
         return type(self)(**{**self._init_kwargs, **changes})
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(base_url={self._base_url!r}, "
-            f"timeout={self._timeout.read}, max_retries={self._policy.max_retries})"
+            f"timeout={self._timeout.read}, max_retries={self._policy.max_retries}, "
+            f"deadline={self._deadline})"
         )
 
 
@@ -67,10 +104,16 @@ class SyncClient(_ClientBase):
         self.raw = generated_client(base_url=self._base_url).set_httpx_client(self._http)
 
     def _run(self, plan: Plan[T]) -> T:
-        return run_sync(plan, self._execute)
+        return run_sync(plan, self._send, deadline=self._deadline)
 
-    def _execute(self, call: Call) -> Any:
-        return execute_sync(self.raw, call)
+    def _send(self, step: Call[T], seconds_left: float | None) -> T:
+        return send_sync(self._http, step, within(self._timeout, seconds_left))
+
+    def _call(self, operation: Operation[T]) -> T:
+        return self._run(call(operation, self._policy))
+
+    def _paginate(self, operation: ListOperation[PageT, ItemT]) -> SyncPager[ItemT]:
+        return self._pager(lambda token: page_plan(operation, self._policy, token))
 
     def _pager(self, fetch: FetchPage[T]) -> SyncPager[T]:
         run: Any = self._run  # one runner serves every page type
@@ -111,10 +154,16 @@ class AsyncClient(_ClientBase):
         self.raw = generated_client(base_url=self._base_url).set_async_httpx_client(self._http)
 
     async def _run(self, plan: Plan[T]) -> T:
-        return await run_async(plan, self._execute)
+        return await run_async(plan, self._send, deadline=self._deadline)
 
-    async def _execute(self, call: Call) -> Any:
-        return await execute_async(self.raw, call)
+    async def _send(self, step: Call[T], seconds_left: float | None) -> T:
+        return await send_async(self._http, step, within(self._timeout, seconds_left))
+
+    async def _call(self, operation: Operation[T]) -> T:
+        return await self._run(call(operation, self._policy))
+
+    def _paginate(self, operation: ListOperation[PageT, ItemT]) -> AsyncPager[ItemT]:
+        return self._pager(lambda token: page_plan(operation, self._policy, token))
 
     def _pager(self, fetch: FetchPage[T]) -> AsyncPager[T]:
         run: Any = self._run

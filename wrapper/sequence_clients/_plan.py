@@ -1,9 +1,14 @@
 """Request plans: the logic both twins (sync and async) and both vendors share, written once.
 
-A plan is a generator that yields operations — `Call` (one HTTP request through a generated
-endpoint) or `Sleep` — and receives each result, or has the typed error thrown into it. `run_sync`
-and `run_async` are the only places that do I/O. Retries are a plan too (`with_retries`), driven by
-tenacity's own retry state machine, so backoff, stop and logging are tenacity's, not ours.
+A plan is a generator that yields steps — `Call` (one HTTP request: a generated operation) or
+`Sleep` — and receives each result, or has the typed error thrown into it. `run_sync` and
+`run_async` are the only places that do I/O; they also hold a call's overall deadline. Retries are
+a plan too (`with_retries`), driven by tenacity's own retry state machine, so backoff, stop and
+logging are tenacity's, not ours.
+
+Every generated endpoint module has `operation(...)`, returning a typed description of one call
+(spec/templates/types.py.jinja): the request to send and the parser of its success answer. The
+protocols below are what this package needs of it, so one path serves every vendor's operations.
 """
 
 from __future__ import annotations
@@ -13,15 +18,16 @@ import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable, Generator
-from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 import attrs
+import httpx
 import tenacity
 
 from .errors import (
     APIConnectionError,
     APIStatusError,
+    DeadlineExceededError,
     RateLimitError,
     SequenceClientError,
     ServerError,
@@ -29,18 +35,47 @@ from .errors import (
 )
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+PageT = TypeVar("PageT")
+ItemT = TypeVar("ItemT")
+PageValue = str | int
 logger = logging.getLogger("sequence_clients")
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
-@attrs.frozen
-class Call:
-    """One request through a generated endpoint module (`<pkg>.api.<tag>.<operation_id>`),
-    made by its `sync_detailed` or `asyncio_detailed` with `kwargs`."""
+class Operation(Protocol[T_co]):
+    """A generated `operation(...)`'s result: `<vendor>.types.Operation`."""
 
-    endpoint: ModuleType
-    kwargs: dict[str, Any] = attrs.field(factory=dict)
+    @property
+    def operation_id(self) -> str: ...
+    @property
+    def request(self) -> dict[str, Any]: ...
+    @property
+    def success_statuses(self) -> frozenset[int]: ...
+    @property
+    def parse(self) -> Callable[[httpx.Response], T_co]: ...
+
+
+class ListOperation(Operation[PageT], Protocol[PageT, ItemT]):
+    """A generated list operation (`<vendor>.types.ListOperation`): one page of a list."""
+
+    @property
+    def items(self) -> Callable[[PageT], list[ItemT]]: ...
+    @property
+    def next_page(self) -> Callable[[PageT, PageValue | None], PageValue | None]: ...
+    @property
+    def served_page(self) -> Callable[[PageT], PageValue | None]: ...
+    @property
+    def sent_page(self) -> PageValue | None: ...
+    def for_page(self, value: PageValue) -> ListOperation[PageT, ItemT]: ...
+
+
+@attrs.frozen
+class Call(Generic[T]):
+    """Send `operation` once; the result is its parsed success answer."""
+
+    operation: Operation[T]
 
 
 @attrs.frozen
@@ -48,8 +83,8 @@ class Sleep:
     seconds: float
 
 
-Operation = Call | Sleep
-Plan = Generator[Operation, Any, T]
+Step = Call[Any] | Sleep
+Plan = Generator[Step, Any, T]
 
 
 @attrs.frozen
@@ -104,12 +139,12 @@ def _log_retry(state: tenacity.RetryCallState) -> None:
 
 
 def with_retries(
-    call: Call,
+    call: Call[T],
     policy: RetryPolicy,
     *,
     failures: list[SequenceClientError] | None = None,
     before_retry: Callable[[SequenceClientError], Plan[T | None]] | None = None,
-) -> Plan[Any]:
+) -> Plan[T]:
     """Make `call`, retrying what `policy` allows.
 
     Every failed attempt is appended to `failures`. Before a retry that follows a failure which
@@ -140,40 +175,98 @@ def with_retries(
             state.prepare_for_next_attempt()
             yield Sleep(float(action))
         else:
-            return action
+            return cast(T, action)
 
 
-def run_sync(plan: Plan[T], execute: Callable[[Call], Any]) -> T:
+def call(operation: Operation[T], policy: RetryPolicy) -> Plan[T]:
+    """The plan of any generated operation: one request, retried as `policy` allows."""
+    return with_retries(Call(operation), policy)
+
+
+Execute = Callable[[Call[Any], float | None], Any]  # (call, seconds left or None) -> result
+
+
+class _Deadline:
+    """A call's overall time bound, retries and back-off included, on the monotonic clock."""
+
+    def __init__(self, seconds: float | None, clock: Callable[[], float]) -> None:
+        self.seconds = seconds
+        self._clock = clock
+        self._ends = None if seconds is None else clock() + seconds
+        self._last: Call[Any] | None = None
+        self._maybe_applied = False
+
+    def left(self) -> float | None:
+        return None if self._ends is None else self._ends - self._clock()
+
+    def check(self, step: Step) -> DeadlineExceededError | None:
+        """The error to throw into the plan instead of taking `step`, if the deadline forbids it."""
+        left = self.left()
+        if left is None:
+            return None
+        if isinstance(step, Call):
+            self._last = step
+            if left > 0:
+                return None
+        elif step.seconds < left:
+            return None
+        return self._exceeded()
+
+    def failed(self, error: SequenceClientError) -> None:
+        self._maybe_applied = self._maybe_applied or error.maybe_applied
+
+    def _exceeded(self) -> DeadlineExceededError:
+        request = self._last.operation.request if self._last is not None else {}
+        return DeadlineExceededError(
+            f"deadline of {self.seconds:g}s reached (retries and back-off included)",
+            method=str(request.get("method", "?")).upper(),
+            url=str(request.get("url", "?")),
+            maybe_applied=self._maybe_applied,
+        )
+
+
+def run_sync(plan: Plan[T], execute: Execute, *, deadline: float | None = None) -> T:
+    bound = _Deadline(deadline, time.monotonic)
     result: Any = None
     error: SequenceClientError | None = None
     while True:
         try:
-            operation = plan.send(result) if error is None else plan.throw(error)
+            step = plan.send(result) if error is None else plan.throw(error)
         except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        result, error = None, None
+            return cast(T, done.value)
+        result, error = None, bound.check(step)
+        if error is not None:
+            continue
         try:
-            if isinstance(operation, Sleep):
-                time.sleep(operation.seconds)
+            if isinstance(step, Sleep):
+                time.sleep(step.seconds)
             else:
-                result = execute(operation)
+                result = execute(step, bound.left())
         except SequenceClientError as failure:
+            bound.failed(failure)
             error = failure
 
 
-async def run_async(plan: Plan[T], execute: Callable[[Call], Awaitable[Any]]) -> T:
+async def run_async(
+    plan: Plan[T], execute: Callable[[Call[Any], float | None], Awaitable[Any]], *,
+    deadline: float | None = None,
+) -> T:  # fmt: skip
+    bound = _Deadline(deadline, time.monotonic)
     result: Any = None
     error: SequenceClientError | None = None
     while True:
         try:
-            operation = plan.send(result) if error is None else plan.throw(error)
+            step = plan.send(result) if error is None else plan.throw(error)
         except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        result, error = None, None
+            return cast(T, done.value)
+        result, error = None, bound.check(step)
+        if error is not None:
+            continue
         try:
-            if isinstance(operation, Sleep):
-                await asyncio.sleep(operation.seconds)
+            if isinstance(step, Sleep):
+                await asyncio.sleep(step.seconds)
             else:
-                result = await execute(operation)
+                result = await execute(step, bound.left())
         except SequenceClientError as failure:
+            bound.failed(failure)
             error = failure

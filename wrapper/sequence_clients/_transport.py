@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
-from ._plan import Call
+from ._plan import Call, Operation
 from .errors import (
     APIConnectionError,
     APITimeoutError,
@@ -21,11 +20,8 @@ from .errors import (
     redact_url,
 )
 
+T = TypeVar("T")
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
-
-# The response being parsed, so that a parse failure inside generated code can still say what
-# the server sent. A ContextVar is per thread and per asyncio task, like the request itself.
-_current_response: ContextVar[httpx.Response | None] = ContextVar("_current_response", default=None)
 
 # Set on a request by an auth flow that will itself answer a 401 (refresh, then replay once):
 # the status hook below runs inside the flow, so it must let that 401 through untouched.
@@ -71,14 +67,12 @@ def _is_error(response: httpx.Response) -> bool:
 
 
 def _raise_for_status(response: httpx.Response) -> None:
-    _current_response.set(response)
     if _is_error(response):
         response.read()
         raise error_from_response(response)
 
 
 async def _araise_for_status(response: httpx.Response) -> None:
-    _current_response.set(response)
     if _is_error(response):
         await response.aread()
         raise error_from_response(response)
@@ -102,35 +96,13 @@ def configure_http(
     http.event_hooks = {**http.event_hooks, "response": [*http.event_hooks["response"], hook]}
 
 
-def translate(error: Exception) -> SequenceClientError:
-    """The typed error for anything raised while making and parsing one call."""
-    if isinstance(error, SequenceClientError):
-        return error
-    if isinstance(error, httpx.HTTPError):
-        method, url = _request_of(error)
-        never_sent = isinstance(
-            error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
-        )
-        kind = APITimeoutError if isinstance(error, httpx.TimeoutException) else APIConnectionError
-        reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-        return kind(reason, method=method, url=url, maybe_applied=not never_sent)
-    response = _current_response.get()
-    if response is None:
-        raise error  # not a response problem: a bug, let it surface as itself
-    truncated = isinstance(error, json.JSONDecodeError)
-    reason = (
-        "body is not valid JSON"
-        if truncated
-        else f"body does not match the API spec ({type(error).__name__}: {error})"
-    )
-    return UnexpectedResponseError(
-        reason,
-        method=response.request.method,
-        url=redact_url(response.request.url),
-        status_code=response.status_code,
-        body=response.content,
-        truncated=truncated and response.is_success,
-    )
+def translate(error: httpx.HTTPError) -> SequenceClientError:
+    """The typed error for anything httpx raises while making one request."""
+    method, url = _request_of(error)
+    never_sent = isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+    kind = APITimeoutError if isinstance(error, httpx.TimeoutException) else APIConnectionError
+    reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return kind(reason, method=method, url=url, maybe_applied=not never_sent)
 
 
 def _request_of(error: httpx.HTTPError) -> tuple[str, str]:
@@ -140,34 +112,57 @@ def _request_of(error: httpx.HTTPError) -> tuple[str, str]:
         return "?", "?"
 
 
-def _parsed(result: Any) -> Any:
-    response = _current_response.get()
-    if result.parsed is None:
-        raise UnexpectedResponseError(
-            "status the API spec does not document",
-            method=response.request.method if response else "?",
-            url=redact_url(response.request.url) if response else "?",
-            status_code=int(result.status_code),
-            body=result.content,
-            truncated=False,
-        )
-    return result.parsed
+def within(timeout: httpx.Timeout, seconds_left: float | None) -> httpx.Timeout:
+    """`timeout` with every phase cut to what is left of the call's deadline."""
+    if seconds_left is None:
+        return timeout
+
+    def cut(phase: float | None) -> float:
+        return seconds_left if phase is None else min(phase, seconds_left)
+
+    return httpx.Timeout(
+        connect=cut(timeout.connect), read=cut(timeout.read),
+        write=cut(timeout.write), pool=cut(timeout.pool),
+    )  # fmt: skip
 
 
-_PARSE_FAILURES = (httpx.HTTPError, KeyError, TypeError, ValueError, AttributeError)
+# What a generated parser raises on a body that does not match the spec (a missing key, a wrong
+# type, an enum value it refuses); anything else is a bug and surfaces as itself.
+_PARSE_FAILURES = (KeyError, TypeError, ValueError, AttributeError)
 
 
-def execute_sync(raw: Any, call: Call) -> Any:
-    _current_response.set(None)
+def parse(operation: Operation[T], response: httpx.Response) -> T:
+    """The operation's documented success model from a 2xx answer (error statuses were raised
+    by the response hook), or UnexpectedResponseError saying what does not match."""
+
+    def unexpected(reason: str, truncated: bool = False) -> UnexpectedResponseError:
+        return UnexpectedResponseError(
+            reason, method=response.request.method, url=redact_url(response.request.url),
+            status_code=response.status_code, body=response.content, truncated=truncated,
+        )  # fmt: skip
+
+    if response.status_code not in operation.success_statuses:
+        raise unexpected("status the API spec does not document")
     try:
-        return _parsed(call.endpoint.sync_detailed(client=raw, **call.kwargs))
+        return operation.parse(response)
+    except json.JSONDecodeError as error:
+        raise unexpected("body is not valid JSON", truncated=True) from error
     except _PARSE_FAILURES as error:
-        raise translate(error) from error
+        reason = f"body does not match the API spec ({type(error).__name__}: {error})"
+        raise unexpected(reason) from error
 
 
-async def execute_async(raw: Any, call: Call) -> Any:
-    _current_response.set(None)
+def send_sync(http: httpx.Client, call: Call[T], timeout: httpx.Timeout) -> T:
     try:
-        return _parsed(await call.endpoint.asyncio_detailed(client=raw, **call.kwargs))
-    except _PARSE_FAILURES as error:
+        response = http.request(**call.operation.request, timeout=timeout)
+    except httpx.HTTPError as error:
         raise translate(error) from error
+    return parse(call.operation, response)
+
+
+async def send_async(http: httpx.AsyncClient, call: Call[T], timeout: httpx.Timeout) -> T:
+    try:
+        response = await http.request(**call.operation.request, timeout=timeout)
+    except httpx.HTTPError as error:
+        raise translate(error) from error
+    return parse(call.operation, response)

@@ -1,7 +1,10 @@
 """Boast API: `BoastClient` and `AsyncBoastClient`.
 
-Request plans live in `_BoastPlans`, once; each twin's methods only run them. OAuth (bearer
-header, refresh, rotation) is the httpx.Auth in `oauth`, so no plan ever sees a token.
+Every operation of the generated client runs through the one request path (`call`, `paginate`);
+the named methods are one line each on it. Plans remain in `_BoastPlans` only where they add
+behaviour — enroll's lookup before a retry, create_contact's never-resend rule — and both twins
+run the same plans. OAuth (bearer header, refresh, rotation) is the httpx.Auth in `oauth`, so no
+plan ever sees a token.
 """
 
 from __future__ import annotations
@@ -10,12 +13,12 @@ import datetime as dt
 import re
 import uuid
 from collections.abc import Callable
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, TypeVar
 
 import httpx
 
 from sequence_clients.generated.boast import Client as GeneratedBoastClient
-from sequence_clients.generated.boast.api.accounts import list_accounts
+from sequence_clients.generated.boast.api.accounts import get_account, list_accounts
 from sequence_clients.generated.boast.api.contacts import create_contact, list_contacts
 from sequence_clients.generated.boast.api.sequence_enrollments import (
     create_sequence_enrollment,
@@ -34,12 +37,12 @@ from sequence_clients.generated.boast.models import (
     SequenceEnrollmentResponse,
 )
 from sequence_clients.generated.boast.models import Sequence as BoastSequence
-from sequence_clients.generated.boast.types import UNSET, Unset
+from sequence_clients.generated.boast.types import UNSET, ListOperation, Operation
 
 from . import _validate
-from ._client import DEFAULT_MAX_RETRIES, AsyncClient, SyncClient
+from ._client import DEFAULT_MAX_RETRIES, AsyncClient, SyncClient, page_plan
 from ._pagination import AsyncPager, Page, SyncPager
-from ._plan import Call, Plan, RetryPolicy, with_retries
+from ._plan import Call, Plan, RetryPolicy, call, with_retries
 from .errors import AlreadyEnrolledError, InvalidRequestError, SequenceClientError
 from .oauth import (
     BOAST_AUTH_BASE_URL,
@@ -50,53 +53,58 @@ from .oauth import (
     token_client,
 )
 
-BOAST_BASE_URL = "https://api.boast.io/v1"
+BOAST_BASE_URL = "https://api.boast.io"  # the host root: generated paths carry /v1
 OnConflict = Literal["raise", "return_existing"]
 UuidLike = uuid.UUID | str
-_E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+T = TypeVar("T")
+PageT = TypeVar("PageT")
+ItemT = TypeVar("ItemT")
+_E164 = re.compile(r"\+[1-9]\d{1,14}")
 _CREDENTIALS = {"access_token", "refresh_token", "expires_at", "client_id", "client_secret"}
 
 
+def _id(value: UuidLike, name: str) -> uuid.UUID:
+    return _validate.as_uuid(value, name)
+
+
+def host_root(base_url: str) -> str:
+    """Boast's base URL without the `/v1` that the versions before the host-rooted paths
+    wanted there: both spellings reach the same endpoints."""
+    trimmed = base_url.rstrip("/")
+    return trimmed[: -len("/v1")] if trimmed.endswith("/v1") else trimmed
+
+
 class _BoastPlans:
-    def __init__(self, policy: RetryPolicy, account_id: uuid.UUID | None) -> None:
+    def __init__(self, policy: RetryPolicy) -> None:
         self._policy = policy
-        self._account_id = account_id
-
-    @property
-    def _account(self) -> uuid.UUID:
-        if self._account_id is None:
-            raise InvalidRequestError("this call needs account_id (list_accounts() shows yours)")
-        return self._account_id
-
-    def _call(self, endpoint: Any, **kwargs: Any) -> Plan[Any]:
-        return with_retries(Call(endpoint, kwargs), self._policy)
-
-    def _data(self, endpoint: Any, **kwargs: Any) -> Plan[Any]:
-        """An account-scoped call, unwrapped from Boast's `{"data": ...}` envelope."""
-        response = yield from self._call(endpoint, account_id=self._account, **kwargs)
-        return response.data
 
     def enroll(
-        self, contact_id: UuidLike, sequence_id: UuidLike, on_conflict: OnConflict
+        self,
+        account: uuid.UUID,
+        contact_id: UuidLike,
+        sequence_id: UuidLike,
+        on_conflict: OnConflict,
     ) -> Plan[SequenceEnrollment]:
         if on_conflict not in ("raise", "return_existing"):
             raise InvalidRequestError(
                 f"on_conflict must be 'raise' or 'return_existing', got {on_conflict!r}"
             )
         body = CreateSequenceEnrollmentRequest(
-            contact_id=_validate.as_uuid(contact_id, "contact_id"),
-            sequence_id=_validate.as_uuid(sequence_id, "sequence_id"),
+            contact_id=_id(contact_id, "contact_id"), sequence_id=_id(sequence_id, "sequence_id")
         )
-        create = Call(create_sequence_enrollment, {"account_id": self._account, "body": body})
+        create = Call(create_sequence_enrollment.operation(account, body=body))
         failures: list[SequenceClientError] = []
         try:
             # Boast has no idempotency key: before retrying a create that may have been applied,
             # look for the enrollment it would have made, and return that instead of a second one.
             created = yield from with_retries(
-                create, self._policy, failures=failures, before_retry=lambda _: self._active(body)
+                create,
+                self._policy,
+                failures=failures,
+                before_retry=lambda _: self._wrapped(self._active(account, body)),
             )
         except AlreadyEnrolledError as conflict:
-            existing = yield from self._active(body)
+            existing = yield from self._active(account, body)
             if existing is None:  # removed or completed since the 422: nothing to return
                 raise
             conflict.active_enrollment_id = str(existing.id)
@@ -105,54 +113,46 @@ class _BoastPlans:
             if on_conflict == "return_existing" or any(f.maybe_applied for f in failures):
                 return existing
             raise
-        return created.data if isinstance(created, SequenceEnrollmentResponse) else created
+        return created.data
 
-    def _active(self, body: CreateSequenceEnrollmentRequest) -> Plan[SequenceEnrollment | None]:
+    @staticmethod
+    def _wrapped(
+        found: Plan[SequenceEnrollment | None],
+    ) -> Plan[SequenceEnrollmentResponse | None]:
+        """The lookup's result in the create's answer shape ({"data": enrollment}), or None."""
+        enrollment = yield from found
+        return None if enrollment is None else SequenceEnrollmentResponse(data=enrollment)
+
+    def _active(
+        self, account: uuid.UUID, body: CreateSequenceEnrollmentRequest
+    ) -> Plan[SequenceEnrollment | None]:
         """The active enrollment of (contact, sequence), if any. The list filters are our
         assumption, not Boast's documentation: when a page shows them ignored, walk every page
         rather than miss our own enrollment and create a second one."""
         wanted = (body.contact_id, body.sequence_id, "active")
-        filters = {"contact_id": body.contact_id, "sequence_id": body.sequence_id}
-        number: int | None = 1
-        while number is not None:
-            page = yield from self.page(
-                list_sequence_enrollments, {**filters, "status": "active"}, number
-            )
+        listing = list_sequence_enrollments.operation(
+            account, contact_id=body.contact_id, sequence_id=body.sequence_id, status="active"
+        )
+        number: str | int | None = None
+        while True:
+            page = yield from page_plan(listing, self._policy, number)
             found = [e for e in page.items if (e.contact_id, e.sequence_id, e.status) == wanted]
             if found or len(page.items) == len(found):  # found, or the filters were honoured
                 return found[0] if found else None
+            if page.next is None:
+                return None
             number = page.next
-        return None
 
-    def get_enrollment(self, enrollment_id: UuidLike) -> Plan[SequenceEnrollment]:
-        enrollment = _validate.as_uuid(enrollment_id, "enrollment_id")
-        return self._data(get_sequence_enrollment, enrollment_id=enrollment)
-
-    def remove_enrollment(self, enrollment_id: UuidLike) -> Plan[SequenceEnrollment]:
-        enrollment = _validate.as_uuid(enrollment_id, "enrollment_id")
-        return self._data(delete_sequence_enrollment, enrollment_id=enrollment)
-
-    def create_contact(self, body: CreateContactRequest) -> Plan[Contact]:
+    def create_contact(self, account: uuid.UUID, body: CreateContactRequest) -> Plan[Contact]:
         # Not retried after an ambiguous failure: Boast does not say contacts are unique by email,
         # so a retry could create a second contact.
-        call = Call(create_contact, {"account_id": self._account, "body": body})
-        response = yield from with_retries(call, self._policy, before_retry=_give_up)
-        return response.data  # type: ignore[no-any-return]
+        create = Call(create_contact.operation(account, body=body))
+        response = yield from with_retries(create, self._policy, before_retry=_give_up)
+        return response.data
 
-    def accounts_page(self, _: None) -> Plan[Page[Account]]:
-        response = yield from self._call(list_accounts)
+    def accounts_page(self, _: object) -> Plan[Page[Account]]:
+        response = yield from call(list_accounts.operation(), self._policy)
         return Page(items=response.data, raw=response)  # Boast does not page accounts
-
-    def page(self, endpoint: Any, filters: dict[str, Any], number: int | None) -> Plan[Page[Any]]:
-        """One page of an account's list. `meta.pagination` says whether another follows; a list
-        answered without it is complete (documented assumption)."""
-        number = number or 1
-        response = yield from self._call(endpoint, account_id=self._account, page=number, **filters)
-        meta = response.meta
-        more = not isinstance(meta, Unset) and meta.pagination.page < meta.pagination.pages
-        return Page(
-            items=response.data, raw=response, next=number + 1 if more and response.data else None
-        )
 
 
 def _give_up(error: SequenceClientError) -> Plan[None]:
@@ -178,7 +178,9 @@ def _contact_body(
 ) -> CreateContactRequest:
     if email is None and mobile_phone is None:
         raise InvalidRequestError("create_contact needs email or mobile_phone")
-    if mobile_phone is not None and not _E164.match(mobile_phone):
+    if mobile_phone is not None and not (
+        isinstance(mobile_phone, str) and _E164.fullmatch(mobile_phone)
+    ):
         raise InvalidRequestError(
             f"mobile_phone must be E.164 (+15555555555), got {mobile_phone!r}"
         )
@@ -200,9 +202,7 @@ class _Options:
     def __init__(self, arguments: dict[str, Any]) -> None:
         self.init_kwargs = arguments
         account_id = arguments["account_id"]
-        self.account_id = (
-            None if account_id is None else _validate.as_uuid(account_id, "account_id")
-        )
+        self.account_id = None if account_id is None else _id(account_id, "account_id")
         token = OAuthToken(
             arguments["access_token"], arguments["refresh_token"], arguments["expires_at"]
         )
@@ -212,16 +212,9 @@ class _Options:
             client_secret=arguments["client_secret"],
             token_store=arguments["token_store"],
         )
-        self.settings = {
-            name: arguments[name]
-            for name in (
-                "base_url",
-                "timeout",
-                "max_retries",
-                "allow_insecure_http",
-                "retry_policy",
-            )
-        }
+        names = ("timeout", "max_retries", "deadline", "allow_insecure_http", "retry_policy")
+        self.settings = {name: arguments[name] for name in names}
+        self.settings["base_url"] = host_root(arguments["base_url"])
 
     def auth(
         self, given: Any, make: Callable[[], Any], timeout: httpx.Timeout
@@ -242,11 +235,18 @@ def _arguments(local_variables: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _account(account_id: uuid.UUID | None) -> uuid.UUID:
+    if account_id is None:
+        raise InvalidRequestError("this call needs account_id (list_accounts() shows yours)")
+    return account_id
+
+
 class BoastClient(SyncClient):
     """Boast API client for one account. Thread-safe; use as a context manager or call close().
 
     Give `refresh_token`, `client_id`, `client_secret` and `token_store` to have the access token
     refreshed as it expires; without them the access token is used until Boast refuses it.
+    `deadline` (seconds, optional) bounds each call as a whole, retries and back-off included.
     """
 
     def __init__(
@@ -263,6 +263,7 @@ class BoastClient(SyncClient):
         base_url: str = BOAST_BASE_URL,
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        deadline: float | None = None,
         allow_insecure_http: bool = False,
         retry_policy: RetryPolicy | None = None,
         httpx_client: httpx.Client | None = None,
@@ -272,7 +273,8 @@ class BoastClient(SyncClient):
         super().__init__(**options.settings, init_kwargs=options.init_kwargs)
         self._auth, self._tokens_http = options.auth(auth_httpx_client, httpx.Client, self._timeout)
         self._connect(GeneratedBoastClient, {}, self._auth, httpx_client)
-        self._plans = _BoastPlans(self._policy, options.account_id)
+        self._account_id = options.account_id
+        self._plans = _BoastPlans(self._policy)
 
     def with_options(self, **changes: Any) -> Self:
         copy = super().with_options(**changes)
@@ -285,19 +287,36 @@ class BoastClient(SyncClient):
         if self._tokens_http is not None:
             self._tokens_http.close()
 
+    def call(self, operation: Operation[T]) -> T:
+        """Run any generated operation — `<module>.operation(...)` from
+        `sequence_clients.generated.boast.api` — with retries, timeouts, the token flow and
+        typed errors; returns its documented success model."""
+        return self._call(operation)
+
+    def paginate(self, operation: ListOperation[PageT, ItemT]) -> SyncPager[ItemT]:
+        """Every item of a generated list operation, fetched page by page as you iterate."""
+        return self._paginate(operation)
+
+    @property
+    def account_id(self) -> uuid.UUID:
+        """The account every account-scoped call is made for (InvalidRequestError if none)."""
+        return _account(self._account_id)
+
     def enroll(
         self, contact_id: UuidLike, sequence_id: UuidLike, *, on_conflict: OnConflict = "raise"
     ) -> SequenceEnrollment:
         """Enroll a contact. Retries never enroll twice. `on_conflict="return_existing"` returns
         the contact's active enrollment in this sequence instead of raising AlreadyEnrolledError."""
-        return self._run(self._plans.enroll(contact_id, sequence_id, on_conflict))
+        return self._run(self._plans.enroll(self.account_id, contact_id, sequence_id, on_conflict))
 
     def get_enrollment(self, enrollment_id: UuidLike) -> SequenceEnrollment:
-        return self._run(self._plans.get_enrollment(enrollment_id))
+        enrollment = _id(enrollment_id, "enrollment_id")
+        return self._call(get_sequence_enrollment.operation(self.account_id, enrollment)).data
 
     def remove_enrollment(self, enrollment_id: UuidLike) -> SequenceEnrollment:
         """DELETE; returns the enrollment with status "removed"."""
-        return self._run(self._plans.remove_enrollment(enrollment_id))
+        enrollment = _id(enrollment_id, "enrollment_id")
+        return self._call(delete_sequence_enrollment.operation(self.account_id, enrollment)).data
 
     def list_enrollments(
         self,
@@ -308,16 +327,19 @@ class BoastClient(SyncClient):
     ) -> SyncPager[SequenceEnrollment]:
         """Every matching enrollment, fetched page by page as you iterate (`.pages()` for pages)."""
         filters = _enrollment_filters(contact_id, sequence_id, status)
-        return self._pager(lambda n: self._plans.page(list_sequence_enrollments, filters, n))
+        return self._paginate(list_sequence_enrollments.operation(self.account_id, **filters))
 
     def list_accounts(self) -> SyncPager[Account]:
         return self._pager(self._plans.accounts_page)
 
+    def get_account(self) -> Account:
+        return self._call(get_account.operation(self.account_id)).data
+
     def list_sequences(self) -> SyncPager[BoastSequence]:
-        return self._pager(lambda n: self._plans.page(list_sequences, {}, n))
+        return self._paginate(list_sequences.operation(self.account_id))
 
     def list_contacts(self) -> SyncPager[Contact]:
-        return self._pager(lambda n: self._plans.page(list_contacts, {}, n))
+        return self._paginate(list_contacts.operation(self.account_id))
 
     def create_contact(
         self,
@@ -335,7 +357,7 @@ class BoastClient(SyncClient):
         """Create a contact (email or mobile_phone required). Not retried once a failed attempt
         may have been applied: Boast could then hold the contact twice."""
         body = _contact_body(**_arguments(locals()))
-        return self._run(self._plans.create_contact(body))
+        return self._run(self._plans.create_contact(self.account_id, body))
 
 
 class AsyncBoastClient(AsyncClient):
@@ -355,6 +377,7 @@ class AsyncBoastClient(AsyncClient):
         base_url: str = BOAST_BASE_URL,
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        deadline: float | None = None,
         allow_insecure_http: bool = False,
         retry_policy: RetryPolicy | None = None,
         httpx_client: httpx.AsyncClient | None = None,
@@ -366,7 +389,8 @@ class AsyncBoastClient(AsyncClient):
             auth_httpx_client, httpx.AsyncClient, self._timeout
         )
         self._connect(GeneratedBoastClient, {}, self._auth, httpx_client)
-        self._plans = _BoastPlans(self._policy, options.account_id)
+        self._account_id = options.account_id
+        self._plans = _BoastPlans(self._policy)
 
     def with_options(self, **changes: Any) -> Self:
         copy = super().with_options(**changes)
@@ -379,16 +403,34 @@ class AsyncBoastClient(AsyncClient):
         if self._tokens_http is not None:
             await self._tokens_http.aclose()
 
+    async def call(self, operation: Operation[T]) -> T:
+        return await self._call(operation)
+
+    def paginate(self, operation: ListOperation[PageT, ItemT]) -> AsyncPager[ItemT]:
+        return self._paginate(operation)
+
+    @property
+    def account_id(self) -> uuid.UUID:
+        return _account(self._account_id)
+
     async def enroll(
         self, contact_id: UuidLike, sequence_id: UuidLike, *, on_conflict: OnConflict = "raise"
     ) -> SequenceEnrollment:
-        return await self._run(self._plans.enroll(contact_id, sequence_id, on_conflict))
+        return await self._run(
+            self._plans.enroll(self.account_id, contact_id, sequence_id, on_conflict)
+        )
 
     async def get_enrollment(self, enrollment_id: UuidLike) -> SequenceEnrollment:
-        return await self._run(self._plans.get_enrollment(enrollment_id))
+        enrollment = _id(enrollment_id, "enrollment_id")
+        return (
+            await self._call(get_sequence_enrollment.operation(self.account_id, enrollment))
+        ).data
 
     async def remove_enrollment(self, enrollment_id: UuidLike) -> SequenceEnrollment:
-        return await self._run(self._plans.remove_enrollment(enrollment_id))
+        enrollment = _id(enrollment_id, "enrollment_id")
+        return (
+            await self._call(delete_sequence_enrollment.operation(self.account_id, enrollment))
+        ).data
 
     def list_enrollments(
         self,
@@ -398,16 +440,19 @@ class AsyncBoastClient(AsyncClient):
         status: str | None = None,
     ) -> AsyncPager[SequenceEnrollment]:
         filters = _enrollment_filters(contact_id, sequence_id, status)
-        return self._pager(lambda n: self._plans.page(list_sequence_enrollments, filters, n))
+        return self._paginate(list_sequence_enrollments.operation(self.account_id, **filters))
 
     def list_accounts(self) -> AsyncPager[Account]:
         return self._pager(self._plans.accounts_page)
 
+    async def get_account(self) -> Account:
+        return (await self._call(get_account.operation(self.account_id))).data
+
     def list_sequences(self) -> AsyncPager[BoastSequence]:
-        return self._pager(lambda n: self._plans.page(list_sequences, {}, n))
+        return self._paginate(list_sequences.operation(self.account_id))
 
     def list_contacts(self) -> AsyncPager[Contact]:
-        return self._pager(lambda n: self._plans.page(list_contacts, {}, n))
+        return self._paginate(list_contacts.operation(self.account_id))
 
     async def create_contact(
         self,
@@ -423,4 +468,4 @@ class AsyncBoastClient(AsyncClient):
         source: str | None = None,
     ) -> Contact:
         body = _contact_body(**_arguments(locals()))
-        return await self._run(self._plans.create_contact(body))
+        return await self._run(self._plans.create_contact(self.account_id, body))

@@ -1,6 +1,8 @@
 """Unify Sequences API: `UnifyClient` and `AsyncUnifyClient`.
 
-Request plans live in `_UnifyPlans`, once; each twin's methods only run them.
+Every operation of the generated client runs through the one request path (`call`, `paginate`);
+the named methods are one line each on it. Plans remain in `_UnifyPlans` only where they add
+behaviour — enroll's 409 handling and the export job — and both twins run the same plans.
 """
 
 from __future__ import annotations
@@ -8,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
+import attrs
 import httpx
 
 from sequence_clients.generated.unify import Client as GeneratedUnifyClient
@@ -24,43 +27,75 @@ from sequence_clients.generated.unify.api.sequence_enrollments import (
     pause_sequence_enrollment,
     resume_sequence_enrollment,
 )
-from sequence_clients.generated.unify.api.sequences import list_sequences
+from sequence_clients.generated.unify.api.sequences import (
+    delete_sequence,
+    list_sequence_steps,
+    list_sequences,
+    pause_sequence,
+    resume_sequence,
+    retrieve_sequence,
+)
 from sequence_clients.generated.unify.models import (
-    BulkApiJob,
+    AutomaticEmailSequenceStep,
     BulkApiJobStatus,
+    BulkApiUuidFilter,
     CreateBulkApiSequenceEnrollmentsJobFilter,
     CreateBulkApiSequenceEnrollmentsJobRequest,
     CreateEnrollmentRequest,
     DeleteEnrollmentSuccessResponse,
+    DeleteSequenceSuccessResponse,
     Enrollment,
+    ManualEmailSequenceStep,
     PauseEnrollmentSuccessResponse,
+    PauseSequenceSuccessResponse,
     ResumeEnrollmentSuccessResponse,
     SequenceEnrollment,
     SequenceEnrollmentStatus,
+    SequenceStepType,
+    TaskSequenceStep,
 )
 from sequence_clients.generated.unify.models import (
     Sequence as UnifySequence,
 )
-from sequence_clients.generated.unify.types import UNSET, Unset
+from sequence_clients.generated.unify.types import UNSET, ListOperation, Operation, Unset
 
 from . import _validate
-from ._client import DEFAULT_MAX_RETRIES, AsyncClient, SyncClient
+from ._client import DEFAULT_MAX_RETRIES, AsyncClient, SyncClient, page_plan
 from ._pagination import AsyncPager, Page, SyncPager
-from ._plan import Call, Plan, RetryPolicy, Sleep, with_retries
-from .errors import AlreadyEnrolledError, BulkJobError, InvalidRequestError, SequenceClientError
+from ._plan import Call, Plan, RetryPolicy, Sleep, call, with_retries
+from .errors import (
+    AlreadyEnrolledError,
+    BulkJobError,
+    DeadlineExceededError,
+    InvalidRequestError,
+    SequenceClientError,
+)
 
 UNIFY_BASE_URL = "https://api.unifygtm.com"
 MAX_PAGE_SIZE = 100  # Unify's documented maximum for `limit`
+DEFAULT_EXPORT_TIMEOUT = 600.0  # seconds of waiting for a bulk export job to finish
 OnConflict = Literal["raise", "return_existing"]
 UuidLike = uuid.UUID | str
+SequenceStep = AutomaticEmailSequenceStep | ManualEmailSequenceStep | TaskSequenceStep
+T = TypeVar("T")
+PageT = TypeVar("PageT")
+ItemT = TypeVar("ItemT")
+
+# Documented terminal states other than FINISHED; any other status (IN_PROGRESS, or one a later
+# release adds, such as QUEUED) means the job is still running.
+_JOB_FAILED = frozenset(
+    {BulkApiJobStatus.FAILED, BulkApiJobStatus.CANCELED, BulkApiJobStatus.EXPIRED}
+)
+_FIRST_POLL_DELAY, _MAX_POLL_DELAY = 0.25, 5.0
+
+
+def _id(value: UuidLike, name: str) -> uuid.UUID:
+    return _validate.as_uuid(value, name)
 
 
 class _UnifyPlans:
     def __init__(self, policy: RetryPolicy) -> None:
         self._policy = policy
-
-    def _call(self, endpoint: Any, **kwargs: Any) -> Plan[Any]:
-        return with_retries(Call(endpoint, kwargs), self._policy)
 
     def enroll(
         self,
@@ -71,16 +106,14 @@ class _UnifyPlans:
     ) -> Plan[Enrollment]:
         _check_on_conflict(on_conflict)
         body = CreateEnrollmentRequest(
-            sequence_id=_validate.as_uuid(sequence_id, "sequence_id"),
-            person_id=_validate.as_uuid(person_id, "person_id"),
+            sequence_id=_id(sequence_id, "sequence_id"),
+            person_id=_id(person_id, "person_id"),
             mailbox_emails=_validate.mailbox_emails(mailbox_emails),
         )
         failures: list[SequenceClientError] = []
+        create = Call(create_sequence_enrollment.operation(body=body))
         try:
-            created: Enrollment = yield from with_retries(
-                Call(create_sequence_enrollment, {"body": body}), self._policy, failures=failures
-            )
-            return created
+            return (yield from with_retries(create, self._policy, failures=failures))
         except AlreadyEnrolledError as conflict:
             same_sequence = conflict.active_sequence_id == str(body.sequence_id)
             # An earlier attempt that may have been applied and a 409 for this very sequence:
@@ -91,74 +124,60 @@ class _UnifyPlans:
                 and conflict.active_enrollment_id
                 and (ours or on_conflict == "return_existing")
             ):
-                return (yield from self.get_enrollment(conflict.active_enrollment_id))
+                enrollment_id = _id(conflict.active_enrollment_id, "active_enrollment_id")
+                return (
+                    yield from call(get_sequence_enrollment.operation(enrollment_id), self._policy)
+                )
             raise
 
-    def get_enrollment(self, enrollment_id: UuidLike) -> Plan[Enrollment]:
-        return self._call(
-            get_sequence_enrollment, id=_validate.as_uuid(enrollment_id, "enrollment_id")
-        )
-
-    def cancel_enrollment(self, enrollment_id: UuidLike) -> Plan[DeleteEnrollmentSuccessResponse]:
-        return self._call(
-            delete_sequence_enrollment, id=_validate.as_uuid(enrollment_id, "enrollment_id")
-        )
-
-    def pause_enrollment(self, enrollment_id: UuidLike) -> Plan[PauseEnrollmentSuccessResponse]:
-        return self._call(
-            pause_sequence_enrollment, id=_validate.as_uuid(enrollment_id, "enrollment_id")
-        )
-
-    def resume_enrollment(self, enrollment_id: UuidLike) -> Plan[ResumeEnrollmentSuccessResponse]:
-        return self._call(
-            resume_sequence_enrollment, id=_validate.as_uuid(enrollment_id, "enrollment_id")
-        )
-
-    def enrollments_page(
-        self, filters: dict[str, Any], cursor: str | None
-    ) -> Plan[Page[Enrollment]]:
-        response = yield from self._call(
-            list_sequence_enrollments, cursor=cursor or UNSET, **filters
-        )
-        return Page(items=response.enrollments, raw=response, next=response.next_cursor or None)
-
-    def sequences_page(self, limit: int, cursor: str | None) -> Plan[Page[UnifySequence]]:
-        response = yield from self._call(list_sequences, cursor=cursor or UNSET, limit=limit)
-        return Page(items=response.sequences, raw=response, next=response.next_cursor or None)
-
-    def _start_export(
-        self, job_filter: CreateBulkApiSequenceEnrollmentsJobFilter | Unset
+    def _finished_job(
+        self, job_filter: CreateBulkApiSequenceEnrollmentsJobFilter | Unset, timeout: float
     ) -> Plan[str]:
+        """Start an export job and poll it, at growing intervals, until it is FINISHED."""
         body = CreateBulkApiSequenceEnrollmentsJobRequest(filter_=job_filter)
-        created = yield from self._call(create_sequence_enrollment_query_job, body=body)
-        delay = 0.25
-        while True:  # poll with a growing interval until the job settles
-            job: BulkApiJob = yield from self._call(
-                get_sequence_enrollment_query_job, job_id=created.job_id
-            )
+        created = yield from call(
+            create_sequence_enrollment_query_job.operation(body=body), self._policy
+        )
+        status_of = get_sequence_enrollment_query_job.operation(created.job_id)
+        waited, delay = 0.0, _FIRST_POLL_DELAY
+        while True:
+            job = yield from call(status_of, self._policy)
             if job.status == BulkApiJobStatus.FINISHED:
                 return job.job_id
-            if job.status != BulkApiJobStatus.IN_PROGRESS:
+            if job.status in _JOB_FAILED:
                 raise BulkJobError(job.job_id, str(job.status), job.error_code or None)
+            if waited >= timeout:
+                raise DeadlineExceededError(
+                    f"bulk job {job.job_id} still {job.status} after {waited:g}s (export_timeout)",
+                    method="GET", url=status_of.request["url"], maybe_applied=False,
+                )  # fmt: skip
+            delay = min(delay, timeout - waited)
             yield Sleep(delay)
-            delay = min(delay * 2, 5.0)
+            waited += delay
+            delay = min(delay * 2, _MAX_POLL_DELAY)
 
     def export_page(
-        self, job_filter: Any, page_size: int, token: tuple[str, int] | None
+        self,
+        job_filter: CreateBulkApiSequenceEnrollmentsJobFilter | Unset,
+        page_size: int,
+        timeout: float,
+        token: tuple[str, int | str] | None,
     ) -> Plan[Page[SequenceEnrollment]]:
         """The first page starts the bulk job and waits for it; later pages read its results."""
         if token is None:
-            job_id, number = (yield from self._start_export(job_filter)), 1
+            job_id, number = (yield from self._finished_job(job_filter, timeout)), None
         else:
             job_id, number = token
-        response = yield from self._call(
-            get_sequence_enrollment_query_job_results,
-            job_id=job_id,
-            page=number,
-            page_size=page_size,
+        results = get_sequence_enrollment_query_job_results.operation(
+            job_id, page=1, page_size=page_size
         )
-        more = number * response.page_size < response.total and bool(response.data)
-        return Page(items=response.data, raw=response, next=(job_id, number + 1) if more else None)
+        page = yield from page_plan(results, self._policy, number)
+        # The job travels with the page number, so the pager's guards see one token per page.
+        return attrs.evolve(
+            page,
+            next=None if page.next is None else (job_id, page.next),
+            served=None if page.served is None else (job_id, page.served),
+        )
 
 
 def _check_on_conflict(on_conflict: str) -> None:
@@ -179,8 +198,6 @@ def _enrollment_filters(
     updated_before: dt.datetime | None,
     page_size: int,
 ) -> dict[str, Any]:
-    if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise InvalidRequestError(f"page_size must be 1..{MAX_PAGE_SIZE}, got {page_size}")
     ids = {
         "sequence_id": sequence_id,
         "person_id": person_id,
@@ -193,36 +210,60 @@ def _enrollment_filters(
     if status is not None:
         try:
             filters["status"] = [SequenceEnrollmentStatus(s) for s in status]
-        except ValueError as error:
-            raise InvalidRequestError(f"status: {error}") from None
+        except (TypeError, ValueError):
+            valid = ", ".join(s.value for s in SequenceEnrollmentStatus)
+            raise InvalidRequestError(f"status must be among {valid}; got {status!r}") from None
     for name, when in (("updated_after", updated_after), ("updated_before", updated_before)):
         if when is not None:
             if when.tzinfo is None:
                 raise InvalidRequestError(f"{name} must be timezone-aware")
             filters[name] = when
-    filters["limit"] = page_size
+    filters["limit"] = _page_size(page_size)
     return filters
 
 
 def _export_filter(
     sequence_id: UuidLike | None, job_filter: CreateBulkApiSequenceEnrollmentsJobFilter | None
-) -> Any:
-    from sequence_clients.generated.unify.models import BulkApiUuidFilter
-
+) -> CreateBulkApiSequenceEnrollmentsJobFilter | Unset:
     if job_filter is not None and sequence_id is not None:
         raise InvalidRequestError("pass either sequence_id or filter, not both")
     if sequence_id is not None:
         return CreateBulkApiSequenceEnrollmentsJobFilter(
-            sequence=BulkApiUuidFilter(id=str(_validate.as_uuid(sequence_id, "sequence_id")))
+            sequence=BulkApiUuidFilter(id=str(_id(sequence_id, "sequence_id")))
         )
     return job_filter if job_filter is not None else UNSET
+
+
+def _export_timeout(seconds: float) -> float:
+    if not (isinstance(seconds, int | float) and seconds >= 0):
+        raise InvalidRequestError(f"export_timeout must be seconds >= 0, got {seconds!r}")
+    return float(seconds)
+
+
+def _page_size(page_size: int) -> int:
+    if not (isinstance(page_size, int) and 1 <= page_size <= MAX_PAGE_SIZE):
+        raise InvalidRequestError(f"page_size must be 1..{MAX_PAGE_SIZE}, got {page_size!r}")
+    return page_size
+
+
+def _step_types(types: Sequence[SequenceStepType | str] | None) -> list[SequenceStepType] | Unset:
+    if types is None:
+        return UNSET
+    try:
+        return [SequenceStepType(t) for t in types]
+    except (TypeError, ValueError):
+        valid = ", ".join(t.value for t in SequenceStepType)
+        raise InvalidRequestError(
+            f"step types must be among {valid}; got {list(types)!r}"
+        ) from None
 
 
 def _settings(
     api_key: str,
     base_url: str,
-    timeout: Any,
+    timeout: float | httpx.Timeout | None,
     max_retries: int,
+    deadline: float | None,
     allow_insecure_http: bool,
     retry_policy: RetryPolicy | None,
 ) -> dict[str, Any]:
@@ -232,13 +273,17 @@ def _settings(
         "base_url": base_url,
         "timeout": timeout,
         "max_retries": max_retries,
+        "deadline": deadline,
         "allow_insecure_http": allow_insecure_http,
         "retry_policy": retry_policy,
     }
 
 
 class UnifyClient(SyncClient):
-    """Unify Sequences API client. Thread-safe; use as a context manager or call close()."""
+    """Unify Sequences API client. Thread-safe; use as a context manager or call close().
+
+    `deadline` (seconds, optional) bounds each call as a whole: every attempt, back-off and
+    Retry-After wait included (each page of a list is one call)."""
 
     def __init__(
         self,
@@ -247,18 +292,29 @@ class UnifyClient(SyncClient):
         base_url: str = UNIFY_BASE_URL,
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        deadline: float | None = None,
         allow_insecure_http: bool = False,
         retry_policy: RetryPolicy | None = None,
         httpx_client: httpx.Client | None = None,
     ) -> None:
         settings = _settings(
-            api_key, base_url, timeout, max_retries, allow_insecure_http, retry_policy
+            api_key, base_url, timeout, max_retries, deadline, allow_insecure_http, retry_policy
         )
         super().__init__(
             **settings, init_kwargs={"api_key": api_key, **settings, "httpx_client": httpx_client}
         )
         self._connect(GeneratedUnifyClient, {"x-api-key": api_key}, None, httpx_client)
         self._plans = _UnifyPlans(self._policy)
+
+    def call(self, operation: Operation[T]) -> T:
+        """Run any generated operation — `<module>.operation(...)` from
+        `sequence_clients.generated.unify.api` — with retries, timeouts and typed errors;
+        returns its documented success model."""
+        return self._call(operation)
+
+    def paginate(self, operation: ListOperation[PageT, ItemT]) -> SyncPager[ItemT]:
+        """Every item of a generated list operation, fetched page by page as you iterate."""
+        return self._paginate(operation)
 
     def enroll(
         self,
@@ -274,16 +330,16 @@ class UnifyClient(SyncClient):
         return self._run(self._plans.enroll(sequence_id, person_id, mailbox_emails, on_conflict))
 
     def get_enrollment(self, enrollment_id: UuidLike) -> Enrollment:
-        return self._run(self._plans.get_enrollment(enrollment_id))
+        return self._call(get_sequence_enrollment.operation(_id(enrollment_id, "enrollment_id")))
 
     def cancel_enrollment(self, enrollment_id: UuidLike) -> DeleteEnrollmentSuccessResponse:
-        return self._run(self._plans.cancel_enrollment(enrollment_id))
+        return self._call(delete_sequence_enrollment.operation(_id(enrollment_id, "enrollment_id")))
 
     def pause_enrollment(self, enrollment_id: UuidLike) -> PauseEnrollmentSuccessResponse:
-        return self._run(self._plans.pause_enrollment(enrollment_id))
+        return self._call(pause_sequence_enrollment.operation(_id(enrollment_id, "enrollment_id")))
 
     def resume_enrollment(self, enrollment_id: UuidLike) -> ResumeEnrollmentSuccessResponse:
-        return self._run(self._plans.resume_enrollment(enrollment_id))
+        return self._call(resume_sequence_enrollment.operation(_id(enrollment_id, "enrollment_id")))
 
     def list_enrollments(
         self,
@@ -303,10 +359,39 @@ class UnifyClient(SyncClient):
             enrolled_by_play_id=enrolled_by_play_id, status=status,
             updated_after=updated_after, updated_before=updated_before, page_size=page_size,
         )  # fmt: skip
-        return self._pager(lambda cursor: self._plans.enrollments_page(filters, cursor))
+        return self._paginate(list_sequence_enrollments.operation(**filters))
 
     def list_sequences(self, *, page_size: int = MAX_PAGE_SIZE) -> SyncPager[UnifySequence]:
-        return self._pager(lambda cursor: self._plans.sequences_page(page_size, cursor))
+        return self._paginate(list_sequences.operation(limit=_page_size(page_size)))
+
+    def get_sequence(self, sequence_id: UuidLike) -> UnifySequence:
+        return self._call(retrieve_sequence.operation(_id(sequence_id, "sequence_id")))
+
+    def pause_sequence(self, sequence_id: UuidLike) -> PauseSequenceSuccessResponse:
+        """Pause a sequence: all of its enrollments stop until it is resumed."""
+        return self._call(pause_sequence.operation(_id(sequence_id, "sequence_id")))
+
+    def resume_sequence(self, sequence_id: UuidLike) -> UnifySequence:
+        return self._call(resume_sequence.operation(_id(sequence_id, "sequence_id")))
+
+    def delete_sequence(self, sequence_id: UuidLike) -> DeleteSequenceSuccessResponse:
+        return self._call(delete_sequence.operation(_id(sequence_id, "sequence_id")))
+
+    def list_sequence_steps(
+        self,
+        sequence_id: UuidLike,
+        *,
+        types: Sequence[SequenceStepType | str] | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> SyncPager[SequenceStep]:
+        """The sequence's steps (automatic emails, manual emails, tasks), page by page."""
+        return self._paginate(
+            list_sequence_steps.operation(
+                _id(sequence_id, "sequence_id"),
+                limit=_page_size(page_size),
+                type_=_step_types(types),
+            )
+        )
 
     def export_enrollments(
         self,
@@ -314,11 +399,17 @@ class UnifyClient(SyncClient):
         sequence_id: UuidLike | None = None,
         filter: CreateBulkApiSequenceEnrollmentsJobFilter | None = None,
         page_size: int = 1000,
+        export_timeout: float = DEFAULT_EXPORT_TIMEOUT,
     ) -> SyncPager[SequenceEnrollment]:
-        """All matching enrollments through a bulk query job: create, poll, then page results.
-        Nothing is sent until iteration starts."""
+        """All matching enrollments through a bulk query job: create, poll at growing intervals
+        until FINISHED (BulkJobError if it fails, is canceled or expires; DeadlineExceededError
+        after `export_timeout` seconds of waiting), then page results. Nothing is sent until
+        iteration starts."""
         job_filter = _export_filter(sequence_id, filter)
-        return self._pager(lambda token: self._plans.export_page(job_filter, page_size, token))
+        timeout = _export_timeout(export_timeout)
+        return self._pager(
+            lambda token: self._plans.export_page(job_filter, page_size, timeout, token)
+        )
 
 
 class AsyncUnifyClient(AsyncClient):
@@ -331,18 +422,25 @@ class AsyncUnifyClient(AsyncClient):
         base_url: str = UNIFY_BASE_URL,
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        deadline: float | None = None,
         allow_insecure_http: bool = False,
         retry_policy: RetryPolicy | None = None,
         httpx_client: httpx.AsyncClient | None = None,
     ) -> None:
         settings = _settings(
-            api_key, base_url, timeout, max_retries, allow_insecure_http, retry_policy
+            api_key, base_url, timeout, max_retries, deadline, allow_insecure_http, retry_policy
         )
         super().__init__(
             **settings, init_kwargs={"api_key": api_key, **settings, "httpx_client": httpx_client}
         )
         self._connect(GeneratedUnifyClient, {"x-api-key": api_key}, None, httpx_client)
         self._plans = _UnifyPlans(self._policy)
+
+    async def call(self, operation: Operation[T]) -> T:
+        return await self._call(operation)
+
+    def paginate(self, operation: ListOperation[PageT, ItemT]) -> AsyncPager[ItemT]:
+        return self._paginate(operation)
 
     async def enroll(
         self,
@@ -357,16 +455,24 @@ class AsyncUnifyClient(AsyncClient):
         )
 
     async def get_enrollment(self, enrollment_id: UuidLike) -> Enrollment:
-        return await self._run(self._plans.get_enrollment(enrollment_id))
+        return await self._call(
+            get_sequence_enrollment.operation(_id(enrollment_id, "enrollment_id"))
+        )
 
     async def cancel_enrollment(self, enrollment_id: UuidLike) -> DeleteEnrollmentSuccessResponse:
-        return await self._run(self._plans.cancel_enrollment(enrollment_id))
+        return await self._call(
+            delete_sequence_enrollment.operation(_id(enrollment_id, "enrollment_id"))
+        )
 
     async def pause_enrollment(self, enrollment_id: UuidLike) -> PauseEnrollmentSuccessResponse:
-        return await self._run(self._plans.pause_enrollment(enrollment_id))
+        return await self._call(
+            pause_sequence_enrollment.operation(_id(enrollment_id, "enrollment_id"))
+        )
 
     async def resume_enrollment(self, enrollment_id: UuidLike) -> ResumeEnrollmentSuccessResponse:
-        return await self._run(self._plans.resume_enrollment(enrollment_id))
+        return await self._call(
+            resume_sequence_enrollment.operation(_id(enrollment_id, "enrollment_id"))
+        )
 
     def list_enrollments(
         self,
@@ -385,10 +491,37 @@ class AsyncUnifyClient(AsyncClient):
             enrolled_by_play_id=enrolled_by_play_id, status=status,
             updated_after=updated_after, updated_before=updated_before, page_size=page_size,
         )  # fmt: skip
-        return self._pager(lambda cursor: self._plans.enrollments_page(filters, cursor))
+        return self._paginate(list_sequence_enrollments.operation(**filters))
 
     def list_sequences(self, *, page_size: int = MAX_PAGE_SIZE) -> AsyncPager[UnifySequence]:
-        return self._pager(lambda cursor: self._plans.sequences_page(page_size, cursor))
+        return self._paginate(list_sequences.operation(limit=_page_size(page_size)))
+
+    async def get_sequence(self, sequence_id: UuidLike) -> UnifySequence:
+        return await self._call(retrieve_sequence.operation(_id(sequence_id, "sequence_id")))
+
+    async def pause_sequence(self, sequence_id: UuidLike) -> PauseSequenceSuccessResponse:
+        return await self._call(pause_sequence.operation(_id(sequence_id, "sequence_id")))
+
+    async def resume_sequence(self, sequence_id: UuidLike) -> UnifySequence:
+        return await self._call(resume_sequence.operation(_id(sequence_id, "sequence_id")))
+
+    async def delete_sequence(self, sequence_id: UuidLike) -> DeleteSequenceSuccessResponse:
+        return await self._call(delete_sequence.operation(_id(sequence_id, "sequence_id")))
+
+    def list_sequence_steps(
+        self,
+        sequence_id: UuidLike,
+        *,
+        types: Sequence[SequenceStepType | str] | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> AsyncPager[SequenceStep]:
+        return self._paginate(
+            list_sequence_steps.operation(
+                _id(sequence_id, "sequence_id"),
+                limit=_page_size(page_size),
+                type_=_step_types(types),
+            )
+        )
 
     def export_enrollments(
         self,
@@ -396,6 +529,10 @@ class AsyncUnifyClient(AsyncClient):
         sequence_id: UuidLike | None = None,
         filter: CreateBulkApiSequenceEnrollmentsJobFilter | None = None,
         page_size: int = 1000,
+        export_timeout: float = DEFAULT_EXPORT_TIMEOUT,
     ) -> AsyncPager[SequenceEnrollment]:
         job_filter = _export_filter(sequence_id, filter)
-        return self._pager(lambda token: self._plans.export_page(job_filter, page_size, token))
+        timeout = _export_timeout(export_timeout)
+        return self._pager(
+            lambda token: self._plans.export_page(job_filter, page_size, timeout, token)
+        )

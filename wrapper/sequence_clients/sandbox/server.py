@@ -236,7 +236,7 @@ class Sandbox:
 
     @property
     def boast_base_url(self) -> str:
-        return self.base_url + BOAST_PREFIX + "/v1"
+        return self.base_url + BOAST_PREFIX  # the host root: generated paths carry /v1
 
     @property
     def boast_auth_base_url(self) -> str:
