@@ -77,7 +77,7 @@ class Twin:
     def __init__(self, kind: str) -> None:
         self.kind = kind
 
-    def client(self, fake: ScriptedBoast, store: Store) -> Client:
+    def client(self, fake: ScriptedBoast, store: Store, **overrides: Any) -> Client:
         arguments: dict[str, Any] = {
             "account_id": ACCOUNT_ID,
             "access_token": "access-0",
@@ -87,6 +87,7 @@ class Twin:
             "client_secret": CLIENT_SECRET,
             "token_store": store,
             "max_retries": 0,
+            **overrides,
         }
         if self.kind == "sync":
             transport = httpx.MockTransport(fake.handle)
@@ -217,7 +218,7 @@ async def test_a_refresh_token_without_an_access_token_is_saved_then_used(twin: 
     )
     store = Store()
     client = twin.client(fake, store)
-    with pytest.raises(errors.TokenResponseError, match="no access_token") as raised:
+    with pytest.raises(errors.TokenResponseError, match="no usable access_token") as raised:
         await twin.list_sequences(client)
     assert [t.refresh_token for t in store.saved] == ["refresh-1"]  # saved before the error
     assert raised.value.token.refresh_token == "refresh-1"
@@ -228,6 +229,31 @@ async def test_a_refresh_token_without_an_access_token_is_saved_then_used(twin: 
     await twin.close(client)
     assert fake.refresh_tokens_sent() == ["refresh-0", "refresh-1"]
     assert fake.bearers == ["access-2"]
+
+
+async def test_an_access_token_no_header_can_carry_is_not_used(twin: Twin) -> None:
+    fake = ScriptedBoast(
+        token_json(access_token="access 1\r\nX-Injected: yes", refresh_token="refresh-1"),
+        token_json(access_token="access-2", refresh_token="refresh-2"),
+    )
+    store = Store()
+    client = twin.client(fake, store)
+    with pytest.raises(errors.TokenResponseError, match="no usable access_token"):
+        await twin.list_sequences(client)
+    await twin.list_sequences(client)
+    await twin.close(client)
+    assert [t.refresh_token for t in store.saved] == ["refresh-1", "refresh-2"]
+    assert fake.bearers == ["access-2"]
+
+
+async def test_a_client_can_start_from_a_saved_refresh_token_alone(twin: Twin) -> None:
+    # What the store holds after an answer that brought only a refresh token.
+    fake = ScriptedBoast(token_json(access_token="access-1", refresh_token="refresh-1"))
+    store = Store()
+    client = twin.client(fake, store, access_token="", expires_at=None)
+    await twin.list_sequences(client)
+    await twin.close(client)
+    assert fake.refresh_tokens_sent() == ["refresh-0"] and fake.bearers == ["access-1"]
 
 
 async def test_a_store_refusing_a_salvaged_refresh_token_is_offered_it_again(twin: Twin) -> None:

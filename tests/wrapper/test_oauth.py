@@ -294,13 +294,20 @@ def test_without_refresh_credentials_a_401_is_raised(fake: FakeBoast) -> None:
     assert fake.token_hits == 0
 
 
-@pytest.mark.parametrize(
-    "missing", ["client_id", "client_secret", "token_store", "refresh_token", "access_token"]
-)
+@pytest.mark.parametrize("missing", ["client_id", "client_secret", "token_store", "refresh_token"])
 def test_partial_refresh_credentials_are_refused(fake: FakeBoast, missing: str) -> None:
     with pytest.raises(errors.InvalidRequestError) as raised:
-        sync_client(fake, Store(fake), **{missing: None if missing != "access_token" else ""})
+        sync_client(fake, Store(fake), **{missing: None})
     assert CLIENT_SECRET not in str(raised.value)
+
+
+def test_an_access_token_is_required_unless_the_client_can_refresh(fake: FakeBoast) -> None:
+    no_refresh = {"refresh_token": None, "client_id": None, "client_secret": None}
+    with pytest.raises(errors.InvalidRequestError, match="access_token is required"):
+        sync_client(fake, None, access_token="", **no_refresh)
+    with sync_client(fake, Store(fake), access_token="") as boast:  # refreshes first
+        assert list(boast.list_sequences()) == []
+    assert fake.token_hits == 1 and ("use", "") not in fake.events
 
 
 def test_client_reprs_hide_every_secret(fake: FakeBoast) -> None:

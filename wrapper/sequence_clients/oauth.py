@@ -16,6 +16,7 @@ import asyncio
 import datetime as dt
 import json
 import math
+import re
 import threading
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
 from typing import Any, Protocol
@@ -46,6 +47,7 @@ REFRESH_MARGIN = dt.timedelta(seconds=60)
 # something unusable) gets that lifetime, and a 401 before then still refreshes and replays.
 DOCUMENTED_LIFETIME = dt.timedelta(seconds=7200)
 _LONGEST_LIFETIME = 366 * 24 * 3600  # seconds; a longer expires_in is not a lifetime
+_HEADER_SAFE = re.compile(r"[!-~]+")
 
 
 def _hidden(value: str | None) -> str:
@@ -154,6 +156,12 @@ def _text(fields: Mapping[str, Any], name: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _bearer(fields: Mapping[str, Any]) -> str | None:
+    # It goes into a header: visible ASCII only, or every request with it would fail to send.
+    value = _text(fields, "access_token")
+    return value if value is not None and _HEADER_SAFE.fullmatch(value) else None
+
+
 def _lifetime(value: Any) -> dt.timedelta:
     """`expires_in` as a duration; the documented lifetime when it is missing or unusable."""
     if isinstance(value, str):
@@ -174,7 +182,7 @@ def read_token_answer(
     """The token in a 2xx answer from the token endpoint, whatever its shape. `refresh_token`
     is the one we hold, kept when the answer brings none. Never raises."""
     fields = _fields(response.content)
-    access = _text(fields, "access_token") if fields is not None else None
+    access = _bearer(fields) if fields is not None else None
     rotated = _text(fields, "refresh_token") if fields is not None else None
     if access is not None and fields is not None:
         # Expiry counts from when we asked, not from the server's clock: never later than the truth.
@@ -185,7 +193,7 @@ def read_token_answer(
         kind = response.headers.get("content-type", "no content type").split(";")[0]
         reason = f"the token answer is not JSON ({kind}, {len(response.content)} bytes)"
     else:
-        reason = "the token answer has no access_token"
+        reason = "the token answer has no usable access_token"
     # A rotated refresh token is all that renews access now: keep it, already expired, so that
     # the next request refreshes with it.
     salvaged = OAuthToken("", rotated, sent_at) if rotated is not None else None
@@ -323,8 +331,6 @@ class TokenKeeper:
         client_secret: str | None,
         token_store: TokenStore | None,
     ) -> None:
-        if not token.access_token:
-            raise InvalidRequestError("access_token is required")
         renewal = (token.refresh_token, client_id, client_secret, token_store)
         if any(part is not None for part in renewal) and not all(renewal):
             raise InvalidRequestError(
@@ -332,6 +338,10 @@ class TokenKeeper:
                 "together (Boast rotates refresh tokens, so each new one must be saved)"
             )
         self.can_refresh = all(renewal)
+        # A refresh token alone is enough to start from (a store may hold only that, after an
+        # answer that brought no access token): the first request refreshes.
+        if not token.access_token and not self.can_refresh:
+            raise InvalidRequestError("access_token is required (or the refresh credentials)")
         self.token = token
         self._client_id = client_id or ""
         self._client_secret = client_secret or ""
@@ -409,7 +419,9 @@ class BoastOAuth(httpx.Auth):
         return await afetch_answer(self._tokens, grant)
 
     def _expiring(self, token: OAuthToken) -> bool:
-        return self.keeper.can_refresh and token.expires_within(REFRESH_MARGIN)
+        return self.keeper.can_refresh and (
+            not token.access_token or token.expires_within(REFRESH_MARGIN)
+        )
 
     def _signed(self, request: httpx.Request, token: OAuthToken, replay: bool) -> httpx.Request:
         request.headers["Authorization"] = f"Bearer {token.access_token}"
