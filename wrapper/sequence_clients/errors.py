@@ -4,6 +4,7 @@
     ├── InvalidRequestError        raised before anything is sent (bad UUID, email, mailbox count…)
     ├── APIConnectionError         no usable HTTP response (refused, reset, …)
     │   └── APITimeoutError
+    │       └── DeadlineExceededError  the call's overall deadline ran out
     ├── UnexpectedResponseError    a response that is not the JSON the spec promises
     │   └── TokenResponseError     a 200 from the OAuth token endpoint that is no usable token
     ├── PaginationError            a server that pages in circles, or more pages than allowed
