@@ -39,8 +39,9 @@ class Page(Generic[T]):
 FetchPage = Callable[[Any], Plan[Page[T]]]  # next-page token (None for the first) -> page plan
 
 
-class _Guard:
-    """The checks both twins make on each page, written once."""
+class PageGuard:
+    """The checks made on each page, written once: both pagers use it, and so can any plan that
+    walks pages itself (`admit` each page fetched, then ask `next_token` where to go)."""
 
     def __init__(self, max_pages: int | None) -> None:
         self.max_pages = max_pages
@@ -95,7 +96,7 @@ class SyncPager(Generic[T]):
         return SyncPager(self._run, self._fetch, max_pages)
 
     def pages(self) -> Iterator[Page[T]]:
-        guard = _Guard(self.max_pages)
+        guard = PageGuard(self.max_pages)
         token: Any = None
         while True:
             page = self._run(self._fetch(token))
@@ -127,7 +128,7 @@ class AsyncPager(Generic[T]):
         return AsyncPager(self._run, self._fetch, max_pages)
 
     async def pages(self) -> AsyncIterator[Page[T]]:
-        guard = _Guard(self.max_pages)
+        guard = PageGuard(self.max_pages)
         token: Any = None
         while True:
             page = await self._run(self._fetch(token))
