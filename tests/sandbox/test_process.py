@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import signal
 import socket
 import subprocess
@@ -95,10 +96,24 @@ def test_bad_arguments_exit_with_usage_error() -> None:
 
 
 def test_cli_value_parsers() -> None:
-    from sequence_clients.sandbox.__main__ import parse_duration, parse_faults, parse_rate
+    from sequence_clients.sandbox.__main__ import (
+        parse_duration,
+        parse_faults,
+        parse_rate_limit,
+        parse_share,
+    )
+    from sequence_clients.sandbox.limits import RateLimit
 
-    assert parse_rate("333/s") == 333
-    assert parse_rate("100000/5m") == pytest.approx(333.33, rel=1e-3)
+    assert parse_rate_limit("100000/5m") == RateLimit(100_000, 300.0)
+    assert parse_rate_limit("100/5s") == RateLimit(100, 5.0)
+    assert parse_rate_limit("333/s") == parse_rate_limit("333") == RateLimit(333, 1.0)
+    assert parse_rate_limit("vendor") == "vendor" and parse_rate_limit("off") is None
+    assert parse_share("0.25") == 0.25
+    for bad_share in ("1.5", "half"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_share(bad_share)
+    with pytest.raises(argparse.ArgumentTypeError, match="vendor"):
+        parse_rate_limit("fast")
     assert parse_duration("20ms") == pytest.approx(0.02)
     assert parse_duration("1.5") == 1.5
     faults = parse_faults("5xx=0.05,reset-after-commit=0.02,html=0.01,slow-seconds=2")

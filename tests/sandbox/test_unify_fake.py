@@ -17,6 +17,12 @@ ZERO_UUID = "00000000-0000-4000-8000-000000000000"
 
 
 @pytest.fixture
+def sandbox(make_sandbox: MakeSandbox, fake_clock: Any) -> Sandbox:
+    """The default sandbox (vendor limits, 3-second jobs) on a clock the tests move."""
+    return make_sandbox(clock=fake_clock)
+
+
+@pytest.fixture
 def client(sandbox: Sandbox) -> Iterator[httpx.Client]:
     with httpx.Client(
         base_url=sandbox.unify_base_url + "/sequences/v1",
@@ -43,12 +49,16 @@ def error_paths(response: httpx.Response) -> list[list[Any]]:
     return [error["path"] for error in body["errors"]]
 
 
-def finished_job(client: httpx.Client, kind: str, filter_: dict[str, Any] | None = None) -> str:
+def finished_job(
+    client: httpx.Client, sb: Sandbox, kind: str, filter_: dict[str, Any] | None = None
+) -> str:
+    """A job created, seen IN_PROGRESS, then FINISHED once the (fake) clock passed its time."""
     body = {"filter": filter_} if filter_ is not None else None
     created = client.post(f"/{kind}/query-jobs", json=body)
     assert created.status_code == 201, created.text
     job_id: str = created.json()["job_id"]
     assert client.get(f"/{kind}/query-jobs/{job_id}").json()["status"] == "IN_PROGRESS"
+    sb.config.clock.advance(sb.config.job_seconds)
     assert client.get(f"/{kind}/query-jobs/{job_id}").json()["status"] == "FINISHED"
     return job_id
 
@@ -344,6 +354,7 @@ def test_enrollment_query_job_lifecycle(client: httpx.Client, sandbox: Sandbox) 
     not_ready = client.get(f"/enrollments/query-jobs/{job_id}/results")
     assert not_ready.status_code == 409 and not_ready.json()["status"] == "results_not_ready"
     assert client.get(f"/enrollments/query-jobs/{job_id}").json()["status"] == "IN_PROGRESS"
+    sandbox.config.clock.advance(sandbox.config.job_seconds)
     finished = client.get(f"/enrollments/query-jobs/{job_id}").json()
     assert finished["status"] == "FINISHED"
     expected = sandbox.unify.active_enrollment_count()
@@ -379,7 +390,7 @@ def test_query_job_expires_with_410(make_sandbox: MakeSandbox, fake_clock: Any) 
     with httpx.Client(
         base_url=sb.unify_base_url + "/sequences/v1", headers={"x-api-key": sb.unify_api_key}
     ) as c:
-        job_id = finished_job(c, "enrollments")
+        job_id = finished_job(c, sb, "enrollments")
         assert c.get(f"/enrollments/query-jobs/{job_id}/results").status_code == 200
         clock.advance(61)
         assert c.get(f"/enrollments/query-jobs/{job_id}").json()["status"] == "EXPIRED"
@@ -417,6 +428,7 @@ def test_enrollment_job_filters_match_rows(client: httpx.Client, sandbox: Sandbo
     enroll(client, sandbox, person=0, sequence=1)
     job_id = finished_job(
         client,
+        sandbox,
         "enrollments",
         {
             "person": {"id": person["id"]},
@@ -428,7 +440,9 @@ def test_enrollment_job_filters_match_rows(client: httpx.Client, sandbox: Sandbo
     )
     rows = client.get(f"/enrollments/query-jobs/{job_id}/results").json()["data"]
     assert [r["person"]["id"] for r in rows] == [person["id"]]
-    none_job = finished_job(client, "enrollments", {"enrolled_by_play": {"in": [ZERO_UUID]}})
+    none_job = finished_job(
+        client, sandbox, "enrollments", {"enrolled_by_play": {"in": [ZERO_UUID]}}
+    )
     assert client.get(f"/enrollments/query-jobs/{none_job}/results").json()["total"] == 0
 
 
@@ -436,6 +450,7 @@ def test_enrollment_step_jobs(client: httpx.Client, sandbox: Sandbox) -> None:
     enrollment = enroll(client, sandbox, person=0).json()
     job_id = finished_job(
         client,
+        sandbox,
         "enrollment-steps",
         {"enrollment": {"id": enrollment["id"]}, "type": {"not_in": ["PHONE_CALL"]}},
     )
@@ -445,13 +460,13 @@ def test_enrollment_step_jobs(client: httpx.Client, sandbox: Sandbox) -> None:
     assert "PHONE_CALL" not in {r["type"] for r in rows}
     assert rows[0]["step_number"] == 1 and rows[0]["status"] == "FINISHED"
     assert rows[0]["email_message"]["from_email_address"] == enrollment["mailbox"]["email"]
-    first_only = finished_job(client, "enrollment-steps", {"step_number": 1})
+    first_only = finished_job(client, sandbox, "enrollment-steps", {"step_number": 1})
     first_rows = client.get(f"/enrollment-steps/query-jobs/{first_only}/results").json()
     assert first_rows["total"] == len(sandbox.unify.enrollments)
 
 
-def test_results_as_ndjson_and_page_size_limits(client: httpx.Client) -> None:
-    job_id = finished_job(client, "enrollment-steps")
+def test_results_as_ndjson_and_page_size_limits(client: httpx.Client, sandbox: Sandbox) -> None:
+    job_id = finished_job(client, sandbox, "enrollment-steps")
     url = f"/enrollment-steps/query-jobs/{job_id}/results"
     ndjson = client.get(
         url, params={"page_size": 3, "page": 2}, headers={"accept": "application/x-ndjson"}
@@ -470,7 +485,7 @@ def test_results_as_ndjson_and_page_size_limits(client: httpx.Client) -> None:
 
 # --- rate limit --------------------------------------------------------------------------
 def test_rate_limit_answers_429_with_retry_after(make_sandbox: MakeSandbox) -> None:
-    sb = make_sandbox(rate_limit=1)
+    sb = make_sandbox(rate_limit="1/10s")
     with httpx.Client(
         base_url=sb.unify_base_url + "/sequences/v1", headers={"x-api-key": sb.unify_api_key}
     ) as c:

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import random
 import socket
 import struct
-import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from .limits import VENDOR, RateLimit, VendorDefault, retry_after, vendor_limits
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -105,18 +105,49 @@ Observer = Callable[[Exchange], None]
 @dataclass(frozen=True)
 class SandboxConfig:
     seed: int = 0
-    # Requests per second per vendor (token bucket, burst = max(1, rate)); None = unlimited.
-    rate_limit: float | None = None
+    # "vendor": each vendor's published limits (limits.py); a RateLimit: that fixed window per
+    # key for both vendors (plus Unify's Bulk API quotas); None: nothing is limited.
+    rate_limit: RateLimit | VendorDefault | str | None = VENDOR
     # Added to every vendor request, in seconds (asyncio sleep, so it does not block others).
     latency: float = 0.0
     faults: FaultConfig = field(default_factory=FaultConfig)
     token_ttl: float = 7200.0
     # Unify documents that query jobs expire 24 hours after creation.
     job_ttl: float = 86400.0
+    # How long a query job runs (sandbox clock) and the share of jobs that end FAILED; Unify
+    # says most jobs finish "within a few seconds".
+    job_seconds: float = 3.0
+    job_failure_rate: float = 0.0
     # Unify people, and contacts of the first Boast account (bulk benchmarks need more).
     people: int = 3000
     clock: Callable[[], float] = time.time
     observer: Observer | None = None
+
+    def __post_init__(self) -> None:
+        if self.job_seconds < 0:
+            raise ValueError(f"job_seconds must be >= 0, got {self.job_seconds}")
+        if not 0.0 <= self.job_failure_rate <= 1.0:
+            raise ValueError(f"job_failure_rate must be within 0..1, got {self.job_failure_rate}")
+        if isinstance(self.rate_limit, str) and self.rate_limit != VENDOR:
+            # Sandbox(rate_limit="100/5s"), as on the command line.
+            object.__setattr__(self, "rate_limit", RateLimit.parse(self.rate_limit))
+        if not (
+            self.rate_limit is None
+            or self.rate_limit == VENDOR
+            or isinstance(self.rate_limit, RateLimit)
+        ):
+            raise ValueError(
+                f"rate_limit must be 'vendor', a RateLimit, '100/5s' or None, "
+                f"got {self.rate_limit!r}"
+            )
+
+
+def header(scope: Scope, name: bytes) -> str:
+    """A request header's value ('' when absent); `name` in lower case."""
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
 
 
 @dataclass
@@ -124,34 +155,10 @@ class FaultStats:
     """Counters of one vendor's middleware. Written on the server thread, read by tests."""
 
     requests: int = 0
-    rate_limited: int = 0  # 429s sent by the token bucket (bursts are counted as faults)
+    rate_limited: int = 0  # 429s sent by the rate limits and quotas (bursts count as faults)
     faults: Counter[str] = field(default_factory=Counter)
     # (request ordinal, kind) of every injected fault, to compare fault sequences.
     fault_log: list[tuple[int, str]] = field(default_factory=list)
-
-
-class TokenBucket:
-    """Classic token bucket; `take` returns 0 when allowed, else seconds until a token exists."""
-
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
-        if rate <= 0:
-            raise ValueError("rate must be positive")
-        self.rate = rate
-        self.capacity = max(1.0, rate)
-        self._tokens = self.capacity
-        self._clock = clock
-        self._last = clock()
-        self._lock = threading.Lock()
-
-    def take(self) -> float:
-        with self._lock:
-            now = self._clock()
-            self._tokens = min(self.capacity, self._tokens + (now - self._last) * self.rate)
-            self._last = now
-            if self._tokens >= 1.0:
-                self._tokens -= 1.0
-                return 0.0
-            return (1.0 - self._tokens) / self.rate
 
 
 ErrorBody = Callable[[int, str, str], dict[str, Any]]
@@ -173,6 +180,7 @@ class FaultMiddleware:
         config: SandboxConfig,
         error_body: ErrorBody,
         applies: Callable[[str], bool] = lambda path: True,
+        limit_key: Callable[[Scope], str] = lambda scope: "",
     ) -> None:
         self.app = app
         self.vendor = vendor
@@ -184,7 +192,8 @@ class FaultMiddleware:
         # A string seed is hashed with SHA-512 by `random`, so this is stable across runs.
         self._rng = random.Random(f"{config.seed}/{vendor}/faults")
         self._burst_left = 0
-        self._bucket = TokenBucket(config.rate_limit) if config.rate_limit else None
+        self.limits = vendor_limits(vendor, config.rate_limit, config.clock)
+        self._limit_key = limit_key
         self._ordinal = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -205,11 +214,13 @@ class FaultMiddleware:
         # Draw before the rate limit so that the fault sequence depends on the request ordinal
         # only, never on timing.
         kind, fraction = self._draw()
-        if self._bucket is not None:
-            wait = self._bucket.take()
-            if wait > 0:
+        if self.limits is not None:
+            refusal = self.limits.check(
+                self._limit_key(scope), scope["method"], _vendor_path(scope)
+            )
+            if refusal is not None:
                 self.stats.rate_limited += 1
-                await self._send_429(send, math.ceil(wait))
+                await self._send_429(send, retry_after(refusal.wait), refusal.message)
                 return
         if kind is None:
             await self.app(scope, receive, send)
@@ -266,9 +277,9 @@ class FaultMiddleware:
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
 
-    async def _send_429(self, send: Send, retry_after: int) -> None:
-        body = self.error_body(429, "rate_limited", "Too many requests")
-        await _send_json(send, 429, body, [(b"retry-after", str(max(1, retry_after)).encode())])
+    async def _send_429(self, send: Send, seconds: int, message: str = "Too many requests") -> None:
+        body = self.error_body(429, "rate_limited", message)
+        await _send_json(send, 429, body, [(b"retry-after", str(max(1, seconds)).encode())])
 
     async def _observed(
         self, scope: Scope, receive: Receive, send: Send, observer: Observer

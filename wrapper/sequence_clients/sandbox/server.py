@@ -27,6 +27,7 @@ from .core import (
     SandboxConfig,
     Scope,
     Send,
+    header,
 )
 from .unify import UnifyState, build_unify_app
 
@@ -43,20 +44,27 @@ class SandboxStats:
 class SandboxApp:
     """Dispatches /unify/* and /boast/* to the vendor apps, each behind its own fault middleware.
 
-    Each vendor gets its own rate limiter and fault RNG, as the real vendors are separate
-    services with separate limits.
+    Each vendor gets its own limits and fault RNG, as the real vendors are separate services
+    with separate limits. Boast's OAuth client has one key: all its tokens share a limit.
     """
 
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
         self.unify = UnifyState(
-            seed=config.seed, job_ttl=config.job_ttl, clock=config.clock, n_people=config.people
+            seed=config.seed,
+            job_ttl=config.job_ttl,
+            job_seconds=config.job_seconds,
+            job_failure_rate=config.job_failure_rate,
+            clock=config.clock,
+            n_people=config.people,
         )
         self.unify_mw = FaultMiddleware(
             build_unify_app(self.unify),
             vendor="unify",
             config=config,
             error_body=self.unify.error_body,
+            # Unify limits each API key.
+            limit_key=lambda scope: header(scope, b"x-api-key"),
         )
         self.boast = BoastState(
             seed=config.seed,
@@ -215,7 +223,7 @@ class Sandbox:
         port: int = 0,
         **overrides: Any,
     ) -> None:
-        """`overrides` are SandboxConfig fields, e.g. Sandbox(seed=3, rate_limit=333)."""
+        """`overrides` are SandboxConfig fields, e.g. Sandbox(seed=3, rate_limit=None)."""
         self.config = replace(config or SandboxConfig(), **overrides)
         self.app = SandboxApp(self.config)
         self.host = host

@@ -149,7 +149,8 @@ def create_enrollment(state: UnifyState, request: Request, body: Any) -> tuple[i
             check_email(email, ["mailbox_emails", i], errors)
     errors.raise_if_any()
     assert sequence_id is not None and person_id is not None and isinstance(emails, list)
-    if state.sequence(sequence_id) is None:
+    sequence = state.sequence(sequence_id)
+    if sequence is None:
         raise not_found("Sequence not found")
     if state.person(person_id) is None:
         raise not_found("Person not found")
@@ -169,6 +170,12 @@ def create_enrollment(state: UnifyState, request: Request, body: Any) -> tuple[i
                 "active_enrollment_id": active.id,
             },
         )
+    refusal = state.reenrollment_refusal(sequence, person_id)
+    if refusal is not None:
+        # Not the documented 409: its body must name an active enrollment, and there is none.
+        raise bad_request(refusal, ["person_id"], "reenrollment_not_allowed")
+    # A paused sequence takes enrollments: pausing halts its enrollments' progress (the
+    # docs), it does not close it; the answer's sequence.is_paused says so.
     # "one of which is selected at enrollment time": the sandbox takes the first.
     chosen = mailboxes[0]
     assert chosen is not None
@@ -224,7 +231,10 @@ def get_enrollment(state: UnifyState, request: Request, body: Any) -> tuple[int,
 
 def delete_enrollment(state: UnifyState, request: Request, body: Any) -> tuple[int, Json]:
     record = _enrollment(state, request)
-    state.cancel_enrollment(record)
+    if record.status == "FINISHED" and not record.is_canceled:
+        # It ended on its own: nothing to cancel, and its ended_at stays the true one.
+        raise bad_request("Only in-progress enrollments can be canceled; this one is FINISHED")
+    state.cancel_enrollment(record)  # a second DELETE of a canceled one changes nothing
     return 200, {"id": record.id, "is_canceled": True}
 
 

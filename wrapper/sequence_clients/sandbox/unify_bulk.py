@@ -56,11 +56,11 @@ DEFAULT_PAGE_SIZE = 100
 Handler = Callable[["UnifyState", Request, Any], "tuple[int, Json] | Response"]
 
 
-def _job(state: UnifyState, request: Request, kind: str, poll: bool = False) -> Job:
+def _job(state: UnifyState, request: Request, kind: str) -> Job:
     job = state.jobs.get(request.path_params["job_id"])
     if job is None or job.kind != kind:
         raise not_found("Job not found")
-    state.refresh_job(job, poll=poll)
+    state.refresh_job(job)
     return job
 
 
@@ -82,6 +82,7 @@ def job_handlers(kind: str) -> dict[str, Handler]:
         job = state.create_job(kind, filter_)
         return 201, {
             "job_id": job.id,
+            # The spec's create answer only knows IN_PROGRESS, even for a zero-second job.
             "status": "IN_PROGRESS",
             "expires_at": state.render_job(job)["expires_at"],
         }
@@ -95,14 +96,14 @@ def job_handlers(kind: str) -> dict[str, Handler]:
         jobs = []
         for job in state.jobs.values():
             if job.kind == kind:
-                state.refresh_job(job, poll=False)
+                state.refresh_job(job)
                 if status is None or job.status == status:
                     jobs.append(job)
         page, cursor = paginate(request, jobs, key=lambda job: job.n)
         return 200, {"jobs": [state.render_job(job) for job in page], "next_cursor": cursor}
 
     def get(state: UnifyState, request: Request, body: Any) -> tuple[int, Json]:
-        return 200, state.render_job(_job(state, request, kind, poll=True))
+        return 200, state.render_job(_job(state, request, kind))
 
     def cancel(state: UnifyState, request: Request, body: Any) -> tuple[int, Json]:
         job = _job(state, request, kind)

@@ -33,6 +33,26 @@ def mailbox(gen: DataGen, user: Json, i: int) -> Json:
     }
 
 
+# Re-enrollment rulesets of sequences 1, 2, 3, ... (the fake honours them). Sequence 2 is the
+# first without active seeded enrollments, the one tests and benchmarks enroll into and cycle
+# people through, so it allows re-enrollment; 3 blocks it for a day, 1, 4 and 5 refuse it.
+REENROLLMENT_RULES: tuple[Json, ...] = tuple(
+    {
+        "allow_same_sequence_reenrollment": allow,
+        "block_reenrollment_value": value,
+        "block_reenrollment_units": units,
+    }
+    for allow, value, units in (
+        (False, None, None),
+        (True, None, None),
+        (True, 1, "DAY"),
+        (False, None, None),
+        (False, None, None),
+        (True, 2, "WEEK"),
+    )
+)
+
+
 def sequence(gen: DataGen, owner: Json, n: int) -> Json:
     created = gen.timestamp()
     created_iso = iso(created)
@@ -68,9 +88,7 @@ def sequence(gen: DataGen, owner: Json, n: int) -> Json:
             "manual_enrollment_task_assignment": "ASSIGN_TO_ENROLLER",
             "manual_enrollment_task_assignment_user_id": None,
             "opt_out_message": "Reply STOP to opt out.",
-            "allow_same_sequence_reenrollment": False,
-            "block_reenrollment_value": None,
-            "block_reenrollment_units": None,
+            **REENROLLMENT_RULES[(n - 1) % len(REENROLLMENT_RULES)],
         },
     }
 

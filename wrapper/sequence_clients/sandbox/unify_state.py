@@ -24,9 +24,18 @@ N_COMPANIES = 300
 # The last people carry seeded enrollment history (some of it active); tests and benchmarks
 # that need people free to enroll take them from the front of `people`.
 N_SEEDED_ENROLLMENTS = 60
-# A query job reports FINISHED on this many-th GET of the job (deterministic progress).
-JOB_POLLS_TO_FINISH = 2
 WEEK_MS = 7 * 86400 * 1000
+# block_reenrollment_units -> milliseconds (a month and a year as 30 and 365 days).
+UNIT_MS = {
+    "MINUTE": 60_000,
+    "HOUR": 3_600_000,
+    "DAY": 86_400_000,
+    "WEEK": WEEK_MS,
+    "MONTH": 30 * 86_400_000,
+    "YEAR": 365 * 86_400_000,
+}
+# The error_code of a FAILED job (the spec's field is a free string; the value is the sandbox's).
+JOB_FAILED_CODE = "query_failed"
 STEP_NAMESPACE = uuid.UUID("5d0c4a52-7e0b-4c1e-9a43-2f6f0c1d7b11")
 Json = dict[str, Any]
 
@@ -63,9 +72,13 @@ class Job:
     filter: Json
     created_at: int
     expires_at: int
+    # When the job settles (sandbox clock), and whether it settles FAILED; drawn at creation.
+    done_at: int
+    fails: bool
     status: str = "IN_PROGRESS"
-    polls: int = 0
     canceled_at: int | None = None
+    error_code: str | None = None
+    # The rows as of creation: results are a snapshot, immutable once the job is FINISHED.
     rows: list[Json] | None = None
 
 
@@ -73,6 +86,8 @@ class Job:
 class UnifyState:
     seed: int = 0
     job_ttl: float = 86400.0
+    job_seconds: float = 3.0
+    job_failure_rate: float = 0.0
     clock: Callable[[], float] = time.time
     n_people: int = N_PEOPLE
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -80,6 +95,8 @@ class UnifyState:
     def __post_init__(self) -> None:
         gen = DataGen(self.seed, "unify/data")
         self._runtime = DataGen(self.seed, "unify/runtime")
+        # Its own stream, so failing jobs never shift the ids the runtime stream hands out.
+        self._job_outcomes = DataGen(self.seed, "unify/jobs").rng
         self.api_keys = ["sandbox_unify_" + DataGen(self.seed, "unify/keys").token(16)]
         self.users = [seed.user(gen) for _ in range(N_USERS)]
         self.mailboxes = [seed.mailbox(gen, self.users[i % N_USERS], i) for i in range(N_MAILBOXES)]
@@ -200,6 +217,30 @@ class UnifyState:
         self.total_created += 1
         return self.render_enrollment(record)
 
+    def reenrollment_refusal(self, sequence: Json, person_id: str) -> str | None:
+        """Why the sequence's ruleset refuses this person again, or None when it allows it.
+
+        With `allow_same_sequence_reenrollment: false`, any earlier enrollment of the person in
+        the sequence (finished or canceled) refuses; with true, `block_reenrollment_value`
+        `block_reenrollment_units` after the last one ended must have passed.
+        """
+        earlier = [
+            e
+            for e in self.enrollments.values()
+            if e.person_id == person_id and e.sequence_id == sequence["id"]
+        ]
+        if not earlier:
+            return None
+        rules = sequence["sequence_ruleset"] or {}
+        if not rules.get("allow_same_sequence_reenrollment", False):
+            return "This sequence does not allow re-enrolling a person"
+        value, units = rules.get("block_reenrollment_value"), rules.get("block_reenrollment_units")
+        if value and units:
+            last_end = max(e.ended_at or e.updated_at for e in earlier)
+            if self.now_ms() < last_end + value * UNIT_MS[units]:
+                return f"Re-enrollment is blocked for {value} {units.lower()}(s) after the last enrollment ended"
+        return None
+
     def cancel_enrollment(self, record: EnrollmentRecord) -> None:
         if record.is_canceled:
             return  # cancelling twice changes nothing, as DELETE is idempotent
@@ -229,27 +270,31 @@ class UnifyState:
             filter=filter_,
             created_at=now,
             expires_at=now + int(self.job_ttl * 1000),
+            done_at=now + int(self.job_seconds * 1000),
+            fails=self._job_outcomes.random() < self.job_failure_rate,
         )
+        if not job.fails:
+            job.rows = self._job_rows(job)
         self.jobs[job.id] = job
+        self.refresh_job(job)  # a zero-second job is done at once
         return job
 
-    def refresh_job(self, job: Job, poll: bool) -> None:
-        """Expire the job if its time is up; a poll (GET of the job) moves it towards FINISHED."""
-        if (
-            job.status in ("IN_PROGRESS", "FINISHED", "CANCELED")
-            and self.now_ms() >= job.expires_at
-        ):
+    def refresh_job(self, job: Job) -> None:
+        """Settle the job once its time has come, and expire it once its results have."""
+        now = self.now_ms()
+        if job.status == "IN_PROGRESS" and now >= job.done_at:
+            if job.fails:
+                job.status, job.error_code = "FAILED", JOB_FAILED_CODE
+            else:
+                job.status = "FINISHED"
+        if job.status in ("IN_PROGRESS", "FINISHED", "CANCELED") and now >= job.expires_at:
             job.status = "EXPIRED"
             job.rows = None
-        if poll and job.status == "IN_PROGRESS":
-            job.polls += 1
-            if job.polls >= JOB_POLLS_TO_FINISH:
-                job.rows = self._job_rows(job)
-                job.status = "FINISHED"
 
     def cancel_job(self, job: Job) -> None:
         job.status = "CANCELED"
         job.canceled_at = self.now_ms()
+        job.rows = None
 
     # --- renderings ------------------------------------------------------------------------
     def render_enrollment(self, e: EnrollmentRecord) -> Json:
@@ -289,8 +334,10 @@ class UnifyState:
         return {
             "job_id": job.id,
             "status": job.status,
-            "total_rows": len(job.rows) if job.rows is not None else None,
-            "error_code": None,
+            "total_rows": len(job.rows)
+            if job.rows is not None and job.status == "FINISHED"
+            else None,
+            "error_code": job.error_code,
             "created_at": iso_from_ms(job.created_at),
             "expires_at": iso_from_ms(job.expires_at),
             "canceled_at": _iso_or_none(job.canceled_at),
