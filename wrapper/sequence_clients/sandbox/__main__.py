@@ -11,6 +11,7 @@ import re
 import sys
 
 from .core import FAULT_KINDS, STATS_PATH, FaultConfig, SandboxConfig
+from .limits import VENDOR, RateLimit, VendorDefault
 
 # CLI spellings of the fault kinds (several aliases, since people type what they remember).
 FAULT_ALIASES = {
@@ -39,17 +40,28 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2) or ""]
 
 
-def parse_rate(text: str) -> float:
-    """'333/s', '333', '100000/5m' -> requests per second."""
-    count, _, per = text.partition("/")
+def parse_rate_limit(text: str) -> RateLimit | VendorDefault | None:
+    """'vendor' (the published limits), 'off', or a fixed window: '100/5s', '100000/5m'."""
+    word = text.strip().lower()
+    if word == VENDOR:
+        return VENDOR
+    if word in ("off", "none", "0"):
+        return None
     try:
-        requests = float(count)
+        return RateLimit.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}, 'vendor' or 'off'") from None
+
+
+def parse_share(text: str) -> float:
+    """'0.25' -> 0.25, a share of jobs within 0..1."""
+    try:
+        share = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a rate: {text!r} (try 333/s)") from None
-    window = parse_duration(per if per[:1].isdigit() else "1" + per) if per else 1.0
-    if requests <= 0 or window <= 0:
-        raise argparse.ArgumentTypeError("rate must be positive")
-    return requests / window
+        share = -1.0
+    if not 0.0 <= share <= 1.0:
+        raise argparse.ArgumentTypeError(f"not a share within 0..1: {text!r}")
+    return share
 
 
 def parse_faults(text: str) -> FaultConfig:
@@ -90,13 +102,34 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     parser.add_argument("--seed", type=int, default=0, help="same seed, same data and faults")
-    parser.add_argument("--rate-limit", type=parse_rate, default=None, metavar="N/s")
+    parser.add_argument(
+        "--rate-limit",
+        type=parse_rate_limit,
+        default=VENDOR,
+        metavar="vendor|off|N/WINDOW",
+        help="per-key fixed window; default: each vendor's published limits "
+        "(Unify 100000/5m and Bulk API quotas, Boast none)",
+    )
     parser.add_argument("--latency", type=parse_duration, default=0.0, metavar="20ms")
     parser.add_argument(
         "--faults", type=parse_faults, default=FaultConfig(), metavar="KIND=RATE,..."
     )
     parser.add_argument("--token-ttl", type=parse_duration, default=7200.0, metavar="7200s")
     parser.add_argument("--job-ttl", type=parse_duration, default=86400.0, metavar="86400s")
+    parser.add_argument(
+        "--job-seconds",
+        type=parse_duration,
+        default=3.0,
+        metavar="3s",
+        help="how long a Unify query job runs",
+    )
+    parser.add_argument(
+        "--job-failure-rate",
+        type=parse_share,
+        default=0.0,
+        metavar="0..1",
+        help="share of Unify query jobs that end FAILED",
+    )
     parser.add_argument(
         "--people", type=int, default=3000, help="Unify people and Boast contacts to seed"
     )
@@ -112,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         faults=args.faults,
         token_ttl=args.token_ttl,
         job_ttl=args.job_ttl,
+        job_seconds=args.job_seconds,
+        job_failure_rate=args.job_failure_rate,
         people=args.people,
     )
     # Imported here so `--help` and argument errors work without the server extra.
