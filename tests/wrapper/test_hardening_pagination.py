@@ -267,3 +267,15 @@ def test_empty_pages_with_new_cursors_are_not_mistaken_for_a_loop() -> None:
         "c": Page([7], raw=None),
     }
     assert list(SyncPager(run_plan, fake_pages(answers, []))) == [7]
+
+
+def test_boast_says_which_page_it_served_and_a_wrong_one_is_refused() -> None:
+    def stuck_on_page_one(request: httpx.Request) -> httpx.Response:
+        # New items each time (a list that is changing), but always "page 1 of 35".
+        return boast_page(2 * len(server.requests), served=1, pages=35)
+
+    server = Server(stuck_on_page_one)
+    with boast_sync(server) as boast:
+        seen, error = collect_sync(s.id for s in boast.list_sequences())
+    assert "asked for page 2, the server sent page 1" in str(error)
+    assert len(seen) == 2 and len(server.requests) == 2
