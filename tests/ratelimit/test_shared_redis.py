@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import subprocess
@@ -142,3 +143,25 @@ async def test_async_redis_stopped_falls_back(
     await limiter.pause_for_async(0.01)
     assert limiter.using_fallback
     assert sum("unreachable" in r.getMessage() for r in caplog.records) == 1
+
+
+async def test_waiting_tasks_do_not_flood_redis(redis_server: RedisProcess) -> None:
+    """Sixteen tasks waiting on a 10/1s limit: one asks when a slot frees, not all sixteen."""
+    limiter = RateLimit("10/1s", redis_server.url, key="herd")
+    stats = redis_server.client()
+    stats.config_resetstat()
+    grants: list[float] = []
+    end = time.time() + 2.2
+
+    async def task() -> None:
+        while time.time() < end:
+            wait = await limiter.wait_time_async()
+            if wait == 0:
+                grants.append(time.time())
+            else:
+                await asyncio.sleep(wait)
+
+    await asyncio.gather(*(task() for _ in range(16)))
+    asked = stats.info("commandstats")["cmdstat_zscore"]["calls"]
+    assert 20 <= len(grants) <= 30
+    assert asked <= 2 * len(grants), f"{asked} asks for {len(grants)} slots"

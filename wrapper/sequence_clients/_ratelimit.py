@@ -120,6 +120,12 @@ class RateLimit:
         self._shared_sync: tuple[redis.Redis, MovingWindowRateLimiter] | None = None
         self._shared_async: tuple[redis.asyncio.Redis, AsyncMovingWindow, object] | None = None
         self._down_since: float | None = None  # when the shared storage last failed
+        # One caller per process asks the shared storage at a time, and nobody asks before the
+        # window's next slot frees: otherwise every waiting task wakes at that moment and asks,
+        # one wins, and the rest spend round trips (and CPU) for nothing.
+        self._asking = threading.Lock()
+        self._not_before = 0.0
+        self._slot_interval = window / count
         self._state_lock = threading.Lock()
         self._storage_errors = _storage_errors() if self.shared else ()
         self._pause_key = f"LIMITS:sequence-clients/{key}/paused-until"
@@ -143,8 +149,10 @@ class RateLimit:
         """0.0 when a request may go now (its slot is taken), else the seconds to wait before
         asking again."""
         if self._use_shared():
-            connection, window = self._sync_storage()
+            if (wait := self._wait_without_asking()) is not None:
+                return wait
             try:
+                connection, window = self._sync_storage()
                 paused = self._pause_left(connection.zscore(self._pause_key, _PAUSE_MEMBER))
                 if paused > 0:
                     wait = paused
@@ -157,7 +165,9 @@ class RateLimit:
                 self._storage_failed(error)
             else:
                 self._storage_answered()
-                return wait
+                return self._asked(wait)
+            finally:
+                self._asking.release()
         return self._local_wait_time()
 
     def pause_for(self, seconds: float) -> None:
@@ -183,8 +193,10 @@ class RateLimit:
     async def wait_time_async(self) -> float:
         """`wait_time()` for async clients: Redis is asked without blocking the event loop."""
         if self._use_shared():
-            connection, window = self._async_storage()
+            if (wait := self._wait_without_asking()) is not None:
+                return wait
             try:
+                connection, window = self._async_storage()
                 paused = self._pause_left(await connection.zscore(self._pause_key, _PAUSE_MEMBER))
                 if paused > 0:
                     wait = paused
@@ -197,7 +209,9 @@ class RateLimit:
                 self._storage_failed(error)
             else:
                 self._storage_answered()
-                return wait
+                return self._asked(wait)
+            finally:
+                self._asking.release()
         return self._local_wait_time()
 
     async def pause_for_async(self, seconds: float) -> None:
@@ -218,6 +232,21 @@ class RateLimit:
                 self._storage_answered()
 
     # -- internals -------------------------------------------------------------------------
+
+    def _wait_without_asking(self) -> float | None:
+        """How long to wait without asking the storage, or None: ask it (the caller then holds
+        `_asking` and must release it)."""
+        now = time.time()
+        if self._not_before > now:
+            return self._not_before - now
+        if not self._asking.acquire(blocking=False):
+            return self._slot_interval / 2  # another caller of this process is asking now
+        return None
+
+    def _asked(self, wait: float) -> float:
+        if wait > 0:
+            self._not_before = time.time() + wait
+        return wait
 
     def _local_wait_time(self) -> float:
         item = self._fallback_item if self.shared else self._item
