@@ -176,6 +176,7 @@ class RateLimit:
             return
         until = time.time() + seconds
         self._local_paused_until = max(self._local_paused_until, until)
+        self._not_before = max(self._not_before, until)
         if self._use_shared():
             connection, _ = self._sync_storage()
             try:
@@ -219,6 +220,7 @@ class RateLimit:
             return
         until = time.time() + seconds
         self._local_paused_until = max(self._local_paused_until, until)
+        self._not_before = max(self._not_before, until)
         if self._use_shared():
             connection, _ = self._async_storage()
             try:
