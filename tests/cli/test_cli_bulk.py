@@ -93,7 +93,8 @@ def test_bad_rows_are_reported_with_line_numbers_and_the_rest_enrolled(
 @pytest.mark.parametrize(
     ("mode", "same", "other", "exit_code"),
     [
-        ("skip", "already_enrolled", "already_enrolled", 0),
+        # Active in another sequence: not enrolled, its own outcome, and the run says so (exit 1).
+        ("skip", "already_enrolled", "other_sequence", 1),
         ("return-existing", "existing", "failed", 1),
         ("fail", "failed", "failed", 1),
     ],
@@ -177,8 +178,9 @@ def test_resume_resolves_in_flight_rows_without_enrolling_twice(
     assert summary["counts"] == {"enrolled": 6}
     assert summary["done_earlier"] == 2 and summary["recovered"] == 4
     assert [active_count(unify_env, p) for p in people] == [1] * 6
-    # Only the four unresolved rows were sent (an applied one costs a 409 and a GET).
-    assert unify_env.stats.unify.requests - requests_before == (6 if applied else 4)
+    # Preflight's one page of sequences, then only the four unresolved rows were sent (an
+    # applied one costs a 409 and a GET).
+    assert unify_env.stats.unify.requests - requests_before == 1 + (6 if applied else 4)
     report = read_report(tmp_path / "r.csv.report.csv")
     assert all("resumed" in report[line]["detail"] for line in (4, 5, 6, 7))
 
@@ -194,7 +196,7 @@ def test_resume_resolves_in_flight_rows_without_enrolling_twice(
         *FAST,
     )
     assert again.json()["done_earlier"] == 6
-    assert unify_env.stats.unify.requests - requests_before == (6 if applied else 4)
+    assert unify_env.stats.unify.requests - requests_before == 2 + (6 if applied else 4)
 
 
 def test_unusable_input_is_one_message_with_exit_2(
@@ -213,7 +215,7 @@ def test_unusable_input_is_one_message_with_exit_2(
     )
     assert bad_rate.exit_code == 2 and "--rate-limit" in bad_rate.stderr
     bad_sequence = run_cli("bulk-enroll", "unify", str(good), "--sequence", "nope")
-    assert bad_sequence.exit_code == 1 and "--sequence must be a UUID" in bad_sequence.stderr
+    assert bad_sequence.exit_code == 2 and "--sequence must be a UUID" in bad_sequence.stderr
 
 
 def test_bulk_without_credentials_explains(tmp_path: Path) -> None:

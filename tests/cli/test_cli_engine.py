@@ -75,7 +75,7 @@ async def test_concurrency_bound_and_read_ahead_stay_bounded(tmp_path: Path) -> 
 @pytest.mark.parametrize(
     ("mode", "same", "other"),
     [
-        ("skip", "already_enrolled", "already_enrolled"),
+        ("skip", "already_enrolled", "other_sequence"),
         ("return-existing", "existing", "failed"),
         ("fail", "failed", "failed"),
     ],

@@ -97,7 +97,7 @@ def test_wrapper_errors_become_one_line(unify_env: Sandbox) -> None:
     assert missing.exit_code == 1 and missing.stderr.startswith("error: NotFoundError:")
 
     bad = run_cli("unify", "get", "not-a-uuid")
-    assert bad.exit_code == 1
+    assert bad.exit_code == 2  # bad input, refused before anything is sent
     assert (
         bad.stderr.strip()
         == "error: InvalidRequestError: enrollment_id must be a UUID, got 'not-a-uuid'"
@@ -141,7 +141,7 @@ def test_config_file_and_base_url_flag(shared_sandbox: Sandbox, tmp_path: Path) 
     assert ok.exit_code == 0 and len(ok.json()) == len(sandbox.unify.live_sequences())
 
     refused = run_cli("unify", "sequences", "--config", str(config))
-    assert refused.exit_code == 1
+    assert refused.exit_code == 2
     assert refused.stderr.startswith(
         "error: InvalidRequestError: refusing base URL 'http://example.com'"
     )

@@ -8,17 +8,29 @@ from __future__ import annotations
 
 import sys
 
+# Modules of an extra -> the extra that brings them.
+EXTRAS = {
+    "typer": "cli", "rich": "cli", "click": "cli",
+    "uvicorn": "sandbox", "starlette": "sandbox", "httptools": "sandbox",
+}  # fmt: skip
+
+
+def needs_extra(error: ModuleNotFoundError) -> str | None:
+    """The one line to print when `error` is a missing extra, else None (a real bug)."""
+    extra = EXTRAS.get((error.name or "").partition(".")[0])
+    if extra is None:
+        return None
+    return f"needs the {extra} extra ({error.name} is missing): pip install 'sequence-clients[{extra}]'"
+
 
 def main() -> None:
     try:
         from .app import app
+
+        app(prog_name="sequence-clients")
     except ModuleNotFoundError as error:
-        if error.name not in ("typer", "rich", "click"):
+        line = needs_extra(error)
+        if line is None:
             raise
-        print(
-            f"sequence-clients needs the cli extra ({error.name} is missing): "
-            "pip install 'sequence-clients[cli]'",
-            file=sys.stderr,
-        )
+        print(f"sequence-clients {line}", file=sys.stderr)
         sys.exit(2)
-    app(prog_name="sequence-clients")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
+from typing import Annotated
 
 import typer
 
 from . import unify_cmds
-from .bulk_cmd import bulk_enroll
+from .bulk_cmd import bulk_enroll, bulk_report
 
 app = typer.Typer(
     name="sequence-clients",
@@ -18,6 +20,25 @@ app = typer.Typer(
 )
 app.add_typer(unify_cmds.app, name="unify")
 app.command("bulk-enroll")(bulk_enroll)
+app.command("bulk-report")(bulk_report)
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"sequence-clients {importlib.metadata.version('sequence-clients')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Enroll people in Unify and Boast sequences, one at a time or from a CSV."""
 
 
 def _add_boast() -> None:

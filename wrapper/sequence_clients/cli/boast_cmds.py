@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import sys
 from collections.abc import Iterable
 from itertools import islice
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, TypedDict
 
 import typer
 
 from ..boast import BOAST_BASE_URL, BoastClient
+from ..generated.boast.models import SequenceEnrollment
 from ..oauth import BOAST_AUTH_BASE_URL
-from .config import boast_settings
+from .config import BOAST_HELP, DEFAULT_CONFIG, ConfigError, boast_settings, has_token
+from .login import LoginError
 from .output import (
     BaseUrl,
     ConfigFile,
     JsonFlag,
+    Model,
+    fail,
     handled_errors,
     print_json,
     print_record,
@@ -35,18 +41,37 @@ Limit = Annotated[int, typer.Option(min=1, help="Show at most this many.")]
 ENROLLMENT_COLUMNS = ["id", "contact_id", "sequence_id", "status", "created"]
 
 
-def boast_kwargs(config: Path | None, base_url: str | None) -> dict[str, Any]:
+class BoastKwargs(TypedDict):
+    account_id: str | None
+    access_token: str
+    refresh_token: str | None
+    expires_at: dt.datetime | None
+    client_id: str | None
+    client_secret: str | None
+    token_store: FileTokenStore | None
+    base_url: str
+    auth_base_url: str
+
+
+def boast_kwargs(config: Path | None, base_url: str | None) -> BoastKwargs:
     """BoastClient arguments from flags, environment and config (shared with bulk-enroll)."""
     settings = boast_settings(config, base_url)
+    if not has_token(settings) and not DEFAULT_TOKEN_FILE.expanduser().exists():
+        raise ConfigError(BOAST_HELP.format(config=config or DEFAULT_CONFIG))
     token = starting_token(settings, DEFAULT_TOKEN_FILE)
+    # Refreshing needs the client credentials; without them the access token serves until it
+    # expires, and the 401 then says to check the credentials (or `boast login` again).
+    can_refresh = bool(token.refresh_token and settings.client_id and settings.client_secret)
     return {
         "account_id": settings.account_id,
         "access_token": token.access_token,
-        "refresh_token": token.refresh_token,
+        "refresh_token": token.refresh_token if can_refresh else None,
         "expires_at": token.expires_at,
-        "client_id": settings.client_id,
-        "client_secret": settings.client_secret,
-        "token_store": FileTokenStore(DEFAULT_TOKEN_FILE, token.refresh_token),
+        "client_id": settings.client_id if can_refresh else None,
+        "client_secret": settings.client_secret if can_refresh else None,
+        "token_store": FileTokenStore(DEFAULT_TOKEN_FILE, token.refresh_token)
+        if can_refresh
+        else None,
         "base_url": settings.base_url or BOAST_BASE_URL,
         "auth_base_url": settings.auth_base_url or BOAST_AUTH_BASE_URL,
     }
@@ -56,11 +81,11 @@ def client(config: Path | None, base_url: str | None) -> BoastClient:
     return BoastClient(**boast_kwargs(config, base_url))
 
 
-def enrollment_row(e: Any) -> list[Any]:
+def enrollment_row(e: SequenceEnrollment) -> list[object]:
     return [e.id, e.contact_id, e.sequence_id, e.status, when(e.created_at)]
 
 
-def show_enrollment(e: Any, as_json: bool, title: str = "Enrollment") -> None:
+def show_enrollment(e: SequenceEnrollment, as_json: bool, title: str = "Enrollment") -> None:
     if as_json:
         print_json(to_jsonable(e))
     else:
@@ -68,7 +93,7 @@ def show_enrollment(e: Any, as_json: bool, title: str = "Enrollment") -> None:
 
 
 def show_list(
-    title: str, items: Iterable[Any], limit: int, as_json: bool, columns: list[str]
+    title: str, items: Iterable[Model], limit: int, as_json: bool, columns: list[str]
 ) -> None:
     found = list(islice(items, limit))
     if as_json:
@@ -196,4 +221,63 @@ def contacts(
             limit,
             as_json,
             ["id", "email", "first_name", "last_name"],
+        )
+
+
+@app.command()
+def login(
+    client_id: Annotated[
+        str | None, typer.Option(help="OAuth client id (default: BOAST_CLIENT_ID).")
+    ] = None,
+    client_secret: Annotated[
+        str | None, typer.Option(help="OAuth client secret (default: BOAST_CLIENT_SECRET).")
+    ] = None,
+    port: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="Loopback port for the redirect, as registered with Boast (0: any free port).",
+        ),
+    ] = 0,
+    open_browser: Annotated[
+        bool | None,
+        typer.Option(
+            "--open/--no-open", help="Open the URL in a browser (default: ask on a terminal)."
+        ),
+    ] = None,
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for the redirect.")] = 300,
+    base_url: BaseUrl = None,
+    config: ConfigFile = None,
+) -> None:
+    """Sign in to Boast in a browser and save the token the other commands use."""
+    from .login import login as run_login
+
+    with handled_errors():
+        settings = boast_settings(config, base_url)
+        client_id = client_id or settings.client_id
+        client_secret = client_secret or settings.client_secret
+        if not (client_id and client_secret):
+            raise ConfigError(
+                "boast login needs the app's client id and secret: --client-id and "
+                "--client-secret, or BOAST_CLIENT_ID and BOAST_CLIENT_SECRET"
+            )
+        if open_browser is None:
+            open_browser = sys.stdin.isatty() and typer.confirm(
+                "Open the sign-in page in a browser?", default=True, err=True
+            )
+        try:
+            run_login(
+                client_id=client_id, client_secret=client_secret,
+                auth_base_url=settings.auth_base_url, token_file=DEFAULT_TOKEN_FILE,
+                port=port, open_browser=open_browser, timeout=timeout,
+                say=lambda line: typer.echo(line, err=True),
+            )  # fmt: skip
+        except LoginError as error:
+            raise fail(f"error: {error}") from None
+    where = DEFAULT_TOKEN_FILE.expanduser()
+    typer.echo(f"Signed in; the token is saved in {where} (mode 0600).", err=True)
+    if not settings.account_id:
+        typer.echo(
+            "Then: export BOAST_ACCOUNT_ID=... (see `sequence-clients boast accounts`)", err=True
         )

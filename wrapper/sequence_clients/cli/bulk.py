@@ -3,6 +3,11 @@
 A producer streams rows, claims them in the journal in small batches (committing `in_flight`
 before anything is sent) and feeds a bounded queue; a fixed pool of workers sends them. Memory
 stays flat however long the file: at most `concurrency * 2` rows wait in the queue.
+
+A circuit breaker stops the run when a failure is not about the row (credentials refused, the
+server unreachable, the sequence gone, server errors outlasting the retries row after row):
+every other row would fail the same way. The rows in flight are cancelled and stay `in_flight`
+in the journal, so re-running the same command resumes without enrolling anyone twice.
 """
 
 from __future__ import annotations
@@ -14,7 +19,19 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..errors import AlreadyEnrolledError, SequenceClientError
+from ..errors import (
+    AlreadyEnrolledError,
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    NotFoundError,
+    PermissionDeniedError,
+    SequenceClientError,
+    ServerError,
+    TokenStoreError,
+    UnexpectedResponseError,
+)
 from .journal import FAILED, Claim, Journal, ReportLine
 from .rows import BadRow, Row
 
@@ -25,8 +42,14 @@ ON_CONFLICT_CHOICES: tuple[OnConflict, ...] = ("skip", "return-existing", "fail"
 EnrollFn = Callable[[Row, bool], Awaitable[str]]
 # on_progress(outcome) once per row of the file, whatever happened to it.
 ProgressFn = Callable[[str], None]
-OUTCOMES = ("enrolled", "existing", "already_enrolled", "duplicate", "failed", "invalid")
+OTHER_SEQUENCE = "other_sequence"
+OUTCOMES = (
+    "enrolled", "existing", "already_enrolled", OTHER_SEQUENCE, "duplicate", "failed", "invalid",
+)  # fmt: skip
 MAX_LISTED_PROBLEMS = 20
+# Rows in a row whose last attempt was a server error or a dropped connection, retries spent:
+# past this the service is down, not the rows bad.
+SERVER_TROUBLE_RUN = 5
 
 
 @dataclass(frozen=True)
@@ -35,6 +58,9 @@ class Result:
     enrollment_id: str | None = None
     detail: str = ""
     maybe_applied: bool = False
+    # Why every other row would fail too (the breaker trips), or "server" for one more row of
+    # server trouble, or "" for a row-level outcome.
+    trouble: str = ""
 
 
 @dataclass
@@ -44,6 +70,7 @@ class Report:
     recovered: int  # in_flight rows of an interrupted run, resolved without a second enrollment
     elapsed: float
     problems: list[ReportLine] = field(default_factory=list)  # the first few failed/invalid
+    stopped: str = ""  # why the breaker stopped the run; "" when every row was tried
 
     @property
     def failed(self) -> int:
@@ -98,7 +125,11 @@ async def run_bulk_enroll(
         for _ in range(concurrency):
             await queue.put(None)
 
+    server_trouble = 0
+    stopped = ""
+
     async def work() -> None:
+        nonlocal server_trouble
         while (claim := await queue.get()) is not None:
             result = await attempt(enroll, claim, journal.sequence_id, on_conflict)
             tally["recovered"] += claim.action == "resume" and result.outcome != FAILED
@@ -106,12 +137,22 @@ async def run_bulk_enroll(
                 claim.row, result.outcome, result.enrollment_id, result.detail, result.maybe_applied
             )
             progress(result.outcome)
+            server_trouble = server_trouble + 1 if result.trouble == "server" else 0
+            if result.trouble == "server" and server_trouble >= SERVER_TROUBLE_RUN:
+                raise BreakerTripped(
+                    f"{server_trouble} rows in a row failed with server errors or dropped "
+                    f"connections after every retry (last: {result.detail})"
+                )
+            if result.trouble not in ("", "server"):
+                raise BreakerTripped(result.trouble)
 
     try:
         async with asyncio.TaskGroup() as group:
             group.create_task(produce())
             for _ in range(concurrency):
                 group.create_task(work())
+    except* BreakerTripped as tripped:
+        stopped = str(tripped.exceptions[0])
     finally:
         journal.flush()  # whatever finished is kept, even on Ctrl-C
     problems = []
@@ -125,7 +166,12 @@ async def run_bulk_enroll(
         recovered=tally["recovered"],
         elapsed=time.monotonic() - started,
         problems=problems,
+        stopped=stopped,
     )
+
+
+class BreakerTripped(Exception):
+    """A failure that is not about the row: stop sending (the message says why)."""
 
 
 async def attempt(
@@ -140,15 +186,58 @@ async def attempt(
         same = conflict.active_sequence_id in (None, sequence_id)
         where = "this sequence" if same else f"sequence {conflict.active_sequence_id}"
         active = conflict.active_enrollment_id
+        if on_conflict == "skip" and same:
+            return Result("already_enrolled", active, "already active in this sequence")
         if on_conflict == "skip":
-            return Result("already_enrolled", active, f"already active in {where}")
+            return Result(OTHER_SEQUENCE, active, f"active in {where}; not enrolled")
         if on_conflict == "return-existing" and same:
             return Result("existing", active, "already active in this sequence")
         return Result(FAILED, active, f"already enrolled in {where}")
     except SequenceClientError as error:
-        return Result(FAILED, None, one_line(error), maybe_applied=error.maybe_applied)
+        return Result(
+            FAILED,
+            None,
+            short_reason(error),
+            maybe_applied=error.maybe_applied,
+            trouble=trouble(error, claim.row),
+        )
     detail = "resumed after an interrupted run; enrolled once" if resume else ""
     return Result("enrolled", enrollment_id, detail)
+
+
+def trouble(error: SequenceClientError, row: Row) -> str:
+    """Why this error would fail every row ("" if it is about this row; "server" if it is one
+    more row of server trouble)."""
+    if isinstance(error, AuthenticationError | PermissionDeniedError):
+        return f"the vendor refused the credentials ({short_reason(error)}); check them"
+    if isinstance(error, TokenStoreError):
+        return f"the rotated Boast token could not be saved: {error}"
+    unreachable = isinstance(error, APIConnectionError) and not isinstance(error, APITimeoutError)
+    if unreachable and not error.maybe_applied:  # refused, DNS: nothing reached a server
+        return f"cannot reach the vendor ({short_reason(error)})"
+    if isinstance(error, APIConnectionError | ServerError | UnexpectedResponseError):
+        return "server"
+    if isinstance(error, APIStatusError):
+        codes = set(error.codes)
+        if isinstance(error, NotFoundError) and "sequence" in error.message.lower():
+            return f"the sequence is gone ({short_reason(error)})"
+        if "sequence_not_active" in codes:
+            return f"the sequence takes no enrollments ({short_reason(error)})"
+        if "mailbox_not_found" in codes and not row.own_mailbox:
+            return f"the --mailbox is unknown to the vendor ({short_reason(error)})"
+    return ""
+
+
+def short_reason(error: SequenceClientError) -> str:
+    """What went wrong, short enough for a table cell: status, the vendor's codes, its message;
+    no method or URL (every row of a run has the same)."""
+    if isinstance(error, APIStatusError):
+        codes = f" [{', '.join(error.codes)}]" if error.codes else ""
+        return f"{error.status_code}{codes}: {error.message}"[:200]
+    if isinstance(error, APIConnectionError | UnexpectedResponseError):
+        text = str(error).removeprefix(f"{error.method} {error.url}").lstrip(": ")
+        return f"{type(error).__name__}: {' '.join(text.split())}"[:200]
+    return one_line(error)
 
 
 def one_line(error: BaseException) -> str:

@@ -1,13 +1,19 @@
-"""`sequence-clients bulk-enroll VENDOR FILE.csv --sequence ID`: the CLI around bulk.py."""
+"""`sequence-clients bulk-enroll VENDOR FILE.csv --sequence ID` (the CLI around bulk.py) and
+`sequence-clients bulk-report FILE.csv` (the report of a journal, e.g. after `kill -9`).
+
+Order of a run: the whole file is checked, the journal is locked, preflight asks the vendor,
+and only then is the first row sent. The report is written however the run ends.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import csv
+import dataclasses
 import enum
 import logging
+import signal
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractAsyncContextManager, contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -16,21 +22,25 @@ import typer
 from .. import _validate
 from .bulk import Report, run_bulk_enroll
 from .config import ConfigError, unify_settings
-from .journal import Journal
+from .journal import Journal, JournalBusy, JournalLock, last_run
 from .output import (
     EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_STOPPED,
     EXIT_USAGE,
     BaseUrl,
     ConfigFile,
     JsonFlag,
+    err_console,
     fail,
     handled_errors,
     print_json,
 )
 from .progress import BulkProgress, print_report
 from .ratelimit import UNIFY_RATE, RateLimiter, parse_rate
-from .rows import BOAST_ROWS, UNIFY_ROWS, CsvHeaderError, check_header, count_data_lines, read_rows
-from .vendors import boast_enroller, check_mailboxes, unify_enroller
+from .report import Summary, default_paths, write_reports
+from .rows import BOAST_ROWS, UNIFY_ROWS, CsvFile, CsvInputError, open_csv
+from .vendors import Enroller, PreflightError, boast_enroller, check_mailboxes, unify_enroller
 
 
 class Vendor(enum.StrEnum):
@@ -44,18 +54,35 @@ class Conflict(enum.StrEnum):
     fail = "fail"
 
 
+CsvPath = Annotated[
+    Path,
+    typer.Argument(
+        exists=True,
+        dir_okay=False,
+        readable=True,
+        show_default=False,
+        help="CSV with a header: person_id [, mailbox_email] (Unify) or contact_id (Boast).",
+    ),
+]
+Encoding = Annotated[
+    str | None,
+    typer.Option(help="Read the file in this encoding (default: UTF-8, with or without BOM)."),
+]
+JournalOption = Annotated[
+    Path | None, typer.Option(help="SQLite journal (default: FILE.csv.journal.sqlite).")
+]
+ReportOption = Annotated[
+    Path | None, typer.Option(help="Report CSV (default: FILE.csv.report.csv).")
+]
+FailedOption = Annotated[
+    Path | None,
+    typer.Option(help="Rows not enrolled, with the file's columns (default: FILE.failed.csv)."),
+]
+
+
 def bulk_enroll(
     vendor: Annotated[Vendor, typer.Argument(help="unify or boast.", show_default=False)],
-    file: Annotated[
-        Path,
-        typer.Argument(
-            exists=True,
-            dir_okay=False,
-            readable=True,
-            show_default=False,
-            help="CSV with a header: person_id [, mailbox_email] (Unify) or contact_id (Boast).",
-        ),
-    ],
+    file: CsvPath,
     sequence: Annotated[str, typer.Option("--sequence", help="Sequence id.", show_default=False)],
     mailbox: Annotated[
         list[str] | None,
@@ -68,7 +95,8 @@ def bulk_enroll(
     on_conflict: Annotated[
         Conflict,
         typer.Option(
-            help="Person already enrolled: skip it, report its enrollment, or fail the row."
+            help="Already active in this sequence: skip it, report its enrollment, or fail the "
+            "row. Active in another sequence: not enrolled (its own outcome), or a failure."
         ),
     ] = Conflict.skip,
     # A retry holds its worker through its back-off, so with faults 16 workers reached only
@@ -80,18 +108,22 @@ def bulk_enroll(
             help="Client-side limit, e.g. 333/s or 100000/5m (Unify default: 100000/5m; Boast: none)."
         ),
     ] = None,
-    journal: Annotated[
-        Path | None, typer.Option(help="SQLite journal (default: FILE.csv.journal.sqlite).")
-    ] = None,
-    report: Annotated[
-        Path | None, typer.Option(help="Report CSV (default: FILE.csv.report.csv).")
-    ] = None,
+    encoding: Encoding = None,
+    journal: JournalOption = None,
+    report: ReportOption = None,
+    failed: FailedOption = None,
     max_retries: Annotated[int, typer.Option(min=0, help="Retries per request.")] = 4,
     as_json: JsonFlag = False,
     base_url: BaseUrl = None,
     config: ConfigFile = None,
 ) -> None:
-    """Enroll every row of a CSV; resumable: re-run the same command after any interruption."""
+    """Enroll every row of a CSV; resumable: re-run the same command after any interruption.
+
+    Exit codes: 0 every row enrolled (or already in the sequence); 1 some rows not enrolled
+    (see FILE.failed.csv); 2 bad input or preflight failed, nothing sent; 3 stopped by the
+    circuit breaker (credentials, network, sequence gone): fix it and re-run to resume;
+    130 interrupted: re-run to resume.
+    """
     try:
         rate = (
             parse_rate(rate_limit)
@@ -100,8 +132,10 @@ def bulk_enroll(
         )
     except ValueError as error:
         raise fail(f"--rate-limit: {error}", EXIT_USAGE) from None
-    journal_path = journal or file.with_name(file.name + ".journal.sqlite")
-    report_path = report or file.with_name(file.name + ".report.csv")
+    journal_default, report_default, failed_default = default_paths(file)
+    journal_path = journal or journal_default
+    report_path = report or report_default
+    failed_path = failed or failed_default
     # A tenth of a second of slack: a journal commit or a GC pause must not waste slots that
     # strict spacing never gives back (bench/bulk.py under load: 0.73-0.83 of the limit with a
     # burst of 1, 0.97-1.01 with this). The vendors' own windows are minutes long.
@@ -111,11 +145,8 @@ def bulk_enroll(
         if mailbox and vendor == Vendor.boast:
             raise ConfigError("--mailbox is for Unify; Boast enrollments have no mailbox")
         defaults = check_mailboxes(mailbox or [])
-        spec = UNIFY_ROWS if vendor == Vendor.unify else BOAST_ROWS
-        try:
-            check_header(file, spec)
-        except (CsvHeaderError, UnicodeDecodeError) as error:
-            raise ConfigError(str(error)) from None
+        source = checked_file(file, vendor, encoding)
+        enroller: AbstractAsyncContextManager[Enroller]
         if vendor == Vendor.unify:
             settings = unify_settings(config, base_url)
             enroller = unify_enroller(
@@ -129,46 +160,121 @@ def bulk_enroll(
                 boast_kwargs(config, base_url), sequence_id, limiter=limiter,
                 concurrency=concurrency, max_retries=max_retries,
             )  # fmt: skip
-        book = Journal(journal_path, vendor.value, sequence_id)
-        progress = BulkProgress(count_data_lines(file), enabled=not as_json)
+        try:
+            lock = JournalLock(journal_path).__enter__()
+        except JournalBusy as busy:
+            raise fail(str(busy), EXIT_USAGE) from None
+        progress = BulkProgress(source.data_rows, enabled=True)
+        books: list[Journal] = []  # opened after preflight: a refused run leaves no journal
+        result: Report | None = None
+        summary: Summary | None = None
+        ending = "crashed"
 
         async def run() -> Report:
-            async with enroller as enroll:
+            loop = asyncio.get_running_loop()
+            main = asyncio.current_task()
+            assert main is not None
+            # `kill` (SIGTERM) ends the run as Ctrl-C does: in-flight rows marked, report written.
+            loop.add_signal_handler(signal.SIGTERM, main.cancel)
+            async with enroller as vendor_client:
+                for note in await vendor_client.preflight():
+                    err_console().print(note, markup=False)
+                books.append(Journal(journal_path, vendor.value, sequence_id))
                 return await run_bulk_enroll(
-                    read_rows(file, spec, defaults), enroll, book, on_conflict=on_conflict.value,
-                    concurrency=concurrency, on_progress=progress.advance,
+                    source.rows(defaults), vendor_client.enroll, books[0],
+                    on_conflict=on_conflict.value, concurrency=concurrency,
+                    on_progress=progress.advance,
                 )  # fmt: skip
 
         try:
             with progress, counting_retries() as retries:
                 result = asyncio.run(run())
-            write_report(book, report_path, spec.key_column)
-        except KeyboardInterrupt:
-            raise fail(
-                f"interrupted; finished rows are in {journal_path}. Re-run the same command to resume.",
-                130,
-            ) from None
+            ending = "stopped" if result.stopped else "finished"
+        except PreflightError as error:
+            raise fail(str(error), EXIT_USAGE) from None
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            ending = "interrupted"
+        finally:
+            if books:
+                if books[0].run_id:
+                    summary = write_reports(source, books[0], report_path, failed_path, defaults)
+                books[0].close()
+            lock.__exit__()
+    if summary is None:  # interrupted before the first row
+        raise fail("interrupted before the first row; nothing was sent.", EXIT_INTERRUPTED)
+    if ending == "interrupted":
+        print_report(summary, None, 0, journal_path)
+        raise fail(
+            "interrupted; the report covers every row (rows caught mid-request are marked). "
+            "Re-run the same command to resume.",
+            EXIT_INTERRUPTED,
+        )
+    assert result is not None
+    if as_json:
+        print_json(
+            {"counts": {k: summary.counts[k] for k in sorted(summary.counts)}, "total": summary.total,
+             "done_earlier": result.done_earlier, "recovered": result.recovered, "retries": retries[0],
+             "elapsed_seconds": round(result.elapsed, 3), "report": str(report_path),
+             "failed": str(failed_path), "journal": str(journal_path), "stopped": result.stopped or None}
+        )  # fmt: skip
+    else:
+        print_report(summary, result, retries[0], journal_path)
+    if result.stopped:
+        raise fail(
+            f"stopped: {result.stopped}. Every row's state is in the journal; "
+            "re-run the same command to resume.",
+            EXIT_STOPPED,
+        )
+    if summary.not_done:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def checked_file(
+    file: Path, vendor: Vendor, encoding: str | None, *, needs_mailbox: bool = True
+) -> CsvFile:
+    spec = UNIFY_ROWS if vendor == Vendor.unify else BOAST_ROWS
+    if not needs_mailbox:
+        spec = dataclasses.replace(spec, needs_mailbox=False)
+    try:
+        return open_csv(file, spec, encoding)
+    except CsvInputError as error:
+        raise ConfigError(str(error)) from None
+
+
+def bulk_report(
+    file: CsvPath,
+    encoding: Encoding = None,
+    journal: JournalOption = None,
+    report: ReportOption = None,
+    failed: FailedOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Write the report and FILE.failed.csv of a bulk-enroll run from its journal (for a run
+    killed with `kill -9`; any other ending writes them itself). Sends nothing."""
+    journal_default, report_default, failed_default = default_paths(file)
+    journal_path = journal or journal_default
+    with handled_errors():
+        found = last_run(journal_path)
+        if found is None:
+            raise ConfigError(f"no bulk-enroll journal at {journal_path}")
+        vendor, sequence_id = found
+        # The run's --mailbox is not recorded: rows are judged by their ids alone here.
+        source = checked_file(file, Vendor(vendor), encoding, needs_mailbox=False)
+        book = Journal(journal_path, vendor, sequence_id)
+        try:
+            summary = write_reports(
+                source, book, report or report_default, failed or failed_default
+            )
         finally:
             book.close()
     if as_json:
         print_json(
-            {"counts": {k: result.counts[k] for k in sorted(result.counts)}, "total": result.total,
-             "done_earlier": result.done_earlier, "recovered": result.recovered, "retries": retries[0],
-             "elapsed_seconds": round(result.elapsed, 3), "report": str(report_path), "journal": str(journal_path)}
+            {"counts": {k: summary.counts[k] for k in sorted(summary.counts)},
+             "total": summary.total, "report": str(summary.report_path),
+             "failed": str(summary.failed_path), "journal": str(journal_path)}
         )  # fmt: skip
     else:
-        print_report(result, retries[0], report_path, journal_path, spec.key_column)
-    if result.failed:
-        raise typer.Exit(EXIT_FAILED)
-
-
-def write_report(journal: Journal, path: Path, key_column: str) -> None:
-    """Every row of the file, in line order, straight from the journal (constant memory)."""
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["line", key_column, "outcome", "enrollment_id", "detail"])
-        for line in journal.report_lines():
-            writer.writerow([line.line, line.key, line.outcome, line.enrollment_id, line.detail])
+        print_report(summary, None, 0, journal_path)
 
 
 @contextmanager

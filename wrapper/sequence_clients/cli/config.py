@@ -82,7 +82,9 @@ UNIFY_HELP = """No Unify credentials found. Either:
 Or try everything against a local sandbox, no credentials needed:  sequence-clients demo"""
 
 BOAST_HELP = """No Boast credentials found. Either:
-  export BOAST_ACCOUNT_ID=... BOAST_ACCESS_TOKEN=...
+  sign in once:  sequence-clients boast login --client-id ... --client-secret ...
+                 (saves a token file the other commands use), then export BOAST_ACCOUNT_ID=...
+  or export BOAST_ACCOUNT_ID=... BOAST_ACCESS_TOKEN=...
          (for refresh: BOAST_REFRESH_TOKEN, BOAST_CLIENT_ID, BOAST_CLIENT_SECRET;
           to point elsewhere: BOAST_BASE_URL, BOAST_AUTH_BASE_URL or --base-url)
   or put the same keys, lower-case without BOAST_, in {config} under [boast].
@@ -109,8 +111,22 @@ def boast_settings(config_path: Path | None, base_url: str | None) -> BoastSetti
         )
     }  # fmt: skip
     account_id = values.pop("account_id")
-    if not (values["access_token"] or values["refresh_token"]):
-        raise ConfigError(BOAST_HELP.format(config=config_path or DEFAULT_CONFIG))
     if base_url:
         values["base_url"] = base_url
+    if values["base_url"] and not values["auth_base_url"]:
+        # The OAuth host defaults to the real app.boast.io: a token minted elsewhere (a sandbox,
+        # a staging host) must never be sent there. Off the real API host, the OAuth endpoints
+        # are taken to live at the same root (the sandbox's layout); BOAST_AUTH_BASE_URL says
+        # otherwise.
+        values["auth_base_url"] = auth_root(values["base_url"])
     return BoastSettings(account_id=account_id, **values)
+
+
+def auth_root(base_url: str) -> str | None:
+    """The OAuth base URL that goes with an API base URL; None for the real API host."""
+    root = base_url.rstrip("/").removesuffix("/v1")
+    return None if root == "https://api.boast.io" else root
+
+
+def has_token(settings: BoastSettings) -> bool:
+    return bool(settings.access_token or settings.refresh_token)

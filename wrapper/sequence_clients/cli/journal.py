@@ -9,6 +9,9 @@ ours). Outcomes are committed in small batches: losing some on a crash only leav
 
 from __future__ import annotations
 
+import fcntl
+import os
+import socket
 import sqlite3
 import time
 from collections import Counter
@@ -204,6 +207,16 @@ class Journal:
         for line in self._db.execute(query, params * 2):
             yield ReportLine(*line)
 
+    def lookup(self, key: str) -> tuple[str, str, str] | None:
+        """(state, enrollment_id, detail) of one person or contact, or None if never claimed."""
+        self.flush()
+        found = self._db.execute(
+            "SELECT state, COALESCE(enrollment_id, ''), COALESCE(detail, '') FROM rows"
+            " WHERE vendor = ? AND sequence_id = ? AND key = ?",
+            (self.vendor, self.sequence_id, key),
+        ).fetchone()
+        return None if found is None else (str(found[0]), str(found[1]), str(found[2]))
+
     def row_count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM rows").fetchone()[0])
 
@@ -226,3 +239,55 @@ class _Transaction:
 
     def __exit__(self, kind: object, error: object, tb: object) -> None:
         self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def last_run(path: Path) -> tuple[str, str] | None:
+    """(vendor, sequence_id) of the latest run recorded in a journal file, if any."""
+    if not path.exists():
+        return None
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        try:
+            found = db.execute(
+                "SELECT vendor, sequence_id FROM runs ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+        except sqlite3.OperationalError:  # not a journal, or one without runs yet
+            return None
+    return None if found is None else (str(found[0]), str(found[1]))
+
+
+class JournalBusy(Exception):
+    """Another run holds this journal; the message says which."""
+
+
+class JournalLock:
+    """One run per journal: an exclusive flock on JOURNAL.lock, held for the whole run.
+
+    The kernel drops a flock when its process dies, however it dies, so a lock left by a
+    killed run never blocks the next one. The file records who holds it, for the message.
+    """
+
+    def __init__(self, journal_path: Path) -> None:
+        self.path = journal_path.with_name(journal_path.name + ".lock")
+        self._fd: int | None = None
+
+    def __enter__(self) -> JournalLock:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise JournalBusy(
+                f"another bulk-enroll run ({holder}) is using {self.path.with_suffix('')}; "
+                "wait for it to finish, or stop it (a stopped run releases the journal)"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode(), 0)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            os.close(self._fd)  # closing releases the flock
+            self._fd = None

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..errors import AuthenticationError, SequenceClientError
+from ..errors import AuthenticationError, InvalidRequestError, SequenceClientError
 from .bulk import one_line
 from .config import ConfigError
 
-# Exit codes: 1 = the vendor or a row failed, 2 = usage/configuration (as click uses 2).
+# Exit codes (the README lists them): 1 = the vendor refused or a row failed; 2 = bad input,
+# configuration or preflight, nothing sent (as click uses 2); 3 = bulk-enroll stopped by its
+# circuit breaker; 130 = interrupted (128 + SIGINT, as shells report it).
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_STOPPED = 3
+EXIT_INTERRUPTED = 130
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 BaseUrl = Annotated[
@@ -54,6 +59,8 @@ def handled_errors() -> Iterator[None]:
         yield
     except ConfigError as error:
         raise fail(str(error), EXIT_USAGE) from None
+    except InvalidRequestError as error:  # bad input: refused before anything was sent
+        raise fail(f"error: {one_line(error)}", EXIT_USAGE) from None
     except AuthenticationError as error:
         raise fail(f"error: {one_line(error)}\n(check the credentials)") from None
     except SequenceClientError as error:
@@ -62,15 +69,21 @@ def handled_errors() -> Iterator[None]:
         raise fail(f"error: {error}") from None
 
 
-def to_jsonable(model: Any) -> Any:
-    return model.to_dict() if hasattr(model, "to_dict") else model
+class Model(Protocol):
+    """A generated model (attrs class with `to_dict`)."""
+
+    def to_dict(self) -> dict[str, Any]: ...
 
 
-def print_json(data: Any) -> None:
+def to_jsonable(model: Model) -> dict[str, Any]:
+    return model.to_dict()
+
+
+def print_json(data: object) -> None:
     typer.echo(json.dumps(data, indent=2, default=str))
 
 
-def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     table = Table(title=title, title_justify="left")
     for name in columns:
         # Ids must stay copy-pasteable: whole on one line, never cut with an ellipsis.
@@ -81,12 +94,14 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]
     console().print(table)
 
 
-def when(moment: Any) -> str:
+def when(moment: object) -> str:
     """A timestamp short enough for a table cell."""
-    return moment.strftime("%Y-%m-%d %H:%M") if hasattr(moment, "strftime") else str(moment)
+    if isinstance(moment, dt.datetime | dt.date):
+        return moment.strftime("%Y-%m-%d %H:%M")
+    return str(moment)
 
 
-def print_record(title: str, fields: Sequence[tuple[str, Any]]) -> None:
+def print_record(title: str, fields: Sequence[tuple[str, object]]) -> None:
     table = Table(title=title, title_justify="left", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")

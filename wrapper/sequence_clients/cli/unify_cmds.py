@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from ..generated.unify.models import Enrollment
 from ..unify import UNIFY_BASE_URL, UnifyClient
 from .config import unify_settings
 from .output import (
     BaseUrl,
     ConfigFile,
     JsonFlag,
+    Model,
     handled_errors,
     print_json,
     print_record,
@@ -34,7 +37,7 @@ def client(config: Path | None, base_url: str | None) -> UnifyClient:
     return UnifyClient(settings.api_key, base_url=settings.base_url or UNIFY_BASE_URL)
 
 
-def enrollment_row(e: Any) -> list[Any]:
+def enrollment_row(e: Enrollment) -> list[object]:
     return [
         e.id,
         e.sequence.name,
@@ -49,7 +52,7 @@ def enrollment_row(e: Any) -> list[Any]:
 ENROLLMENT_COLUMNS = ["id", "sequence", "person", "mailbox", "status", "paused", "created"]
 
 
-def show_enrollment(e: Any, as_json: bool, title: str = "Enrollment") -> None:
+def show_enrollment(e: Enrollment, as_json: bool, title: str = "Enrollment") -> None:
     if as_json:
         print_json(to_jsonable(e))
         return
@@ -142,7 +145,12 @@ def _change(
     action: str, enrollment_id: str, as_json: bool, base_url: str | None, config: Path | None
 ) -> None:
     with handled_errors(), client(config, base_url) as unify:
-        result = getattr(unify, f"{action}_enrollment")(enrollment_id)
+        changes: dict[str, Callable[[str], Model]] = {
+            "cancel": unify.cancel_enrollment,
+            "pause": unify.pause_enrollment,
+            "resume": unify.resume_enrollment,
+        }
+        result = changes[action](enrollment_id)
     if as_json:
         print_json(to_jsonable(result))
     else:

@@ -1,23 +1,63 @@
-"""Per-vendor `enroll(row, resume)` callables for the bulk engine (no CLI dependencies).
+"""Per-vendor `enroll(row, resume)` callables and preflight checks for the bulk engine (no CLI
+dependencies).
 
 Rate limiting sits in an httpx request hook, so every HTTP attempt — retries and the lookups a
 resumed row may need — takes a slot, which is what the vendor counts.
+
+Preflight runs before the first row, on the same client: the credentials work (the listing is
+authenticated), the sequence exists in the account and can take enrollments. Neither vendor
+offers a mailbox lookup, so Unify's --mailbox is checked by the first enrollment instead: an
+unknown default mailbox trips the circuit breaker on that first answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 
 from .._client import DEFAULT_MAX_RETRIES
 from .._plan import RetryPolicy
+from ..errors import (
+    APIConnectionError,
+    AuthenticationError,
+    PermissionDeniedError,
+    SequenceClientError,
+)
 from ..unify import UNIFY_BASE_URL, AsyncUnifyClient
-from .bulk import EnrollFn
+from .bulk import EnrollFn, short_reason
 from .ratelimit import RateLimiter
 from .rows import Row
+
+if TYPE_CHECKING:
+    from .boast_cmds import BoastKwargs
+
+
+class PreflightError(Exception):
+    """The run cannot start; the message is one line saying why and what to check."""
+
+
+@dataclass(frozen=True)
+class Enroller:
+    enroll: EnrollFn
+    # Checks that raise PreflightError; returns notes worth printing (e.g. a paused sequence).
+    preflight: Callable[[], Awaitable[list[str]]]
+
+
+def preflight_failure(vendor: str, error: SequenceClientError, credentials: str) -> PreflightError:
+    reason = short_reason(error)
+    if isinstance(error, AuthenticationError | PermissionDeniedError):
+        return PreflightError(
+            f"preflight: {vendor} refused the credentials ({reason}); check {credentials}"
+        )
+    if isinstance(error, APIConnectionError):
+        return PreflightError(
+            f"preflight: cannot reach {vendor} at {error.url} ({reason}); check the base URL"
+        )
+    return PreflightError(f"preflight: {vendor} answered {reason}")
 
 
 def limited_http(limiter: RateLimiter | None, concurrency: int) -> httpx.AsyncClient:
@@ -36,7 +76,7 @@ async def unify_enroller(
     concurrency: int = 16,
     max_retries: int = DEFAULT_MAX_RETRIES,
     retry_policy: RetryPolicy | None = None,
-) -> AsyncIterator[EnrollFn]:
+) -> AsyncIterator[Enroller]:
     async with (
         limited_http(limiter, concurrency) as http,
         AsyncUnifyClient(
@@ -59,19 +99,36 @@ async def unify_enroller(
             )
             return str(enrollment.id)
 
-        yield enroll
+        async def preflight() -> list[str]:
+            try:
+                async for sequence in client.list_sequences():
+                    if str(sequence.id) == sequence_id:
+                        if sequence.is_paused:
+                            return [
+                                f"note: sequence {sequence.name!r} is paused; its enrollments "
+                                "start when it is resumed"
+                            ]
+                        return []
+            except SequenceClientError as error:
+                raise preflight_failure("Unify", error, "UNIFY_API_KEY") from None
+            raise PreflightError(
+                f"preflight: Unify has no sequence {sequence_id} for this API key "
+                "(see `sequence-clients unify sequences`)"
+            )
+
+        yield Enroller(enroll, preflight)
 
 
 @asynccontextmanager
 async def boast_enroller(
-    client_kwargs: dict[str, Any],
+    client_kwargs: BoastKwargs,
     sequence_id: str,
     *,
     limiter: RateLimiter | None = None,
     concurrency: int = 16,
     max_retries: int = DEFAULT_MAX_RETRIES,
     retry_policy: RetryPolicy | None = None,
-) -> AsyncIterator[EnrollFn]:
+) -> AsyncIterator[Enroller]:
     """`client_kwargs`: AsyncBoastClient credentials and URLs (account_id, tokens, …)."""
     from ..boast import AsyncBoastClient
 
@@ -89,7 +146,28 @@ async def boast_enroller(
             )
             return str(enrollment.id)
 
-        yield enroll
+        async def preflight() -> list[str]:
+            try:
+                async for sequence in client.list_sequences():
+                    if str(sequence.id) == sequence_id:
+                        if sequence.status != "active":
+                            raise PreflightError(
+                                f"preflight: Boast sequence {sequence.name!r} is "
+                                f"{sequence.status}, not active: it takes no enrollments"
+                            )
+                        return []
+            except SequenceClientError as error:
+                raise preflight_failure(
+                    "Boast",
+                    error,
+                    "the token (`sequence-clients boast login`) and BOAST_ACCOUNT_ID",
+                ) from None
+            raise PreflightError(
+                f"preflight: Boast account has no sequence {sequence_id} "
+                "(see `sequence-clients boast sequences`)"
+            )
+
+        yield Enroller(enroll, preflight)
 
 
 def check_mailboxes(mailboxes: Sequence[str]) -> tuple[str, ...]:
