@@ -147,7 +147,9 @@ class ModuleScore:
 
     @property
     def judged(self) -> int:
-        return sum(self.counts.values()) - self.counts["skipped"]
+        # "not checked" is a run cut short; "skipped" is mutmut's own choice: neither says
+        # anything about the tests.
+        return sum(self.counts.values()) - self.counts["skipped"] - self.counts["not checked"]
 
     @property
     def score(self) -> float:
@@ -198,28 +200,33 @@ def report(modules: list[str], mutants: list[Mutant], equivalents: list[Equivale
         print(f"\n{mutant.status}: {mutant.name}")
         print("\n".join(mutant.diff.splitlines()[2:]))
 
-    print(f"\n{'module':<16}{'mutants':>8}{'killed':>8}{'other':>7}{'equiv':>7}{'score':>8}  floor")
+    columns = ("mutants", "killed", "survived", "no tests", "other", "equiv")
+    print(f"\n{'module':<14}" + "".join(f"{c:>9}" for c in columns) + f"{'score':>8}  floor")
     met = True
     total = ModuleScore()
     for module, score in scores.items():
         floor = FLOOR.get(module.split("/")[0], DEFAULT_FLOOR)
-        ok = score.score >= floor
-        met &= ok
-        other = score.judged - score.killed
-        print(
-            f"{module:<16}{score.judged:>8}{score.killed:>8}{other:>7}{score.equivalent:>7}"
-            f"{score.score:>7.1f}%  {floor:.0f}%{'' if ok else '  BELOW'}"
-        )
+        met &= score.score >= floor
+        print_row(module, score, floor)
         total.counts.update(score.counts)
         total.equivalent += score.equivalent
-    print(
-        f"{'all':<16}{total.judged:>8}{total.killed:>8}{total.judged - total.killed:>7}"
-        f"{total.equivalent:>7}{total.score:>7.1f}%"
-    )
+    print_row("all", total, None)
+    if total.counts["not checked"]:
+        print(f"note: {total.counts['not checked']} mutants not checked (run cut short?)")
     for entry in equivalents:
         if entry not in used and module_of(entry.function) in modules:
             print(f"note: equivalent entry matches no mutant now: {entry.function}: {entry.added}")
     return met
+
+
+def print_row(name: str, score: ModuleScore, floor: float | None) -> None:
+    survived, untested = score.counts["survived"], score.counts["no tests"]
+    other = score.judged - score.killed - survived - untested
+    cells = (score.judged, score.killed, survived, untested, other, score.equivalent)
+    verdict = ""
+    if floor is not None:
+        verdict = f"  {floor:.0f}%" + ("" if score.score >= floor else " BELOW")
+    print(f"{name:<14}" + "".join(f"{n:>9}" for n in cells) + f"{score.score:>7.1f}%{verdict}")
 
 
 def module_of(function: str) -> str:

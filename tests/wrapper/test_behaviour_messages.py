@@ -1,0 +1,276 @@
+"""What the errors say, word for word, and what they carry: the text a user reads in a log or a
+traceback, and the attributes code branches on. Each test pins wording or fields that mutation
+testing (`make mutation`) showed no other test held; the messages are the product's interface.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+
+from sequence_clients import (
+    BoastClient,
+    OAuthToken,
+    RetryPolicy,
+    UnifyClient,
+    aexchange_code,
+    authorization_url,
+    errors,
+    exchange_code,
+)
+
+Handler = Callable[[httpx.Request], httpx.Response]
+SEQUENCES = "https://api.unifygtm.com/sequences/v1/sequences"
+FAST = RetryPolicy(base_delay=0.001, max_delay=0.002)
+
+
+def unify_answering(handler: Handler, **options: Any) -> UnifyClient:
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    return UnifyClient("secret-key-123", httpx_client=http, retry_policy=FAST, **options)
+
+
+def raising(error: Callable[[httpx.Request], Exception]) -> Handler:
+    def handle(request: httpx.Request) -> httpx.Response:
+        raise error(request)
+
+    return handle
+
+
+# --- connection errors --------------------------------------------------------------------
+
+
+def test_a_connection_error_says_request_kind_and_cause() -> None:
+    handle = raising(lambda r: httpx.ConnectError("connection refused", request=r))
+    with (
+        unify_answering(handle, max_retries=0) as unify,
+        pytest.raises(errors.APIConnectionError) as raised,
+    ):
+        list(unify.list_sequences())
+    error = raised.value
+    assert str(error) == f"GET {SEQUENCES}?limit=100: ConnectError: connection refused"
+    assert (error.method, error.url) == ("GET", f"{SEQUENCES}?limit=100")
+    assert error.maybe_applied is False  # never reached Unify
+
+
+def test_a_connection_error_without_text_names_its_kind_alone() -> None:
+    handle = raising(lambda r: httpx.ReadError("", request=r))
+    with (
+        unify_answering(handle, max_retries=0) as unify,
+        pytest.raises(errors.APIConnectionError) as raised,
+    ):
+        list(unify.list_sequences())
+    assert str(raised.value) == f"GET {SEQUENCES}?limit=100: ReadError"
+    assert raised.value.maybe_applied is True  # it may have arrived
+
+
+def test_a_timeout_is_its_own_type_and_may_have_been_applied() -> None:
+    handle = raising(lambda r: httpx.ReadTimeout("timed out", request=r))
+    with (
+        unify_answering(handle, max_retries=0) as unify,
+        pytest.raises(errors.APITimeoutError) as raised,
+    ):
+        list(unify.list_sequences())
+    assert str(raised.value).endswith(": ReadTimeout: timed out")
+    assert raised.value.maybe_applied is True
+
+
+def test_an_error_raised_without_its_request_still_names_the_request() -> None:
+    """httpx attaches the request to whatever a transport raises inside Client.send."""
+    handle = raising(lambda r: httpx.RemoteProtocolError("peer closed"))
+    with (
+        unify_answering(handle, max_retries=0) as unify,
+        pytest.raises(errors.APIConnectionError) as raised,
+    ):
+        list(unify.list_sequences())
+    assert str(raised.value) == f"GET {SEQUENCES}?limit=100: RemoteProtocolError: peer closed"
+
+
+# --- answers that break the spec ----------------------------------------------------------
+
+
+def test_a_body_that_is_not_json_is_quoted_even_when_it_is_not_utf8() -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"\xff\xfeOK \xc3")
+
+    with (
+        unify_answering(handle, max_retries=0) as unify,
+        pytest.raises(errors.UnexpectedResponseError) as raised,
+    ):
+        list(unify.list_sequences())
+    error = raised.value
+    assert error.snippet == "\ufffd\ufffdOK \ufffd"
+    assert str(error) == (
+        f"GET {SEQUENCES}?limit=100 -> 200: body is not valid JSON; body starts '\ufffd\ufffdOK \ufffd'"
+    )
+    assert (error.method, error.url, error.status_code) == ("GET", f"{SEQUENCES}?limit=100", 200)
+    assert error.maybe_applied is True  # the server answered 200: it did the work
+
+
+def test_a_body_missing_a_field_says_which_rule_it_broke() -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"next_cursor": None})
+
+    with (
+        unify_answering(handle, max_retries=0) as unify,
+        pytest.raises(errors.UnexpectedResponseError) as raised,
+    ):
+        list(unify.list_sequences())
+    assert str(raised.value).startswith(
+        f"GET {SEQUENCES}?limit=100 -> 200: body does not match the API spec (KeyError: 'sequences')"
+    )
+    assert raised.value.method == "GET"
+
+
+def test_a_create_answered_with_a_cut_body_is_looked_up_not_made_twice() -> None:
+    """A 201 cut short means Boast made the enrollment: the retry must find it, not add one."""
+    contact, sequence = str(uuid.uuid4()), str(uuid.uuid4())
+    stored: list[dict[str, str]] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            stored.append(
+                {"id": str(uuid.uuid4()), "contact_id": contact, "sequence_id": sequence, "status": "active",
+                 "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"}
+            )  # fmt: skip
+            return httpx.Response(201, content=json.dumps({"data": stored[-1]}).encode()[:40])
+        return httpx.Response(200, json={"data": stored})
+
+    http = httpx.Client(transport=httpx.MockTransport(handle))
+    with BoastClient(
+        account_id=uuid.uuid4(), access_token="t", httpx_client=http, retry_policy=FAST
+    ) as boast:
+        found = boast.enroll(contact, sequence)
+    assert len(stored) == 1 and str(found.id) == stored[0]["id"]
+
+
+# --- OAuth --------------------------------------------------------------------------------
+
+
+def test_a_token_store_failure_says_what_happened_and_where_the_token_is() -> None:
+    class BrokenStore:
+        def save(self, token: OAuthToken) -> None:
+            raise PermissionError("read-only file system")
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/oauth/token":
+            return httpx.Response(
+                200, json={"access_token": "a1", "token_type": "Bearer", "refresh_token": "r1"}
+            )
+        return httpx.Response(200, json={"data": []})
+
+    transport = httpx.MockTransport(handle)
+    boast = BoastClient(
+        account_id=uuid.uuid4(), access_token="a0", refresh_token="r0",
+        expires_at=dt.datetime.now(dt.UTC), client_id="id", client_secret="secret",
+        token_store=BrokenStore(), httpx_client=httpx.Client(transport=transport),
+        auth_httpx_client=httpx.Client(transport=transport),
+    )  # fmt: skip
+    with boast, pytest.raises(errors.TokenStoreError) as raised:
+        list(boast.list_sequences())
+    assert str(raised.value) == (
+        "token_store.save() raised PermissionError; the rotated OAuth token was not used. "
+        "It is kept on this error as .token and offered to the store again next request"
+    )
+    assert raised.value.token.refresh_token == "r1"
+
+
+def test_token_repr_shows_which_tokens_are_present_never_their_value() -> None:
+    present = OAuthToken("a-secret", "r-secret")
+    absent = OAuthToken("a-secret")
+    assert repr(present) == "OAuthToken(access_token='***', refresh_token='***', expires_at=None)"
+    assert repr(absent) == "OAuthToken(access_token='***', refresh_token=None, expires_at=None)"
+
+
+def test_authorization_url_joins_a_base_with_a_trailing_slash() -> None:
+    url = authorization_url("cid", "https://app.example/cb", auth_base_url="https://auth.example/")
+    assert url.startswith("https://auth.example/oauth/authorize?")
+    assert parse_qs(url.split("?", 1)[1])["redirect_uri"] == ["https://app.example/cb"]
+
+
+GRANT = {"client_id": "cid", "client_secret": "csecret", "redirect_uri": "https://app.example/cb"}
+
+
+@pytest.mark.parametrize("empty", ["code", "client_id", "client_secret", "redirect_uri"])
+def test_exchange_code_refuses_any_missing_part_of_the_grant_before_sending(empty: str) -> None:
+    sent: list[httpx.Request] = []
+    http = httpx.Client(
+        transport=httpx.MockTransport(lambda r: sent.append(r) or httpx.Response(500))
+    )
+    arguments: dict[str, Any] = {"code": "the-code", **GRANT, empty: ""}
+    code = arguments.pop("code")
+    with pytest.raises(errors.InvalidRequestError) as raised:
+        exchange_code(code, **arguments, httpx_client=http)
+    assert str(raised.value) == "code, client_id, client_secret and redirect_uri are required"
+    assert sent == []
+
+
+def token_endpoint(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> httpx.Client:
+    return httpx.Client(
+        transport=httpx.MockTransport(lambda r: httpx.Response(status, json=body, headers=headers))
+    )
+
+
+@pytest.mark.parametrize("status", [400, 401])
+def test_a_refused_code_is_an_authentication_error_keeping_what_the_endpoint_said(
+    status: int,
+) -> None:
+    body = {"error": "invalid_client", "error_description": "Client authentication failed."}
+    http = token_endpoint(status, body, {"Retry-After": "3"})
+    with pytest.raises(errors.AuthenticationError) as raised:
+        exchange_code("c", **GRANT, httpx_client=http)
+    error = raised.value
+    assert error.status_code == status and error.codes == ("invalid_client",)
+    assert error.message == "the token endpoint refused the grant: Client authentication failed."
+    assert (error.method, error.url) == ("POST", "https://app.boast.io/oauth/token")
+    assert error.body == body and error.retry_after == 3
+
+
+def test_a_refusal_without_an_oauth_error_quotes_the_status_and_body() -> None:
+    with pytest.raises(errors.AuthenticationError) as raised:
+        exchange_code("c", **GRANT, httpx_client=token_endpoint(400, {}))
+    assert raised.value.message == (
+        "the token endpoint refused the grant: Bad Request (body starts '{}')"
+    )
+
+
+@pytest.mark.parametrize("status", [402, 403, 429])
+def test_other_token_endpoint_statuses_keep_their_own_type(status: int) -> None:
+    with pytest.raises(errors.APIStatusError) as raised:
+        exchange_code("c", **GRANT, httpx_client=token_endpoint(status, {}))
+    assert raised.value.status_code == status
+    assert not isinstance(raised.value, errors.AuthenticationError)
+
+
+def test_exchange_code_applies_the_timeout_it_is_given() -> None:
+    sent: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={"access_token": "a", "token_type": "Bearer"})
+
+    exchange_code(
+        "c", **GRANT, timeout=2.5, httpx_client=httpx.Client(transport=httpx.MockTransport(handle))
+    )
+    assert sent[0].extensions["timeout"]["read"] == 2.5
+
+
+async def test_aexchange_code_applies_the_timeout_it_is_given() -> None:
+    sent: list[httpx.Request] = []
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={"access_token": "a", "token_type": "Bearer"})
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handle))
+    await aexchange_code("c", **GRANT, timeout=2.5, httpx_client=http)
+    assert sent[0].extensions["timeout"]["read"] == 2.5
+    await http.aclose()
