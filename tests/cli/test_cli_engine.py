@@ -216,3 +216,93 @@ def test_parse_rate(text: str, per_second: float) -> None:
 def test_parse_rate_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="rate"):
         parse_rate(text)
+
+
+def status_error(
+    kind: type[errors.APIStatusError], status: int, message: str, *codes: str
+) -> errors.APIStatusError:
+    return kind(
+        status_code=status, method="POST", url="/enrollments", codes=codes, message=message,
+        body=None, retry_after=None,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (
+            status_error(errors.AuthenticationError, 401, "Invalid API key"),
+            "refused the credentials",
+        ),
+        (status_error(errors.PermissionDeniedError, 403, "no"), "refused the credentials"),
+        (
+            errors.APIConnectionError("refused", method="POST", url="/x", maybe_applied=False),
+            "cannot reach the vendor",
+        ),
+        (status_error(errors.NotFoundError, 404, "Sequence not found"), "the sequence is gone"),
+        (
+            status_error(errors.BadRequestError, 422, "Sequence is paused", "sequence_not_active"),
+            "takes no enrollments",
+        ),
+        (
+            status_error(errors.BadRequestError, 422, "Unknown mailbox", "mailbox_not_found"),
+            "--mailbox is unknown",
+        ),
+    ],
+)
+async def test_breaker_stops_at_the_first_failure_that_is_not_about_the_row(
+    tmp_path: Path, error: errors.SequenceClientError, reason: str
+) -> None:
+    calls = 0
+
+    async def enroll(row: Row, resume: bool) -> str:
+        nonlocal calls
+        calls += 1
+        if calls > 10:
+            raise error
+        return "e-" + row.key
+
+    journal = Journal(tmp_path / "j.sqlite", "unify", SEQUENCE)
+    report = await run_bulk_enroll(rows(500), enroll, journal, concurrency=4)
+    assert reason in report.stopped
+    assert calls <= 10 + 4  # the failing one and those already in flight, no more
+    assert report.counts["enrolled"] == 10
+    assert report.counts["failed"] + report.counts["in_flight"] >= 1
+
+
+async def test_row_level_failures_keep_going(tmp_path: Path) -> None:
+    """A person unknown to the vendor, a row's own bad mailbox: the run goes on."""
+    own_mailbox = Row(line=2, key=str(uuid.uuid4()), mailboxes=("x@y.co",), own_mailbox=True)
+    failures = {
+        own_mailbox.key: status_error(errors.BadRequestError, 422, "Unknown", "mailbox_not_found"),
+    }
+
+    async def enroll(row: Row, resume: bool) -> str:
+        if row.key in failures:
+            raise failures[row.key]
+        if row.line % 2:
+            raise status_error(errors.NotFoundError, 404, "Person not found")
+        return "e-" + row.key
+
+    journal = Journal(tmp_path / "j.sqlite", "unify", SEQUENCE)
+    report = await run_bulk_enroll([own_mailbox, *rows(100)], enroll, journal, concurrency=4)
+    assert report.stopped == ""
+    assert report.counts == {"enrolled": 50, "failed": 51}
+
+
+async def test_a_run_of_server_errors_outlasting_retries_trips_the_breaker(tmp_path: Path) -> None:
+    calls = 0
+
+    async def enroll(row: Row, resume: bool) -> str:
+        nonlocal calls
+        calls += 1
+        if calls in (3, 7) or calls > 20:  # isolated 5xx are row failures; a run is an outage
+            raise status_error(errors.ServerError, 503, "Service Unavailable")
+        return "e-" + row.key
+
+    journal = Journal(tmp_path / "j.sqlite", "unify", SEQUENCE)
+    report = await run_bulk_enroll(rows(500), enroll, journal, concurrency=1)
+    assert report.stopped.startswith("5 rows in a row failed with server errors")
+    assert "503" in report.stopped
+    assert calls == 20 + 5
+    assert report.counts["enrolled"] == 18
