@@ -9,8 +9,9 @@ vendor clients expose them as typed `call` and `paginate` and add one-line named
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypedDict, TypeVar, Unpack
 
 import attrs
 import httpx
@@ -53,6 +54,17 @@ def _checked_deadline(deadline: float | None) -> float | None:
     return deadline
 
 
+class ClientOptions(TypedDict, total=False):
+    """What `with_options` can change on either vendor's client."""
+
+    base_url: str
+    timeout: float | httpx.Timeout | None
+    max_retries: int
+    deadline: float | None
+    allow_insecure_http: bool
+    retry_policy: RetryPolicy | None
+
+
 class _ClientBase:
     """Options shared by both twins. Secrets are never stored in anything repr() shows."""
 
@@ -73,9 +85,12 @@ class _ClientBase:
         self._deadline = _checked_deadline(deadline)
         self._init_kwargs = init_kwargs
 
-    def with_options(self, **changes: Any) -> Self:
+    def with_options(self, **changes: Unpack[ClientOptions]) -> Self:
         """A new client with the same credentials and the given options changed
         (`max_retries`, `timeout`, `deadline`, `base_url`, …). It has its own connection pool."""
+        return self._copy(changes)
+
+    def _copy(self, changes: Mapping[str, object]) -> Self:
         return type(self)(**{**self._init_kwargs, **changes})
 
     def __repr__(self) -> str:
@@ -87,21 +102,15 @@ class _ClientBase:
 
 
 class SyncClient(_ClientBase):
-    raw: Any  # the generated client, for operations the wrapper does not cover
-
     def _connect(
-        self,
-        generated_client: Any,
-        headers: dict[str, str],
-        auth: httpx.Auth | None,
-        httpx_client: httpx.Client | None,
-    ) -> None:
+        self, headers: dict[str, str], auth: httpx.Auth | None, httpx_client: httpx.Client | None
+    ) -> httpx.Client:
         self._http = httpx_client if httpx_client is not None else httpx.Client()
         self._owns_http = httpx_client is None
         configure_http(
             self._http, base_url=self._base_url, timeout=self._timeout, headers=headers, auth=auth
         )
-        self.raw = generated_client(base_url=self._base_url).set_httpx_client(self._http)
+        return self._http
 
     def _run(self, plan: Plan[T]) -> T:
         return run_sync(plan, self._send, deadline=self._deadline)
@@ -116,8 +125,7 @@ class SyncClient(_ClientBase):
         return self._pager(lambda token: page_plan(operation, self._policy, token))
 
     def _pager(self, fetch: FetchPage[T]) -> SyncPager[T]:
-        run: Any = self._run  # one runner serves every page type
-        return SyncPager[T](run, fetch)
+        return SyncPager[T](self._run, fetch)
 
     def close(self) -> None:
         """Close the connection pool (unless the caller passed its own httpx client)."""
@@ -137,21 +145,18 @@ class SyncClient(_ClientBase):
 
 
 class AsyncClient(_ClientBase):
-    raw: Any
-
     def _connect(
         self,
-        generated_client: Any,
         headers: dict[str, str],
         auth: httpx.Auth | None,
         httpx_client: httpx.AsyncClient | None,
-    ) -> None:
+    ) -> httpx.AsyncClient:
         self._http = httpx_client if httpx_client is not None else httpx.AsyncClient()
         self._owns_http = httpx_client is None
         configure_http(
             self._http, base_url=self._base_url, timeout=self._timeout, headers=headers, auth=auth
         )
-        self.raw = generated_client(base_url=self._base_url).set_async_httpx_client(self._http)
+        return self._http
 
     async def _run(self, plan: Plan[T]) -> T:
         return await run_async(plan, self._send, deadline=self._deadline)
@@ -166,8 +171,7 @@ class AsyncClient(_ClientBase):
         return self._pager(lambda token: page_plan(operation, self._policy, token))
 
     def _pager(self, fetch: FetchPage[T]) -> AsyncPager[T]:
-        run: Any = self._run
-        return AsyncPager[T](run, fetch)
+        return AsyncPager[T](self._run, fetch)
 
     async def close(self) -> None:
         if self._owns_http:
@@ -185,4 +189,4 @@ class AsyncClient(_ClientBase):
         await self.close()
 
 
-__all__ = ["DEFAULT_MAX_RETRIES", "AsyncClient", "Page", "SyncClient"]
+__all__ = ["DEFAULT_MAX_RETRIES", "AsyncClient", "ClientOptions", "Page", "SyncClient"]

@@ -72,10 +72,10 @@ class ListOperation(Operation[PageT], Protocol[PageT, ItemT]):
 
 
 @attrs.frozen
-class Call(Generic[T]):
+class Call(Generic[T_co]):
     """Send `operation` once; the result is its parsed success answer."""
 
-    operation: Operation[T]
+    operation: Operation[T_co]
 
 
 @attrs.frozen
@@ -83,8 +83,9 @@ class Sleep:
     seconds: float
 
 
-Step = Call[Any] | Sleep
-Plan = Generator[Step, Any, T]
+Step = Call[object] | Sleep
+# A plan receives each Call's result (typed by the Call) or None after a Sleep.
+Plan = Generator[Step, object, T]
 
 
 @attrs.frozen
@@ -183,7 +184,7 @@ def call(operation: Operation[T], policy: RetryPolicy) -> Plan[T]:
     return with_retries(Call(operation), policy)
 
 
-Execute = Callable[[Call[Any], float | None], Any]  # (call, seconds left or None) -> result
+Execute = Callable[[Call[object], float | None], object]  # (call, seconds left) -> result
 
 
 class _Deadline:
@@ -193,7 +194,8 @@ class _Deadline:
         self.seconds = seconds
         self._clock = clock
         self._ends = None if seconds is None else clock() + seconds
-        self._last: Call[Any] | None = None
+        self._last: Call[object] | None = None
+        self._failure: SequenceClientError | None = None
         self._maybe_applied = False
 
     def left(self) -> float | None:
@@ -213,21 +215,24 @@ class _Deadline:
         return self._exceeded()
 
     def failed(self, error: SequenceClientError) -> None:
+        self._failure = error
         self._maybe_applied = self._maybe_applied or error.maybe_applied
 
     def _exceeded(self) -> DeadlineExceededError:
         request = self._last.operation.request if self._last is not None else {}
-        return DeadlineExceededError(
+        error = DeadlineExceededError(
             f"deadline of {self.seconds:g}s reached (retries and back-off included)",
             method=str(request.get("method", "?")).upper(),
             url=str(request.get("url", "?")),
             maybe_applied=self._maybe_applied,
         )
+        error.__cause__ = self._failure  # what kept the call from finishing in time
+        return error
 
 
 def run_sync(plan: Plan[T], execute: Execute, *, deadline: float | None = None) -> T:
     bound = _Deadline(deadline, time.monotonic)
-    result: Any = None
+    result: object = None
     error: SequenceClientError | None = None
     while True:
         try:
@@ -248,11 +253,13 @@ def run_sync(plan: Plan[T], execute: Execute, *, deadline: float | None = None) 
 
 
 async def run_async(
-    plan: Plan[T], execute: Callable[[Call[Any], float | None], Awaitable[Any]], *,
+    plan: Plan[T],
+    execute: Callable[[Call[object], float | None], Awaitable[object]],
+    *,
     deadline: float | None = None,
-) -> T:  # fmt: skip
+) -> T:
     bound = _Deadline(deadline, time.monotonic)
-    result: Any = None
+    result: object = None
     error: SequenceClientError | None = None
     while True:
         try:

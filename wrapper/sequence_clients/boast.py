@@ -13,7 +13,7 @@ import datetime as dt
 import re
 import uuid
 from collections.abc import Callable
-from typing import Any, Literal, Self, TypeVar
+from typing import Any, Literal, Self, TypeVar, Unpack
 
 import httpx
 
@@ -40,7 +40,7 @@ from sequence_clients.generated.boast.models import Sequence as BoastSequence
 from sequence_clients.generated.boast.types import UNSET, ListOperation, Operation
 
 from . import _validate
-from ._client import DEFAULT_MAX_RETRIES, AsyncClient, SyncClient, page_plan
+from ._client import DEFAULT_MAX_RETRIES, AsyncClient, ClientOptions, SyncClient, page_plan
 from ._pagination import AsyncPager, Page, SyncPager
 from ._plan import Call, Plan, RetryPolicy, call, with_retries
 from .errors import AlreadyEnrolledError, InvalidRequestError, SequenceClientError
@@ -61,6 +61,20 @@ PageT = TypeVar("PageT")
 ItemT = TypeVar("ItemT")
 _E164 = re.compile(r"\+[1-9]\d{1,14}")
 _CREDENTIALS = {"access_token", "refresh_token", "expires_at", "client_id", "client_secret"}
+
+
+class BoastOptions(ClientOptions, total=False):
+    """What `with_options` can change on a Boast client. Changing no credential keeps the
+    one token (and its refreshes) shared with the original client."""
+
+    account_id: UuidLike | None
+    access_token: str
+    refresh_token: str | None
+    expires_at: dt.datetime | None
+    client_id: str | None
+    client_secret: str | None
+    token_store: TokenStore | None
+    auth_base_url: str
 
 
 def _id(value: UuidLike, name: str) -> uuid.UUID:
@@ -272,12 +286,14 @@ class BoastClient(SyncClient):
         options = _Options(_arguments(locals()))
         super().__init__(**options.settings, init_kwargs=options.init_kwargs)
         self._auth, self._tokens_http = options.auth(auth_httpx_client, httpx.Client, self._timeout)
-        self._connect(GeneratedBoastClient, {}, self._auth, httpx_client)
+        http = self._connect({}, self._auth, httpx_client)
+        # The generated client on the same connection pool (every operation is also `call`able).
+        self.raw = GeneratedBoastClient(base_url=self._base_url).set_httpx_client(http)
         self._account_id = options.account_id
         self._plans = _BoastPlans(self._policy)
 
-    def with_options(self, **changes: Any) -> Self:
-        copy = super().with_options(**changes)
+    def with_options(self, **changes: Unpack[BoastOptions]) -> Self:
+        copy = self._copy(changes)
         if not changes.keys() & _CREDENTIALS:  # one token, or rotation would fork it
             copy._auth.keeper = self._auth.keeper
         return copy
@@ -388,12 +404,13 @@ class AsyncBoastClient(AsyncClient):
         self._auth, self._tokens_http = options.auth(
             auth_httpx_client, httpx.AsyncClient, self._timeout
         )
-        self._connect(GeneratedBoastClient, {}, self._auth, httpx_client)
+        http = self._connect({}, self._auth, httpx_client)
+        self.raw = GeneratedBoastClient(base_url=self._base_url).set_async_httpx_client(http)
         self._account_id = options.account_id
         self._plans = _BoastPlans(self._policy)
 
-    def with_options(self, **changes: Any) -> Self:
-        copy = super().with_options(**changes)
+    def with_options(self, **changes: Unpack[BoastOptions]) -> Self:
+        copy = self._copy(changes)
         if not changes.keys() & _CREDENTIALS:
             copy._auth.keeper = self._auth.keeper
         return copy

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Self, TypeVar, Unpack
 
 import attrs
 import httpx
@@ -60,7 +60,7 @@ from sequence_clients.generated.unify.models import (
 from sequence_clients.generated.unify.types import UNSET, ListOperation, Operation, Unset
 
 from . import _validate
-from ._client import DEFAULT_MAX_RETRIES, AsyncClient, SyncClient, page_plan
+from ._client import DEFAULT_MAX_RETRIES, AsyncClient, ClientOptions, SyncClient, page_plan
 from ._pagination import AsyncPager, Page, SyncPager
 from ._plan import Call, Plan, RetryPolicy, Sleep, call, with_retries
 from .errors import (
@@ -87,6 +87,12 @@ _JOB_FAILED = frozenset(
     {BulkApiJobStatus.FAILED, BulkApiJobStatus.CANCELED, BulkApiJobStatus.EXPIRED}
 )
 _FIRST_POLL_DELAY, _MAX_POLL_DELAY = 0.25, 5.0
+
+
+class UnifyOptions(ClientOptions, total=False):
+    """What `with_options` can change on a Unify client."""
+
+    api_key: str
 
 
 def _id(value: UuidLike, name: str) -> uuid.UUID:
@@ -303,8 +309,13 @@ class UnifyClient(SyncClient):
         super().__init__(
             **settings, init_kwargs={"api_key": api_key, **settings, "httpx_client": httpx_client}
         )
-        self._connect(GeneratedUnifyClient, {"x-api-key": api_key}, None, httpx_client)
+        http = self._connect({"x-api-key": api_key}, None, httpx_client)
+        # The generated client on the same connection pool (every operation is also `call`able).
+        self.raw = GeneratedUnifyClient(base_url=self._base_url).set_httpx_client(http)
         self._plans = _UnifyPlans(self._policy)
+
+    def with_options(self, **changes: Unpack[UnifyOptions]) -> Self:
+        return self._copy(changes)
 
     def call(self, operation: Operation[T]) -> T:
         """Run any generated operation — `<module>.operation(...)` from
@@ -433,8 +444,12 @@ class AsyncUnifyClient(AsyncClient):
         super().__init__(
             **settings, init_kwargs={"api_key": api_key, **settings, "httpx_client": httpx_client}
         )
-        self._connect(GeneratedUnifyClient, {"x-api-key": api_key}, None, httpx_client)
+        http = self._connect({"x-api-key": api_key}, None, httpx_client)
+        self.raw = GeneratedUnifyClient(base_url=self._base_url).set_async_httpx_client(http)
         self._plans = _UnifyPlans(self._policy)
+
+    def with_options(self, **changes: Unpack[UnifyOptions]) -> Self:
+        return self._copy(changes)
 
     async def call(self, operation: Operation[T]) -> T:
         return await self._call(operation)
