@@ -14,6 +14,7 @@ Retry waits never really sleep here except live: `sleeps` collects what would ha
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -25,7 +26,10 @@ from sequence_clients import _plan
 from sequence_clients.sandbox import Sandbox, SandboxConfig
 
 DEFAULT_SEED = 7
-FIXED_CLOCK = 1_800_000_000.0  # 2027-01-15; any constant works, a moving clock would not
+# 2027-01-15. The recording sandbox's clock starts here and moves only by what the client would
+# have slept (`sleeps`): a query job's seconds pass as the client polls, and the same test
+# gives the same timestamps on every recording, as a wall clock would not.
+FIXED_CLOCK = 1_800_000_000.0
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -38,13 +42,22 @@ def live_vendor() -> str | None:
 
 
 @pytest.fixture
-def session(request: pytest.FixtureRequest, vcr: Any, live_vendor: str | None) -> Iterator[Session]:
+def session(
+    request: pytest.FixtureRequest, vcr: Any, live_vendor: str | None, sleeps: list[float]
+) -> Iterator[Session]:
     recording = request.config.getoption("--record-mode") not in (None, "none")
     sandbox: Sandbox | None = None
     if recording and live_vendor is None:
         marker = request.node.get_closest_marker("sandbox_seed")
         seed = marker.args[0] if marker else DEFAULT_SEED
-        sandbox = Sandbox(SandboxConfig(seed=seed, clock=lambda: FIXED_CLOCK)).start()
+        # Retry waits are jittered with `random`; seeded per test, the waits (and the clock
+        # that follows them) repeat on every recording.
+        random.seed(f"record/{request.node.nodeid}")
+
+        def clock() -> float:
+            return FIXED_CLOCK + sum(sleeps)
+
+        sandbox = Sandbox(SandboxConfig(seed=seed, clock=clock)).start()
     try:
         yield Session(recording=recording, live=live_vendor, sandbox=sandbox, cassette=vcr)
     finally:
