@@ -27,7 +27,7 @@ __all__ = ["Namespace"]
 
 LIVE_ENV = "SEQUENCE_CLIENTS_LIVE"
 UNIFY_URL = "https://api.unifygtm.com"
-BOAST_URL = "https://api.boast.io/v1"
+BOAST_URL = "https://api.boast.io"  # the host root; generated paths carry /v1
 BOAST_AUTH_URL = "https://app.boast.io"
 # Faults can only be injected by the sandbox; a live re-recording skips these tests, so they
 # keep their sandbox-recorded cassettes.

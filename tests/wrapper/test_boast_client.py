@@ -106,7 +106,7 @@ def test_constructor_checks(
     with pytest.raises(errors.InvalidRequestError, match="account_id must be a UUID"):
         BoastClient(**boast_options(sandbox, token_store, account_id="acct-1"))
     with pytest.raises(errors.InvalidRequestError, match="https"):
-        BoastClient(**boast_options(sandbox, token_store, base_url="http://api.boast.io/v1"))
+        BoastClient(**boast_options(sandbox, token_store, base_url="http://api.boast.io"))
     with pytest.raises(errors.InvalidRequestError, match="timezone-aware"):
         BoastClient(**boast_options(sandbox, token_store, expires_at=dt.datetime(2030, 1, 1)))
     anonymous = BoastClient(**boast_options(sandbox, token_store, account_id=None))
