@@ -169,7 +169,11 @@ def test_error_bodies_of_every_vendor_shape() -> None:
     assert describe_error_body(unify) == (("bad_request", "invalid_string"), "Invalid body")
     assert describe_error_body(boast) == (("invalid",), "Email is invalid")
     assert describe_error_body(oauth) == (("invalid_grant",), "The refresh token is invalid")
+    problem = {"type": "about:blank", "title": "Service Unavailable", "detail": "database down"}
+    assert describe_error_body(problem) == ((), "database down")
+    assert describe_error_body({"title": "Service Unavailable"}) == ((), "Service Unavailable")
     assert describe_error_body(["not", "a", "dict"]) == ((), "")
+    assert describe_error_body({"errors": 5, "status": 7}) == ((), "")
     assert describe_error_body(json.loads('{"errors": [null, 3, {"code": 5}]}')) == ((), "")
 
 
@@ -250,6 +254,7 @@ async def test_async_error_messages_stay_short_whatever_the_body(body: object) -
         ({"title": "Service down", "detail": "database unavailable"}, "database unavailable"),
         ({"fault": {"reason": "database unavailable"}}, '{"fault":{"reason":"database unavailable"}}'),
         ([{"msg": "database unavailable"}], "database unavailable"),
+        ({"errors": 7}, '{"errors":7}'),  # not a list: quoted, not a TypeError
     ],
 )  # fmt: skip
 def test_an_error_body_of_unknown_shape_still_says_something(body: object, shown: str) -> None:

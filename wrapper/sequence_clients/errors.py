@@ -273,16 +273,17 @@ def describe_error_body(body: Any) -> tuple[tuple[str, ...], str]:
         return (), ""
     codes: list[str] = []
     messages: list[str] = []
-    for key, text_key in (
-        ("status", "message"),
-        ("error", "error_description"),
-        ("title", "detail"),
-    ):
+    for key, text_key in (("status", "message"), ("error", "error_description")):
         if isinstance(body.get(key), str):
             codes.append(body[key])
         if isinstance(body.get(text_key), str):
             messages.append(body[text_key])
-    for item in body.get("errors") or []:
+    # Problem details: `detail` explains this occurrence, `title` only names the kind of problem.
+    problem = body.get("detail") if isinstance(body.get("detail"), str) else body.get("title")
+    if isinstance(problem, str):
+        messages.append(problem)
+    items = body.get("errors")
+    for item in items if isinstance(items, list) else []:
         if isinstance(item, Mapping):
             if isinstance(item.get("code"), str):
                 codes.append(item["code"])
