@@ -217,6 +217,7 @@ HUGE_BODIES = [
     pytest.param({"errors": [{"code": f"code-{n}-{MEGABYTE[:100]}"} for n in range(5000)]}, id="codes"),
     pytest.param({"unknown": MEGABYTE}, id="unknown-shape"),
     pytest.param(MEGABYTE, id="not-json"),
+    pytest.param("[" * 100_000 + "]" * 100_000, id="nested-too-deep"),
 ]  # fmt: skip
 
 

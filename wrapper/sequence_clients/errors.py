@@ -329,7 +329,7 @@ def error_from_response(response: httpx.Response) -> APIStatusError:
     """The typed error for a non-2xx response (whose body has been read)."""
     try:
         body: Any = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than a parser goes
         body = None
     codes, message = describe_error_body(body)
     if not message:
