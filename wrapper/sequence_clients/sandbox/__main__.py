@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import re
 import sys
+from typing import TYPE_CHECKING
 
 from .core import FAULT_KINDS, STATS_PATH, FaultConfig, SandboxConfig
+
+if TYPE_CHECKING:
+    from .server import SandboxApp
 from .limits import VENDOR, RateLimit, VendorDefault
 
 # CLI spellings of the fault kinds (several aliases, since people type what they remember).
@@ -94,13 +99,75 @@ def parse_faults(text: str) -> FaultConfig:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+class RichHelp(argparse.Action):
+    """`--help` laid out as the other sequence-clients commands' (typer's rich panels); plain
+    argparse help when rich (the cli extra) is not installed."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        try:
+            from rich.console import Console
+            from rich.markup import escape
+            from rich.panel import Panel
+            from rich.table import Table
+        except ModuleNotFoundError:
+            parser.print_help()
+            parser.exit()
+        table = Table.grid(padding=(0, 2))
+        for action in parser._actions:  # argparse's own list of options, in order
+            names = ", ".join(action.option_strings)
+            helped = action.help or ""
+            metavar = action.metavar or (action.dest.upper() if action.nargs != 0 else "")
+            if isinstance(metavar, tuple):
+                metavar = " ".join(metavar)
+            default = action.default
+            shown = f" [default: {default}]" if isinstance(default, int | float | str) else ""
+            table.add_row(
+                f"[bold cyan]{names}[/]", f"[yellow]{escape(metavar)}[/]", escape(helped + shown)
+            )
+        console = Console(highlight=False)
+        console.print(f"\n [yellow]Usage:[/] {parser.prog} [OPTIONS]\n\n {parser.description}\n")
+        console.print(Panel(table, title="Options", title_align="left", border_style="dim"))
+        parser.exit()
+
+
+def parse_port(text: str) -> int:
+    """A TCP port, 0..65535 (0: any free one)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port: {text!r} (0..65535; 0 picks a free one)")
+    return port
+
+
+def parse_sample(values: list[str] | None, parser: argparse.ArgumentParser) -> tuple[int, str]:
+    if values is None:
+        return 0, ""
+    count, path = values
+    if not count.isdigit() or int(count) < 1:
+        parser.error(f"--sample-csv: N must be a positive number of rows, got {count!r}")
+    return int(count), path
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sequence-clients sandbox",
         description="Serve local fakes of the Unify and Boast APIs on one port.",
+        add_help=False,
     )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    parser.add_argument(
+        "-h", "--help", action=RichHelp, nargs=0, help="Show this message and exit."
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=parse_port, default=8000, help="0 picks a free port")
+
     parser.add_argument("--seed", type=int, default=0, help="same seed, same data and faults")
     parser.add_argument(
         "--rate-limit",
@@ -133,11 +200,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--people", type=int, default=3000, help="Unify people and Boast contacts to seed"
     )
+    parser.add_argument(
+        "--sample-csv",
+        nargs=2,
+        metavar=("N", "PATH"),
+        help="write a bulk-enroll campaign file of N enrollable Unify people to PATH",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    sample_rows, sample_path = parse_sample(args.sample_csv, parser)
     config = SandboxConfig(
         seed=args.seed,
         rate_limit=args.rate_limit,
@@ -147,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
         job_ttl=args.job_ttl,
         job_seconds=args.job_seconds,
         job_failure_rate=args.job_failure_rate,
-        people=args.people,
+        # Room for the sample file beyond the banner's people and the seeded history.
+        people=max(args.people, sample_rows + 100),
     )
     # Imported here so `--help` and argument errors work without the server extra.
     from .server import SandboxApp, bind, serve
@@ -160,21 +236,63 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     base = f"http://{args.host}:{sock.getsockname()[1]}"
     # These credentials exist only inside this sandbox process, so printing them is safe.
-    lines = [
-        f"Unify base URL:       {base}/unify",
-        f"Unify API key:        {app.unify.api_keys[0]}",
-        f"Boast base URL:       {base}/boast/v1",
-        f"Boast OAuth base URL: {base}/boast",
-        f"Boast client id:      {app.boast.client_id}",
-        f"Boast client secret:  {app.boast.client_secret}",
-        f"Inspect (traffic, duplicates): curl {base}{STATS_PATH}",
-        f"Try: curl -H 'x-api-key: {app.unify.api_keys[0]}' {base}/unify/sequences/v1/sequences",
-    ]
-    print("\n".join(lines), flush=True)
+    print(banner(app, base, sample_rows, sample_path), flush=True)
     # uvicorn re-raises the SIGINT it handled after a clean shutdown; that is a normal stop.
     with contextlib.suppress(KeyboardInterrupt):
         serve(config, sock=sock, app=app)
     return 0
+
+
+def banner(app: SandboxApp, base: str, sample_rows: int, sample_path: str) -> str:
+    """Paste-ready exports for both vendors and ids that can be enrolled; writes the sample
+    campaign file when asked."""
+    unify, boast = app.unify, app.boast
+    free = [p for p in unify.people if unify.active_enrollment_of(p["id"]) is None]
+    free_people = [p["id"] for p in free]
+    unify_sequence = next(
+        s["id"] for s in unify.live_sequences() if unify.active_enrollment_count(s["id"]) == 0
+    )
+    account = boast.account_ids[0]
+    boast_sequence = boast.active_sequences(account)[0]["id"]
+    free_contacts = [
+        c["id"]
+        for c in boast.contacts[account]
+        if boast.active_enrollment_count(boast_sequence, c["id"]) == 0
+    ]
+    token = boast.issue_token()
+    lines = [
+        f"Sandbox: Unify and Boast fakes at {base} (Ctrl-C stops). Paste into a shell:",
+        "",
+        "# Unify",
+        f"export UNIFY_BASE_URL={base}/unify UNIFY_API_KEY={unify.api_keys[0]}",
+        f"export UNIFY_MAILBOX={unify.mailboxes[0]['email']} UNIFY_SEQUENCE={unify_sequence}",
+        f"export UNIFY_PERSON={free_people[0]}   # also free to enroll: "
+        + " ".join(free_people[1:3]),
+        "# Boast (a ready token; or drop the token exports and run `sequence-clients boast login`)",
+        # The fake serves Boast's host root (API and OAuth paths alike) under /boast.
+        f"export BOAST_BASE_URL={base}/boast BOAST_AUTH_BASE_URL={base}/boast",
+        f"export BOAST_CLIENT_ID={boast.client_id} BOAST_CLIENT_SECRET={boast.client_secret}",
+        f"export BOAST_ACCOUNT_ID={account}",
+        f"export BOAST_ACCESS_TOKEN={token.access_token} BOAST_REFRESH_TOKEN={token.refresh_token}",
+        f"export BOAST_SEQUENCE={boast_sequence} BOAST_CONTACT={free_contacts[0]}"
+        "   # also free to enroll: " + " ".join(free_contacts[1:3]),
+        "",
+        'Try: sequence-clients unify enroll "$UNIFY_SEQUENCE" "$UNIFY_PERSON" --mailbox "$UNIFY_MAILBOX"',
+        '     sequence-clients boast enroll "$BOAST_CONTACT" "$BOAST_SEQUENCE"',
+    ]
+    if sample_rows:
+        chosen = free[3 : 3 + sample_rows]
+        with open(sample_path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["person_id", "email"])
+            writer.writerows([p["id"], p["email"]] for p in chosen)
+        lines.append(
+            f"     sequence-clients bulk-enroll unify {sample_path} "
+            '--sequence "$UNIFY_SEQUENCE" --mailbox "$UNIFY_MAILBOX"'
+            f"   ({len(chosen)} people)"
+        )
+    lines.append(f"Inspect (traffic, duplicates): curl {base}{STATS_PATH}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
