@@ -13,10 +13,10 @@ import sys
 from typing import TYPE_CHECKING
 
 from .core import FAULT_KINDS, STATS_PATH, FaultConfig, SandboxConfig
+from .limits import VENDOR, RateLimit, VendorDefault
 
 if TYPE_CHECKING:
     from .server import SandboxApp
-from .limits import VENDOR, RateLimit, VendorDefault
 
 # CLI spellings of the fault kinds (several aliases, since people type what they remember).
 FAULT_ALIASES = {
@@ -167,7 +167,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=parse_port, default=8000, help="0 picks a free port")
-
     parser.add_argument("--seed", type=int, default=0, help="same seed, same data and faults")
     parser.add_argument(
         "--rate-limit",
