@@ -319,3 +319,22 @@ async def test_aexchange_code_hands_back_a_refresh_token_it_could_not_use() -> N
         await aexchange_code("the-code", httpx_client=http, **EXCHANGE)
     assert raised.value.token.refresh_token == "r-1"
     await http.aclose()
+
+
+@pytest.mark.parametrize(
+    ("status", "error_class"),
+    [(400, errors.AuthenticationError), (500, errors.ServerError), (403, errors.PermissionDeniedError)],
+)  # fmt: skip
+async def test_a_token_endpoint_error_body_of_unknown_shape_is_never_quoted(
+    twin: Twin, status: int, error_class: type[errors.APIStatusError]
+) -> None:
+    echo = {"received": {"refresh_token": "refresh-0", "client_secret": CLIENT_SECRET}}
+    fake = ScriptedBoast(httpx.Response(status, json=echo))
+    client = twin.client(fake, Store())
+    with pytest.raises(error_class) as raised:
+        await twin.list_sequences(client)
+    await twin.close(client)
+    error = raised.value
+    shown = str(error) + repr(error) + repr(vars(error))
+    assert "refresh-0" not in shown and CLIENT_SECRET not in shown
+    assert f"-> {status}" in str(error) and "not quoted" in str(error)

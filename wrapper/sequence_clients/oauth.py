@@ -36,6 +36,7 @@ from .errors import (
     InvalidRequestError,
     TokenResponseError,
     TokenStoreError,
+    describe_error_body,
     redact_url,
 )
 
@@ -210,17 +211,22 @@ def read_token_answer(
 
 
 def _refused(error: APIStatusError) -> APIStatusError:
-    """A refused grant (invalid_grant, invalid_client, …) is an authentication failure: the
-    caller must authorize again. The OAuth error code and description carry no secret."""
-    if error.status_code not in (400, 401):
-        return error
-    return AuthenticationError(
+    """The token endpoint's error status as our error. A refused grant (invalid_grant,
+    invalid_client, …) is an authentication failure: the caller must authorize again.
+
+    The OAuth error code and description carry no secret; any other body is neither quoted nor
+    kept, since a token endpoint's answer (an echo of our form, say) may hold one."""
+    codes, description = describe_error_body(error.body)
+    refused = error.status_code in (400, 401)
+    message = description or "no reason given (the token endpoint's body is not quoted)"
+    kind = AuthenticationError if refused else type(error)
+    return kind(
         status_code=error.status_code,
         method=error.method,
         url=error.url,
-        codes=error.codes,
-        message=f"the token endpoint refused the grant: {error.message or 'no reason given'}",
-        body=error.body,
+        codes=codes,
+        message=f"the token endpoint refused the grant: {message}" if refused else message,
+        body=error.body if description else None,
         retry_after=error.retry_after,
     )
 
