@@ -175,14 +175,15 @@ def test_filters_and_pages(sandbox: Sandbox, unify: UnifyClient) -> None:
         unify.list_enrollments(page_size=101)
 
 
-def test_export_enrollments_runs_a_bulk_job(sandbox: Sandbox, unify: UnifyClient) -> None:
+def test_export_enrollments_runs_a_bulk_job(make_sandbox: MakeSandbox) -> None:
+    sandbox = make_sandbox(job_seconds=0.0)  # polling at growing intervals: test_operations_core
     sequence_id, people, mailbox = ids(sandbox)
-    for person in people[:30]:
-        unify.enroll(sequence_id, person, mailbox_emails=[mailbox])
-
     # Results requests are rate-limited (a few a second): a patient client honours Retry-After.
-    with unify.with_options(max_retries=4, retry_policy=FAST) as patient:
-        rows = list(patient.export_enrollments(sequence_id=sequence_id, page_size=7))
+    unify = UnifyClient(sandbox.unify_api_key, base_url=sandbox.unify_base_url, retry_policy=FAST)
+    with unify:
+        for person in people[:30]:
+            unify.enroll(sequence_id, person, mailbox_emails=[mailbox])
+        rows = list(unify.export_enrollments(sequence_id=sequence_id, page_size=7))
 
     assert {r.person.id for r in rows} >= set(people[:30])
     assert all(r.sequence.id == sequence_id for r in rows)
