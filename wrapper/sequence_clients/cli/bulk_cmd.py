@@ -160,15 +160,16 @@ def bulk_enroll(
                 boast_kwargs(config, base_url), sequence_id, limiter=limiter,
                 concurrency=concurrency, max_retries=max_retries,
             )  # fmt: skip
+        lock = JournalLock(journal_path)
         try:
-            lock = JournalLock(journal_path).__enter__()
+            lock.acquire()
         except JournalBusy as busy:
             raise fail(str(busy), EXIT_USAGE) from None
         progress = BulkProgress(source.data_rows, enabled=True)
         books: list[Journal] = []  # opened after preflight: a refused run leaves no journal
         result: Report | None = None
         summary: Summary | None = None
-        ending = "crashed"
+        interrupted = False
 
         async def run() -> Report:
             loop = asyncio.get_running_loop()
@@ -189,20 +190,27 @@ def bulk_enroll(
         try:
             with progress, counting_retries() as retries:
                 result = asyncio.run(run())
-            ending = "stopped" if result.stopped else "finished"
         except PreflightError as error:
             raise fail(str(error), EXIT_USAGE) from None
         except (KeyboardInterrupt, asyncio.CancelledError):
-            ending = "interrupted"
+            interrupted = True
+        except Exception:  # a bug: its traceback matters, and so does the report
+            if books:
+                err_console().print(
+                    f"bulk-enroll crashed; {report_path} and {failed_path} cover every row so "
+                    "far. Re-running the same command resumes.",
+                    markup=False,
+                )
+            raise
         finally:
             if books:
                 if books[0].run_id:
                     summary = write_reports(source, books[0], report_path, failed_path, defaults)
                 books[0].close()
-            lock.__exit__()
+            lock.release()
     if summary is None:  # interrupted before the first row
         raise fail("interrupted before the first row; nothing was sent.", EXIT_INTERRUPTED)
-    if ending == "interrupted":
+    if interrupted:
         print_report(summary, None, 0, journal_path)
         raise fail(
             "interrupted; the report covers every row (rows caught mid-request are marked). "
