@@ -85,6 +85,9 @@ def sync_detailed(
 
      Refresh tokens rotate: the answer carries a new refresh token and the one sent is
     no longer valid. Assumption: failures use the OAuth 2 error body (RFC 6749 §5.2).
+    Assumption: the access token issued before a refresh stays valid until its own
+    expiry. Assumption: client credentials are accepted as form fields (documented) or
+    HTTP Basic (RFC 6749 §2.3.1), not both in one request (400 `invalid_request`).
 
     Args:
         body (TokenRequest):
@@ -117,6 +120,9 @@ def sync(
 
      Refresh tokens rotate: the answer carries a new refresh token and the one sent is
     no longer valid. Assumption: failures use the OAuth 2 error body (RFC 6749 §5.2).
+    Assumption: the access token issued before a refresh stays valid until its own
+    expiry. Assumption: client credentials are accepted as form fields (documented) or
+    HTTP Basic (RFC 6749 §2.3.1), not both in one request (400 `invalid_request`).
 
     Args:
         body (TokenRequest):
@@ -144,6 +150,9 @@ async def asyncio_detailed(
 
      Refresh tokens rotate: the answer carries a new refresh token and the one sent is
     no longer valid. Assumption: failures use the OAuth 2 error body (RFC 6749 §5.2).
+    Assumption: the access token issued before a refresh stays valid until its own
+    expiry. Assumption: client credentials are accepted as form fields (documented) or
+    HTTP Basic (RFC 6749 §2.3.1), not both in one request (400 `invalid_request`).
 
     Args:
         body (TokenRequest):
@@ -174,6 +183,9 @@ async def asyncio(
 
      Refresh tokens rotate: the answer carries a new refresh token and the one sent is
     no longer valid. Assumption: failures use the OAuth 2 error body (RFC 6749 §5.2).
+    Assumption: the access token issued before a refresh stays valid until its own
+    expiry. Assumption: client credentials are accepted as form fields (documented) or
+    HTTP Basic (RFC 6749 §2.3.1), not both in one request (400 `invalid_request`).
 
     Args:
         body (TokenRequest):
@@ -194,7 +206,7 @@ async def asyncio(
     ).parsed
 
 
-_SUCCESS_STATUSES = frozenset({200})
+_SUCCESS_STATUSES: frozenset[int] = frozenset((200,))
 
 
 def _parse_success(response: httpx.Response) -> TokenResponse:

@@ -238,7 +238,12 @@ async def asyncio(
     ).parsed
 
 
-_SUCCESS_STATUSES = frozenset({200, 201})
+_SUCCESS_STATUSES: frozenset[int] = frozenset(
+    (
+        200,
+        201,
+    )
+)
 
 
 def _parse_success(response: httpx.Response) -> SequenceEnrollmentResponse:

@@ -94,6 +94,10 @@ def sync_detailed(
 
      Unenrolls a contact with an active enrollment; answers the enrollment, now `removed`.
 
+    Assumption: removing an enrollment that is not active (already removed, completed)
+    answers 422 with the error code `not_active`, so a repeated DELETE does not look like a
+    fresh success.
+
     Args:
         account_id (UUID):
         enrollment_id (UUID):
@@ -128,6 +132,10 @@ def sync(
 
      Unenrolls a contact with an active enrollment; answers the enrollment, now `removed`.
 
+    Assumption: removing an enrollment that is not active (already removed, completed)
+    answers 422 with the error code `not_active`, so a repeated DELETE does not look like a
+    fresh success.
+
     Args:
         account_id (UUID):
         enrollment_id (UUID):
@@ -156,6 +164,10 @@ async def asyncio_detailed(
     """Remove a sequence enrollment
 
      Unenrolls a contact with an active enrollment; answers the enrollment, now `removed`.
+
+    Assumption: removing an enrollment that is not active (already removed, completed)
+    answers 422 with the error code `not_active`, so a repeated DELETE does not look like a
+    fresh success.
 
     Args:
         account_id (UUID):
@@ -189,6 +201,10 @@ async def asyncio(
 
      Unenrolls a contact with an active enrollment; answers the enrollment, now `removed`.
 
+    Assumption: removing an enrollment that is not active (already removed, completed)
+    answers 422 with the error code `not_active`, so a repeated DELETE does not look like a
+    fresh success.
+
     Args:
         account_id (UUID):
         enrollment_id (UUID):
@@ -210,7 +226,7 @@ async def asyncio(
     ).parsed
 
 
-_SUCCESS_STATUSES = frozenset({200})
+_SUCCESS_STATUSES: frozenset[int] = frozenset((200,))
 
 
 def _parse_success(response: httpx.Response) -> SequenceEnrollmentResponse:

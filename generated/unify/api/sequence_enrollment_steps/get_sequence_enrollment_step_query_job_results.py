@@ -386,7 +386,7 @@ async def asyncio(
     ).parsed
 
 
-_SUCCESS_STATUSES = frozenset({200})
+_SUCCESS_STATUSES: frozenset[int] = frozenset((200,))
 
 
 def _parse_success(

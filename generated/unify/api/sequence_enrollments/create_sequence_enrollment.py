@@ -270,7 +270,7 @@ async def asyncio(
     ).parsed
 
 
-_SUCCESS_STATUSES = frozenset({201})
+_SUCCESS_STATUSES: frozenset[int] = frozenset((201,))
 
 
 def _parse_success(response: httpx.Response) -> Enrollment:
