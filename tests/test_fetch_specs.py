@@ -16,6 +16,7 @@ import yaml
 import fetch_specs
 import generate
 
+ROOT = Path(__file__).resolve().parent.parent
 DOCUMENT = json.dumps(
     {"openapi": "3.0.0", "info": {"title": "t", "version": "2"}, "paths": {}}
 ).encode()
@@ -75,3 +76,98 @@ def test_http_error_and_unreachable_host_are_reported(vendor_site: str, tmp_path
         fetch_specs.fetch("unify", f"{vendor_site}/missing", tmp_path)
     with pytest.raises(fetch_specs.FetchError, match="could not fetch"):
         fetch_specs.fetch("unify", "http://127.0.0.1:9/openapi.json", tmp_path)
+
+
+def test_local_file_is_taken_and_its_true_origin_recorded(tmp_path: Path) -> None:
+    received = tmp_path / "from-the-vendor.json"
+    received.write_bytes(DOCUMENT)
+
+    assert fetch_specs.fetch("unify", str(received), tmp_path / "spec")
+
+    record = yaml.safe_load((tmp_path / "spec" / "unify" / "openapi.source.yaml").read_text())
+    assert record["url"] == str(received.resolve())
+    assert (tmp_path / "spec" / "unify" / "openapi.json").read_bytes() == DOCUMENT
+    generate.verify_provenance(tmp_path / "spec" / "unify" / "openapi.json")
+
+
+def test_yaml_release_is_stored_as_json_with_the_received_hash(tmp_path: Path) -> None:
+    received = tmp_path / "release.yaml"
+    received.write_text(yaml.safe_dump(json.loads(DOCUMENT)))
+
+    fetch_specs.fetch("unify", str(received), tmp_path / "spec")
+
+    stored = tmp_path / "spec" / "unify" / "openapi.json"
+    record = yaml.safe_load((tmp_path / "spec" / "unify" / "openapi.source.yaml").read_text())
+    assert json.loads(stored.read_text()) == json.loads(DOCUMENT)
+    assert record["source_sha256"] == hashlib.sha256(received.read_bytes()).hexdigest()
+    assert "YAML" in record["converted"]
+    generate.verify_provenance(stored)
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(fetch_specs.FetchError, match="neither an http"):
+        fetch_specs.fetch("unify", str(tmp_path / "nope.json"), tmp_path)
+
+
+EXCERPT_31 = ROOT.parent / "shared" / "reference" / "unify" / "create-enrollment.openapi.yaml"
+
+
+def committed_copy(tmp_path: Path) -> Path:
+    spec_dir = tmp_path / "spec"
+    (spec_dir / "unify").mkdir(parents=True)
+    for name in ("openapi.json", "openapi.source.yaml"):
+        (spec_dir / "unify" / name).write_bytes((ROOT / "spec" / "unify" / name).read_bytes())
+    return spec_dir
+
+
+def test_excerpt_merge_replaces_its_operations_and_records_the_merge(tmp_path: Path) -> None:
+    spec_dir = committed_copy(tmp_path)
+    before = json.loads((spec_dir / "unify" / "openapi.json").read_text())
+
+    operations = fetch_specs.merge("unify", str(EXCERPT_31), spec_dir, today=dt.date(2026, 12, 1))
+
+    excerpt = yaml.safe_load(EXCERPT_31.read_text())
+    after = json.loads((spec_dir / "unify" / "openapi.json").read_text())
+    record = yaml.safe_load((spec_dir / "unify" / "openapi.source.yaml").read_text())
+    assert operations == ["create_sequence_enrollment"]
+    assert (
+        after["paths"]["/sequences/v1/enrollments"]["post"]
+        == excerpt["paths"]["/enrollments"]["post"]
+    )
+    assert after["paths"].keys() == before["paths"].keys()  # nothing else moved or vanished
+    assert (
+        after["components"]["schemas"]["Enrollment"]
+        == excerpt["components"]["schemas"]["Enrollment"]
+    )
+    assert (
+        record["url"]
+        == yaml.safe_load((ROOT / "spec/unify/openapi.source.yaml").read_text())["url"]
+    )
+    assert record["merged"] == [
+        {
+            "source": str(EXCERPT_31.resolve()),
+            "retrieved": "2026-12-01",
+            "sha256": hashlib.sha256(EXCERPT_31.read_bytes()).hexdigest(),
+            "operations": ["create_sequence_enrollment"],
+        }
+    ]
+    generate.verify_provenance(spec_dir / "unify" / "openapi.json")
+
+
+def test_excerpt_for_another_host_is_refused_and_nothing_written(tmp_path: Path) -> None:
+    spec_dir = committed_copy(tmp_path)
+    stored = (spec_dir / "unify" / "openapi.json").read_bytes()
+    elsewhere = tmp_path / "elsewhere.yaml"
+    excerpt = yaml.safe_load(EXCERPT_31.read_text())
+    excerpt["servers"] = [{"url": "https://api.someone-else.com/v1"}]
+    elsewhere.write_text(yaml.safe_dump(excerpt))
+
+    with pytest.raises(fetch_specs.FetchError, match="not under the stored document's server"):
+        fetch_specs.merge("unify", str(elsewhere), spec_dir)
+    assert (spec_dir / "unify" / "openapi.json").read_bytes() == stored
+
+
+def test_merge_needs_a_source(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        fetch_specs.main(["--merge"])
+    assert "--merge needs --source" in capsys.readouterr().err

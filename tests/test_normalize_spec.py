@@ -142,3 +142,64 @@ def test_input_is_untouched_and_normalising_twice_changes_nothing() -> None:
     assert json.dumps(vendor, sort_keys=True) == pristine
     assert normalize(once) == once
     assert "nullable" not in json.dumps(once)
+
+
+def paths_document(servers: list[dict[str, Any]], paths: dict[str, Any]) -> dict[str, Any]:
+    return {"openapi": "3.1.0", "servers": servers, "paths": paths, "components": {"schemas": {}}}
+
+
+def test_server_path_prefix_moves_into_every_path() -> None:
+    listed = {"get": {"operationId": "list_enrollments", "responses": {}}}
+    prefixed = paths_document(
+        [{"url": "https://api.x.com/sequences/v1/"}], {"/enrollments": listed}
+    )
+    rooted = paths_document([{"url": "https://api.x.com"}], {"/sequences/v1/enrollments": listed})
+
+    assert normalize(prefixed)["servers"] == [{"url": "https://api.x.com"}]
+    assert normalize(prefixed)["paths"] == normalize(rooted)["paths"]
+    assert list(normalize(prefixed)["paths"]) == ["/sequences/v1/enrollments"]
+
+
+def test_per_operation_and_path_servers_are_rooted_too() -> None:
+    token = {"post": {"operationId": "create_token", "responses": {}}}
+    item = {"servers": [{"url": "https://auth.x.com/oauth"}], **token}
+    mixed = {
+        "get": {"operationId": "get_a", "responses": {}},
+        "post": {
+            "operationId": "make_a",
+            "servers": [
+                {"url": "https://{region}.x.com/v2", "variables": {"region": {"default": "eu"}}}
+            ],
+            "responses": {},
+        },
+    }
+    doc = paths_document([{"url": "https://api.x.com/v1"}], {"/token": item, "/a": mixed})
+
+    normalised = normalize(doc)
+
+    assert normalised["paths"]["/oauth/token"]["servers"] == [{"url": "https://auth.x.com"}]
+    assert normalised["paths"]["/v1/a"] == {"get": mixed["get"]}
+    assert normalised["paths"]["/v2/a"]["post"]["servers"] == [{"url": "https://eu.x.com"}]
+
+
+def test_unify_31_excerpt_and_committed_document_give_the_same_urls() -> None:
+    import yaml
+
+    excerpt = yaml.safe_load(
+        (ROOT.parent / "shared/reference/unify/create-enrollment.openapi.yaml").read_text()
+    )
+    committed = json.loads((ROOT / "spec" / "unify" / "openapi.json").read_text())
+
+    def urls(document: dict[str, Any]) -> dict[str, str]:
+        normalised = normalize(document)
+        host = normalised["servers"][0]["url"]
+        return {
+            operation["operationId"]: f"{method.upper()} {host}{path}"
+            for path, item in normalised["paths"].items()
+            for method, operation in item.items()
+            if isinstance(operation, dict) and "operationId" in operation
+        }
+
+    from_excerpt, from_committed = urls(excerpt), urls(committed)
+    assert from_excerpt
+    assert {op: from_committed[op] for op in from_excerpt} == from_excerpt
