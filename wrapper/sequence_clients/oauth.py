@@ -19,6 +19,7 @@ import math
 import re
 import threading
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
+from http import HTTPStatus
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode
 
@@ -210,6 +211,13 @@ def read_token_answer(
     return TokenAnswer(salvaged, problem)
 
 
+def _status_phrase(code: int) -> str:
+    try:
+        return HTTPStatus(code).phrase
+    except ValueError:
+        return f"status {code}"
+
+
 def _refused(error: APIStatusError) -> APIStatusError:
     """The token endpoint's error status as our error. A refused grant (invalid_grant,
     invalid_client, …) is an authentication failure: the caller must authorize again.
@@ -218,7 +226,8 @@ def _refused(error: APIStatusError) -> APIStatusError:
     kept, since a token endpoint's answer (an echo of our form, say) may hold one."""
     codes, description = describe_error_body(error.body)
     refused = error.status_code in (400, 401)
-    message = description or "no reason given (the token endpoint's body is not quoted)"
+    status = _status_phrase(error.status_code)
+    message = description or f"{status} (the token endpoint's body is not quoted)"
     kind = AuthenticationError if refused else type(error)
     return kind(
         status_code=error.status_code,
