@@ -378,6 +378,34 @@ def test_lookup_walks_every_page_when_the_server_ignores_the_filters() -> None:
     assert posts == [1] and str(found.id) == stored[0]["id"]
 
 
+def test_lookup_on_a_server_ignoring_the_page_stops_instead_of_creating_again() -> None:
+    """The lookup walks pages itself: a server that answers page 1 to every ?page (and claims a
+    million pages) ends it with PaginationError, neither looping nor resending the create."""
+    contact, sequence = str(uuid.uuid4()), str(uuid.uuid4())
+    others = [enrollment_json(str(uuid.uuid4()), sequence) for _ in range(25)]
+    posts: list[int] = []
+    lookups: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            posts.append(1)
+            raise httpx.RemoteProtocolError("server disconnected", request=request)
+        lookups.append(request.url.params["page"])
+        meta = {"pagination": {"count": 25 * 10**6, "page": 1, "items": 25, "pages": 10**6}}
+        return httpx.Response(200, json={"data": others, "meta": meta})
+
+    http = httpx.Client(transport=httpx.MockTransport(handle))
+    with (
+        BoastClient(
+            account_id=uuid.uuid4(), access_token="t", httpx_client=http, retry_policy=FAST
+        ) as boast,
+        pytest.raises(errors.PaginationError),
+    ):
+        boast.enroll(contact, sequence)
+
+    assert posts == [1] and lookups == ["1", "2"]
+
+
 def test_already_enrolled_after_our_own_ambiguous_attempt_returns_it() -> None:
     """The create committed but the connection dropped; the lookup before the retry does not
     see it yet (a lagging read); the retry answers already_enrolled: the enrollment is ours."""

@@ -41,7 +41,7 @@ from sequence_clients.generated.boast.types import UNSET, ListOperation, Operati
 
 from . import _validate
 from ._client import DEFAULT_MAX_RETRIES, AsyncClient, ClientOptions, SyncClient, page_plan
-from ._pagination import AsyncPager, Page, SyncPager
+from ._pagination import DEFAULT_MAX_PAGES, AsyncPager, Page, PageGuard, SyncPager
 from ._plan import Call, Plan, RetryPolicy, call, with_retries
 from .errors import AlreadyEnrolledError, InvalidRequestError, SequenceClientError
 from .oauth import (
@@ -147,15 +147,17 @@ class _BoastPlans:
         listing = list_sequence_enrollments.operation(
             account, contact_id=body.contact_id, sequence_id=body.sequence_id, status="active"
         )
+        guard = PageGuard(DEFAULT_MAX_PAGES)  # a server paging in circles raises, never loops
         number: str | int | None = None
         while True:
             page = yield from page_plan(listing, self._policy, number)
+            guard.admit(number, page)
             found = [e for e in page.items if (e.contact_id, e.sequence_id, e.status) == wanted]
             if found or len(page.items) == len(found):  # found, or the filters were honoured
                 return found[0] if found else None
-            if page.next is None:
+            number = guard.next_token(number, page)
+            if number is None:
                 return None
-            number = page.next
 
     def create_contact(self, account: uuid.UUID, body: CreateContactRequest) -> Plan[Contact]:
         # Not retried after an ambiguous failure: Boast does not say contacts are unique by email,
