@@ -177,8 +177,11 @@ def build_vendor(vendor: str, out_root: Path, source: Path | None = None) -> Ven
     return VendorBuild(vendor, package, operations, warnings, unmatched)
 
 
-def build_all(out_root: Path) -> list[VendorBuild]:
-    return [build_vendor(vendor, out_root) for vendor in VENDORS]
+def build_all(
+    out_root: Path, sources: dict[str, Path] | None = None, vendors: tuple[str, ...] = VENDORS
+) -> list[VendorBuild]:
+    """Build each vendor; `sources` replaces a vendor's document (release rehearsals)."""
+    return [build_vendor(vendor, out_root, (sources or {}).get(vendor)) for vendor in vendors]
 
 
 def tree_differences(expected: Path, actual: Path) -> list[str]:
@@ -262,11 +265,14 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--generated-dir", type=Path, default=GENERATED_DIR, help=argparse.SUPPRESS)
     parser.add_argument("--changes-file", type=Path, default=CHANGES_FILE, help=argparse.SUPPRESS)
+    parser.add_argument("--source", action="append", default=[], help=argparse.SUPPRESS)
+    parser.add_argument("--only", choices=VENDORS, action="append", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    sources = {vendor: Path(path) for vendor, _, path in (s.partition("=") for s in args.source)}
     try:
         with tempfile.TemporaryDirectory() as scratch:
             fresh = Path(scratch)
-            builds = build_all(fresh)
+            builds = build_all(fresh, sources, tuple(args.only or VENDORS))
             if args.check:
                 return _check(fresh, args.generated_dir)
             report(builds)

@@ -107,9 +107,9 @@ def _strip_server_paths(servers: Any, default: str = "") -> str:
     """Reduce each server to its host root; return the first one's path prefix."""
     if not servers:
         return default
-    prefixes = []
+    prefixes: list[str] = []
     for server in servers:
-        url = server.get("url", "")
+        url = str(server.get("url", ""))
         for name, variable in server.get("variables", {}).items():
             url = url.replace("{" + name + "}", str(variable.get("default", "")))
         parts = urlsplit(url)

@@ -177,7 +177,7 @@ def _is_tag(schema: Schema) -> bool:
 
 def _widened(site: Schema, property_name: str | None, components: dict[str, Schema]) -> Schema:
     """`site` or any string; an inline enum keeps the class name the generator gave it before."""
-    annotations = {k: site[k] for k in ("description", "default") if k in site}
+    annotations: Schema = {k: site[k] for k in ("description", "default") if k in site}
     if "$ref" in site and "description" not in annotations:
         target = components[site["$ref"].removeprefix(_REF_PREFIX)]
         annotations.update(

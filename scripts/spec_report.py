@@ -18,6 +18,7 @@ with ALLOW_BREAKING=1.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
@@ -384,11 +385,11 @@ def api_changes(
     """
     import griffe  # a second or two to import: only when a report is asked for
 
-    if old_root is None:
-        root = Path(__file__).resolve().parent.parent
-        old = griffe.load_git(package, ref="HEAD", repo=root, search_paths=[root / "generated"])
-    else:
-        old = griffe.load(package, search_paths=[old_root])
+    old = (
+        _committed_api(package)
+        if old_root is None
+        else griffe.load(package, search_paths=[old_root])
+    )
     new = griffe.load(package, search_paths=[new_root])
     users = _wrapper_users(wrapper, package) if wrapper else {}
     found: list[tuple[str, str]] = []
@@ -407,6 +408,14 @@ def api_changes(
             detail += f"; used by {', '.join(used_by)}"
         changes.append(Change("python API", path, detail, OK, BREAKING))
     return changes
+
+
+@functools.cache
+def _committed_api(package: str) -> Any:
+    import griffe
+
+    root = Path(__file__).resolve().parent.parent
+    return griffe.load_git(package, ref="HEAD", repo=root, search_paths=[root / "generated"])
 
 
 def _annotation_changes(old: Any, new: Any) -> list[tuple[str, str]]:
