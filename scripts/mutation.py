@@ -161,7 +161,7 @@ def load_equivalents() -> list[Equivalent]:
     return [Equivalent(**entry) for entry in entries]
 
 
-def read_results(modules: list[str]) -> list[Mutant]:
+def read_results(modules: list[str], *, with_diffs: bool = True) -> list[Mutant]:
     """The verdicts mutmut left in mutants/*.meta, with each survivor's diff."""
     os.chdir(STAGE)  # mutmut reads its configuration from the working directory on import
     sys.path.insert(0, str(STAGE / "mutants" / "src"))
@@ -176,9 +176,19 @@ def read_results(modules: list[str]) -> list[Mutant]:
             continue
         for name, exit_code in json.loads(meta.read_text())["exit_code_by_key"].items():
             status = status_by_exit_code[exit_code]
-            diff = "" if status in KILLED else get_diff_for_mutant(name, path=source)
+            show = with_diffs and status not in KILLED
+            diff = get_diff_for_mutant(name, path=source) if show else ""
             mutants.append(Mutant(name=name, module=module, status=status, diff=diff))
     return mutants
+
+
+def survivors(modules: list[str]) -> list[str]:
+    """The last run's mutants in `modules` that tests reached and none killed. (Mutants no test
+    reached need a full run: mutmut reruns a named mutant only with the tests it knew.)"""
+    stats = json.loads((STAGE / "mutants" / "mutmut-stats.json").read_text())
+    reached = stats["tests_by_mangled_function_name"]
+    found = read_results(modules, with_diffs=False)
+    return [m.name for m in found if m.status == "survived" and reached.get(m.function)]
 
 
 def report(modules: list[str], mutants: list[Mutant], equivalents: list[Equivalent]) -> bool:
@@ -253,6 +263,12 @@ def main(argv: list[str] | None = None) -> int:
         "--report-only", action="store_true", help="report the last run without running"
     )
     parser.add_argument(
+        "--survivors",
+        action="store_true",
+        help="rerun only the last run's unkilled mutants (implies --resume), e.g. after adding "
+        "tests for them; mutmut finds the new tests by itself",
+    )
+    parser.add_argument(
         "--source-root",
         type=Path,
         default=ROOT,
@@ -262,14 +278,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     modules = modules_for(args.modules)
     if not args.report_only:
-        lay_out_stage(modules, source=args.source_root.resolve(), resume=args.resume)
-        mutmut = Path(sys.executable).with_name("mutmut")
-        run = subprocess.run(
-            [str(mutmut), "run", "--max-children", str(args.max_children)], cwd=STAGE, check=False
-        )
-        if run.returncode != 0:
-            print(f"mutation: mutmut run exited {run.returncode}", file=sys.stderr)
-            return run.returncode
+        names = survivors(modules) if args.survivors else []
+        if args.survivors and not names:
+            print("mutation: no survivors to rerun")
+        else:
+            resume = args.resume or args.survivors
+            lay_out_stage(modules, source=args.source_root.resolve(), resume=resume)
+            mutmut = [str(Path(sys.executable).with_name("mutmut")), "run"]
+            command = [*mutmut, "--max-children", str(args.max_children), *names]
+            run = subprocess.run(command, cwd=STAGE, check=False)
+            if run.returncode != 0:
+                print(f"mutation: mutmut run exited {run.returncode}", file=sys.stderr)
+                return run.returncode
     met = report(modules, read_results(modules), load_equivalents())
     return 0 if met else 1
 

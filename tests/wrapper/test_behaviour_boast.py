@@ -6,17 +6,15 @@ exchange without a client of the caller's goes to the in-process sandbox on loop
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
-import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
 import pytest
+from waits import record_waits
 
 from sequence_clients import (
     AsyncBoastClient,
@@ -35,15 +33,9 @@ STAMP = "2026-01-01T00:00:00Z"
 
 
 @pytest.fixture
-def slept(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
-    waits: list[float] = []
-
-    async def no_async_sleep(seconds: float) -> None:
-        waits.append(seconds)
-
-    monkeypatch.setattr(time, "sleep", waits.append)
-    monkeypatch.setattr(asyncio, "sleep", no_async_sleep)
-    yield waits
+def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every wait the client takes, in seconds, instead of taking it."""
+    return record_waits(monkeypatch)
 
 
 class ScriptedBoast:

@@ -234,12 +234,10 @@ def test_a_refused_code_is_an_authentication_error_keeping_what_the_endpoint_sai
     assert error.body == body and error.retry_after == 3
 
 
-def test_a_refusal_without_an_oauth_error_quotes_the_status_and_body() -> None:
+def test_a_refusal_without_an_oauth_error_names_the_status() -> None:
     with pytest.raises(errors.AuthenticationError) as raised:
         exchange_code("c", **GRANT, httpx_client=token_endpoint(400, {}))
-    assert raised.value.message == (
-        "the token endpoint refused the grant: Bad Request (body starts '{}')"
-    )
+    assert raised.value.message.startswith("the token endpoint refused the grant: Bad Request")
 
 
 @pytest.mark.parametrize("status", [402, 403, 429])

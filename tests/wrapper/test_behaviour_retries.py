@@ -8,18 +8,18 @@ create was applied and what the client hears back; `time.sleep` is replaced by a
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import json
 import logging
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
+from waits import record_waits
 
 from sequence_clients import AsyncUnifyClient, RetryPolicy, UnifyClient, errors
 
@@ -102,16 +102,9 @@ def unify_on(
 
 
 @pytest.fixture
-def slept(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
+def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Every wait the client takes, in seconds, instead of taking it."""
-    waits: list[float] = []
-
-    async def no_async_sleep(seconds: float) -> None:
-        waits.append(seconds)
-
-    monkeypatch.setattr(time, "sleep", waits.append)
-    monkeypatch.setattr(asyncio, "sleep", no_async_sleep)
-    yield waits
+    return record_waits(monkeypatch)
 
 
 # --- who gets enrolled --------------------------------------------------------------------

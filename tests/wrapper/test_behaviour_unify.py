@@ -9,12 +9,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Callable
 
 import httpx
 import pytest
 
 from sequence_clients import UnifyClient, errors
 from sequence_clients.sandbox import Sandbox
+
+MakeSandbox = Callable[..., Sandbox]
 
 
 def listing_recorder() -> tuple[httpx.Client, list[httpx.Request]]:
@@ -83,7 +86,8 @@ def live_sequences_and_mailbox(sandbox: Sandbox) -> tuple[list[str], list[str], 
     return empty[:2], people[:6], state.mailboxes[0]["email"]
 
 
-def test_export_by_sequence_exports_that_sequence_only(sandbox: Sandbox) -> None:
+def test_export_by_sequence_exports_that_sequence_only(make_sandbox: MakeSandbox) -> None:
+    sandbox = make_sandbox(job_seconds=0)
     (wanted, other), people, mailbox = live_sequences_and_mailbox(sandbox)
     with UnifyClient(sandbox.unify_api_key, base_url=sandbox.unify_base_url) as unify:
         for n, person in enumerate(people):
@@ -158,7 +162,8 @@ class FailingJobs(httpx.BaseTransport):
         self.inner.close()
 
 
-def test_a_failed_export_job_raises_bulk_job_error(sandbox: Sandbox) -> None:
+def test_a_failed_export_job_raises_bulk_job_error(make_sandbox: MakeSandbox) -> None:
+    sandbox = make_sandbox(job_seconds=0)
     http = httpx.Client(transport=FailingJobs())
     unify = UnifyClient(sandbox.unify_api_key, base_url=sandbox.unify_base_url, httpx_client=http)
     with unify, pytest.raises(errors.BulkJobError) as raised:
