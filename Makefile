@@ -55,10 +55,11 @@ record-live: setup
 	$(PY) scripts/record.py live $(VENDOR)
 
 # Benchmarks, not part of `make test` (see bench/RESULTS.md): per-call overhead, bulk throughput
-# at the vendor's rate limit, cost vs rows. All three run even when one misses a target (exit 1);
+# at the vendor's rate limit, cost vs rows, four processes on one key. All run even when one
+# misses a target (exit 1);
 # `make bench` then fails. Quiet machine please: the figures are CPU-bound.
 bench: setup
-	@status=0; for script in overhead bulk scale; do \
+	@status=0; for script in overhead bulk scale shared_quota; do \
 		$(PY) bench/$$script.py || status=1; \
 	done; exit $$status
 
