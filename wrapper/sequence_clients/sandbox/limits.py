@@ -11,8 +11,9 @@ answer would depend on when old requests age out, which no vendor here documents
 injectable clock (tests drive windows with a fake one, recordings freeze it).
 
 Published limits (none of these numbers is in the OpenAPI documents; the sources are named):
-- Unify: 100,000 requests per 5-minute window per API key (Unify's API overview: "rate-limited
-  to 100,000 requests per five minute window"). The Bulk API adds, per key, about 100 query
+- Unify: 100,000 requests per 5-minute window per API key (Unify's developer docs state it for
+  the Data API, "rate-limited to 100,000 requests per five minute window"; issue 15 takes it as
+  the Sequences API's too). The Bulk API adds, per key, about 100 query
   jobs per day, about 10 job-status requests per second and 5 results requests per second
   (issue 15; Unify's Bulk API guide asks for back-off rather than tight polling). Every refusal
   is the spec's 429 `{"status": "rate_limited", ...}`.
