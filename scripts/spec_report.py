@@ -402,7 +402,7 @@ def api_changes(
     # changes (`str` -> `int`) would pass unnamed, so annotations are compared here.
     found += _annotation_changes(old, new)
     changes = []
-    for path, detail in found:
+    for path, detail in sorted(found):  # griffe's order follows the file system's
         used_by = sorted({u for name, who in users.items() if _touches(name, path) for u in who})
         if used_by:
             detail += f"; used by {', '.join(used_by)}"
@@ -556,8 +556,12 @@ class VendorReport:
         return "\n".join([*lines, *(f"  {c.line()}" for c in self.changes)])
 
     def markdown(self) -> str:
+        def cell(text: str) -> str:
+            return text.replace("|", "\\|")
+
         rows = [
-            f"| {c.kind} | `{c.where}` | {c.detail} | {c.deployed.value} | {c.code.value} | {c.why} |"
+            f"| {c.kind} | `{cell(c.where)}` | {cell(c.detail)} | {c.deployed.value} "
+            f"| {c.code.value} | {cell(c.why)} |"
             for c in self.changes
         ]
         changelog = [
@@ -566,6 +570,12 @@ class VendorReport:
             for c in self.changes
             if c.kind != "python API"
         ]
+        api = [c for c in self.changes if c.kind == "python API"]
+        if api:
+            changelog.append(
+                f"- {self.vendor}: {len(api)} public objects of the generated package changed or"
+                " removed (breaking for code; listed in spec/CHANGES.md)"
+            )
         return "\n".join(
             [
                 f"## {self.vendor}: normalised spec {self.old_digest} -> {self.new_digest}",
