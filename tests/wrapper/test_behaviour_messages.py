@@ -272,3 +272,103 @@ async def test_aexchange_code_applies_the_timeout_it_is_given() -> None:
     await aexchange_code("c", **GRANT, timeout=2.5, httpx_client=http)
     assert sent[0].extensions["timeout"]["read"] == 2.5
     await http.aclose()
+
+
+# --- long values are cut, not dropped -----------------------------------------------------
+
+
+def test_long_values_in_messages_are_cut_at_100_characters_saying_how_much_is_left() -> None:
+    long = "j" * 150
+    job = errors.BulkJobError(long, "S" * 101, "E" * 100)
+    assert str(job) == (
+        f"bulk job {'j' * 100}… (50 more characters) ended {'S' * 100}… (1 more characters) "
+        f"({'E' * 100})"
+    )
+    with pytest.raises(errors.InvalidRequestError) as raised, UnifyClient("key") as unify:
+        unify.get_enrollment("x" * 120)
+    shown = repr("x" * 120)
+    assert (
+        str(raised.value)
+        == f"enrollment_id must be a UUID, got {shown[:100]}… (22 more characters)"
+    )
+
+
+def test_a_bulk_job_without_an_error_code_says_nothing_more() -> None:
+    assert str(errors.BulkJobError("j1", "CANCELED", "")) == "bulk job j1 ended CANCELED"
+
+
+def test_a_list_that_pages_in_circles_stops_and_says_why() -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"sequences": [], "next_cursor": "same"})
+
+    with unify_answering(handle) as unify, pytest.raises(errors.PaginationError) as raised:
+        list(unify.list_sequences())
+    error = raised.value
+    assert error.reason and error.reason in str(error)
+    assert str(error).startswith(f"pagination stopped after {error.pages} pages: ")
+
+
+# --- odd token answers --------------------------------------------------------------------
+
+
+def token_answer(content: bytes, content_type: str) -> httpx.Client:
+    answer = httpx.Response(200, content=content, headers={"content-type": content_type})
+    return httpx.Client(transport=httpx.MockTransport(lambda request: answer))
+
+
+def test_a_form_encoded_token_answer_is_read() -> None:
+    body = b"access_token=a1&token_type=bearer&refresh_token=r1&expires_in=60"
+    token = exchange_code(
+        "c", **GRANT, httpx_client=token_answer(body, "application/x-www-form-urlencoded")
+    )
+    assert (token.access_token, token.refresh_token) == ("a1", "r1")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "reason"),
+    [
+        (
+            b"<html>Oops</html>",
+            "text/html; charset=utf-8",
+            "the token answer is not JSON (text/html, 17 bytes)",
+        ),
+        (b"status=ok", "text/plain", "the token answer is not JSON (text/plain, 9 bytes)"),
+        (
+            b"access_token=a1&junk",
+            "application/x-www-form-urlencoded",
+            "the token answer is not JSON",
+        ),
+        (b"{}", "application/json", "the token answer has no "),
+    ],
+)
+def test_a_200_that_is_no_token_is_a_token_response_error(
+    body: bytes, content_type: str, reason: str
+) -> None:
+    with pytest.raises(errors.TokenResponseError) as raised:
+        exchange_code("c", **GRANT, httpx_client=token_answer(body, content_type))
+    assert f": {reason}" in str(raised.value)
+    assert raised.value.maybe_applied is False  # retrying the same grant cannot help
+    assert raised.value.token is None
+
+
+def test_a_200_without_content_type_says_so() -> None:
+    answer = httpx.Response(200, content=b"nope")
+    http = httpx.Client(transport=httpx.MockTransport(lambda request: answer))
+    with pytest.raises(errors.TokenResponseError, match=r"not JSON \(no content type, 4 bytes\)"):
+        exchange_code("c", **GRANT, httpx_client=http)
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "lifetime"),
+    [(1, 1), (366 * 24 * 3600, 366 * 24 * 3600), (0, 7200), (366 * 24 * 3600 + 1, 7200)],
+)
+def test_token_lifetimes_from_one_second_to_a_year_are_believed(
+    expires_in: int, lifetime: int
+) -> None:
+    body = json.dumps(
+        {"access_token": "a", "token_type": "Bearer", "expires_in": expires_in}
+    ).encode()
+    before = dt.datetime.now(dt.UTC)
+    token = exchange_code("c", **GRANT, httpx_client=token_answer(body, "application/json"))
+    assert token.expires_at is not None
+    assert abs((token.expires_at - before).total_seconds() - lifetime) < 5
