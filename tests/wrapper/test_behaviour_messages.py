@@ -5,6 +5,7 @@ testing (`make mutation`) showed no other test held; the messages are the produc
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import uuid
@@ -372,3 +373,55 @@ def test_token_lifetimes_from_one_second_to_a_year_are_believed(
     token = exchange_code("c", **GRANT, httpx_client=token_answer(body, "application/json"))
     assert token.expires_at is not None
     assert abs((token.expires_at - before).total_seconds() - lifetime) < 5
+
+
+def test_a_200_with_only_a_refresh_token_keeps_it_for_the_next_refresh() -> None:
+    body = json.dumps({"refresh_token": "r9", "token_type": "Bearer"}).encode()
+    before = dt.datetime.now(dt.UTC)
+    with pytest.raises(errors.TokenResponseError) as raised:
+        exchange_code("c", **GRANT, httpx_client=token_answer(body, "application/json"))
+    error = raised.value
+    assert str(error).endswith("; its refresh_token was kept; body starts ''")
+    kept = error.token
+    assert isinstance(kept, OAuthToken)
+    assert (kept.access_token, kept.refresh_token) == ("", "r9")
+    assert kept.expires_at is not None and before <= kept.expires_at <= dt.datetime.now(dt.UTC)
+    assert (error.status_code, error.truncated) == (200, False)
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_a_token_endpoint_out_of_reach_is_a_typed_connection_error(asynchronous: bool) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    with pytest.raises(errors.APIConnectionError) as raised:
+        if asynchronous:
+
+            async def exchange() -> OAuthToken:
+                async with httpx.AsyncClient(transport=httpx.MockTransport(refuse)) as http:
+                    return await aexchange_code("c", **GRANT, httpx_client=http)
+
+            asyncio.run(exchange())
+        else:
+            exchange_code(
+                "c", **GRANT, httpx_client=httpx.Client(transport=httpx.MockTransport(refuse))
+            )
+    assert (
+        str(raised.value)
+        == "POST https://app.boast.io/oauth/token: ConnectError: connection refused"
+    )
+
+
+async def test_aexchange_code_allows_plain_http_when_asked() -> None:
+    async def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"access_token": "a", "token_type": "Bearer"})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handle)) as http:
+        token = await aexchange_code(
+            "c",
+            **GRANT,
+            auth_base_url="http://auth.internal",
+            allow_insecure_http=True,
+            httpx_client=http,
+        )
+    assert token.access_token == "a"
