@@ -1,6 +1,10 @@
 """Typed, retrying clients for the Unify Sequences and Boast sequence-enrollment APIs.
 
 from sequence_clients import UnifyClient, AsyncUnifyClient, BoastClient, AsyncBoastClient, errors
+
+Beyond the named methods, any generated operation runs through the same request path:
+`client.call(<module>.operation(...))`, and `client.paginate(...)` for a list operation, with the
+modules under `sequence_clients.generated.unify.api` and `sequence_clients.generated.boast.api`.
 """
 
 from importlib.metadata import PackageNotFoundError, version
