@@ -22,7 +22,7 @@ def free_port() -> int:
 
 
 def read_banner(process: subprocess.Popen[str], timeout: float = 15.0) -> dict[str, str]:
-    """The `Label: value` lines printed at startup, up to the curl hint."""
+    """The variables of the banner's `export NAME=value` lines, and its closing `Inspect` line."""
     assert process.stdout is not None
     fields: dict[str, str] = {}
     deadline = time.monotonic() + timeout
@@ -30,10 +30,12 @@ def read_banner(process: subprocess.Popen[str], timeout: float = 15.0) -> dict[s
         line = process.stdout.readline()
         if not line:
             break
-        if line.startswith("Try:"):
+        if line.startswith("export "):
+            words = line.split("#")[0].split()[1:]
+            fields |= dict(word.split("=", 1) for word in words)
+        elif line.startswith("Inspect"):
+            fields["Inspect"] = line.partition(":")[2].strip()
             return fields
-        label, _, value = line.partition(":")
-        fields[label.strip()] = value.strip()
     raise AssertionError(f"no banner; got {fields}, exit code {process.poll()}")
 
 
@@ -63,15 +65,15 @@ def test_process_serves_and_stops_cleanly_on_ctrl_c(
     process, port = sandbox_process
     banner = read_banner(process)
     base = f"http://127.0.0.1:{port}"
-    assert banner["Unify base URL"] == f"{base}/unify"
-    key = banner["Unify API key"]
+    assert banner["UNIFY_BASE_URL"] == f"{base}/unify"
+    key = banner["UNIFY_API_KEY"]
     # The README's curl request, done with httpx.
     response = httpx.get(f"{base}/unify/sequences/v1/sequences", headers={"x-api-key": key})
     assert response.status_code == 200
     assert len(response.json()["sequences"]) >= 5
     assert httpx.get(f"{base}/unify/sequences/v1/sequences").status_code == 401
     # What a benchmark reads from outside the process.
-    stats = httpx.get(banner["Inspect (traffic, duplicates)"].removeprefix("curl ")).json()
+    stats = httpx.get(banner["Inspect"].removeprefix("curl ")).json()
     assert stats["unify"]["requests"] == 2 and stats["boast"]["requests"] == 0
     assert stats["unify"]["duplicate_active_enrollments"] == 0
     assert stats["unify"]["total_created"] == 0
