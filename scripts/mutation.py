@@ -183,12 +183,10 @@ def read_results(modules: list[str], *, with_diffs: bool = True) -> list[Mutant]
 
 
 def survivors(modules: list[str]) -> list[str]:
-    """The last run's mutants in `modules` that tests reached and none killed. (Mutants no test
-    reached need a full run: mutmut reruns a named mutant only with the tests it knew.)"""
-    stats = json.loads((STAGE / "mutants" / "mutmut-stats.json").read_text())
-    reached = stats["tests_by_mangled_function_name"]
+    """The last run's mutants in `modules` that survived or that no test reached: mutmut
+    collects stats for new tests first, so tests added for them take part."""
     found = read_results(modules, with_diffs=False)
-    return [m.name for m in found if m.status == "survived" and reached.get(m.function)]
+    return [m.name for m in found if m.status in ("survived", "no tests")]
 
 
 def report(modules: list[str], mutants: list[Mutant], equivalents: list[Equivalent]) -> bool:
@@ -265,8 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--survivors",
         action="store_true",
-        help="rerun only the last run's unkilled mutants (implies --resume), e.g. after adding "
-        "tests for them; mutmut finds the new tests by itself",
+        help="rerun only the last run's survivors and untested mutants (implies --resume), "
+        "e.g. after adding tests for them; mutmut finds the new tests by itself",
     )
     parser.add_argument(
         "--source-root",
