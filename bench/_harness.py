@@ -81,10 +81,10 @@ def sandbox_process(
     try:
         lines = _wait_for_banner(proc, banner)
         state = UnifyState(seed=seed, n_people=count)  # the same data the process seeded
-        base_url = lines["Unify base URL"]
+        base_url = lines["UNIFY_BASE_URL"]
         yield SandboxProcess(
             base_url=base_url,
-            api_key=lines["Unify API key"],
+            api_key=lines["UNIFY_API_KEY"],
             people=[p["id"] for p in state.people[:people]],
             mailbox=state.mailboxes[0]["email"],
             sequence_id=next(
@@ -111,11 +111,14 @@ def _wait_for_banner(proc: subprocess.Popen[bytes], banner: Path) -> dict[str, s
         if proc.poll() is not None:
             raise RuntimeError(f"sandbox exited with {proc.returncode}:\n{banner.read_text()}")
         text = banner.read_text()
-        if "Try:" in text:  # the banner's last line
-            return {
-                key.strip(): value.strip()
-                for key, sep, value in (line.partition(":") for line in text.splitlines())
-                if sep and key.startswith("Unify")
+        if "Inspect" in text:  # the banner's last line
+            return {  # its `export NAME=value` pairs
+                name: value
+                for line in text.splitlines()
+                if line.startswith("export ")
+                for name, _, value in (
+                    pair.partition("=") for pair in line.split("#")[0].split()[1:]
+                )
             }
         time.sleep(0.05)
     raise RuntimeError(f"sandbox did not start within {START_TIMEOUT:.0f} s")
