@@ -127,7 +127,8 @@ def test_server_errors_use_the_vendor_error_shape(make_sandbox: MakeSandbox) -> 
 def test_429_bursts_last_burst_length_requests(make_sandbox: MakeSandbox) -> None:
     sb = make_sandbox(faults={"rate_limit_burst": 0.15, "burst_length": 4}, seed=3)
     statuses = []
-    with unify_client(sb) as c:
+    # Patient: the contract check's first validation holds the server thread for seconds.
+    with unify_client(sb, timeout=30) as c:
         for _ in range(80):
             response = c.get("/sequences")
             statuses.append(response.status_code)
@@ -144,7 +145,7 @@ def test_fixed_window_answers_its_requests_then_429_until_the_window_ends(
     make_sandbox: MakeSandbox, fake_clock: Any
 ) -> None:
     sb = make_sandbox(rate_limit="5/10s", clock=fake_clock)
-    with unify_client(sb) as c:
+    with unify_client(sb, timeout=30) as c:
         assert [c.get("/sequences").status_code for _ in range(5)] == [200] * 5
         fake_clock.advance(4)
         limited = c.get("/sequences")
