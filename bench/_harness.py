@@ -63,12 +63,16 @@ def sandbox_process(
     faults: str | None = None,
     seed: int = 0,
 ) -> Iterator[SandboxProcess]:
-    """A fresh sandbox process on a free port, stopped with SIGINT (its normal stop) on exit."""
+    """A fresh sandbox process on a free port, stopped with SIGINT (its normal stop) on exit.
+
+    `rate_limit=None` means no server-side limit (`--rate-limit off`): the sandbox's default is
+    the vendors' published limits, which a 100k-row scale run would exceed."""
     workdir.mkdir(parents=True, exist_ok=True)
     # Seeded history sits on the last people: ask for that many more so `people` are free.
     count = people + N_SEEDED_ENROLLMENTS
     argv = ["--port", "0", "--seed", str(seed), "--people", str(count)]
-    for flag, value in (("--rate-limit", rate_limit), ("--latency", latency), ("--faults", faults)):
+    argv += ["--rate-limit", rate_limit or "off"]
+    for flag, value in (("--latency", latency), ("--faults", faults)):
         if value:
             argv += [flag, value]
     banner = workdir / "sandbox.out"
