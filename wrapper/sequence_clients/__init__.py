@@ -12,6 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 from . import errors
 from ._pagination import AsyncPager, Page, SyncPager
 from ._plan import RetryPolicy
+from ._ratelimit import RateLimit
 from .boast import AsyncBoastClient, BoastClient
 from .oauth import OAuthToken, TokenStore, aexchange_code, authorization_url, exchange_code
 from .unify import AsyncUnifyClient, UnifyClient
@@ -28,6 +29,7 @@ __all__ = [
     "BoastClient",
     "OAuthToken",
     "Page",
+    "RateLimit",
     "RetryPolicy",
     "SyncPager",
     "TokenStore",

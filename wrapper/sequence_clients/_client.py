@@ -5,6 +5,7 @@ client's retry policy and deadline, each `Call` sent by `_send` on the client's 
 (timeouts, typed errors from the response hook, and, for Boast, the OAuth httpx.Auth).
 `_call(operation)` and `_paginate(list_operation)` put any generated operation on that path; the
 vendor clients expose them as typed `call` and `paginate` and add one-line named methods.
+With `rate_limit`, every attempt on that path first takes a slot of the (shared) limit.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import httpx
 
 from ._pagination import AsyncPager, FetchPage, Page, SyncPager
 from ._plan import Call, ListOperation, Operation, Plan, RetryPolicy, call, run_async, run_sync
+from ._ratelimit import RateLimit, limit_for
 from ._transport import (
     as_timeout,
     checked_base_url,
@@ -48,6 +50,28 @@ def page_plan(
     )
 
 
+def _rate_limit(
+    limit: str | RateLimit | None, storage: str | None, vendor: str
+) -> RateLimit | None:
+    """The client's limiter: a RateLimit as given, or the process's one for (limit, storage),
+    keyed by vendor — so every client of a process, and every process on a Redis, shares it."""
+    if isinstance(limit, RateLimit):
+        if storage is not None:
+            raise InvalidRequestError(
+                "rate_limit_storage goes with a rate_limit string; a RateLimit has its storage"
+            )
+        return limit
+    if limit is None:
+        if storage is not None:
+            raise InvalidRequestError("rate_limit_storage needs a rate_limit (e.g. '100000/5m')")
+        return None
+    if not isinstance(limit, str):
+        raise InvalidRequestError(
+            f"rate_limit must be a string such as '100000/5m' or a RateLimit, not {limit!r}"
+        )
+    return limit_for(limit, storage or "memory://", vendor)
+
+
 def _checked_deadline(deadline: float | None) -> float | None:
     if deadline is not None and not deadline > 0:
         raise InvalidRequestError(f"deadline must be a positive number of seconds, got {deadline}")
@@ -63,10 +87,14 @@ class ClientOptions(TypedDict, total=False):
     deadline: float | None
     allow_insecure_http: bool
     retry_policy: RetryPolicy | None
+    rate_limit: str | RateLimit | None
+    rate_limit_storage: str | None
 
 
 class _ClientBase:
     """Options shared by both twins. Secrets are never stored in anything repr() shows."""
+
+    _vendor = "default"  # names the vendor's quota in a rate limit storage
 
     def __init__(
         self,
@@ -77,27 +105,37 @@ class _ClientBase:
         deadline: float | None,
         allow_insecure_http: bool,
         retry_policy: RetryPolicy | None,
+        rate_limit: str | RateLimit | None,
+        rate_limit_storage: str | None,
         init_kwargs: dict[str, Any],
     ) -> None:
         self._base_url = checked_base_url(base_url, allow_insecure_http=allow_insecure_http)
         self._timeout = as_timeout(timeout)
         self._policy = attrs.evolve(retry_policy or RetryPolicy(), max_retries=max_retries)
         self._deadline = _checked_deadline(deadline)
+        self._rate_limit = _rate_limit(rate_limit, rate_limit_storage, self._vendor)
         self._init_kwargs = init_kwargs
 
     def with_options(self, **changes: Unpack[ClientOptions]) -> Self:
         """A new client with the same credentials and the given options changed
-        (`max_retries`, `timeout`, `deadline`, `base_url`, …). It has its own connection pool."""
+        (`max_retries`, `timeout`, `deadline`, `base_url`, `rate_limit`, …). It has its own
+        connection pool, and the same rate limit unless `rate_limit` is changed."""
         return self._copy(changes)
 
     def _copy(self, changes: Mapping[str, object]) -> Self:
-        return type(self)(**{**self._init_kwargs, **changes})
+        if changes.keys() & {"rate_limit", "rate_limit_storage"}:
+            return type(self)(**{**self._init_kwargs, **changes})
+        # The limiter itself, not its strings: a RateLimit given by the caller stays shared.
+        kept = {"rate_limit": self._rate_limit, "rate_limit_storage": None}
+        return type(self)(**{**self._init_kwargs, **kept, **changes})
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(base_url={self._base_url!r}, "
             f"timeout={self._timeout.read}, max_retries={self._policy.max_retries}, "
-            f"deadline={self._deadline})"
+            f"deadline={self._deadline}"
+            + ("" if self._rate_limit is None else f", rate_limit={self._rate_limit!r}")
+            + ")"
         )
 
 
@@ -113,7 +151,13 @@ class SyncClient(_ClientBase):
         return self._http
 
     def _run(self, plan: Plan[T]) -> T:
-        return run_sync(plan, self._send, deadline=self._deadline)
+        return run_sync(
+            plan,
+            self._send,
+            deadline=self._deadline,
+            limiter=self._rate_limit,
+            max_pause=self._policy.max_retry_after,
+        )
 
     def _send(self, step: Call[T], seconds_left: float | None) -> T:
         return send_sync(self._http, step, within(self._timeout, seconds_left))
@@ -159,7 +203,13 @@ class AsyncClient(_ClientBase):
         return self._http
 
     async def _run(self, plan: Plan[T]) -> T:
-        return await run_async(plan, self._send, deadline=self._deadline)
+        return await run_async(
+            plan,
+            self._send,
+            deadline=self._deadline,
+            limiter=self._rate_limit,
+            max_pause=self._policy.max_retry_after,
+        )
 
     async def _send(self, step: Call[T], seconds_left: float | None) -> T:
         return await send_async(self._http, step, within(self._timeout, seconds_left))

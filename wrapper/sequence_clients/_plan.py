@@ -18,7 +18,7 @@ import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable, Generator
-from typing import Any, Generic, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 import attrs
 import httpx
@@ -34,6 +34,9 @@ from .errors import (
     UnexpectedResponseError,
 )
 
+if TYPE_CHECKING:
+    from ._ratelimit import RateLimit
+
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 PageT = TypeVar("PageT")
@@ -42,6 +45,7 @@ PageValue = str | int
 logger = logging.getLogger("sequence_clients")
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+MAX_RETRY_AFTER = 120.0
 
 
 class Operation(Protocol[T_co]):
@@ -95,7 +99,8 @@ class RetryPolicy:
     max_retries: int = 4
     base_delay: float = 0.5
     max_delay: float = 30.0
-    max_retry_after: float = 120.0  # a longer requested wait is raised at once, not slept through
+    # A longer requested wait is raised at once, not slept through.
+    max_retry_after: float = MAX_RETRY_AFTER
 
     def is_retryable(self, error: BaseException) -> bool:
         if isinstance(error, APIConnectionError):
@@ -230,7 +235,27 @@ class _Deadline:
         return error
 
 
-def run_sync(plan: Plan[T], execute: Execute, *, deadline: float | None = None) -> T:
+def _shared_pause(error: SequenceClientError, max_pause: float) -> float:
+    """The wait a 429 or 503 asked for, which every user of the rate limit should wait out
+    (0: none). A longer wait than the retry policy honours is not imposed on everyone."""
+    asked = isinstance(error, RateLimitError) or (
+        isinstance(error, ServerError) and error.status_code == 503
+    )
+    wait = error.retry_after if isinstance(error, APIStatusError) else None
+    return wait if asked and wait is not None and wait <= max_pause else 0.0
+
+
+def run_sync(
+    plan: Plan[T],
+    execute: Execute,
+    *,
+    deadline: float | None = None,
+    limiter: RateLimit | None = None,
+    max_pause: float = MAX_RETRY_AFTER,
+) -> T:
+    """Drive `plan`. With a `limiter`, every Call (each retry too) first waits for its slot,
+    here and before a connection is taken, inside the deadline; a shared Retry-After is passed
+    on to the limiter."""
     bound = _Deadline(deadline, time.monotonic)
     result: object = None
     error: SequenceClientError | None = None
@@ -245,11 +270,20 @@ def run_sync(plan: Plan[T], execute: Execute, *, deadline: float | None = None) 
         try:
             if isinstance(step, Sleep):
                 time.sleep(step.seconds)
-            else:
-                result = execute(step, bound.left())
+                continue
+            if limiter is not None:
+                while (wait := limiter.wait_time()) > 0:
+                    if (error := bound.check(Sleep(wait))) is not None:
+                        break
+                    time.sleep(wait)
+                if error is not None:
+                    continue
+            result = execute(step, bound.left())
         except SequenceClientError as failure:
             bound.failed(failure)
             error = failure
+            if limiter is not None and (pause := _shared_pause(failure, max_pause)) > 0:
+                limiter.pause_for(pause)
 
 
 async def run_async(
@@ -257,7 +291,10 @@ async def run_async(
     execute: Callable[[Call[object], float | None], Awaitable[object]],
     *,
     deadline: float | None = None,
+    limiter: RateLimit | None = None,
+    max_pause: float = MAX_RETRY_AFTER,
 ) -> T:
+    """`run_sync` on the event loop: cancelling the task cancels a limiter wait like any other."""
     bound = _Deadline(deadline, time.monotonic)
     result: object = None
     error: SequenceClientError | None = None
@@ -272,8 +309,17 @@ async def run_async(
         try:
             if isinstance(step, Sleep):
                 await asyncio.sleep(step.seconds)
-            else:
-                result = await execute(step, bound.left())
+                continue
+            if limiter is not None:
+                while (wait := await limiter.wait_time_async()) > 0:
+                    if (error := bound.check(Sleep(wait))) is not None:
+                        break
+                    await asyncio.sleep(wait)
+                if error is not None:
+                    continue
+            result = await execute(step, bound.left())
         except SequenceClientError as failure:
             bound.failed(failure)
             error = failure
+            if limiter is not None and (pause := _shared_pause(failure, max_pause)) > 0:
+                await limiter.pause_for_async(pause)

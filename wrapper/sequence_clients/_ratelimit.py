@@ -341,3 +341,17 @@ def _storage_errors() -> tuple[type[Exception], ...]:
         ) from None
 
     return (RedisError, OSError, StorageError)
+
+
+_shared_limits: dict[tuple[str, str, str], RateLimit] = {}
+_shared_limits_lock = threading.Lock()
+
+
+def limit_for(limit: str, storage: str, key: str) -> RateLimit:
+    """The process's one `RateLimit` for (limit, storage, key): clients given the same strings
+    share one window (and one Redis pool), as a memory:// quota must to mean anything."""
+    with _shared_limits_lock:
+        found = _shared_limits.get((limit, storage, key))
+        if found is None:
+            found = _shared_limits[limit, storage, key] = RateLimit(limit, storage, key=key)
+        return found

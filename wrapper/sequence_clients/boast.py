@@ -43,6 +43,7 @@ from . import _validate
 from ._client import DEFAULT_MAX_RETRIES, AsyncClient, ClientOptions, SyncClient, page_plan
 from ._pagination import DEFAULT_MAX_PAGES, AsyncPager, Page, PageGuard, SyncPager
 from ._plan import Call, Plan, RetryPolicy, call, with_retries
+from ._ratelimit import RateLimit
 from .errors import AlreadyEnrolledError, InvalidRequestError, SequenceClientError
 from .oauth import (
     BOAST_AUTH_BASE_URL,
@@ -228,7 +229,10 @@ class _Options:
             client_secret=arguments["client_secret"],
             token_store=arguments["token_store"],
         )
-        names = ("timeout", "max_retries", "deadline", "allow_insecure_http", "retry_policy")
+        names = (
+            "timeout", "max_retries", "deadline", "allow_insecure_http", "retry_policy",
+            "rate_limit", "rate_limit_storage",
+        )  # fmt: skip
         self.settings = {name: arguments[name] for name in names}
         self.settings["base_url"] = host_root(arguments["base_url"])
 
@@ -265,6 +269,8 @@ class BoastClient(SyncClient):
     `deadline` (seconds, optional) bounds each call as a whole, retries and back-off included.
     """
 
+    _vendor = "boast"
+
     def __init__(
         self,
         *,
@@ -282,6 +288,8 @@ class BoastClient(SyncClient):
         deadline: float | None = None,
         allow_insecure_http: bool = False,
         retry_policy: RetryPolicy | None = None,
+        rate_limit: str | RateLimit | None = None,
+        rate_limit_storage: str | None = None,
         httpx_client: httpx.Client | None = None,
         auth_httpx_client: httpx.Client | None = None,
     ) -> None:
@@ -381,6 +389,8 @@ class BoastClient(SyncClient):
 class AsyncBoastClient(AsyncClient):
     """The asyncio twin of BoastClient: same methods, awaitable, `async for` iterators."""
 
+    _vendor = "boast"
+
     def __init__(
         self,
         *,
@@ -398,6 +408,8 @@ class AsyncBoastClient(AsyncClient):
         deadline: float | None = None,
         allow_insecure_http: bool = False,
         retry_policy: RetryPolicy | None = None,
+        rate_limit: str | RateLimit | None = None,
+        rate_limit_storage: str | None = None,
         httpx_client: httpx.AsyncClient | None = None,
         auth_httpx_client: httpx.AsyncClient | None = None,
     ) -> None:

@@ -63,6 +63,7 @@ from . import _validate
 from ._client import DEFAULT_MAX_RETRIES, AsyncClient, ClientOptions, SyncClient, page_plan
 from ._pagination import AsyncPager, Page, SyncPager
 from ._plan import Call, Plan, RetryPolicy, Sleep, call, with_retries
+from ._ratelimit import RateLimit
 from .errors import (
     AlreadyEnrolledError,
     BulkJobError,
@@ -291,6 +292,8 @@ class UnifyClient(SyncClient):
     `deadline` (seconds, optional) bounds each call as a whole: every attempt, back-off and
     Retry-After wait included (each page of a list is one call)."""
 
+    _vendor = "unify"
+
     def __init__(
         self,
         api_key: str,
@@ -301,11 +304,14 @@ class UnifyClient(SyncClient):
         deadline: float | None = None,
         allow_insecure_http: bool = False,
         retry_policy: RetryPolicy | None = None,
+        rate_limit: str | RateLimit | None = None,
+        rate_limit_storage: str | None = None,
         httpx_client: httpx.Client | None = None,
     ) -> None:
         settings = _settings(
             api_key, base_url, timeout, max_retries, deadline, allow_insecure_http, retry_policy
         )
+        settings.update(rate_limit=rate_limit, rate_limit_storage=rate_limit_storage)
         super().__init__(
             **settings, init_kwargs={"api_key": api_key, **settings, "httpx_client": httpx_client}
         )
@@ -426,6 +432,8 @@ class UnifyClient(SyncClient):
 class AsyncUnifyClient(AsyncClient):
     """The asyncio twin of UnifyClient: same methods, awaitable, `async for` iterators."""
 
+    _vendor = "unify"
+
     def __init__(
         self,
         api_key: str,
@@ -436,11 +444,14 @@ class AsyncUnifyClient(AsyncClient):
         deadline: float | None = None,
         allow_insecure_http: bool = False,
         retry_policy: RetryPolicy | None = None,
+        rate_limit: str | RateLimit | None = None,
+        rate_limit_storage: str | None = None,
         httpx_client: httpx.AsyncClient | None = None,
     ) -> None:
         settings = _settings(
             api_key, base_url, timeout, max_retries, deadline, allow_insecure_http, retry_policy
         )
+        settings.update(rate_limit=rate_limit, rate_limit_storage=rate_limit_storage)
         super().__init__(
             **settings, init_kwargs={"api_key": api_key, **settings, "httpx_client": httpx_client}
         )

@@ -1,0 +1,291 @@
+"""`rate_limit=` on the four clients (memory://): every attempt takes a slot before it is sent,
+the wait is the driver's sleep inside the deadline, a 429's Retry-After pauses every client on
+the limit, and the option travels through `with_options`.
+
+Waits go through a virtual clock (the driver's sleeps, the limiter's and `limits`' wall clock),
+so a minute's quota costs nothing; only the cancellation test waits for real, a few ms.
+Redis and separate processes: tests/ratelimit/test_rate_limit_processes.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import limits.storage.memory
+import pytest
+
+from sequence_clients import (
+    AsyncBoastClient,
+    AsyncUnifyClient,
+    BoastClient,
+    RateLimit,
+    RetryPolicy,
+    UnifyClient,
+    _plan,
+    _ratelimit,
+    errors,
+)
+from sequence_clients.generated.unify.api.sequences import pause_sequence
+
+FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
+SEQUENCE_ID = uuid.UUID("3d1f0e2c-5b4a-4c3d-9e8f-7a6b5c4d3e2f")
+ACCOUNT_ID = uuid.UUID("6a5b4c3d-2e1f-4a0b-8c9d-0e1f2a3b4c5d")
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+class VirtualClock:
+    """One clock for the driver (monotonic, sleep) and the limiter (wall clock)."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    async def asleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
+    virtual = VirtualClock()
+    monkeypatch.setattr(_plan, "time", SimpleNamespace(sleep=virtual.sleep, monotonic=virtual.time))
+    monkeypatch.setattr(_plan, "asyncio", SimpleNamespace(sleep=virtual.asleep))
+    monkeypatch.setattr(_ratelimit, "time", SimpleNamespace(time=virtual.time))
+    monkeypatch.setattr(limits.storage.memory, "time", SimpleNamespace(time=virtual.time))
+    return virtual
+
+
+def limit(text: str) -> RateLimit:
+    """A fresh window per test (the string form shares one per process and vendor)."""
+    return RateLimit(text, key=f"test-{uuid.uuid4()}")
+
+
+class Server:
+    """Answers in order (the last one repeated) and notes when each request arrived."""
+
+    def __init__(self, clock: VirtualClock | None, *answers: httpx.Response) -> None:
+        self.clock = clock
+        self.answers = answers or (paused(),)
+        self.arrivals: list[float] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.arrivals.append(self.clock.now if self.clock else 0.0)
+        return self.answers[min(len(self.arrivals), len(self.answers)) - 1]
+
+
+def paused() -> httpx.Response:
+    return httpx.Response(200, json={"id": str(SEQUENCE_ID), "is_paused": True})
+
+
+def refused(status: int, **headers: str) -> httpx.Response:
+    return httpx.Response(status, headers=headers, json={"status": "x", "message": "slow down"})
+
+
+def unify(handler: Handler, **options: Any) -> UnifyClient:
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    return UnifyClient("key", httpx_client=http, retry_policy=FAST, **options)
+
+
+def async_unify(handler: Handler, **options: Any) -> AsyncUnifyClient:
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    return AsyncUnifyClient("key", httpx_client=http, retry_policy=FAST, **options)
+
+
+def busiest(arrivals: list[float], window: float) -> int:
+    """The most requests that arrived within any `window` seconds (half-open)."""
+    ordered = sorted(arrivals)
+    return max(
+        sum(1 for later in ordered[i:] if later - start < window) for i, start in enumerate(ordered)
+    )
+
+
+def test_calls_beyond_the_limit_wait_for_the_window_instead_of_being_sent(
+    clock: VirtualClock,
+) -> None:
+    server = Server(clock)
+    with unify(server, rate_limit=limit("3/10s")) as client:
+        for _ in range(7):
+            client.call(pause_sequence.operation(SEQUENCE_ID))
+
+    assert len(server.arrivals) == 7
+    assert busiest(server.arrivals, 10.0) == 3
+    # Seven calls at three per ten seconds: the seventh goes in the third window.
+    assert server.arrivals[-1] - server.arrivals[0] >= 20.0
+    assert clock.sleeps, "the waits were the driver's sleeps"
+
+
+async def test_the_async_twin_waits_for_the_same_window(clock: VirtualClock) -> None:
+    server = Server(clock)
+    async with async_unify(server, rate_limit=limit("2/5s")) as client:
+        for _ in range(5):
+            await client.call(pause_sequence.operation(SEQUENCE_ID))
+
+    assert busiest(server.arrivals, 5.0) == 2
+    assert server.arrivals[-1] - server.arrivals[0] >= 10.0
+
+
+def test_every_retry_takes_its_own_slot(clock: VirtualClock) -> None:
+    server = Server(clock, refused(503), refused(502), paused())
+    with unify(server, rate_limit=limit("1/4s")) as client:
+        assert client.call(pause_sequence.operation(SEQUENCE_ID)).is_paused
+
+    first, second, third = server.arrivals
+    # The back-off is milliseconds (FAST); the limit spaces the attempts a window apart.
+    assert second - first >= 4.0 and third - second >= 4.0
+
+
+def test_a_429_retry_after_pauses_every_client_on_the_limit(clock: VirtualClock) -> None:
+    shared = limit("100/1s")
+    hit = Server(clock, refused(429, **{"Retry-After": "6"}))
+    other = Server(clock)
+    with (
+        unify(hit, rate_limit=shared, max_retries=0) as first,
+        unify(other, rate_limit=shared) as second,
+    ):
+        started = clock.now
+        with pytest.raises(errors.RateLimitError):
+            first.call(pause_sequence.operation(SEQUENCE_ID))
+        second.call(pause_sequence.operation(SEQUENCE_ID))
+
+    assert other.arrivals[0] - started >= 6.0  # it never met the 429 itself
+
+
+def test_retry_after_ms_and_a_503_pause_too(clock: VirtualClock) -> None:
+    shared = limit("100/1s")
+    hit = Server(clock, refused(503, **{"retry-after-ms": "2500"}))
+    other = Server(clock)
+    with (
+        unify(hit, rate_limit=shared, max_retries=0) as first,
+        unify(other, rate_limit=shared) as second,
+    ):
+        started = clock.now
+        with pytest.raises(errors.ServerError):
+            first.call(pause_sequence.operation(SEQUENCE_ID))
+        second.call(pause_sequence.operation(SEQUENCE_ID))
+
+    assert other.arrivals[0] - started >= 2.5
+
+
+def test_a_retry_after_beyond_the_policy_is_not_imposed_on_everyone(clock: VirtualClock) -> None:
+    shared = limit("100/1s")
+    hit = Server(clock, refused(429, **{"Retry-After": "3600"}))
+    other = Server(clock)
+    with unify(hit, rate_limit=shared) as first, unify(other, rate_limit=shared) as second:
+        started = clock.now
+        with pytest.raises(errors.RateLimitError):
+            first.call(pause_sequence.operation(SEQUENCE_ID))  # raised at once, not retried
+        second.call(pause_sequence.operation(SEQUENCE_ID))
+
+    assert other.arrivals[0] - started < 1.0
+
+
+def test_the_deadline_counts_the_wait_and_nothing_is_sent_past_it(clock: VirtualClock) -> None:
+    server = Server(clock)
+    with unify(server, rate_limit=limit("1/1m"), deadline=10) as client:
+        client.call(pause_sequence.operation(SEQUENCE_ID))
+        with pytest.raises(errors.DeadlineExceededError) as raised:
+            client.call(pause_sequence.operation(SEQUENCE_ID))
+
+    assert len(server.arrivals) == 1
+    assert sum(clock.sleeps) < 10  # it says so at once rather than sleeping into the deadline
+    assert raised.value.method == "POST" and "/pause" in raised.value.url
+
+
+def test_a_wait_within_the_deadline_is_waited(clock: VirtualClock) -> None:
+    server = Server(clock)
+    with unify(server, rate_limit=limit("1/5s"), deadline=10) as client:
+        client.call(pause_sequence.operation(SEQUENCE_ID))
+        client.call(pause_sequence.operation(SEQUENCE_ID))
+
+    assert len(server.arrivals) == 2 and server.arrivals[1] - server.arrivals[0] >= 5.0
+
+
+async def test_cancelling_a_waiting_call_cancels_its_wait_and_sends_nothing() -> None:
+    server = Server(None)
+    async with async_unify(server, rate_limit=limit("1/1m")) as client:
+        await client.call(pause_sequence.operation(SEQUENCE_ID))
+        waiting = asyncio.create_task(client.call(pause_sequence.operation(SEQUENCE_ID)))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()  # waiting for the next minute's slot
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+
+    assert len(server.arrivals) == 1
+
+
+def test_the_string_form_is_one_window_for_the_vendors_clients_in_a_process(
+    clock: VirtualClock,
+) -> None:
+    text = f"2/{uuid.uuid4().int % 1000 + 1000}s"  # a limit no other test uses
+    servers = [Server(clock) for _ in range(3)]
+    clients = [unify(server, rate_limit=text) for server in servers]
+    clients.append(clients[0].with_options(max_retries=1))  # a copy keeps the limit
+    copy_server = servers[0]
+    for client in clients:
+        client.call(pause_sequence.operation(SEQUENCE_ID))
+        client.close()
+
+    arrivals = sorted(t for server in servers for t in server.arrivals)
+    assert len(arrivals) == 4 and copy_server.arrivals
+    assert busiest(arrivals, 1000.0) == 2  # the third and fourth waited for the next window
+    assert clients[3]._rate_limit is clients[0]._rate_limit
+
+
+def test_with_options_can_change_or_drop_the_limit(clock: VirtualClock) -> None:
+    server = Server(clock)
+    with unify(server, rate_limit=limit("1/1h")) as limited:
+        limited.call(pause_sequence.operation(SEQUENCE_ID))
+        with limited.with_options(rate_limit=None) as unlimited:
+            unlimited.call(pause_sequence.operation(SEQUENCE_ID))
+        with limited.with_options(rate_limit=limit("5/1h")) as other:
+            other.call(pause_sequence.operation(SEQUENCE_ID))
+
+    assert len(server.arrivals) == 3 and clock.sleeps == []
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"rate_limit": "fast"}, "not a rate limit: 'fast'"),
+        ({"rate_limit": "0/s"}, "must be positive"),
+        ({"rate_limit": 100}, "rate_limit must be a string"),
+        ({"rate_limit_storage": "redis://localhost"}, "needs a rate_limit"),
+        ({"rate_limit": RateLimit("5/s"), "rate_limit_storage": "memory://"}, "has its storage"),
+        ({"rate_limit": "5/s", "rate_limit_storage": "mongodb://x"}, "memory:// or redis://"),
+    ],
+)
+def test_a_bad_rate_limit_option_is_a_typed_error(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(errors.InvalidRequestError, match=message):
+        UnifyClient("key", **options)
+    with pytest.raises(errors.InvalidRequestError, match=message):
+        AsyncBoastClient(access_token="t", **options)
+
+
+def test_every_client_takes_the_option_and_repr_hides_the_storage_password() -> None:
+    storage = "redis://user:hunter2@127.0.0.1:1/0"
+    made = [
+        UnifyClient("key", rate_limit="9/s", rate_limit_storage=storage),
+        AsyncUnifyClient("key", rate_limit="9/s", rate_limit_storage=storage),
+        BoastClient(account_id=ACCOUNT_ID, access_token="t", rate_limit="9/s",
+                    rate_limit_storage=storage),
+        AsyncBoastClient(access_token="t", rate_limit="9/s", rate_limit_storage=storage),
+    ]  # fmt: skip
+    for client in made:
+        shown = repr(client)
+        assert "rate_limit=RateLimit('9/s'" in shown and "hunter2" not in shown
+    assert made[0]._rate_limit is made[1]._rate_limit  # one Unify quota per process
+    assert made[2]._rate_limit is made[3]._rate_limit
+    assert made[0]._rate_limit is not made[2]._rate_limit  # each vendor has its own
+    assert "rate_limit" not in repr(UnifyClient("key"))  # opt-in: no limit unless asked
