@@ -9,10 +9,10 @@ disjoint people on the same key for the same time. One of them works in spells: 
   full-rate      each process limits itself alone at the full limit (memory://)
   quarter        each process alone at a quarter of the limit (memory://)
 
-Every process waits out a 429's Retry-After through its limiter's `pause_for`: on Redis every
-process then waits, alone only the one that saw it. The client integration (`rate_limit=` on
-UnifyClient) does not exist yet, so each process drives the limiter in its own request loop
-around the public AsyncUnifyClient (max_retries=0, so every attempt passes the limiter).
+Each process is a service using the library as documented: one AsyncUnifyClient with
+`rate_limit=RateLimit(limit, storage)` and its default retries. Every attempt, retries included,
+takes a slot of that limit before it is sent, and a 429's Retry-After pauses the limit: on Redis
+every process then waits, on memory:// only the one that saw it.
 
 Reported per scenario: the server's requests/s ÷ limit (the budget used), enrolled/s ÷ limit,
 the server's 429s (count and share of requests), enrolled, duplicates (people enrolled twice,
@@ -65,10 +65,11 @@ async def _work(config: dict[str, Any]) -> dict[str, Any]:
     people = list(reversed(config["people"]))
     await limiter.wait_time_async()  # connected (and a slot spent before anyone starts)
     print("ready", flush=True)
+    # `calls` are enroll() calls; each may be several requests (the server counts those).
     start_at = float(await asyncio.to_thread(sys.stdin.readline))
     seconds, spell = config["seconds"], config["spell"]
     end = start_at + seconds
-    counts = {"requests": 0, "429": 0, "errors": 0}
+    counts = {"calls": 0, "429": 0, "errors": 0}
     enrolled: list[str] = []
 
     def resting() -> float:
@@ -79,7 +80,7 @@ async def _work(config: dict[str, Any]) -> dict[str, Any]:
         return 0.0 if phase < spell else 2 * spell - phase
 
     async with AsyncUnifyClient(
-        config["api_key"], base_url=config["base_url"], max_retries=0
+        config["api_key"], base_url=config["base_url"], rate_limit=limiter
     ) as client:
 
         async def task() -> None:
@@ -88,23 +89,18 @@ async def _work(config: dict[str, Any]) -> dict[str, Any]:
                 if (rest := resting()) > 0:
                     await asyncio.sleep(min(rest, end - time.time()))
                     continue
-                wait = await limiter.wait_time_async()
-                if wait > 0:
-                    await asyncio.sleep(min(wait, max(0.0, end - time.time())))
-                    continue
                 if person is None:
                     if not people:
                         return
                     person = people.pop()
-                counts["requests"] += 1
+                counts["calls"] += 1
                 try:
                     await client.enroll(
                         config["sequence_id"], person, mailbox_emails=[config["mailbox"]],
                         on_conflict="return_existing",
                     )  # fmt: skip
-                except errors.RateLimitError as refused:
-                    counts["429"] += 1
-                    await limiter.pause_for_async(refused.retry_after or 1.0)
+                except errors.RateLimitError:
+                    counts["429"] += 1  # 429s through every retry
                     continue  # the same person again: a 429 enrolled nobody
                 except errors.SequenceClientError:
                     counts["errors"] += 1
@@ -182,7 +178,7 @@ def run_scenario(
         "enrolled": len(enrolled),
         "duplicates": vendor.duplicates,
         "lost": vendor.lost,
-        "per_process": [r["requests"] for r in results],
+        "per_process": [r["calls"] for r in results],
         "cpu_ms_per_request": sum(r["cpu_s"] for r in results) * 1000 / max(1, requests),
         "fallback": any(r["fallback"] for r in results),
     }
@@ -228,7 +224,7 @@ def main() -> int:
     head = (
         f"{'scenario':<10} {'client limit':<22} {'req/s÷lim':>9} {'enr/s÷lim':>9}"
         f" {'requests':>8} {'429 srv':>7} {'429 %':>6} {'enrolled':>8} {'dup':>4} {'lost':>5}"
-        " cli ms/req  requests per process"
+        " cli ms/req  calls per process"
     )
     print()
     print(head)
