@@ -223,7 +223,9 @@ def report(modules: list[str], mutants: list[Mutant], equivalents: list[Equivale
         print(f"note: {total.counts['not checked']} mutants not checked (run cut short?)")
     for entry in equivalents:
         if entry not in used and module_of(entry.function) in modules:
-            print(f"note: equivalent entry matches no mutant now: {entry.function}: {entry.added}")
+            print(
+                f"note: equivalent entry matches no surviving mutant: {entry.function}: {entry.added}"
+            )
     return met
 
 
