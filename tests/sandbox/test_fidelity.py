@@ -481,9 +481,9 @@ def token_request(
 
 
 def test_client_authentication_by_basic_or_by_form_fields(make_sandbox: MakeSandbox) -> None:
-    # Contract check off: spec/boast's TokenRequest still requires client_id and client_secret
-    # in the form, so it cannot describe a Basic-authenticated request yet (see ASSUMPTIONS B11).
-    sb = make_sandbox(contract=False)
+    # The contract check is on: spec/boast's TokenRequest requires neither client_id nor
+    # client_secret in the form, so a Basic-authenticated request is one the spec describes (B11).
+    sb = make_sandbox()
     credentials = (sb.boast.client_id, sb.boast.client_secret)
 
     def grant() -> dict[str, str]:

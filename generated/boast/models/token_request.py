@@ -15,30 +15,29 @@ T = TypeVar("T", bound="TokenRequest")
 
 @_attrs_define
 class TokenRequest:
-    """
-    Attributes:
-        grant_type (TokenRequestGrantType):
-        client_id (str):
-        client_secret (str):
-        code (str | Unset): Code from the authorize redirect (authorization_code).
-        redirect_uri (str | Unset): The redirect URI used to authorize (authorization_code).
-        refresh_token (str | Unset): Token from the last token answer (refresh_token).
+    """Assumption: the client authenticates with client_id and client_secret either here, in the
+    form, or with HTTP Basic (RFC 6749 §2.3.1 says a server must support Basic); the docs show
+    only the form fields, so neither place is required.
+
+        Attributes:
+            grant_type (TokenRequestGrantType):
+            code (str | Unset): Code from the authorize redirect (authorization_code).
+            redirect_uri (str | Unset): The redirect URI used to authorize (authorization_code).
+            refresh_token (str | Unset): Token from the last token answer (refresh_token).
+            client_id (str | Unset):
+            client_secret (str | Unset):
     """
 
     grant_type: TokenRequestGrantType
-    client_id: str
-    client_secret: str
     code: str | Unset = UNSET
     redirect_uri: str | Unset = UNSET
     refresh_token: str | Unset = UNSET
+    client_id: str | Unset = UNSET
+    client_secret: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         grant_type = self.grant_type.value
-
-        client_id = self.client_id
-
-        client_secret = self.client_secret
 
         code = self.code
 
@@ -46,13 +45,15 @@ class TokenRequest:
 
         refresh_token = self.refresh_token
 
+        client_id = self.client_id
+
+        client_secret = self.client_secret
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
                 "grant_type": grant_type,
-                "client_id": client_id,
-                "client_secret": client_secret,
             }
         )
         if code is not UNSET:
@@ -61,6 +62,10 @@ class TokenRequest:
             field_dict["redirect_uri"] = redirect_uri
         if refresh_token is not UNSET:
             field_dict["refresh_token"] = refresh_token
+        if client_id is not UNSET:
+            field_dict["client_id"] = client_id
+        if client_secret is not UNSET:
+            field_dict["client_secret"] = client_secret
 
         return field_dict
 
@@ -69,23 +74,23 @@ class TokenRequest:
         d = dict(src_dict)
         grant_type = TokenRequestGrantType(d.pop("grant_type"))
 
-        client_id = d.pop("client_id")
-
-        client_secret = d.pop("client_secret")
-
         code = d.pop("code", UNSET)
 
         redirect_uri = d.pop("redirect_uri", UNSET)
 
         refresh_token = d.pop("refresh_token", UNSET)
 
+        client_id = d.pop("client_id", UNSET)
+
+        client_secret = d.pop("client_secret", UNSET)
+
         token_request = cls(
             grant_type=grant_type,
-            client_id=client_id,
-            client_secret=client_secret,
             code=code,
             redirect_uri=redirect_uri,
             refresh_token=refresh_token,
+            client_id=client_id,
+            client_secret=client_secret,
         )
 
         token_request.additional_properties = d

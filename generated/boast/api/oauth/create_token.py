@@ -90,7 +90,10 @@ def sync_detailed(
     HTTP Basic (RFC 6749 §2.3.1), not both in one request (400 `invalid_request`).
 
     Args:
-        body (TokenRequest):
+        body (TokenRequest): Assumption: the client authenticates with client_id and client_secret
+            either here, in the
+            form, or with HTTP Basic (RFC 6749 §2.3.1 says a server must support Basic); the docs show
+            only the form fields, so neither place is required.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -125,7 +128,10 @@ def sync(
     HTTP Basic (RFC 6749 §2.3.1), not both in one request (400 `invalid_request`).
 
     Args:
-        body (TokenRequest):
+        body (TokenRequest): Assumption: the client authenticates with client_id and client_secret
+            either here, in the
+            form, or with HTTP Basic (RFC 6749 §2.3.1 says a server must support Basic); the docs show
+            only the form fields, so neither place is required.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -155,7 +161,10 @@ async def asyncio_detailed(
     HTTP Basic (RFC 6749 §2.3.1), not both in one request (400 `invalid_request`).
 
     Args:
-        body (TokenRequest):
+        body (TokenRequest): Assumption: the client authenticates with client_id and client_secret
+            either here, in the
+            form, or with HTTP Basic (RFC 6749 §2.3.1 says a server must support Basic); the docs show
+            only the form fields, so neither place is required.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -188,7 +197,10 @@ async def asyncio(
     HTTP Basic (RFC 6749 §2.3.1), not both in one request (400 `invalid_request`).
 
     Args:
-        body (TokenRequest):
+        body (TokenRequest): Assumption: the client authenticates with client_id and client_secret
+            either here, in the
+            form, or with HTTP Basic (RFC 6749 §2.3.1 says a server must support Basic); the docs show
+            only the form fields, so neither place is required.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
