@@ -4,6 +4,7 @@ conflict modes, the report CSV, resuming a journal left by an interrupted run.""
 from __future__ import annotations
 
 import csv
+import socket
 import uuid
 from pathlib import Path
 
@@ -214,6 +215,12 @@ def test_unusable_input_is_one_message_with_exit_2(
         "bulk-enroll", "unify", str(good), "--sequence", session_sequence, "--rate-limit", "fast"
     )
     assert bad_rate.exit_code == 2 and "--rate-limit" in bad_rate.stderr
+    bad_storage = run_cli(
+        "bulk-enroll", "unify", str(good), "--sequence", session_sequence, "-m", "a@b.co",
+        "--rate-limit-storage", "mysql://db/limits",
+    )  # fmt: skip
+    assert bad_storage.exit_code == 2
+    assert "memory:// or redis://" in bad_storage.stderr and "Traceback" not in bad_storage.stderr
     bad_sequence = run_cli("bulk-enroll", "unify", str(good), "--sequence", "nope")
     assert bad_sequence.exit_code == 2 and "--sequence must be a UUID" in bad_sequence.stderr
 
@@ -226,3 +233,25 @@ def test_bulk_without_credentials_explains(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "UNIFY_API_KEY" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "y.csv.journal.sqlite").exists()
+
+
+def test_unreachable_redis_limit_falls_back_says_so_once_and_enrolls_every_row(
+    unify_env: Sandbox, session_sequence: str, tmp_path: Path
+) -> None:
+    """`--rate-limit-storage` reaches the client's shared limit: with nothing listening there,
+    the run keeps the limit in-process, warns once, and loses no row."""
+    people = take_people(unify_env, 5)
+    csv_path = write_csv(tmp_path / "people.csv", [["person_id"], *([p] for p in people)])
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        dead_port = probe.getsockname()[1]
+    result = run_cli(
+        "bulk-enroll", "unify", str(csv_path), "--sequence", session_sequence,
+        "-m", unify_env.unify.mailboxes[0]["email"], "--json", *FAST,
+        "--rate-limit-storage", f"redis://127.0.0.1:{dead_port}/0",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert all(active_count(unify_env, person) == 1 for person in people)
+    warnings = [line for line in result.stderr.splitlines() if "unreachable" in line]
+    assert len(warnings) == 1, result.stderr
+    assert f"127.0.0.1:{dead_port}" in warnings[0] and "this process alone" in warnings[0]

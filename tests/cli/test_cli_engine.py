@@ -1,5 +1,5 @@
 """The bulk engine without HTTP: concurrency bound, bounded read-ahead, journal states,
-conflict modes and the rate limiter, with fake enroll callables."""
+conflict modes, with fake enroll callables."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import pytest
 from sequence_clients import errors
 from sequence_clients.cli.bulk import run_bulk_enroll
 from sequence_clients.cli.journal import Journal
-from sequence_clients.cli.ratelimit import RateLimiter, parse_rate
 from sequence_clients.cli.rows import BadRow, Row
 
 SEQUENCE = str(uuid.uuid4())
@@ -172,50 +171,6 @@ async def test_duplicate_ids_in_one_file_are_sent_once(tmp_path: Path) -> None:
     report = await run_bulk_enroll([row, Row(9, row.key)], hanging_free(calls), journal)
     assert len(calls) == 1
     assert report.counts == {"enrolled": 1, "duplicate": 1} and report.failed == 0
-
-
-async def test_rate_limiter_spaces_requests() -> None:
-    now = [0.0]
-    slept: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        slept.append(seconds)
-
-    limiter = RateLimiter(10, clock=lambda: now[0], sleep=sleep)
-    for _ in range(5):
-        await limiter.acquire()
-    assert slept == pytest.approx([0.1, 0.2, 0.3, 0.4])
-    now[0] = 10.0  # idle time does not bank a burst beyond `burst`
-    slept.clear()
-    await limiter.acquire()
-    await limiter.acquire()
-    assert slept == pytest.approx([0.1])
-
-    bursty = RateLimiter(10, burst=3, clock=lambda: now[0], sleep=sleep)
-    slept.clear()
-    for _ in range(4):
-        await bursty.acquire()
-    assert slept == pytest.approx([0.1])
-
-
-@pytest.mark.parametrize(
-    ("text", "per_second"),
-    [
-        ("333/s", 333),
-        ("333", 333),
-        ("100000/5m", 100000 / 300),
-        ("100000/300s", 100000 / 300),
-        ("60/min", 1),
-    ],
-)
-def test_parse_rate(text: str, per_second: float) -> None:
-    assert parse_rate(text) == pytest.approx(per_second)
-
-
-@pytest.mark.parametrize("text", ["", "fast", "0/s", "10/lightyear", "-3"])
-def test_parse_rate_rejects(text: str) -> None:
-    with pytest.raises(ValueError, match="rate"):
-        parse_rate(text)
 
 
 def status_error(

@@ -1,6 +1,6 @@
 """The `sequence-clients` command line (needs the `cli` extra: typer, rich).
 
-The bulk engine (`bulk`, `journal`, `rows`, `ratelimit`, `vendors`) has no CLI dependencies,
+The bulk engine (`bulk`, `journal`, `rows`, `report`, `vendors`) has no CLI dependencies,
 so benchmarks and services can import it; only `main()` loads typer.
 """
 

@@ -20,6 +20,8 @@ from typing import Annotated
 import typer
 
 from .. import _validate
+from .._ratelimit import parse_limit
+from ..errors import InvalidRequestError
 from .bulk import Report, run_bulk_enroll
 from .config import ConfigError, unify_settings
 from .journal import Journal, JournalBusy, JournalLock, last_run
@@ -37,10 +39,12 @@ from .output import (
     print_json,
 )
 from .progress import BulkProgress, print_report
-from .ratelimit import UNIFY_RATE, RateLimiter, parse_rate
 from .report import Summary, default_paths, write_reports
 from .rows import BOAST_ROWS, UNIFY_ROWS, CsvFile, CsvInputError, open_csv
 from .vendors import Enroller, PreflightError, boast_enroller, check_mailboxes, unify_enroller
+
+# Unify publishes 100,000 requests per 5 minutes per API key; Boast publishes no limit.
+UNIFY_PUBLISHED_LIMIT = "100000/5m"
 
 
 class Vendor(enum.StrEnum):
@@ -108,6 +112,14 @@ def bulk_enroll(
             help="Client-side limit, e.g. 333/s or 100000/5m (Unify default: 100000/5m; Boast: none)."
         ),
     ] = None,
+    rate_limit_storage: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SEQUENCE_CLIENTS_RATE_LIMIT_STORAGE",
+            help="Where the limit is kept: memory:// (this run only, the default) or "
+            "redis://HOST:PORT/DB, shared by every run and service on the same API key.",
+        ),
+    ] = None,
     encoding: Encoding = None,
     journal: JournalOption = None,
     report: ReportOption = None,
@@ -124,22 +136,18 @@ def bulk_enroll(
     circuit breaker (credentials, network, sequence gone): fix it and re-run to resume;
     130 interrupted: re-run to resume.
     """
+    limit = rate_limit or (UNIFY_PUBLISHED_LIMIT if vendor == Vendor.unify else None)
     try:
-        rate = (
-            parse_rate(rate_limit)
-            if rate_limit
-            else (UNIFY_RATE if vendor == Vendor.unify else None)
-        )
-    except ValueError as error:
+        if limit is not None:
+            parse_limit(limit)
+        elif rate_limit_storage is not None:
+            raise InvalidRequestError("--rate-limit-storage needs a --rate-limit for Boast")
+    except InvalidRequestError as error:
         raise fail(f"--rate-limit: {error}", EXIT_USAGE) from None
     journal_default, report_default, failed_default = default_paths(file)
     journal_path = journal or journal_default
     report_path = report or report_default
     failed_path = failed or failed_default
-    # A tenth of a second of slack: a journal commit or a GC pause must not waste slots that
-    # strict spacing never gives back (bench/bulk.py under load: 0.73-0.83 of the limit with a
-    # burst of 1, 0.97-1.01 with this). The vendors' own windows are minutes long.
-    limiter = RateLimiter(rate, burst=max(1.0, rate / 10)) if rate else None
     with handled_errors():
         sequence_id = str(_validate.as_uuid(sequence, "--sequence"))
         if mailbox and vendor == Vendor.boast:
@@ -150,14 +158,14 @@ def bulk_enroll(
         if vendor == Vendor.unify:
             settings = unify_settings(config, base_url)
             enroller = unify_enroller(
-                settings.api_key, sequence_id, base_url=settings.base_url, limiter=limiter,
+                settings.api_key, sequence_id, base_url=settings.base_url, rate_limit=limit, rate_limit_storage=rate_limit_storage,
                 concurrency=concurrency, max_retries=max_retries,
             )  # fmt: skip
         else:
             from .boast_cmds import boast_kwargs
 
             enroller = boast_enroller(
-                boast_kwargs(config, base_url), sequence_id, limiter=limiter,
+                boast_kwargs(config, base_url), sequence_id, rate_limit=limit, rate_limit_storage=rate_limit_storage,
                 concurrency=concurrency, max_retries=max_retries,
             )  # fmt: skip
         lock = JournalLock(journal_path)
@@ -287,12 +295,15 @@ def bulk_report(
 
 @contextmanager
 def counting_retries() -> Iterator[list[int]]:
-    """Count the wrapper's retry log records (logger `sequence_clients`, INFO) for the report."""
+    """Count the wrapper's retry log records (logger `sequence_clients`, INFO) for the report,
+    and show its warnings (e.g. a shared rate limit fell back to in-process) on stderr."""
     counter = [0]
 
     class Count(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            if record.getMessage().startswith("retrying"):
+            if record.levelno >= logging.WARNING:
+                err_console().print(f"warning: {record.getMessage()}", markup=False)
+            elif record.getMessage().startswith("retrying"):
                 counter[0] += 1
 
     logger = logging.getLogger("sequence_clients")

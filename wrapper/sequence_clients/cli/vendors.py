@@ -29,7 +29,6 @@ from ..errors import (
 )
 from ..unify import UNIFY_BASE_URL, AsyncUnifyClient
 from .bulk import EnrollFn, short_reason
-from .ratelimit import RateLimiter
 from .rows import Row
 
 if TYPE_CHECKING:
@@ -60,10 +59,10 @@ def preflight_failure(vendor: str, error: SequenceClientError, credentials: str)
     return PreflightError(f"preflight: {vendor} answered {reason}")
 
 
-def limited_http(limiter: RateLimiter | None, concurrency: int) -> httpx.AsyncClient:
-    hooks = {"request": [limiter.httpx_hook]} if limiter is not None else {}
+def pooled_http(concurrency: int) -> httpx.AsyncClient:
+    """One connection per worker: a worker waiting for the rate limit holds none."""
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    return httpx.AsyncClient(event_hooks=hooks, limits=limits)
+    return httpx.AsyncClient(limits=limits)
 
 
 @asynccontextmanager
@@ -72,18 +71,21 @@ async def unify_enroller(
     sequence_id: str,
     *,
     base_url: str | None = None,
-    limiter: RateLimiter | None = None,
+    rate_limit: str | None = None,
+    rate_limit_storage: str | None = None,
     concurrency: int = 16,
     max_retries: int = DEFAULT_MAX_RETRIES,
     retry_policy: RetryPolicy | None = None,
 ) -> AsyncIterator[Enroller]:
     async with (
-        limited_http(limiter, concurrency) as http,
+        pooled_http(concurrency) as http,
         AsyncUnifyClient(
             api_key,
             base_url=base_url or UNIFY_BASE_URL,
             max_retries=max_retries,
             retry_policy=retry_policy,
+            rate_limit=rate_limit,
+            rate_limit_storage=rate_limit_storage,
             httpx_client=http,
         ) as client,
     ):
@@ -124,7 +126,8 @@ async def boast_enroller(
     client_kwargs: BoastKwargs,
     sequence_id: str,
     *,
-    limiter: RateLimiter | None = None,
+    rate_limit: str | None = None,
+    rate_limit_storage: str | None = None,
     concurrency: int = 16,
     max_retries: int = DEFAULT_MAX_RETRIES,
     retry_policy: RetryPolicy | None = None,
@@ -133,9 +136,14 @@ async def boast_enroller(
     from ..boast import AsyncBoastClient
 
     async with (
-        limited_http(limiter, concurrency) as http,
+        pooled_http(concurrency) as http,
         AsyncBoastClient(
-            **client_kwargs, max_retries=max_retries, retry_policy=retry_policy, httpx_client=http
+            **client_kwargs,
+            max_retries=max_retries,
+            retry_policy=retry_policy,
+            rate_limit=rate_limit,
+            rate_limit_storage=rate_limit_storage,
+            httpx_client=http,
         ) as client,
     ):
 
