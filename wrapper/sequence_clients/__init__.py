@@ -7,8 +7,6 @@ Beyond the named methods, any generated operation runs through the same request 
 modules under `sequence_clients.generated.unify.api` and `sequence_clients.generated.boast.api`.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 from . import errors
 from ._pagination import AsyncPager, Page, SyncPager
 from ._plan import RetryPolicy
@@ -17,10 +15,20 @@ from .boast import AsyncBoastClient, BoastClient
 from .oauth import OAuthToken, TokenStore, aexchange_code, authorization_url, exchange_code
 from .unify import AsyncUnifyClient, UnifyClient
 
-try:
-    __version__ = version("sequence-clients")
-except PackageNotFoundError:  # imported from a source tree that was never installed
-    __version__ = "0+unknown"
+__version__: str  # read on first use (PEP 562): importlib.metadata costs a third of our import
+
+
+def __getattr__(name: str) -> str:
+    if name != "__version__":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = version("sequence-clients")
+    except PackageNotFoundError:  # imported from a source tree that was never installed
+        found = "0+unknown"
+    globals()["__version__"] = found
+    return found
 
 __all__ = [
     "AsyncBoastClient",
