@@ -196,7 +196,9 @@ def test_an_option_copy_with_a_new_access_token_uses_it() -> None:
         return httpx.Response(200, json={"data": []})
 
     http = httpx.Client(transport=httpx.MockTransport(handle))
+    own = httpx.Client(transport=httpx.MockTransport(handle))
     with BoastClient(account_id=uuid.uuid4(), access_token="first", httpx_client=http) as boast:
-        list(boast.with_options(access_token="second").list_sequences())
+        list(boast.with_options(access_token="second", httpx_client=own).list_sequences())
         list(boast.with_options(max_retries=0).list_sequences())
-    assert bearers == ["Bearer second", "Bearer first"]
+        list(boast.list_sequences())
+    assert bearers == ["Bearer second", "Bearer first", "Bearer first"]

@@ -72,6 +72,14 @@ def _rate_limit(
     return limit_for(limit, storage or "memory://", vendor)
 
 
+# Options that configure_http writes into the httpx client itself (the timeout travels with
+# each request instead, so a copy may change it).
+_WRITTEN_INTO_HTTP = frozenset(
+    {"api_key", "access_token", "refresh_token", "expires_at", "client_id", "client_secret",
+     "base_url", "auth_base_url", "token_store", "allow_insecure_http"}
+)  # fmt: skip
+
+
 def _checked_deadline(deadline: float | None) -> float | None:
     if deadline is not None and not deadline > 0:
         raise InvalidRequestError(f"deadline must be a positive number of seconds, got {deadline}")
@@ -123,6 +131,16 @@ class _ClientBase:
         return self._copy(changes)
 
     def _copy(self, changes: Mapping[str, object]) -> Self:
+        shared_http = self._init_kwargs.get("httpx_client") is not None
+        rewired = sorted(changes.keys() & _WRITTEN_INTO_HTTP) if shared_http else []
+        if rewired and changes.get("httpx_client") is None:
+            # The caller's httpx client carries our base URL, timeout and credentials: a copy
+            # changing them on it would change them for this client too.
+            raise InvalidRequestError(
+                f"with_options({', '.join(rewired)}=…) on a client built with httpx_client= "
+                "would change that shared httpx client under this one; pass the copy an "
+                "httpx_client of its own"
+            )
         if changes.keys() & {"rate_limit", "rate_limit_storage"}:
             return type(self)(**{**self._init_kwargs, **changes})
         # The limiter itself, not its strings: a RateLimit given by the caller stays shared.

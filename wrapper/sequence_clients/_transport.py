@@ -93,7 +93,8 @@ def configure_http(
     if auth is not None:
         http.auth = auth
     hook: Any = _araise_for_status if isinstance(http, httpx.AsyncClient) else _raise_for_status
-    http.event_hooks = {**http.event_hooks, "response": [*http.event_hooks["response"], hook]}
+    if hook not in http.event_hooks["response"]:  # a second client on the same httpx client
+        http.event_hooks = {**http.event_hooks, "response": [*http.event_hooks["response"], hook]}
 
 
 def translate(error: httpx.HTTPError) -> SequenceClientError:
@@ -128,7 +129,8 @@ def within(timeout: httpx.Timeout, seconds_left: float | None) -> httpx.Timeout:
 
 # What a generated parser raises on a body that does not match the spec (a missing key, a wrong
 # type, an enum value it refuses); anything else is a bug and surfaces as itself.
-_PARSE_FAILURES = (KeyError, TypeError, ValueError, AttributeError)
+# RecursionError: a body nested deeper than the JSON parser or a model's from_dict goes.
+_PARSE_FAILURES = (KeyError, TypeError, ValueError, AttributeError, RecursionError)
 
 
 def parse(operation: Operation[T], response: httpx.Response) -> T:

@@ -222,6 +222,10 @@ def _enrollment_filters(
             raise InvalidRequestError(f"status must be among {valid}; got {status!r}") from None
     for name, when in (("updated_after", updated_after), ("updated_before", updated_before)):
         if when is not None:
+            if not isinstance(when, dt.datetime):
+                raise InvalidRequestError(
+                    f"{name} must be a timezone-aware datetime, got {type(when).__name__} {when!r}"
+                )
             if when.tzinfo is None:
                 raise InvalidRequestError(f"{name} must be timezone-aware")
             filters[name] = when
