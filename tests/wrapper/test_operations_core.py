@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
+from virtual_clock import VirtualClock, drive_plans_with
 
 from sequence_clients import (
     AsyncBoastClient,
@@ -18,7 +18,6 @@ from sequence_clients import (
     BoastClient,
     RetryPolicy,
     UnifyClient,
-    _plan,
     errors,
 )
 from sequence_clients.generated.boast.api.contacts import list_contacts
@@ -35,32 +34,9 @@ ACCOUNT_ID = uuid.UUID("6a5b4c3d-2e1f-4a0b-8c9d-0e1f2a3b4c5d")
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
-class VirtualClock:
-    """Stands in for `time` and `asyncio` inside _plan: sleeping moves the clock, instantly."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    async def asleep(self, seconds: float) -> None:
-        self.sleep(seconds)
-
-    def monotonic(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
-    virtual = VirtualClock()
-    monkeypatch.setattr(
-        _plan, "time", SimpleNamespace(sleep=virtual.sleep, monotonic=virtual.monotonic)
-    )
-    monkeypatch.setattr(_plan, "asyncio", SimpleNamespace(sleep=virtual.asleep))
-    return virtual
+    return drive_plans_with(monkeypatch, VirtualClock())
 
 
 def unify_sync(handler: Handler, **options: Any) -> UnifyClient:

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import limits.storage.memory
 import pytest
+from virtual_clock import VirtualClock, drive_plans_with
 
 from sequence_clients import (
     AsyncBoastClient,
@@ -26,7 +27,6 @@ from sequence_clients import (
     RateLimit,
     RetryPolicy,
     UnifyClient,
-    _plan,
     _ratelimit,
     errors,
 )
@@ -38,29 +38,10 @@ ACCOUNT_ID = uuid.UUID("6a5b4c3d-2e1f-4a0b-8c9d-0e1f2a3b4c5d")
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
-class VirtualClock:
-    """One clock for the driver (monotonic, sleep) and the limiter (wall clock)."""
-
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    async def asleep(self, seconds: float) -> None:
-        self.sleep(seconds)
-
-    def time(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
-    virtual = VirtualClock()
-    monkeypatch.setattr(_plan, "time", SimpleNamespace(sleep=virtual.sleep, monotonic=virtual.time))
-    monkeypatch.setattr(_plan, "asyncio", SimpleNamespace(sleep=virtual.asleep))
+    """One clock for the driver (monotonic, sleep) and the limiter (wall clock)."""
+    virtual = drive_plans_with(monkeypatch, VirtualClock(start=1_800_000_000.0))
     monkeypatch.setattr(_ratelimit, "time", SimpleNamespace(time=virtual.time))
     monkeypatch.setattr(limits.storage.memory, "time", SimpleNamespace(time=virtual.time))
     return virtual
