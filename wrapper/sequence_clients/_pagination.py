@@ -31,7 +31,7 @@ class Page(Generic[T]):
     when the vendor says which page it served (Boast's meta.pagination.page), that token."""
 
     items: list[T]
-    raw: Any
+    raw: object  # the vendor's list answer; isinstance() it against the generated model
     next: Any = None
     served: Any = None
 
