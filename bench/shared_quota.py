@@ -184,6 +184,12 @@ def run_scenario(
     }
 
 
+# A shared limit set exactly at the vendor's draws an occasional 429 (grants that fit the client's
+# window reach the vendor's bucket bunched by scheduling), and each such 429 pauses every process
+# for its Retry-After: on 2026-12-01, 0.92 of the limit at 100% vs 0.98 with 0 429s at 97.5%.
+HEADROOM = 0.975
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -196,6 +202,10 @@ def main() -> int:
     parser.add_argument("--spell", type=float, default=2.0, help="part-time busy/idle seconds")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", help="comma-separated scenarios to run (default: all three)")
+    parser.add_argument(
+        "--shared-limit",
+        help="the shared scenario's client limit (default: 97.5%% of the vendor's, see HEADROOM)",
+    )
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker()))
@@ -205,8 +215,9 @@ def main() -> int:
     # Nobody may run out of people: at most the whole limit for the whole run, plus slack.
     args.people_per_process = int(args.vendor_rate * args.seconds * 1.2) + 100
     quarter = f"{count // PROCESSES}/{window}s"
+    shared = args.shared_limit or f"{int(count * HEADROOM)}/{window}s"
     scenarios = [
-        Scenario("shared", args.limit, "redis"),
+        Scenario("shared", shared, "redis"),
         Scenario("full-rate", args.limit, "memory://"),
         Scenario("quarter", quarter, "memory://"),
     ]
