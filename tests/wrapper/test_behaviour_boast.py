@@ -147,6 +147,19 @@ def test_enrollment_filters_reach_the_request() -> None:
     ]
 
 
+async def test_async_enrollment_filters_reach_the_request() -> None:
+    server = ScriptedBoast()
+    contact, sequence = uuid.uuid4(), uuid.uuid4()
+    http = httpx.AsyncClient(transport=httpx.MockTransport(server.handle))
+    async with AsyncBoastClient(account_id=ACCOUNT, access_token="t", httpx_client=http) as boast:
+        found = boast.list_enrollments(contact_id=contact, sequence_id=sequence, status="paused")
+        assert [e async for e in found] == []
+    assert server.queries == [
+        {"page": "1", "contact_id": str(contact), "sequence_id": str(sequence), "status": "paused"}
+    ]
+    await http.aclose()
+
+
 # --- the first token ----------------------------------------------------------------------
 
 
