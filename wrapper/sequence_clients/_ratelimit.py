@@ -172,12 +172,8 @@ class RateLimit:
 
     def pause_for(self, seconds: float) -> None:
         """Make every user of this limit wait `seconds` from now (a 429's Retry-After)."""
-        if seconds <= 0:
-            return
-        until = time.time() + seconds
-        self._local_paused_until = max(self._local_paused_until, until)
-        self._not_before = max(self._not_before, until)
-        if self._use_shared():
+        until = self._pause_here(seconds)
+        if until is not None and self._use_shared():
             connection, _ = self._sync_storage()
             try:
                 pipe = connection.pipeline(transaction=False)
@@ -216,12 +212,8 @@ class RateLimit:
         return self._local_wait_time()
 
     async def pause_for_async(self, seconds: float) -> None:
-        if seconds <= 0:
-            return
-        until = time.time() + seconds
-        self._local_paused_until = max(self._local_paused_until, until)
-        self._not_before = max(self._not_before, until)
-        if self._use_shared():
+        until = self._pause_here(seconds)
+        if until is not None and self._use_shared():
             connection, _ = self._async_storage()
             try:
                 pipe = connection.pipeline(transaction=False)
@@ -234,6 +226,15 @@ class RateLimit:
                 self._storage_answered()
 
     # -- internals -------------------------------------------------------------------------
+
+    def _pause_here(self, seconds: float) -> float | None:
+        """Pause this process's users; the moment the pause ends, or None for no pause."""
+        if seconds <= 0:
+            return None
+        until = time.time() + seconds
+        self._local_paused_until = max(self._local_paused_until, until)
+        self._not_before = max(self._not_before, until)
+        return until
 
     def _wait_without_asking(self) -> float | None:
         """How long to wait without asking the storage, or None: ask it (the caller then holds
