@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-STAGE = ROOT / "build" / "mutation"
+# MUTATION_STAGE lets two runs (say, core and the bulk engine) go side by side, each in its own
+# tree with its own mutants/.
+STAGE = Path(os.environ.get("MUTATION_STAGE", ROOT / "build" / "mutation")).resolve()
 PACKAGE = "src/sequence_clients"
 EQUIVALENT_FILE = ROOT / "tests" / "mutation" / "equivalent.toml"
 
