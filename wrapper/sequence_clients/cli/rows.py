@@ -209,11 +209,15 @@ def _check_encoding(path: Path, encoding: str | None) -> str:
             codecs.lookup(encoding)
         except LookupError:
             raise CsvInputError(f"--encoding: unknown encoding {encoding!r}") from None
-        with path.open(encoding=encoding, newline="") as handle:
+        # Bytes a line at a time through an incremental decoder: a text-mode file decodes a
+        # whole buffer at once, and its error would always name line 1.
+        decoder = codecs.getincrementaldecoder(encoding)()
+        with path.open("rb") as handle:
             lines_read = 0
             try:
-                for _ in handle:
-                    lines_read += 1
+                for raw in handle:
+                    lines_read += decoder.decode(raw).count("\n")
+                decoder.decode(b"", final=True)
             except UnicodeDecodeError as error:
                 raise CsvInputError(
                     f"{path} line {lines_read + 1}: not {encoding} ({error.reason}); "
