@@ -1,0 +1,383 @@
+"""One promise, both twins: the deadline, the rate limit's waits and shared pauses, the
+timeouts cut to what is left, and the errors a failed send raises, held to the same behaviour on
+UnifyClient and AsyncUnifyClient.
+
+Each scenario is written once and run against both (the `twin` parameter); the sync client is
+driven from inside the test's coroutine, which changes nothing for it. Waits go through a virtual
+clock (the driver's sleeps and monotonic time, the limiter's wall clock), so nothing here sleeps
+for real except the cancellation test's few milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import limits.storage.memory
+import pytest
+from virtual_clock import VirtualClock, drive_plans_with
+
+from sequence_clients import (
+    AsyncUnifyClient,
+    RateLimit,
+    RetryPolicy,
+    UnifyClient,
+    _ratelimit,
+    errors,
+)
+from sequence_clients.generated.unify.api.sequences import pause_sequence
+
+FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
+SEQUENCE_ID = uuid.UUID("3d1f0e2c-5b4a-4c3d-9e8f-7a6b5c4d3e2f")
+PAUSE_PATH = f"/sequences/v1/sequences/{SEQUENCE_ID}/pause"
+PAUSE_URL = f"https://api.unifygtm.com{PAUSE_PATH}"
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+class Twin:
+    """A Unify client of one flavour, called the same way from a test's coroutine."""
+
+    def __init__(self, flavour: str, handler: Handler, **options: Any) -> None:
+        options.setdefault("retry_policy", FAST)
+        self.flavour = flavour
+        if flavour == "sync":
+            transport = httpx.MockTransport(handler)
+            self.sync = UnifyClient(
+                "key", httpx_client=httpx.Client(transport=transport), **options
+            )
+        else:
+            http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+            self.async_ = AsyncUnifyClient("key", httpx_client=http, **options)
+
+    async def pause(self) -> object:
+        operation = pause_sequence.operation(SEQUENCE_ID)
+        if self.flavour == "sync":
+            return self.sync.call(operation)
+        return await self.async_.call(operation)
+
+
+@pytest.fixture(params=["sync", "async"])
+def twin(request: pytest.FixtureRequest) -> Callable[..., Twin]:
+    return lambda handler, **options: Twin(request.param, handler, **options)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
+    """One clock for the driver (monotonic, sleep) and the limiter (wall clock)."""
+    virtual = drive_plans_with(monkeypatch, VirtualClock(start=1_800_000_000.0))
+    monkeypatch.setattr(_ratelimit, "time", SimpleNamespace(time=virtual.time))
+    monkeypatch.setattr(limits.storage.memory, "time", SimpleNamespace(time=virtual.time))
+    return virtual
+
+
+def limit(text: str) -> RateLimit:
+    """A fresh window per test (the string form shares one per process and vendor)."""
+    return RateLimit(text, key=f"test-{uuid.uuid4()}")
+
+
+class Server:
+    """Answers in order (the last one repeated), noting each request and when it arrived; each
+    answer takes `takes` seconds of the virtual clock."""
+
+    def __init__(self, clock: VirtualClock, *answers: httpx.Response, takes: float = 0.0) -> None:
+        self.clock = clock
+        self.answers = answers or (paused(),)
+        self.takes = takes
+        self.received: list[httpx.Request] = []
+        self.arrivals: list[float] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.received.append(request)
+        self.arrivals.append(self.clock.now)
+        self.clock.now += self.takes
+        answer = self.answers[min(len(self.received), len(self.answers)) - 1]
+        # A fresh response each time: httpx binds a response to the request it answers.
+        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
+
+
+def paused() -> httpx.Response:
+    return httpx.Response(200, json={"id": str(SEQUENCE_ID), "is_paused": True})
+
+
+def refused(status: int, **headers: str) -> httpx.Response:
+    return httpx.Response(status, headers=headers, json={"status": "x", "message": "slow down"})
+
+
+def timeouts(request: httpx.Request) -> dict[str, float | None]:
+    return dict(request.extensions["timeout"])
+
+
+# The deadline ------------------------------------------------------------------------------
+
+
+async def test_a_deadline_stops_the_retries_and_says_what_it_was_doing(
+    twin: Callable[..., Twin], clock: VirtualClock
+) -> None:
+    server = Server(clock, refused(503), takes=0.4)
+    client = twin(server, max_retries=10, deadline=1.0)
+    with pytest.raises(errors.DeadlineExceededError) as raised:
+        await client.pause()
+
+    assert len(server.received) == 3  # at 0, ~0.4 and ~0.8 s; a fourth would start past 1 s
+    error = raised.value
+    # The deadline names the operation's request as planned (its path), not the sent URL.
+    assert str(error) == (
+        f"POST {PAUSE_PATH}: deadline of 1s reached (retries and back-off included)"
+    )
+    assert (error.method, error.url) == ("POST", PAUSE_PATH)
+    assert error.maybe_applied  # a 503 may come after the backend committed
+    assert isinstance(error.__cause__, errors.ServerError)
+    assert error.__cause__.status_code == 503
+
+
+async def test_each_request_timeout_is_cut_to_what_is_left_of_the_deadline(
+    twin: Callable[..., Twin], clock: VirtualClock
+) -> None:
+    server = Server(clock, refused(503), takes=0.3)
+    timeout = httpx.Timeout(connect=0.5, read=20.0, write=0.9, pool=None)
+    client = twin(server, max_retries=1, deadline=2.0, timeout=timeout)
+    with pytest.raises(errors.ServerError):
+        await client.pause()
+
+    first, second = (timeouts(request) for request in server.received)
+    # Nothing used yet: each phase is the shorter of its own timeout and the 2 s left; a phase
+    # without a timeout gets the 2 s.
+    assert first == {"connect": 0.5, "read": 2.0, "write": 0.9, "pool": 2.0}
+    left = 2.0 - (server.arrivals[1] - server.arrivals[0])
+    assert 1.6 < left < 1.7
+    assert second == {"connect": 0.5, "read": left, "write": 0.9, "pool": left}
+
+
+async def test_without_a_deadline_the_timeouts_are_sent_as_configured(
+    twin: Callable[..., Twin], clock: VirtualClock
+) -> None:
+    server = Server(clock, takes=5.0)
+    timeout = httpx.Timeout(connect=0.5, read=20.0, write=0.9, pool=None)
+    client = twin(server, timeout=timeout)
+    await client.pause()
+    await client.pause()
+    for request in server.received:
+        assert timeouts(request) == {"connect": 0.5, "read": 20.0, "write": 0.9, "pool": None}
+
+
+async def test_a_retry_after_that_would_use_up_the_deadline_is_not_slept(
+    twin: Callable[..., Twin], clock: VirtualClock
+) -> None:
+    server = Server(clock, refused(429, **{"Retry-After": "10"}), paused())
+    client = twin(server, deadline=10.0)
+    with pytest.raises(errors.DeadlineExceededError) as raised:
+        await client.pause()
+
+    # Waiting exactly the 10 s left would leave no time to send: it says so at once.
+    assert clock.sleeps == [] and len(server.received) == 1
+    assert isinstance(raised.value.__cause__, errors.RateLimitError)
+    assert not raised.value.maybe_applied  # a 429 was refused, not applied
+
+
+async def test_a_retry_after_within_the_deadline_is_slept_and_the_call_succeeds(
+    twin: Callable[..., Twin], clock: VirtualClock
+) -> None:
+    server = Server(clock, refused(429, **{"Retry-After": "7"}), paused())
+    client = twin(server, deadline=10.0)
+    result = await client.pause()
+
+    assert getattr(result, "is_paused", None) is True
+    assert clock.sleeps == [7.0]
+    assert server.arrivals[1] - server.arrivals[0] == 7.0
+
+
+# The rate limit ----------------------------------------------------------------------------
+
+
+async def test_a_limiter_wait_past_the_deadline_is_refused_without_sending(
+    twin: Callable[..., Twin], clock: VirtualClock
+) -> None:
+    server = Server(clock)
+    client = twin(server, rate_limit=limit("1/1m"), deadline=10.0)
+    await client.pause()
+    with pytest.raises(errors.DeadlineExceededError) as raised:
+        await client.pause()
+
+    assert len(server.received) == 1
+    # It says so rather than sleeping into the deadline: no wait beyond the (ms) back-off.
+    assert sum(clock.sleeps) < 1.0
+    error = raised.value
+    assert (error.method, error.url) == ("POST", PAUSE_PATH)
+    assert "deadline of 10s reached" in str(error)
+    assert not error.maybe_applied and error.__cause__ is None  # nothing was sent
+
+
+async def test_a_limiter_wait_within_the_deadline_is_waited(
+    twin: Callable[..., Twin], clock: VirtualClock
+) -> None:
+    server = Server(clock)
+    client = twin(server, rate_limit=limit("1/5s"), deadline=10.0)
+    await client.pause()
+    await client.pause()
+
+    assert len(server.received) == 2
+    assert 5.0 <= server.arrivals[1] - server.arrivals[0] < 6.0
+    assert 5.0 <= sum(clock.sleeps) < 6.0
+
+
+async def test_a_limiter_wait_without_a_deadline_is_waited_however_long(
+    twin: Callable[..., Twin], clock: VirtualClock
+) -> None:
+    server = Server(clock)
+    client = twin(server, rate_limit=limit("1/1m"))
+    await client.pause()
+    await client.pause()
+
+    assert 60.0 <= server.arrivals[1] - server.arrivals[0] < 61.0
+
+
+@pytest.mark.parametrize(
+    ("answer", "error_type", "pause"),
+    [
+        (refused(429, **{"Retry-After": "6"}), errors.RateLimitError, 6.0),
+        (refused(503, **{"retry-after-ms": "2500"}), errors.ServerError, 2.5),
+        (refused(429, **{"Retry-After": "120"}), errors.RateLimitError, 120.0),  # the policy's most
+    ],
+)
+async def test_a_retry_after_pauses_every_client_on_the_shared_limit(
+    twin: Callable[..., Twin],
+    clock: VirtualClock,
+    answer: httpx.Response,
+    error_type: type[errors.APIStatusError],
+    pause: float,
+) -> None:
+    shared = limit("100/1s")
+    hit, other = Server(clock, answer), Server(clock)
+    first = twin(hit, rate_limit=shared, max_retries=0)
+    second = twin(other, rate_limit=shared)
+    started = clock.now
+    with pytest.raises(error_type):
+        await first.pause()
+    await second.pause()
+
+    waited = other.arrivals[0] - started  # it never met the refusal itself
+    assert pause <= waited < pause + 1.0
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        refused(429, **{"Retry-After": "3600"}),  # beyond what the policy honours
+        refused(500, **{"Retry-After": "6"}),  # a 500 asks nothing of the other clients
+        refused(502, **{"Retry-After": "6"}),
+        refused(429),  # no wait given
+    ],
+)
+async def test_other_refusals_do_not_pause_the_other_clients(
+    twin: Callable[..., Twin], clock: VirtualClock, answer: httpx.Response
+) -> None:
+    shared = limit("100/1s")
+    hit, other = Server(clock, answer), Server(clock)
+    first = twin(hit, rate_limit=shared, max_retries=0)
+    second = twin(other, rate_limit=shared)
+    started = clock.now
+    with pytest.raises(errors.APIStatusError):
+        await first.pause()
+    await second.pause()
+
+    assert other.arrivals[0] - started < 1.0
+
+
+async def test_a_lower_max_retry_after_also_bounds_the_shared_pause(
+    twin: Callable[..., Twin], clock: VirtualClock
+) -> None:
+    shared = limit("100/1s")
+    hit, other = Server(clock, refused(429, **{"Retry-After": "30"})), Server(clock)
+    policy = RetryPolicy(base_delay=0.001, max_delay=0.01, max_retry_after=20.0)
+    first = twin(hit, rate_limit=shared, retry_policy=policy)
+    second = twin(other, rate_limit=shared)
+    started = clock.now
+    with pytest.raises(errors.RateLimitError):
+        await first.pause()  # 30 s is more than this policy waits: raised at once
+    await second.pause()
+
+    assert len(hit.received) == 1
+    assert other.arrivals[0] - started < 1.0
+
+
+async def test_every_retry_takes_its_own_slot(
+    twin: Callable[..., Twin], clock: VirtualClock
+) -> None:
+    server = Server(clock, refused(503), refused(502), paused())
+    client = twin(server, rate_limit=limit("1/4s"))
+    await client.pause()
+
+    first, second, third = server.arrivals
+    # The back-off is milliseconds (FAST); the limit spaces the attempts a window apart.
+    assert second - first >= 4.0 and third - second >= 4.0
+
+
+async def test_cancelling_an_async_call_waiting_for_its_slot_sends_nothing() -> None:
+    received: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        received.append(request)
+        return paused()
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    async with AsyncUnifyClient("key", httpx_client=http, rate_limit=limit("1/1m")) as client:
+        await client.call(pause_sequence.operation(SEQUENCE_ID))
+        waiting = asyncio.create_task(client.call(pause_sequence.operation(SEQUENCE_ID)))
+        await asyncio.sleep(0.02)
+        assert not waiting.done()  # waiting for the next minute's slot
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+
+    assert len(received) == 1
+
+
+# What a failed send raises -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raised", "error_type", "maybe_applied"),
+    [
+        (httpx.ConnectError("connection refused"), errors.APIConnectionError, False),
+        (httpx.ConnectTimeout("connect timed out"), errors.APITimeoutError, False),
+        (httpx.PoolTimeout("no free connection"), errors.APITimeoutError, False),
+        (httpx.ReadTimeout("read timed out"), errors.APITimeoutError, True),
+        (httpx.RemoteProtocolError("peer closed"), errors.APIConnectionError, True),
+    ],
+)
+async def test_a_failed_send_is_a_typed_error_naming_the_request(
+    twin: Callable[..., Twin],
+    clock: VirtualClock,
+    raised: httpx.HTTPError,
+    error_type: type[errors.APIConnectionError],
+    maybe_applied: bool,
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise raised
+
+    client = twin(handler, max_retries=0)
+    with pytest.raises(error_type) as caught:
+        await client.pause()
+
+    error = caught.value
+    assert type(error) is error_type
+    assert str(error) == f"POST {PAUSE_URL}: {type(raised).__name__}: {raised}"
+    assert error.maybe_applied is maybe_applied
+    assert error.__cause__ is raised  # the httpx error stays reachable for debugging
+
+
+async def test_an_answer_the_spec_does_not_document_is_an_unexpected_response(
+    twin: Callable[..., Twin], clock: VirtualClock
+) -> None:
+    server = Server(clock, httpx.Response(202, json={"id": str(SEQUENCE_ID), "is_paused": True}))
+    client = twin(server, max_retries=3)
+    with pytest.raises(errors.UnexpectedResponseError) as raised:
+        await client.pause()
+
+    assert len(server.received) == 1  # not retried: the answer is whole, just undocumented
+    assert raised.value.status_code == 202
+    assert "status the API spec does not document" in str(raised.value)
