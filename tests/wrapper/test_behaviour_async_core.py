@@ -381,3 +381,22 @@ async def test_an_answer_the_spec_does_not_document_is_an_unexpected_response(
     assert len(server.received) == 1  # not retried: the answer is whole, just undocumented
     assert raised.value.status_code == 202
     assert "status the API spec does not document" in str(raised.value)
+
+
+async def test_a_failed_send_on_a_rate_limited_client_is_the_same_typed_error(
+    twin: Callable[..., Twin], clock: VirtualClock
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused")
+
+    shared = limit("100/1s")
+    first = twin(handler, rate_limit=shared, max_retries=0)
+    other = Server(clock)
+    second = twin(other, rate_limit=shared)
+    started = clock.now
+    with pytest.raises(errors.APIConnectionError) as raised:
+        await first.pause()
+    await second.pause()
+
+    assert str(raised.value) == f"POST {PAUSE_URL}: ConnectError: connection refused"
+    assert other.arrivals[0] - started < 1.0  # a refused connection asks no one to wait
