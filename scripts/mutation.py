@@ -51,6 +51,7 @@ TESTS_FOR_GROUP = {
         "tests/cli/test_cli_boast.py",
         "tests/cli/test_bulk_rows.py",
         "tests/cli/test_bulk_journal.py",
+        "tests/cli/test_bulk_outcomes.py",
     ]
 }
 FLOOR = {"cli": 85.0}

@@ -1,0 +1,309 @@
+"""What an ops person reads after a bulk run, error by error: the row's outcome and the reason in
+the problems table, and, when the failure is not about the row, why the run stopped. Also the
+report's totals and the engine's own argument checks. In process, with fake enroll callables."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from sequence_clients import errors
+from sequence_clients.cli.bulk import (
+    MAX_LISTED_PROBLEMS,
+    SERVER_TROUBLE_RUN,
+    Report,
+    run_bulk_enroll,
+)
+from sequence_clients.cli.journal import Journal, ReportLine
+from sequence_clients.cli.rows import BadRow, Row
+
+SEQUENCE = str(uuid.uuid4())
+URL = "https://api.unifygtm.com/sequences/v1/enrollments"
+
+
+def rows(n: int, *, own_mailbox: bool = False) -> list[Row]:
+    return [
+        Row(line=i + 2, key=str(uuid.UUID(int=i + 1)), own_mailbox=own_mailbox) for i in range(n)
+    ]
+
+
+def status(
+    kind: type[errors.APIStatusError], code: int, message: str, *codes: str
+) -> errors.APIStatusError:
+    return kind(
+        status_code=code, method="POST", url=URL, codes=codes, message=message, body=None,
+        retry_after=None,
+    )  # fmt: skip
+
+
+def failing(error: errors.SequenceClientError) -> Callable[[Row, bool], Awaitable[str]]:
+    async def enroll(row: Row, resume: bool) -> str:
+        raise error
+
+    return enroll
+
+
+async def run(
+    tmp_path: Path, error: errors.SequenceClientError, given: list[Row | BadRow]
+) -> tuple[Report, Journal]:
+    journal = Journal(tmp_path / "run.journal", "unify", SEQUENCE)
+    report = await run_bulk_enroll(given, failing(error), journal, concurrency=1)
+    return report, journal
+
+
+TOKEN_STORE = errors.TokenStoreError(token=None, cause=PermissionError("read-only"))
+STOPS = [
+    pytest.param(
+        status(errors.AuthenticationError, 401, "Invalid API key", "unauthorized"),
+        "401 [unauthorized]: Invalid API key",
+        "the vendor refused the credentials (401 [unauthorized]: Invalid API key); check them",
+        id="401",
+    ),
+    pytest.param(
+        status(errors.PermissionDeniedError, 403, "Forbidden"),
+        "403: Forbidden",
+        "the vendor refused the credentials (403: Forbidden); check them",
+        id="403",
+    ),
+    pytest.param(
+        TOKEN_STORE,
+        f"TokenStoreError: {TOKEN_STORE}",
+        f"the rotated Boast token could not be saved: {TOKEN_STORE}",
+        id="token-store",
+    ),
+    pytest.param(
+        errors.APIConnectionError(
+            "[Errno 111]   Connection\n refused", method="POST", url=URL, maybe_applied=False
+        ),
+        "APIConnectionError: [Errno 111] Connection refused",
+        "cannot reach the vendor (APIConnectionError: [Errno 111] Connection refused)",
+        id="refused",
+    ),
+    pytest.param(
+        status(errors.NotFoundError, 404, "Sequence not found"),
+        "404: Sequence not found",
+        "the sequence is gone (404: Sequence not found)",
+        id="sequence-gone",
+    ),
+    pytest.param(
+        status(errors.BadRequestError, 422, "Sequence is paused", "sequence_not_active"),
+        "422 [sequence_not_active]: Sequence is paused",
+        "the sequence takes no enrollments (422 [sequence_not_active]: Sequence is paused)",
+        id="sequence-inactive",
+    ),
+    pytest.param(
+        status(errors.BadRequestError, 422, "Unknown mailbox", "mailbox_not_found", "other"),
+        "422 [mailbox_not_found, other]: Unknown mailbox",
+        "the --mailbox is unknown to the vendor (422 [mailbox_not_found, other]: Unknown mailbox)",
+        id="mailbox-option",
+    ),
+]
+
+
+@pytest.mark.parametrize(("error", "reason", "stopped"), STOPS)
+async def test_a_failure_that_is_not_about_the_row_stops_the_run_saying_why(
+    tmp_path: Path, error: errors.SequenceClientError, reason: str, stopped: str
+) -> None:
+    report, _ = await run(tmp_path, error, list(rows(3)))
+    assert report.stopped == stopped
+    assert report.problems[0] == ReportLine(2, rows(1)[0].key, "failed", "", reason)
+    # The other rows were never sent: still in flight, or never claimed at all.
+    assert report.counts["failed"] == 1 and report.counts["enrolled"] == 0
+
+
+ROW_LEVEL = [
+    pytest.param(status(errors.NotFoundError, 404, "Person not found"), "404: Person not found"),
+    pytest.param(
+        status(errors.ConflictError, 409, "Mailbox busy", "mailbox_busy"),
+        "409 [mailbox_busy]: Mailbox busy",
+    ),
+    pytest.param(
+        status(errors.RateLimitError, 429, "Slow down"), "429: Slow down", id="429-retries-spent"
+    ),
+    pytest.param(
+        errors.InvalidRequestError("person_id is not a UUID"),
+        "InvalidRequestError: person_id is not a UUID",
+    ),
+]
+
+
+@pytest.mark.parametrize(("error", "reason"), ROW_LEVEL)
+async def test_a_failure_about_the_row_is_its_problem_and_the_run_goes_on(
+    tmp_path: Path, error: errors.SequenceClientError, reason: str
+) -> None:
+    report, _ = await run(tmp_path, error, list(rows(SERVER_TROUBLE_RUN + 2)))
+    assert report.stopped == ""
+    assert report.counts == {"failed": SERVER_TROUBLE_RUN + 2}
+    assert {line.detail for line in report.problems} == {reason}
+
+
+async def test_an_unknown_mailbox_from_the_rows_own_column_is_that_rows_problem(
+    tmp_path: Path,
+) -> None:
+    error = status(errors.BadRequestError, 422, "Unknown mailbox", "mailbox_not_found")
+    report, _ = await run(tmp_path, error, list(rows(3, own_mailbox=True)))
+    assert report.stopped == "" and report.counts == {"failed": 3}
+
+
+SERVER_TROUBLE = [
+    pytest.param(status(errors.ServerError, 503, "Unavailable"), "503: Unavailable", id="503"),
+    pytest.param(
+        errors.APITimeoutError("read timed out", method="POST", url=URL, maybe_applied=True),
+        "APITimeoutError: read timed out",
+        id="timeout",
+    ),
+    pytest.param(
+        errors.APITimeoutError("connect timed out", method="POST", url=URL, maybe_applied=False),
+        "APITimeoutError: connect timed out",
+        id="connect-timeout",
+    ),
+    pytest.param(
+        errors.APIConnectionError("reset by peer", method="POST", url=URL, maybe_applied=True),
+        "APIConnectionError: reset by peer",
+        id="reset",
+    ),
+    pytest.param(
+        errors.UnexpectedResponseError(
+            "not JSON", method="POST", url=URL, status_code=502, body=b"<html>", truncated=False
+        ),
+        "UnexpectedResponseError: -> 502: not JSON; body starts '<html>'",
+        id="html-502",
+    ),
+]
+
+
+@pytest.mark.parametrize(("error", "reason"), SERVER_TROUBLE)
+async def test_server_trouble_stops_the_run_only_when_it_lasts_row_after_row(
+    tmp_path: Path, error: errors.SequenceClientError, reason: str
+) -> None:
+    sent = 0
+
+    async def enroll(row: Row, resume: bool) -> str:
+        nonlocal sent
+        sent += 1
+        if sent % SERVER_TROUBLE_RUN == 0:  # one good answer in every run resets the count
+            return f"e-{sent}"
+        raise error
+
+    steady_journal = Journal(tmp_path / "steady.journal", "unify", SEQUENCE)
+    steady = await run_bulk_enroll(
+        rows(3 * SERVER_TROUBLE_RUN), enroll, steady_journal, concurrency=1
+    )
+    assert steady.stopped == "" and steady.counts["enrolled"] == 3
+
+    report, journal = await run(tmp_path, error, list(rows(3 * SERVER_TROUBLE_RUN)))
+    assert report.stopped == (
+        f"{SERVER_TROUBLE_RUN} rows in a row failed with server errors or dropped connections "
+        f"after every retry (last: {reason})"
+    )
+    failed = [line for line in report.problems if line.outcome == "failed"]
+    assert [line.detail for line in failed] == [reason] * SERVER_TROUBLE_RUN
+    # A row whose request may have landed is re-sent in resume mode, so it is not enrolled twice.
+    resumed: list[bool] = []
+
+    async def succeed(row: Row, resume: bool) -> str:
+        resumed.append(resume)
+        return "e-1"
+
+    await run_bulk_enroll(rows(1), succeed, journal)
+    assert resumed == [error.maybe_applied]
+
+
+async def test_a_long_vendor_message_is_cut_for_the_table(tmp_path: Path) -> None:
+    error = status(errors.BadRequestError, 400, "x" * 250)
+    report, _ = await run(tmp_path, error, list(rows(1)))
+    assert report.problems[0].detail == ("400: " + "x" * 250)[:200]
+
+
+async def test_a_long_library_message_is_cut_for_the_table(tmp_path: Path) -> None:
+    error = errors.InvalidRequestError("y " * 200)
+    report, _ = await run(tmp_path, error, list(rows(1)))
+    detail = report.problems[0].detail
+    assert detail == ("InvalidRequestError: " + " ".join(["y"] * 200))[:300]
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+async def test_the_report_lists_the_first_problems_in_line_order_and_counts_every_row(
+    tmp_path: Path,
+) -> None:
+    bad = [BadRow(1000 + n, f"junk-{n}", "person_id is not a UUID") for n in range(3)]
+
+    async def enroll(row: Row, resume: bool) -> str:
+        if row.line % 2:
+            raise status(errors.NotFoundError, 404, "Person not found")
+        return f"e-{row.line}"
+
+    good = rows(2 * MAX_LISTED_PROBLEMS + 10)
+    journal = Journal(tmp_path / "run.journal", "unify", SEQUENCE)
+    report = await run_bulk_enroll([*good, *bad], enroll, journal, concurrency=3)
+    failed = MAX_LISTED_PROBLEMS + 5
+    assert report.counts == {"enrolled": len(good) - failed, "failed": failed, "invalid": 3}
+    assert report.failed == failed + 3
+    assert report.total == len(good) + 3
+    assert len(report.problems) == MAX_LISTED_PROBLEMS
+    assert [line.line for line in report.problems] == [3 + 2 * n for n in range(20)]
+    assert report.done_earlier == 0 and report.recovered == 0 and report.elapsed >= 0
+
+
+async def test_progress_hears_once_from_every_row_of_the_file(tmp_path: Path) -> None:
+    heard: list[str] = []
+    first, second = rows(2)
+    given: list[Row | BadRow] = [first, BadRow(3, "x", "bad"), second, Row(9, first.key)]
+
+    async def enroll(row: Row, resume: bool) -> str:
+        if row is second:
+            raise status(errors.NotFoundError, 404, "Person not found")
+        return "e-1"
+
+    journal = Journal(tmp_path / "run.journal", "unify", SEQUENCE)
+    await run_bulk_enroll(given, enroll, journal, on_progress=heard.append, claim_batch=1)
+    assert sorted(heard) == ["duplicate", "enrolled", "failed", "invalid"]
+    heard.clear()
+    report = await run_bulk_enroll(given, enroll, journal, on_progress=heard.append)
+    assert sorted(heard) == ["duplicate", "enrolled", "failed", "invalid"]
+    assert report.done_earlier == 1  # the enrolled row is not sent again
+
+
+async def test_a_resumed_row_says_it_was_enrolled_once(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "run.journal", "unify", SEQUENCE)
+    journal.begin_run()
+    journal.claim(rows(2))  # an earlier run died with both in flight
+    seen: list[bool] = []
+
+    async def enroll(row: Row, resume: bool) -> str:
+        seen.append(resume)
+        if row.line == 3:
+            raise status(errors.NotFoundError, 404, "Person not found")
+        return "e-1"
+
+    report = await run_bulk_enroll(rows(2), enroll, journal, concurrency=1)
+    assert seen == [True, True]
+    assert report.recovered == 1  # the one that failed again is not "recovered"
+    lines = list(journal.report_lines())
+    assert lines[0].detail == "resumed after an interrupted run; enrolled once"
+    assert lines[1].detail == "404: Person not found"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"on_conflict": "overwrite"},
+            "on_conflict must be one of ('skip', 'return-existing', 'fail'), got 'overwrite'",
+        ),
+        ({"concurrency": 0}, "concurrency must be at least 1"),
+    ],
+)
+async def test_the_engine_refuses_options_it_cannot_honour_before_any_row(
+    tmp_path: Path, options: dict[str, object], message: str
+) -> None:
+    journal = Journal(tmp_path / "run.journal", "unify", SEQUENCE)
+    with pytest.raises(ValueError) as raised:
+        await run_bulk_enroll(rows(1), failing(TOKEN_STORE), journal, **options)  # type: ignore[arg-type]
+    assert str(raised.value) == message
+    assert journal.row_count() == 0
