@@ -29,6 +29,7 @@ from sequence_clients import (
     _ratelimit,
     errors,
 )
+from sequence_clients._pagination import AsyncPager, Page
 from sequence_clients.generated.unify.api.sequences import pause_sequence
 
 FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
@@ -240,7 +241,12 @@ async def test_a_limiter_wait_without_a_deadline_is_waited_however_long(
     [
         (refused(429, **{"Retry-After": "6"}), errors.RateLimitError, 6.0),
         (refused(503, **{"retry-after-ms": "2500"}), errors.ServerError, 2.5),
-        (refused(429, **{"Retry-After": "120"}), errors.RateLimitError, 120.0),  # the policy's most
+        (refused(429, **{"Retry-After": "120"}), errors.RateLimitError, 120.0),
+        (
+            refused(429, **{"retry-after-ms": "800"}),
+            errors.RateLimitError,
+            0.8,
+        ),  # under a second  # the policy's most
     ],
 )
 async def test_a_retry_after_pauses_every_client_on_the_shared_limit(
@@ -260,7 +266,8 @@ async def test_a_retry_after_pauses_every_client_on_the_shared_limit(
     await second.pause()
 
     waited = other.arrivals[0] - started  # it never met the refusal itself
-    assert pause <= waited < pause + 1.0
+    # (less a microsecond: the limiter's clock reads like an epoch time, in float seconds)
+    assert pause - 1e-6 <= waited < pause + 1.0
 
 
 @pytest.mark.parametrize(
@@ -400,3 +407,35 @@ async def test_a_failed_send_on_a_rate_limited_client_is_the_same_typed_error(
 
     assert str(raised.value) == f"POST {PAUSE_URL}: ConnectError: connection refused"
     assert other.arrivals[0] - started < 1.0  # a refused connection asks no one to wait
+
+
+# The async pager -----------------------------------------------------------------------------
+
+
+async def test_the_async_pager_catches_a_repeated_cursor_it_cannot_hash() -> None:
+    # A cursor that is a JSON list: it cannot go into the set of seen cursors, so only a repeat
+    # of the one just used can be seen, and that must still stop the loop.
+    pages = {None: Page([1], raw=None, next=["a"]), ("a",): Page([2], raw=None, next=["a"])}
+    asked: list[object] = []
+
+    def fetch(token: object) -> Any:
+        asked.append(token)
+        return pages[tuple(token) if isinstance(token, list) else token]
+        yield  # a plan that makes no request
+
+    async def run(plan: Any) -> Any:
+        try:
+            next(plan)
+        except StopIteration as done:
+            return done.value
+        raise AssertionError("the fake plan made a request")
+
+    seen: list[int] = []
+    with pytest.raises(errors.PaginationError) as raised:
+        async for item in AsyncPager(run, fetch):
+            seen.append(item)
+
+    assert seen == [1, 2] and asked == [None, ["a"]]
+    assert str(raised.value) == (
+        "pagination stopped after 2 pages: the server repeated the cursor ['a']"
+    )

@@ -240,6 +240,30 @@ async def test_the_async_exchange_reads_a_form_answer_too() -> None:
     assert endpoint.grants[0]["grant_type"] == ["authorization_code"]
 
 
+@pytest.mark.parametrize(
+    ("status", "error_class", "codes_and_message"),
+    [
+        (503, errors.ServerError, "[temporarily_unavailable]: try again later"),
+        (403, errors.PermissionDeniedError, "[access_denied]: try again later"),
+        (400, errors.AuthenticationError, (
+            "[access_denied]: the token endpoint refused the grant: try again later"
+        )),
+    ],
+)  # fmt: skip
+def test_only_a_refused_grant_says_the_grant_was_refused(
+    status: int, error_class: type[errors.APIStatusError], codes_and_message: str
+) -> None:
+    code = "temporarily_unavailable" if status >= 500 else "access_denied"
+    body = {"error": code, "error_description": "try again later"}
+    with pytest.raises(error_class) as raised:
+        exchange(httpx.Response(status, json=body))
+    assert type(raised.value) is error_class
+    assert (
+        str(raised.value)
+        == f"POST https://app.boast.io/oauth/token -> {status} {codes_and_message}"
+    )
+
+
 # The authorize URL and error texts ----------------------------------------------------------
 
 
