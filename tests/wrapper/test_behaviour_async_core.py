@@ -34,6 +34,7 @@ from sequence_clients.generated.unify.api.sequences import pause_sequence
 
 FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
 SEQUENCE_ID = uuid.UUID("3d1f0e2c-5b4a-4c3d-9e8f-7a6b5c4d3e2f")
+PERSON_ID = uuid.UUID("9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d")
 PAUSE_PATH = f"/sequences/v1/sequences/{SEQUENCE_ID}/pause"
 PAUSE_URL = f"https://api.unifygtm.com{PAUSE_PATH}"
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -53,6 +54,12 @@ class Twin:
         else:
             http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
             self.async_ = AsyncUnifyClient("key", httpx_client=http, **options)
+
+    async def enroll(self, mailbox_emails: object) -> object:
+        arguments: dict[str, Any] = {"mailbox_emails": mailbox_emails}
+        if self.flavour == "sync":
+            return self.sync.enroll(SEQUENCE_ID, PERSON_ID, **arguments)
+        return await self.async_.enroll(SEQUENCE_ID, PERSON_ID, **arguments)
 
     async def pause(self) -> object:
         operation = pause_sequence.operation(SEQUENCE_ID)
@@ -407,6 +414,47 @@ async def test_a_failed_send_on_a_rate_limited_client_is_the_same_typed_error(
 
     assert str(raised.value) == f"POST {PAUSE_URL}: ConnectError: connection refused"
     assert other.arrivals[0] - started < 1.0  # a refused connection asks no one to wait
+
+
+async def test_a_status_without_a_reason_phrase_or_body_still_says_error(
+    twin: Callable[..., Twin], clock: VirtualClock
+) -> None:
+    server = Server(clock, httpx.Response(499))
+    client = twin(server)
+    with pytest.raises(errors.APIStatusError) as raised:
+        await client.pause()
+    assert str(raised.value) == f"POST {PAUSE_URL} -> 499: error"
+
+
+# Arguments refused before anything is sent ---------------------------------------------------
+
+TEN = [f"rep{n}@example.com" for n in range(10)]
+
+
+@pytest.mark.parametrize(
+    ("mailboxes", "message"),
+    [
+        ({"rep@example.com"}, "mailbox_emails must be a list of email addresses, got set"),
+        (iter(TEN), "mailbox_emails must be a list of email addresses, got list_iterator"),
+        (["rep@example.com", "rep at example"], (
+            "mailbox_emails must be an email address, got 'rep at example'"
+        )),
+        ([], "mailbox_emails takes 1 to 10 addresses, got 0"),
+        ([*TEN, "one.more@example.com"], "mailbox_emails takes 1 to 10 addresses, got 11"),
+        ([*TEN, "one.more@example.com", "REP0@example.com"], (
+            "mailbox_emails takes 1 to 10 addresses, got 11 once repeats are removed (12 given)"
+        )),
+    ],
+)  # fmt: skip
+async def test_a_bad_mailbox_list_is_refused_with_what_is_wrong_and_nothing_is_sent(
+    twin: Callable[..., Twin], clock: VirtualClock, mailboxes: object, message: str
+) -> None:
+    server = Server(clock)
+    client = twin(server)
+    with pytest.raises(errors.InvalidRequestError) as raised:
+        await client.enroll(mailboxes)
+    assert str(raised.value) == message
+    assert server.received == []
 
 
 # The async pager -----------------------------------------------------------------------------

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import time
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -99,6 +101,33 @@ def test_without_an_access_token_or_a_way_to_get_one_the_client_says_so(
     with pytest.raises(errors.InvalidRequestError) as raised:
         client_class(access_token="")
     assert str(raised.value) == "access_token is required (or the refresh credentials)"
+
+
+@pytest.mark.parametrize("client_class", [BoastClient, AsyncBoastClient])
+def test_an_expiry_without_a_time_zone_is_refused(
+    client_class: type[BoastClient | AsyncBoastClient],
+) -> None:
+    with pytest.raises(errors.InvalidRequestError) as raised:
+        client_class(access_token="access-0", expires_at=dt.datetime(2030, 1, 1, 12))
+    assert str(raised.value) == "expires_at must be a timezone-aware datetime"
+
+
+@pytest.fixture
+def tokyo_local_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local time zone is not UTC (as on many a laptop)."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_an_expiry_is_kept_in_utc_whatever_the_local_time_zone(tokyo_local_time: None) -> None:
+    paris_summer = dt.timezone(dt.timedelta(hours=2))
+    token = OAuthToken("access-0", expires_at=dt.datetime(2030, 6, 1, 14, tzinfo=paris_summer))
+    assert token.expires_at == dt.datetime(2030, 6, 1, 12, tzinfo=dt.UTC)
+    assert token.expires_at is not None and token.expires_at.utcoffset() == dt.timedelta(0)
+    assert token.expires_at.isoformat() == "2030-06-01T12:00:00+00:00"
 
 
 # Token answers, form-encoded like JSON ------------------------------------------------------
