@@ -426,6 +426,29 @@ async def test_a_status_without_a_reason_phrase_or_body_still_says_error(
     assert str(raised.value) == f"POST {PAUSE_URL} -> 499: error"
 
 
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (
+            httpx.Response(500, content=b"<html>Bad Gateway \xff</html>"),
+            "500: Internal Server Error (non-JSON body starts '<html>Bad Gateway \ufffd</html>')",
+        ),
+        (
+            httpx.Response(404, json={"oops": 1}),
+            """404: Not Found (body starts '{"oops":1}')""",
+        ),
+    ],
+)
+async def test_an_error_body_of_unknown_shape_is_quoted_saying_whether_it_was_json(
+    twin: Callable[..., Twin], clock: VirtualClock, answer: httpx.Response, said: str
+) -> None:
+    server = Server(clock, answer)
+    client = twin(server, max_retries=0)
+    with pytest.raises(errors.APIStatusError) as raised:
+        await client.pause()
+    assert str(raised.value) == f"POST {PAUSE_URL} -> {said}"
+
+
 # Arguments refused before anything is sent ---------------------------------------------------
 
 TEN = [f"rep{n}@example.com" for n in range(10)]
