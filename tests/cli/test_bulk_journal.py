@@ -288,3 +288,34 @@ def test_releasing_twice_is_harmless(path: Path) -> None:
     lock.release()
     lock.acquire()
     lock.release()
+
+
+def test_by_default_at_most_63_answers_wait_in_memory(path: Path) -> None:
+    """A crash loses at most that many outcomes, and those rows are resumed, never resent."""
+    journal = rerun(path)
+    journal.claim([row(n) for n in range(1, 65)])
+    for n in range(1, 64):
+        journal.record(row(n), "enrolled", f"e-{n}", "", False)
+    assert {state for state, _, _ in on_disk(path).values()} == {"in_flight"}
+    journal.record(row(64), "enrolled", "e-64", "", False)
+    assert {state for state, _, _ in on_disk(path).values()} == {"enrolled"}
+    journal.close()
+
+
+def test_releasing_a_lock_never_taken_is_harmless(path: Path) -> None:
+    JournalLock(path).release()
+    with JournalLock(path):
+        pass
+
+
+def test_a_lock_file_written_by_something_else_is_quoted_safely_and_briefly(path: Path) -> None:
+    lock = path.with_name(path.name + ".lock")
+    lock.write_bytes(b"\xff\xfe" + b"h" * 400)
+    fd = os.open(lock, os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        with pytest.raises(JournalBusy) as busy:
+            JournalLock(path).acquire()
+    finally:
+        os.close(fd)
+    assert f"run (\ufffd\ufffd{'h' * 198}) is using" in str(busy.value)

@@ -4,13 +4,17 @@ report's totals and the engine's own argument checks. In process, with fake enro
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from sequence_clients import errors
+from sequence_clients.cli import bulk
 from sequence_clients.cli.bulk import (
     MAX_LISTED_PROBLEMS,
     SERVER_TROUBLE_RUN,
@@ -307,3 +311,111 @@ async def test_the_engine_refuses_options_it_cannot_honour_before_any_row(
         await run_bulk_enroll(rows(1), failing(TOKEN_STORE), journal, **options)  # type: ignore[arg-type]
     assert str(raised.value) == message
     assert journal.row_count() == 0
+
+
+# --- conflicts, word for word ------------------------------------------------------------------
+
+OTHER_SEQUENCE_ID = str(uuid.uuid4())
+
+
+@pytest.mark.parametrize(
+    ("mode", "active_in", "outcome", "detail"),
+    [
+        ("skip", SEQUENCE, "already_enrolled", "already active in this sequence"),
+        ("skip", None, "already_enrolled", "already active in this sequence"),  # Boast
+        ("skip", OTHER_SEQUENCE_ID, "other_sequence",
+         f"active in sequence {OTHER_SEQUENCE_ID}; not enrolled"),
+        ("return-existing", SEQUENCE, "existing", "already active in this sequence"),
+        ("return-existing", OTHER_SEQUENCE_ID, "failed",
+         f"already enrolled in sequence {OTHER_SEQUENCE_ID}"),
+        ("fail", SEQUENCE, "failed", "already enrolled in this sequence"),
+        ("fail", OTHER_SEQUENCE_ID, "failed", f"already enrolled in sequence {OTHER_SEQUENCE_ID}"),
+    ],
+)  # fmt: skip
+async def test_each_conflict_says_where_the_person_is_active(
+    tmp_path: Path, mode: str, active_in: str | None, outcome: str, detail: str
+) -> None:
+    conflict = errors.AlreadyEnrolledError(
+        active_enrollment_id="e-active", active_sequence_id=active_in, status_code=409,
+        method="POST", url=URL, codes=("already_enrolled",), message="already", body=None,
+        retry_after=None,
+    )  # fmt: skip
+    journal = Journal(tmp_path / "run.journal", "unify", SEQUENCE)
+    await run_bulk_enroll(rows(1), failing(conflict), journal, on_conflict=mode)  # type: ignore[arg-type]
+    [line] = journal.report_lines()
+    assert (line.outcome, line.enrollment_id, line.detail) == (outcome, "e-active", detail)
+
+
+async def test_a_row_enrolled_on_the_first_try_carries_no_note(tmp_path: Path) -> None:
+    async def enroll(row: Row, resume: bool) -> str:
+        return "e-1"
+
+    journal = Journal(tmp_path / "run.journal", "unify", SEQUENCE)
+    await run_bulk_enroll(rows(1), enroll, journal)
+    assert list(journal.report_lines()) == [ReportLine(2, rows(1)[0].key, "enrolled", "e-1", "")]
+
+
+async def test_a_connection_message_keeps_its_own_first_letters(tmp_path: Path) -> None:
+    error = errors.APIConnectionError(
+        "XML-RPC proxy: connection reset", method="POST", url=URL, maybe_applied=True
+    )
+    report, _ = await run(tmp_path, error, list(rows(1)))
+    assert report.problems[0].detail == "APIConnectionError: XML-RPC proxy: connection reset"
+
+
+async def test_a_long_connection_message_is_cut_for_the_table(tmp_path: Path) -> None:
+    error = errors.APIConnectionError("z" * 280, method="POST", url=URL, maybe_applied=True)
+    report, _ = await run(tmp_path, error, list(rows(1)))
+    assert report.problems[0].detail == ("APIConnectionError: " + "z" * 280)[:200]
+
+
+# --- defaults an embedding program relies on ---------------------------------------------------
+
+
+async def test_sixteen_rows_in_flight_at_most_by_default(tmp_path: Path) -> None:
+    in_flight = peak = 0
+
+    async def enroll(row: Row, resume: bool) -> str:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.001)
+        in_flight -= 1
+        return "e-1"
+
+    journal = Journal(tmp_path / "run.journal", "unify", SEQUENCE)
+    report = await run_bulk_enroll(rows(60), enroll, journal)
+    assert peak == 16 and report.counts == {"enrolled": 60}
+
+
+@pytest.mark.parametrize(("claim_batch", "claimed"), [({}, 64), ({"claim_batch": 10}, 10)])
+async def test_rows_are_marked_in_flight_a_batch_at_a_time_before_the_first_is_sent(
+    tmp_path: Path, claim_batch: dict[str, int], claimed: int
+) -> None:
+    """What a crash can leave to resume: the claimed batch, not the whole file."""
+    path = tmp_path / "run.journal"
+    on_disk: list[int] = []
+
+    async def enroll(row: Row, resume: bool) -> str:
+        if not on_disk:
+            with sqlite3.connect(path) as db:
+                on_disk.append(db.execute("SELECT COUNT(*) FROM rows").fetchone()[0])
+        return "e-1"
+
+    journal = Journal(path, "unify", SEQUENCE)
+    await run_bulk_enroll(rows(200), enroll, journal, concurrency=1, **claim_batch)
+    assert on_disk == [claimed]
+
+
+async def test_the_report_says_how_long_the_run_took(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readings = iter([1000.0, 1012.5])
+    monkeypatch.setattr(bulk, "time", SimpleNamespace(monotonic=lambda: next(readings)))
+
+    async def enroll(row: Row, resume: bool) -> str:
+        return "e-1"
+
+    journal = Journal(tmp_path / "run.journal", "unify", SEQUENCE)
+    report = await run_bulk_enroll(rows(3), enroll, journal)
+    assert report.elapsed == 12.5

@@ -81,8 +81,10 @@ def test_two_columns_that_could_both_be_the_key_are_refused(tmp_path: Path) -> N
 
 
 def test_two_mailbox_columns_are_refused_too(tmp_path: Path) -> None:
-    message = refusal(write(tmp_path, f"person_id,mailbox,sender\n{PERSON},a@x.io,b@x.io\n"))
-    assert "several columns could be mailbox_email: 'mailbox', 'sender'" in message
+    path = write(tmp_path, f"person_id,mailbox,sender\n{PERSON},a@x.io,b@x.io\n")
+    assert refusal(path) == (
+        f"{path}: several columns could be mailbox_email: 'mailbox', 'sender'; keep one"
+    )
 
 
 @pytest.mark.parametrize(
@@ -92,8 +94,8 @@ def test_two_mailbox_columns_are_refused_too(tmp_path: Path) -> None:
         ("person_id\tmailbox_email", f"{PERSON}\t{MAILBOX}", "\t"),
         ("person_id,mailbox_email", f"{PERSON},{MAILBOX}", ","),
         # A delimiter inside quotes does not count.
-        ('"Last; First",person_id', f'"Lovelace; Ada",{PERSON}', ","),
-        ('"Last, First";person_id;mailbox', f'"Lovelace, Ada";{PERSON};{MAILBOX}', ";"),
+        ('"Last; First; Middle",person_id', f'"Lovelace; Ada; King",{PERSON}', ","),
+        ('"Last, First, Middle";person_id', f'"Lovelace, Ada, King";{PERSON}', ";"),
     ],
 )
 def test_the_delimiter_is_the_one_the_header_uses(
@@ -275,3 +277,25 @@ def test_the_checked_file_streams_again_from_the_start(tmp_path: Path) -> None:
     checked: CsvFile = open_csv(write(tmp_path, f"person_id\n{PERSON}\n{OTHER}\n"), UNIFY_ROWS)
     first = [row.line for row in checked.rows((MAILBOX,))]
     assert first == [row.line for row in checked.rows((MAILBOX,))] == [2, 3]
+
+
+def test_a_boast_file_with_an_unnamed_column_reads_every_row(tmp_path: Path) -> None:
+    """A trailing delimiter in the header makes a column without a name: not a mailbox."""
+    contact = str(uuid.uuid4())
+    path = write(tmp_path, f"contact_id,\n{contact},call back on Monday\n")
+    assert list(open_csv(path, BOAST_ROWS).rows()) == [Row(2, contact, (), False)]
+
+
+def test_a_bad_id_spanning_lines_is_quoted_as_the_file_has_it(tmp_path: Path) -> None:
+    spanning = f"{PERSON}\r\nx"
+    path = write(tmp_path, f'person_id\r\n"{spanning}"\r\n{OTHER}\r\n')
+    assert rows_of(path) == [
+        BadRow(2, spanning, f"person_id is not a UUID: {spanning!r}"),
+        Row(4, OTHER, (MAILBOX,), False),
+    ]
+
+
+def test_a_file_cut_inside_a_character_is_refused_with_its_encoding_given(tmp_path: Path) -> None:
+    path = write(tmp_path, f"person_id\n{PERSON}\n{OTHER}\xc3".encode("latin-1"))
+    message = refusal(path, "utf-8")
+    assert message.startswith(f"{path} line 3: not utf-8 (unexpected end of data); ")

@@ -65,7 +65,6 @@ class Journal:
     """Journal of one (vendor, sequence) bulk run. Not thread-safe: use from one event loop."""
 
     def __init__(self, path: Path, vendor: str, sequence_id: str, *, flush_every: int = 64) -> None:
-        self.path = path
         self.vendor = vendor
         self.sequence_id = sequence_id
         self._flush_every = flush_every

@@ -178,15 +178,14 @@ def open_csv(path: Path, spec: RowSpec, encoding: str | None = None) -> CsvFile:
 def sniff_delimiter(header_line: str) -> str:
     """The one of `,` `;` tab that the header line uses most (outside quotes); `,` if none."""
     unquoted = re.sub(r'"[^"]*"', "", header_line)
-    counts = {d: unquoted.count(d) for d in DELIMITERS}
-    best = max(DELIMITERS, key=lambda d: counts[d])
-    return best if counts[best] else ","
+    # `,` comes first, so it wins a tie, and a header without any delimiter.
+    return max(DELIMITERS, key=unquoted.count)
 
 
 def _column(
-    path: Path, names: list[str], column: str | None, aliases: frozenset[str], *, required: bool
+    path: Path, names: list[str], column: str, aliases: frozenset[str], *, required: bool
 ) -> int | None:
-    wanted = {header_key(column or "")} | aliases
+    wanted = {header_key(column)} | aliases
     found = [i for i, name in enumerate(names) if header_key(name) in wanted]
     if len(found) > 1:
         twice = ", ".join(repr(names[i]) for i in found)
@@ -195,7 +194,7 @@ def _column(
         return found[0]
     if not required:
         return None
-    accepted = ", ".join(sorted({column or "", *aliases}))
+    accepted = ", ".join(sorted({column, *aliases}))
     raise CsvInputError(
         f"{path}: no {column!r} column (header: {', '.join(names)}); "
         f"accepted names, ignoring case, spaces and underscores: {accepted}"
