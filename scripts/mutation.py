@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -170,9 +171,48 @@ class ModuleScore:
         return 100.0 * self.killed / self.judged if self.judged else 100.0
 
 
-def load_equivalents() -> list[Equivalent]:
-    entries = tomllib.loads(EQUIVALENT_FILE.read_text()).get("mutant", [])
-    return [Equivalent(**entry) for entry in entries]
+@dataclass(frozen=True)
+class SqlCaseRule:
+    """A mutant that only changes the letter case of SQL text: SQLite reads keywords, names and
+    PRAGMA values alike in any case, so the statement is the same. A quoted literal
+    ('in_flight') is case-sensitive: a mutant that changes one never matches; nor does any
+    string without SQL in it (a message's case is something a user sees)."""
+
+    modules: tuple[str, ...]
+    reason: str
+    _STRING = re.compile(r'"([^"\\]*)"')
+    _QUOTED = re.compile(r"'[^']*'")
+    _SQL = re.compile(
+        r"\b(SELECT|INSERT|UPDATE|DELETE|WHERE|VALUES|FROM|SET|AND|PRAGMA|BEGIN|COMMIT|ROLLBACK"
+        r"|GROUP BY|ORDER BY|UNION ALL)\b",
+        re.IGNORECASE,
+    )
+
+    def matches(self, mutant: Mutant) -> bool:
+        removed, added = mutant.changed_lines()
+        if mutant.module not in self.modules or len(removed) != 1 or len(added) != 1:
+            return False
+        before, after = removed[0], added[0]
+        if before == after or before.lower() != after.lower():
+            return False
+        old, new = self._STRING.findall(before), self._STRING.findall(after)
+        if len(old) != len(new) or self._STRING.sub('""', before) != self._STRING.sub('""', after):
+            return False  # the change is outside the string literals
+        changed = [(text, other) for text, other in zip(old, new, strict=True) if text != other]
+        return all(
+            self._SQL.search(text) and self._QUOTED.findall(text) == self._QUOTED.findall(other)
+            for text, other in changed
+        )
+
+
+def load_equivalents() -> list[Equivalent | SqlCaseRule]:
+    table = tomllib.loads(EQUIVALENT_FILE.read_text())
+    entries: list[Equivalent | SqlCaseRule] = [Equivalent(**e) for e in table.get("mutant", [])]
+    for rule in table.get("rule", []):
+        if rule.get("name") != "sql-case":
+            raise SystemExit(f"mutation: unknown rule {rule.get('name')!r} in {EQUIVALENT_FILE}")
+        entries.append(SqlCaseRule(modules=tuple(rule["modules"]), reason=rule["reason"]))
+    return entries
 
 
 def read_results(modules: list[str], *, with_diffs: bool = True) -> list[Mutant]:
@@ -203,17 +243,19 @@ def survivors(modules: list[str]) -> list[str]:
     return [m.name for m in found if m.status in ("survived", "no tests")]
 
 
-def report(modules: list[str], mutants: list[Mutant], equivalents: list[Equivalent]) -> bool:
+def report(
+    modules: list[str], mutants: list[Mutant], equivalents: list[Equivalent | SqlCaseRule]
+) -> bool:
     scores = {module: ModuleScore() for module in modules}
     survivors: list[Mutant] = []
-    used: set[Equivalent] = set()
+    used: Counter[Equivalent | SqlCaseRule] = Counter()
     for mutant in mutants:
         score = scores[mutant.module]
         if mutant.status not in KILLED:
             known = next((e for e in equivalents if e.matches(mutant)), None)
             if known is not None:
                 score.equivalent += 1
-                used.add(known)
+                used[known] += 1
                 continue
             survivors.append(mutant)
         score.counts[mutant.status] += 1
@@ -236,7 +278,13 @@ def report(modules: list[str], mutants: list[Mutant], equivalents: list[Equivale
     if total.counts["not checked"]:
         print(f"note: {total.counts['not checked']} mutants not checked (run cut short?)")
     for entry in equivalents:
-        if entry not in used and module_of(entry.function) in modules:
+        if isinstance(entry, SqlCaseRule) and used[entry]:
+            print(f"note: {used[entry]} mutants only change the letter case of SQL (sql-case rule)")
+        if (
+            isinstance(entry, Equivalent)
+            and entry not in used
+            and module_of(entry.function) in modules
+        ):
             print(
                 f"note: equivalent entry matches no surviving mutant: {entry.function}: {entry.added}"
             )

@@ -1,0 +1,61 @@
+"""The equivalent-mutant list as `make mutation` reads it: every entry is well formed and names a
+function of a module the tool mutates, and the one rule (letter case of SQL) takes exactly the
+mutants it claims and nothing a user could see."""
+
+from __future__ import annotations
+
+import mutation
+import pytest
+from mutation import Equivalent, Mutant, SqlCaseRule
+
+
+def journal_mutant(before: str, after: str, module: str = "cli/journal") -> Mutant:
+    diff = f"--- a\n+++ b\n@@ -1,3 +1,3 @@\n     found = self._db.execute(\n-{before}\n+{after}\n"
+    return Mutant(name="x__mutmut_1", module=module, status="survived", diff=diff)
+
+
+def sql_rule() -> SqlCaseRule:
+    [rule] = [e for e in mutation.load_equivalents() if isinstance(e, SqlCaseRule)]
+    return rule
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ('"SELECT state, run_id FROM rows"', '"select state, run_id from rows"'),
+        ('" WHERE vendor = ? AND key = ?",', '" WHERE VENDOR = ? AND KEY = ?",'),
+        ("\"SELECT COALESCE(detail, '') FROM rows\"", "\"select coalesce(detail, '') from rows\""),
+        ('self._db.execute("COMMIT" if kind is None else "ROLLBACK")',
+         'self._db.execute("commit" if kind is None else "ROLLBACK")'),
+    ],
+)  # fmt: skip
+def test_a_change_of_case_in_sql_is_equivalent(before: str, after: str) -> None:
+    assert sql_rule().matches(journal_mutant(before, after))
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "module"),
+    [
+        # A quoted literal is compared as written.
+        ("\" AND state IN ('failed')\"", "\" AND STATE IN ('FAILED')\"", "cli/journal"),
+        # Not SQL: a message a user reads.
+        ('"wait for it to finish"', '"WAIT FOR IT TO FINISH"', "cli/journal"),
+        # The case changed outside a string.
+        ('x = "SELECT 1" if ok else None', 'x = "SELECT 1" if ok else NONE', "cli/journal"),
+        # Not a change of case at all.
+        ('"SELECT state FROM rows"', '"XXSELECT state FROM rowsXX"', "cli/journal"),
+        # SQL in a module the rule does not cover.
+        ('"SELECT 1"', '"select 1"', "cli/bulk"),
+    ],
+)
+def test_anything_else_is_left_to_the_tests(before: str, after: str, module: str) -> None:
+    assert not sql_rule().matches(journal_mutant(before, after, module))
+
+
+def test_every_entry_names_a_module_the_tool_mutates_and_says_why() -> None:
+    mutated = {module for group in mutation.GROUPS.values() for module in group}
+    entries = [e for e in mutation.load_equivalents() if isinstance(e, Equivalent)]
+    assert entries
+    for entry in entries:
+        assert mutation.module_of(entry.function) in mutated, entry.function
+        assert entry.removed != entry.added and len(entry.reason) > 20, entry.function
