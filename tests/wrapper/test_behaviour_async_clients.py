@@ -16,7 +16,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -31,12 +31,16 @@ from sequence_clients import (
     UnifyClient,
     errors,
 )
+from sequence_clients import boast as boast_module
 from sequence_clients.generated.boast.api.accounts import get_account
 from sequence_clients.generated.boast.api.sequences import list_sequences as boast_sequences
 from sequence_clients.generated.unify.api.sequences import list_sequences as unify_sequences
+from sequence_clients.generated.unify.models import (
+    BulkApiUuidFilter,
+    CreateBulkApiSequenceEnrollmentsJobFilter,
+)
 from sequence_clients.sandbox import Sandbox
 
-T = TypeVar("T")
 Answer = Callable[[httpx.Request], httpx.Response | None]
 MakeSandbox = Callable[..., Sandbox]
 
@@ -55,8 +59,12 @@ class Wire:
         scripted = self._answer(request) if self._answer else None
         if scripted is not None:
             return scripted
+        return self.forward(request, request.url)
+
+    def forward(self, request: httpx.Request, url: httpx.URL) -> httpx.Response:
+        """`request` sent to the sandbox at `url`, and its answer."""
         passed = httpx.Request(
-            request.method, request.url, headers=request.headers, content=request.content
+            request.method, url, headers=request.headers, content=request.content
         )
         answer = self._loopback.send(passed)
         headers = {k: v for k, v in answer.headers.items() if k.lower() != "content-encoding"}
@@ -167,6 +175,19 @@ async def test_unify_sends_its_key_and_timeout_from_every_entry_point(
     await settle(http.aclose() if twin is ASYNC else http.close())
 
 
+async def test_raw_clients_copied_with_new_headers_keep_the_configured_host(twin: Twin) -> None:
+    """`raw.with_headers(...)` is a generated client of its own: it still points where the
+    wrapper was pointed."""
+    unify = twin.unify("key", base_url="https://unify.example")
+    boast = twin.boast(access_token="t", base_url="https://boast.example/v1")
+    for client, host in ((unify, "https://unify.example"), (boast, "https://boast.example")):
+        copy = client.raw.with_headers({"x-trace": "1"})
+        built = copy.get_httpx_client() if twin is SYNC else copy.get_async_httpx_client()
+        assert str(built.base_url).rstrip("/") == host
+        await settle(built.close() if twin is SYNC else built.aclose())
+        await closed(client)
+
+
 async def test_unify_max_retries_and_retry_policy_are_the_ones_given(
     twin: Twin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -271,28 +292,75 @@ async def test_unify_named_calls_send_the_id_and_name_a_bad_one(twin: Twin, meth
 
 
 async def test_unify_list_enrollments_and_sequences_send_their_filters(twin: Twin) -> None:
-    wire = Wire(
-        lambda r: httpx.Response(
-            200, json={"enrollments": [], "sequences": [], "next_cursor": None}
-        )
-    )
+    empty = {"enrollments": [], "sequences": [], "next_cursor": None}
+    wire = Wire(lambda r: httpx.Response(200, json=empty))
     unify = twin.unify("key", httpx_client=twin.over(wire))
-    person = uuid.uuid4()
-    after = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
-    await every(
-        unify.list_enrollments(
-            person_id=person, status=["FINISHED"], updated_after=after, page_size=7
-        )
+    sequence, person, mailbox, play = (uuid.uuid4() for _ in range(4))
+    after = dt.datetime(2026, 11, 1, 8, 30, tzinfo=dt.UTC)
+    before = dt.datetime(2026, 11, 20, 17, 0, tzinfo=dt.UTC)
+    found = unify.list_enrollments(
+        sequence_id=sequence,
+        person_id=str(person),
+        mailbox_id=mailbox,
+        enrolled_by_play_id=play,
+        status=["IN_PROGRESS", "FINISHED"],
+        updated_after=after,
+        updated_before=before,
+        page_size=7,
     )
+    assert await every(found) == []
     await every(unify.list_sequences(page_size=3))
     enrollments, sequences = (r.url.params for r in wire.sent)
-    assert enrollments["person_id"] == str(person) and enrollments.get_list("status") == [
-        "FINISHED"
-    ]
+    assert enrollments["sequence_id"] == str(sequence)
+    assert enrollments["person_id"] == str(person)
+    assert enrollments["mailbox_id"] == str(mailbox)
+    assert enrollments["enrolled_by_play_id"] == str(play)
+    assert enrollments.get_list("status") == ["IN_PROGRESS", "FINISHED"]
     assert dt.datetime.fromisoformat(enrollments["updated_after"]) == after
+    assert dt.datetime.fromisoformat(enrollments["updated_before"]) == before
     assert enrollments["limit"] == "7" and sequences["limit"] == "3"
     with pytest.raises(errors.InvalidRequestError, match=r"^page_size must be 1\.\.100, got 101$"):
         unify.list_sequences(page_size=101)
+    await closed(unify)
+
+
+@pytest.mark.parametrize("name", ["sequence_id", "person_id", "mailbox_id", "enrolled_by_play_id"])
+async def test_unify_list_enrollments_names_a_bad_id(twin: Twin, name: str) -> None:
+    unify = twin.unify("key", httpx_client=twin.over(Wire(refused)))
+    with pytest.raises(errors.InvalidRequestError, match=rf"^{name} must be a UUID, got 'x'$"):
+        unify.list_enrollments(**{name: "x"})
+    await closed(unify)
+
+
+async def test_unify_list_enrollments_names_a_date_that_is_not_a_datetime(twin: Twin) -> None:
+    unify = twin.unify("key", httpx_client=twin.over(Wire(refused)))
+    message = r"^updated_before must be a timezone-aware datetime, got str '2026-11-01'$"
+    with pytest.raises(errors.InvalidRequestError, match=message):
+        unify.list_enrollments(updated_before="2026-11-01")  # type: ignore[arg-type]
+    await closed(unify)
+
+
+async def test_unify_enroll_names_a_malformed_active_enrollment_in_a_conflict(twin: Twin) -> None:
+    sequence = uuid.uuid4()
+    conflict = {
+        "status": "conflict",
+        "message": "Person is already enrolled",
+        "active_enrollment_id": "garbled",
+        "active_sequence_id": str(sequence),
+    }
+    wire = Wire(lambda r: httpx.Response(409, json=conflict))
+    unify = twin.unify("key", httpx_client=twin.over(wire))
+    message = r"^active_enrollment_id must be a UUID, got 'garbled'$"
+    with pytest.raises(errors.InvalidRequestError, match=message):
+        await settle(
+            unify.enroll(
+                sequence,
+                uuid.uuid4(),
+                mailbox_emails=["rep@acme.example"],
+                on_conflict="return_existing",
+            )
+        )
+    assert len(wire.sent) == 1
     await closed(unify)
 
 
@@ -322,6 +390,52 @@ async def test_unify_export_sends_the_filter_and_page_size_and_reads_every_page(
     assert [r.url.params["page"] for r in results] == [str(n) for n in range(1, pages + 1)]
     assert {r.url.params["page_size"] for r in results} == {"2"}
     assert len({r.url.path for r in results}) == 1  # every page of the one job
+    await closed(unify)
+    wire.close()
+
+
+async def test_unify_export_sends_a_filter_given_and_the_default_page_size(
+    twin: Twin, make_sandbox: MakeSandbox
+) -> None:
+    sandbox = make_sandbox(job_seconds=0)
+    state = sandbox.unify
+    sequence = state.live_sequences()[0]["id"]
+    wire = Wire()
+    unify = twin.unify(
+        sandbox.unify_api_key, base_url=sandbox.unify_base_url, httpx_client=twin.over(wire)
+    )
+    wanted = CreateBulkApiSequenceEnrollmentsJobFilter(sequence=BulkApiUuidFilter(id=sequence))
+    rows = await every(unify.export_enrollments(filter=wanted))
+    expected = {e.id for e in state.enrollments.values() if e.sequence_id == sequence}
+    assert sorted(str(r.id) for r in rows) == sorted(expected)
+    (created,) = (r for r in wire.sent if r.method == "POST")
+    assert json.loads(created.content)["filter"] == {"sequence": {"id": sequence}}
+    results = [r for r in wire.sent if r.url.path.endswith("/results")]
+    assert [r.url.params["page_size"] for r in results] == ["1000"]
+    await closed(unify)
+    wire.close()
+
+
+async def test_unify_export_raises_when_the_server_skips_a_page(
+    twin: Twin, make_sandbox: MakeSandbox
+) -> None:
+    """A results endpoint off by one from page 2 on would lose rows: the export raises."""
+    sandbox = make_sandbox(job_seconds=0)
+
+    def skipping(request: httpx.Request) -> httpx.Response | None:
+        page = int(request.url.params.get("page", "1"))
+        if not request.url.path.endswith("/results") or page == 1:
+            return None
+        return wire.forward(request, request.url.copy_set_param("page", str(page + 1)))
+
+    wire = Wire(skipping)
+    unify = twin.unify(
+        sandbox.unify_api_key, base_url=sandbox.unify_base_url, httpx_client=twin.over(wire)
+    )
+    with pytest.raises(
+        errors.PaginationError, match=r"asked for page .*2\), the server sent page .*3\)"
+    ):
+        await every(unify.export_enrollments(page_size=1))
     await closed(unify)
     wire.close()
 
@@ -377,6 +491,18 @@ async def test_boast_refuses_bad_settings_with_messages_naming_them(twin: Twin) 
         access_token="t", base_url="http://api.example.com/v1/", allow_insecure_http=True
     )
     assert "base_url='http://api.example.com'" in repr(client)
+    wire = Wire(refused)
+    proxied = twin.boast(
+        account_id=uuid.uuid4(),
+        access_token="t",
+        base_url="https://gw.example/X/",
+        max_retries=0,
+        httpx_client=twin.over(wire),
+    )
+    with pytest.raises(errors.ServerError):
+        await settle(proxied.get_account())
+    assert wire.sent[0].url.path.startswith("/X/v1/accounts/")
+    await closed(proxied)
     with pytest.raises(errors.InvalidRequestError, match=r"needs account_id \(list_accounts"):
         client.account_id  # noqa: B018
     await closed(client)
@@ -417,9 +543,32 @@ async def test_boast_without_account_id_sends_nothing(
     twin: Twin, sandbox: Sandbox, wire: Wire
 ) -> None:
     boast = boast_on(twin, sandbox, wire, account_id=None)
-    with pytest.raises(errors.InvalidRequestError, match="this call needs account_id"):
+    message = r"^this call needs account_id \(list_accounts\(\) shows yours\)$"
+    with pytest.raises(errors.InvalidRequestError, match=message):
         await settle(boast.get_account())
+    with pytest.raises(errors.InvalidRequestError, match=message):
+        boast.list_sequences()
     assert wire.sent == []
+    await closed(boast)
+
+
+async def test_boast_account_pages_carry_the_answer(
+    twin: Twin, sandbox: Sandbox, wire: Wire
+) -> None:
+    boast = boast_on(twin, sandbox, wire)
+    (page,) = await every(boast.list_accounts().pages())
+    assert [str(a.id) for a in page.items] == sandbox.boast.account_ids
+    assert page.raw.data == page.items
+    await closed(boast)
+
+
+@pytest.mark.parametrize("name", ["contact_id", "sequence_id"])
+async def test_boast_list_enrollments_names_a_bad_id(twin: Twin, name: str) -> None:
+    boast = twin.boast(
+        account_id=uuid.uuid4(), access_token="t", httpx_client=twin.over(Wire(refused))
+    )
+    with pytest.raises(errors.InvalidRequestError, match=rf"^{name} must be a UUID, got 'x'$"):
+        boast.list_enrollments(**{name: "x"})
     await closed(boast)
 
 
@@ -527,6 +676,86 @@ async def test_boast_conflict_ignores_enrollments_that_are_not_active(
     assert [r.method for r in wire.sent] == ["POST", "GET"]
     await closed(boast)
     wire.close()
+
+
+def ignoring_filters(pages: list[list[dict[str, Any]]], *, label: int | None = None) -> Answer:
+    """A Boast that refuses the create as already enrolled and lists `pages` whatever the
+    filters say (each page labelled with its number, or with `label`)."""
+    conflict = {
+        "errors": [
+            {
+                "status": "422",
+                "code": "already_enrolled",
+                "detail": "Contact is already enrolled",
+                "source": {"pointer": "/contact_id"},
+            }
+        ]
+    }
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(422, json=conflict)
+        number = int(request.url.params.get("page", "1"))
+        shown = label or number
+        meta = {"pagination": {"count": 99, "page": shown, "items": 1, "pages": len(pages)}}
+        return httpx.Response(200, json={"data": pages[number - 1], "meta": meta})
+
+    return answer
+
+
+def enrollment(contact: str, sequence: str, status: str) -> dict[str, Any]:
+    stamp = "2026-01-01T00:00:00Z"
+    return {
+        "id": str(uuid.uuid4()),
+        "contact_id": contact,
+        "sequence_id": sequence,
+        "status": status,
+        "created_at": stamp,
+        "updated_at": stamp,
+    }
+
+
+async def test_boast_conflict_lookup_reads_on_until_the_active_enrollment(twin: Twin) -> None:
+    contact, sequence = str(uuid.uuid4()), str(uuid.uuid4())
+    other = [enrollment(str(uuid.uuid4()), sequence, "active")]
+    active = enrollment(contact, sequence, "active")
+    pages = [other, [enrollment(contact, sequence, "removed"), active], other]
+    wire = Wire(ignoring_filters(pages))
+    boast = twin.boast(
+        account_id=uuid.uuid4(), access_token="t", max_retries=0, httpx_client=twin.over(wire)
+    )
+    found = await settle(boast.enroll(contact, sequence, on_conflict="return_existing"))
+    assert str(found.id) == active["id"]
+    assert [r.url.params.get("page") for r in wire.sent] == [None, "1", "2"]
+    await closed(boast)
+
+
+async def test_boast_conflict_lookup_stops_at_the_page_cap(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(boast_module, "DEFAULT_MAX_PAGES", 3)
+    contact, sequence = str(uuid.uuid4()), str(uuid.uuid4())
+    pages = [[enrollment(str(uuid.uuid4()), sequence, "active")] for _ in range(20)]
+    wire = Wire(ignoring_filters(pages))
+    boast = twin.boast(
+        account_id=uuid.uuid4(), access_token="t", max_retries=0, httpx_client=twin.over(wire)
+    )
+    with pytest.raises(errors.PaginationError, match="more than max_pages=3 pages"):
+        await settle(boast.enroll(contact, sequence))
+    assert len(wire.sent) == 1 + 3
+    await closed(boast)
+
+
+async def test_boast_conflict_lookup_raises_when_served_the_wrong_page(twin: Twin) -> None:
+    contact, sequence = str(uuid.uuid4()), str(uuid.uuid4())
+    pages = [[enrollment(str(uuid.uuid4()), sequence, "active")] for _ in range(3)]
+    wire = Wire(ignoring_filters(pages, label=1))
+    boast = twin.boast(
+        account_id=uuid.uuid4(), access_token="t", max_retries=0, httpx_client=twin.over(wire)
+    )
+    with pytest.raises(errors.PaginationError, match="asked for page 2, the server sent page 1"):
+        await settle(boast.enroll(contact, sequence))
+    await closed(boast)
 
 
 # --- Boast: contacts ----------------------------------------------------------------------
@@ -699,3 +928,30 @@ async def test_boast_refuses_a_plain_http_auth_host_unless_allowed(
     assert [str(r.url) for r in tokens.sent] == ["http://auth.example.com/oauth/token"]
     await closed(boast)
     tokens.close()
+
+
+async def test_boast_copies_share_the_token_unless_given_credentials(
+    twin: Twin, sandbox: Sandbox, wire: Wire
+) -> None:
+    """A with_options copy refreshes for both (Boast rotates refresh tokens: two keepers of
+    one would fork it); a copy given a credential of its own uses that one."""
+    store = Saved()
+    boast = boast_on(twin, sandbox, wire, **expired_token_options(sandbox, store))
+    copy = boast.with_options(max_retries=1)
+    await settle(copy.get_account())
+    await settle(boast.get_account())
+    (refreshed,) = store.tokens
+    assert sandbox.boast.refresh_count == 1
+    assert [r.headers["authorization"] for r in wire.sent] == [
+        f"Bearer {refreshed.access_token}"
+    ] * 2
+
+    own = Wire()
+    other = sandbox.boast.issue_token().access_token
+    fresh = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    changed = boast.with_options(access_token=other, expires_at=fresh, httpx_client=twin.over(own))
+    await settle(changed.get_account())
+    assert own.sent[0].headers["authorization"] == f"Bearer {other}"
+    for client in (copy, boast, changed):
+        await closed(client)
+    own.close()
