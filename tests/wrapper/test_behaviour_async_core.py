@@ -11,6 +11,7 @@ for real except the cancellation test's few milliseconds.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 from collections.abc import Callable
 from types import SimpleNamespace
@@ -29,7 +30,7 @@ from sequence_clients import (
     _ratelimit,
     errors,
 )
-from sequence_clients._pagination import AsyncPager, Page
+from sequence_clients._pagination import AsyncPager, Page, SyncPager
 from sequence_clients.generated.unify.api.sequences import pause_sequence
 
 FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
@@ -60,6 +61,11 @@ class Twin:
         if self.flavour == "sync":
             return self.sync.enroll(SEQUENCE_ID, PERSON_ID, **arguments)
         return await self.async_.enroll(SEQUENCE_ID, PERSON_ID, **arguments)
+
+    async def list_sequences(self) -> list[object]:
+        if self.flavour == "sync":
+            return list(self.sync.list_sequences())
+        return [sequence async for sequence in self.async_.list_sequences()]
 
     async def pause(self) -> object:
         operation = pause_sequence.operation(SEQUENCE_ID)
@@ -449,6 +455,81 @@ async def test_an_error_body_of_unknown_shape_is_quoted_saying_whether_it_was_js
     assert str(raised.value) == f"POST {PAUSE_URL} -> {said}"
 
 
+def vendor_error(status: int, body: dict[str, Any]) -> httpx.Response:
+    return httpx.Response(status, json=body)
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (  # Unify: the status and each error's code; Boast-style items carry a message
+            vendor_error(422, {
+                "status": "invalid",
+                "errors": [{"code": "too_long", "message": "name is too long"},
+                           {"code": "missing", "detail": "email is missing"}],
+            }),
+            "422 [invalid, too_long, missing]: name is too long; email is missing",
+        ),
+        (  # codes are cut to 200 characters, however many the server sends
+            vendor_error(422, {
+                "message": "refused", "errors": [{"code": f"code{n:06}"} for n in range(40)]
+            }),
+            "422 [" + ", ".join(f"code{n:06}" for n in range(40))[:200]
+            + "… (278 more characters)]: refused",
+        ),
+    ],
+)  # fmt: skip
+async def test_the_vendors_codes_and_messages_are_all_in_the_error(
+    twin: Callable[..., Twin], clock: VirtualClock, answer: httpx.Response, said: str
+) -> None:
+    client = twin(Server(clock, answer), max_retries=0)
+    with pytest.raises(errors.APIStatusError) as raised:
+        await client.pause()
+    assert str(raised.value) == f"POST {PAUSE_URL} -> {said}"
+
+
+# Retry-After in its other forms ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"},  # a date already past
+        {"X-RateLimit-Reset": "1700000000"},  # an epoch time already past
+        {"X-RateLimit-Reset": "1000000000.5"},  # the smallest epoch time there is
+        {"X-RateLimit-Reset": "0"},  # a delay of nothing
+        {"X-RateLimit-Reset": "-3"},
+    ],
+)
+async def test_a_wait_that_is_already_over_is_retried_at_once(
+    twin: Callable[..., Twin], clock: VirtualClock, headers: dict[str, str]
+) -> None:
+    server = Server(clock, refused(429, **headers), paused())
+    client = twin(server)
+    await client.pause()
+    assert clock.sleeps == [0.0] and len(server.received) == 2
+
+
+async def test_a_reset_of_exactly_a_billion_is_a_delay_not_a_date(
+    twin: Callable[..., Twin], clock: VirtualClock
+) -> None:
+    # Vendors send an epoch time or a delay; up to 1e9 it is read as a delay (here decades,
+    # more than the policy waits, so it is raised at once).
+    server = Server(clock, refused(429, **{"X-RateLimit-Reset": "1000000000"}))
+    client = twin(server)
+    with pytest.raises(errors.RateLimitError) as raised:
+        await client.pause()
+    assert raised.value.retry_after == 1e9 and clock.sleeps == []
+
+
+def test_parse_retry_after_counts_a_date_from_the_given_now() -> None:
+    headers = httpx.Headers({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    moment = dt.datetime(2015, 10, 21, 7, 28, tzinfo=dt.UTC).timestamp()
+    assert errors.parse_retry_after(headers, now=moment - 30) == 30.0
+    reset = httpx.Headers({"X-RateLimit-Reset": str(int(moment))})
+    assert errors.parse_retry_after(reset, now=moment - 12) == 12.0
+
+
 # Arguments refused before anything is sent ---------------------------------------------------
 
 TEN = [f"rep{n}@example.com" for n in range(10)]
@@ -480,7 +561,51 @@ async def test_a_bad_mailbox_list_is_refused_with_what_is_wrong_and_nothing_is_s
     assert server.received == []
 
 
-# The async pager -----------------------------------------------------------------------------
+# The pagers' loop guard (written once, for both pagers) -----------------------------------
+
+
+def fake_pages(pages: dict[Any, Page[int]], asked: list[object]) -> Callable[[Any], Any]:
+    """Page plans that make no request: each gives the page for its cursor at once."""
+
+    def fetch(token: Any) -> Any:
+        asked.append(token)
+        return pages[tuple(token) if isinstance(token, list) else token]
+        yield  # a plan: a generator
+
+    return fetch
+
+
+def run_fake_plan(plan: Any) -> Any:
+    try:
+        next(plan)
+    except StopIteration as done:
+        return done.value
+    raise AssertionError("the fake plan made a request")
+
+
+async def arun_fake_plan(plan: Any) -> Any:
+    return run_fake_plan(plan)
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+async def test_a_cursor_coming_back_after_another_is_a_loop_too(flavour: str) -> None:
+    # a, b, a again: round in circles, with new items on every page.
+    pages = {
+        None: Page([1], raw=None, next="c-a"),
+        "c-a": Page([2], raw=None, next="c-b"),
+        "c-b": Page([3], raw=None, next="c-a"),
+    }
+    seen: list[int] = []
+    with pytest.raises(errors.PaginationError) as raised:
+        if flavour == "sync":
+            seen.extend(SyncPager(run_fake_plan, fake_pages(pages, [])))
+        else:
+            async for item in AsyncPager(arun_fake_plan, fake_pages(pages, [])):
+                seen.append(item)
+    assert seen == [1, 2, 3]
+    assert str(raised.value) == (
+        "pagination stopped after 3 pages: the server repeated the cursor 'c-a'"
+    )
 
 
 async def test_the_async_pager_catches_a_repeated_cursor_it_cannot_hash() -> None:
@@ -488,22 +613,11 @@ async def test_the_async_pager_catches_a_repeated_cursor_it_cannot_hash() -> Non
     # of the one just used can be seen, and that must still stop the loop.
     pages = {None: Page([1], raw=None, next=["a"]), ("a",): Page([2], raw=None, next=["a"])}
     asked: list[object] = []
-
-    def fetch(token: object) -> Any:
-        asked.append(token)
-        return pages[tuple(token) if isinstance(token, list) else token]
-        yield  # a plan that makes no request
-
-    async def run(plan: Any) -> Any:
-        try:
-            next(plan)
-        except StopIteration as done:
-            return done.value
-        raise AssertionError("the fake plan made a request")
+    fetch = fake_pages(pages, asked)
 
     seen: list[int] = []
     with pytest.raises(errors.PaginationError) as raised:
-        async for item in AsyncPager(run, fetch):
+        async for item in AsyncPager(arun_fake_plan, fetch):
             seen.append(item)
 
     assert seen == [1, 2] and asked == [None, ["a"]]
