@@ -101,21 +101,7 @@ class CsvFile:
 
     def records(self) -> Iterator[Record]:
         """Every non-blank record after the header, numbered by its first line."""
-        with self.path.open(newline="", encoding=self.encoding) as handle:
-            reader = csv.reader(handle, delimiter=self.delimiter)
-            seen_header = False
-            while True:
-                first_line = reader.line_num + 1
-                try:
-                    fields = next(reader)
-                except StopIteration:
-                    return
-                if not any(value.strip() for value in fields):
-                    continue
-                if not seen_header:
-                    seen_header = True
-                    continue
-                yield Record(first_line, fields)
+        return _records(self.path, self.encoding, self.delimiter)
 
     def rows(self, default_mailboxes: Sequence[str] = ()) -> Iterator[Row | BadRow]:
         for record in self.records():
@@ -165,14 +151,31 @@ def open_csv(path: Path, spec: RowSpec, encoding: str | None = None) -> CsvFile:
         if spec.mailbox_column
         else None
     )
-    draft = CsvFile(path, chosen, delimiter, names, key_index, mailbox_index, 0, spec)
     try:
-        count = sum(1 for _ in draft.records())
+        count = sum(1 for _ in _records(path, chosen, delimiter))
     except csv.Error as error:
         raise CsvInputError(f"{path}: not readable as CSV: {error}") from None
     if count == 0:
         raise CsvInputError(f"{path}: no data rows after the header (line 1); nothing to enroll")
     return CsvFile(path, chosen, delimiter, names, key_index, mailbox_index, count, spec)
+
+
+def _records(path: Path, encoding: str, delimiter: str) -> Iterator[Record]:
+    with path.open(newline="", encoding=encoding) as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        seen_header = False
+        while True:
+            first_line = reader.line_num + 1
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            if not any(value.strip() for value in fields):
+                continue
+            if not seen_header:
+                seen_header = True
+                continue
+            yield Record(first_line, fields)
 
 
 def sniff_delimiter(header_line: str) -> str:
