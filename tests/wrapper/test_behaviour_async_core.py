@@ -400,7 +400,10 @@ async def test_an_answer_the_spec_does_not_document_is_an_unexpected_response(
 
     assert len(server.received) == 1  # not retried: the answer is whole, just undocumented
     assert raised.value.status_code == 202
-    assert "status the API spec does not document" in str(raised.value)
+    assert str(raised.value) == (
+        f"POST {PAUSE_URL} -> 202: status the API spec does not document; "
+        f"""body starts '{{"id":"{SEQUENCE_ID}","is_paused":true}}'"""
+    )
 
 
 async def test_a_failed_send_on_a_rate_limited_client_is_the_same_typed_error(
@@ -605,6 +608,25 @@ async def test_a_cursor_coming_back_after_another_is_a_loop_too(flavour: str) ->
     assert seen == [1, 2, 3]
     assert str(raised.value) == (
         "pagination stopped after 3 pages: the server repeated the cursor 'c-a'"
+    )
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+async def test_a_page_served_again_under_a_new_cursor_stops_the_pager(flavour: str) -> None:
+    pages = {
+        None: Page([1, 2], raw=None, next="c-a"),
+        "c-a": Page([1, 2], raw=None, next="c-b"),  # the first page again, a fresh cursor
+    }
+    seen: list[int] = []
+    with pytest.raises(errors.PaginationError) as raised:
+        if flavour == "sync":
+            seen.extend(SyncPager(run_fake_plan, fake_pages(pages, [])))
+        else:
+            async for item in AsyncPager(arun_fake_plan, fake_pages(pages, [])):
+                seen.append(item)
+    assert seen == [1, 2]  # nothing yielded twice
+    assert str(raised.value) == (
+        "pagination stopped after 1 pages: the server sent the previous page again"
     )
 
 

@@ -310,3 +310,32 @@ def test_a_bulk_job_errors_text_is_bounded_however_long_the_vendors_words() -> N
     assert str(error) == f"bulk job job-1 ended FAILED ({'E' * 100}… (50 more characters))"
     assert error.error_code == "E" * 150  # the whole code stays on the error
     assert str(errors.BulkJobError("job-1", "EXPIRED", None)) == "bulk job job-1 ended EXPIRED"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://h.example/v1/x?api_key=s3cret&page=2", "https://h.example/v1/x?api_key=REDACTED&page=2"),
+        ("https://h.example/v1/x?cursor=&page=2", "https://h.example/v1/x?cursor=&page=2"),
+        ("https://h.example/v1/x?access_token=&page=2", "https://h.example/v1/x?access_token=REDACTED&page=2"),
+        ("https://h.example/v1/x", "https://h.example/v1/x"),
+    ],
+)  # fmt: skip
+def test_a_url_in_an_error_hides_secret_values_and_keeps_every_other_parameter(
+    url: str, shown: str
+) -> None:
+    assert errors.redact_url(url) == shown
+    error = errors.APIConnectionError(
+        "refused", method="GET", url=errors.redact_url(url), maybe_applied=False
+    )
+    assert str(error) == f"GET {shown}: refused"
+
+
+def test_an_errors_method_and_url_are_cut_to_their_bounds() -> None:
+    # A server's cursor can make a URL of any length; a message stays a line.
+    long_url = "https://h.example/" + "p" * 400
+    error = errors.APIConnectionError("refused", method="M" * 25, url=long_url, maybe_applied=False)
+    assert str(error) == (
+        f"{'M' * 20}… (5 more characters) {long_url[:300]}… (118 more characters): refused"
+    )
+    assert error.url == long_url  # the whole URL stays on the error
