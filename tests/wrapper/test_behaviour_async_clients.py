@@ -121,7 +121,7 @@ def wire() -> Iterable[Wire]:
     w.close()
 
 
-def refused(request: httpx.Request) -> httpx.Response:
+def unavailable(request: httpx.Request) -> httpx.Response:
     return httpx.Response(503, json={"status": "unavailable", "message": "try later"})
 
 
@@ -143,11 +143,12 @@ async def test_unify_refuses_bad_settings_with_messages_naming_them(twin: Twin) 
 
 
 async def test_unify_settings_show_in_its_repr(twin: Twin) -> None:
-    client = twin.unify("key", timeout=7, max_retries=2, deadline=2.5, rate_limit="5/s")
+    secret = "sk-unify-4f1d"
+    client = twin.unify(secret, timeout=7, max_retries=2, deadline=2.5, rate_limit="5/s")
     shown = repr(client)
     assert "timeout=7" in shown and "max_retries=2" in shown and "deadline=2.5" in shown
     assert "rate_limit=RateLimit('5/s'" in shown
-    assert "key" not in shown.replace("key='unify'", "")
+    assert secret not in shown
     await closed(client)
 
 
@@ -192,7 +193,7 @@ async def test_unify_max_retries_and_retry_policy_are_the_ones_given(
     twin: Twin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     slept = record_waits(monkeypatch)
-    wire = Wire(refused)
+    wire = Wire(unavailable)
     unify = twin.unify("key", max_retries=2, httpx_client=twin.over(wire))
     with pytest.raises(errors.ServerError):
         await settle(unify.get_sequence(uuid.uuid4()))
@@ -247,7 +248,7 @@ async def test_unify_list_sequence_steps_sends_its_arguments(
 
 
 async def test_unify_list_sequence_steps_refuses_bad_arguments_by_name(twin: Twin) -> None:
-    wire = Wire(refused)
+    wire = Wire(unavailable)
     unify = twin.unify("key", httpx_client=twin.over(wire))
     with pytest.raises(errors.InvalidRequestError, match=r"^sequence_id must be a UUID, got 'x'$"):
         unify.list_sequence_steps("x")
@@ -277,7 +278,7 @@ SEQUENCE_CALLS = {
 async def test_unify_named_calls_send_the_id_and_name_a_bad_one(twin: Twin, method: str) -> None:
     verb, path = (ENROLLMENT_CALLS | SEQUENCE_CALLS)[method]
     argument = "enrollment_id" if method in ENROLLMENT_CALLS else "sequence_id"
-    wire = Wire(refused)
+    wire = Wire(unavailable)
     unify = twin.unify("key", max_retries=0, httpx_client=twin.over(wire))
     with pytest.raises(errors.InvalidRequestError, match=rf"^{argument} must be a UUID, got 'x'$"):
         await settle(getattr(unify, method)("x"))
@@ -326,14 +327,14 @@ async def test_unify_list_enrollments_and_sequences_send_their_filters(twin: Twi
 
 @pytest.mark.parametrize("name", ["sequence_id", "person_id", "mailbox_id", "enrolled_by_play_id"])
 async def test_unify_list_enrollments_names_a_bad_id(twin: Twin, name: str) -> None:
-    unify = twin.unify("key", httpx_client=twin.over(Wire(refused)))
+    unify = twin.unify("key", httpx_client=twin.over(Wire(unavailable)))
     with pytest.raises(errors.InvalidRequestError, match=rf"^{name} must be a UUID, got 'x'$"):
         unify.list_enrollments(**{name: "x"})
     await closed(unify)
 
 
 async def test_unify_list_enrollments_names_a_date_that_is_not_a_datetime(twin: Twin) -> None:
-    unify = twin.unify("key", httpx_client=twin.over(Wire(refused)))
+    unify = twin.unify("key", httpx_client=twin.over(Wire(unavailable)))
     message = r"^updated_before must be a timezone-aware datetime, got str '2026-11-01'$"
     with pytest.raises(errors.InvalidRequestError, match=message):
         unify.list_enrollments(updated_before="2026-11-01")  # type: ignore[arg-type]
@@ -491,7 +492,7 @@ async def test_boast_refuses_bad_settings_with_messages_naming_them(twin: Twin) 
         access_token="t", base_url="http://api.example.com/v1/", allow_insecure_http=True
     )
     assert "base_url='http://api.example.com'" in repr(client)
-    wire = Wire(refused)
+    wire = Wire(unavailable)
     proxied = twin.boast(
         account_id=uuid.uuid4(),
         access_token="t",
@@ -565,7 +566,7 @@ async def test_boast_account_pages_carry_the_answer(
 @pytest.mark.parametrize("name", ["contact_id", "sequence_id"])
 async def test_boast_list_enrollments_names_a_bad_id(twin: Twin, name: str) -> None:
     boast = twin.boast(
-        account_id=uuid.uuid4(), access_token="t", httpx_client=twin.over(Wire(refused))
+        account_id=uuid.uuid4(), access_token="t", httpx_client=twin.over(Wire(unavailable))
     )
     with pytest.raises(errors.InvalidRequestError, match=rf"^{name} must be a UUID, got 'x'$"):
         boast.list_enrollments(**{name: "x"})
@@ -810,7 +811,7 @@ async def test_boast_create_contact_sends_every_field_given(
 async def test_boast_create_contact_refuses_bad_fields_before_sending(
     twin: Twin, fields: dict[str, Any], message: str
 ) -> None:
-    wire = Wire(refused)
+    wire = Wire(unavailable)
     boast = twin.boast(account_id=uuid.uuid4(), access_token="t", httpx_client=twin.over(wire))
     with pytest.raises(errors.InvalidRequestError, match=message):
         await settle(boast.create_contact(**fields))
@@ -918,7 +919,7 @@ async def test_boast_refuses_a_plain_http_auth_host_unless_allowed(
     boast = boast_on(
         twin,
         sandbox,
-        Wire(refused),
+        Wire(unavailable),
         allow_insecure_http=True,
         auth_httpx_client=auth_http,
         **options,
