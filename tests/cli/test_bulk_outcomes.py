@@ -24,7 +24,8 @@ from sequence_clients.cli.bulk import (
 from sequence_clients.cli.journal import Journal, ReportLine
 from sequence_clients.cli.rows import BadRow, Row
 
-SEQUENCE = str(uuid.uuid4())
+# Fixed ids: they appear in parameter ids, which every xdist worker must collect alike.
+SEQUENCE = "4b1f0c2e-8a3d-4e5f-9b6a-7c8d9e0f1a2b"
 URL = "https://api.unifygtm.com/sequences/v1/enrollments"
 
 
@@ -315,7 +316,7 @@ async def test_the_engine_refuses_options_it_cannot_honour_before_any_row(
 
 # --- conflicts, word for word ------------------------------------------------------------------
 
-OTHER_SEQUENCE_ID = str(uuid.uuid4())
+OTHER_SEQUENCE_ID = "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"
 
 
 @pytest.mark.parametrize(
