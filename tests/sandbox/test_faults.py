@@ -176,7 +176,8 @@ def test_latency_is_added_without_serialising_requests(make_sandbox: MakeSandbox
 
     statuses, elapsed = asyncio.run(fire())
     assert statuses == [200] * 10
-    assert 0.25 <= elapsed < 1.5  # ten 0.25 s requests in parallel, not 2.5 s in a row
+    # Ten 0.25 s requests in parallel, not 2.5 s in a row; the margin is for a loaded machine.
+    assert 0.25 <= elapsed < 2.0
 
 
 def test_stats_count_requests_and_faults(make_sandbox: MakeSandbox) -> None:
