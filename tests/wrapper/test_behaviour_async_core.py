@@ -148,22 +148,79 @@ async def test_a_deadline_stops_the_retries_and_says_what_it_was_doing(
     assert error.__cause__.status_code == 503
 
 
+def cut_to(timeout: httpx.Timeout, left: float) -> dict[str, float | None]:
+    phases = {"connect": timeout.connect, "read": timeout.read, "write": timeout.write}
+    phases["pool"] = timeout.pool
+    return {name: left if t is None else min(t, left) for name, t in phases.items()}
+
+
+@pytest.mark.parametrize(
+    "timeout",
+    [
+        httpx.Timeout(connect=0.5, read=20.0, write=0.9, pool=None),
+        httpx.Timeout(connect=None, read=1.5, write=30.0, pool=0.7),
+    ],
+)
 async def test_each_request_timeout_is_cut_to_what_is_left_of_the_deadline(
-    twin: Callable[..., Twin], clock: VirtualClock
+    twin: Callable[..., Twin], clock: VirtualClock, timeout: httpx.Timeout
 ) -> None:
     server = Server(clock, refused(503), takes=0.3)
-    timeout = httpx.Timeout(connect=0.5, read=20.0, write=0.9, pool=None)
     client = twin(server, max_retries=1, deadline=2.0, timeout=timeout)
     with pytest.raises(errors.ServerError):
         await client.pause()
 
     first, second = (timeouts(request) for request in server.received)
-    # Nothing used yet: each phase is the shorter of its own timeout and the 2 s left; a phase
-    # without a timeout gets the 2 s.
-    assert first == {"connect": 0.5, "read": 2.0, "write": 0.9, "pool": 2.0}
+    # Each phase is the shorter of its own timeout and what is left; a phase without a timeout
+    # gets what is left.
+    assert first == cut_to(timeout, 2.0)
     left = 2.0 - (server.arrivals[1] - server.arrivals[0])
     assert 1.6 < left < 1.7
-    assert second == {"connect": 0.5, "read": left, "write": 0.9, "pool": left}
+    assert second == cut_to(timeout, left)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "sent"),
+    [
+        (10, {"connect": 5.0, "read": 10.0, "write": 10.0, "pool": 10.0}),  # connecting: 5 s at most
+        (2.5, {"connect": 2.5, "read": 2.5, "write": 2.5, "pool": 2.5}),
+        (None, {"connect": 5.0, "read": 30.0, "write": 30.0, "pool": 30.0}),  # the default
+    ],
+)  # fmt: skip
+async def test_a_timeout_in_seconds_bounds_connecting_to_five_at_most(
+    twin: Callable[..., Twin], clock: VirtualClock, seconds: float | None, sent: dict[str, float]
+) -> None:
+    server = Server(clock)
+    client = twin(server, timeout=seconds)
+    await client.pause()
+    assert timeouts(server.received[0]) == sent
+
+
+@pytest.mark.parametrize(
+    ("base_url", "sent_to"),
+    [
+        ("https://proxy.example.com/unify/", "https://proxy.example.com/unify" + PAUSE_PATH),
+        ("https://proxy.example.com/BOX/", "https://proxy.example.com/BOX" + PAUSE_PATH),
+        ("https://proxy.example.com/unify", "https://proxy.example.com/unify" + PAUSE_PATH),
+        ("https://proxy.example.com/unify//", "https://proxy.example.com/unify" + PAUSE_PATH),
+    ],
+)
+async def test_a_base_url_with_a_path_is_kept_and_its_trailing_slashes_dropped(
+    twin: Callable[..., Twin], clock: VirtualClock, base_url: str, sent_to: str
+) -> None:
+    server = Server(clock)
+    client = twin(server, base_url=base_url)
+    await client.pause()
+    assert str(server.received[0].url) == sent_to
+
+
+def test_a_plain_http_base_url_is_refused_saying_why_with_its_secrets_hidden() -> None:
+    with pytest.raises(errors.InvalidRequestError) as raised:
+        UnifyClient("key", base_url="http://proxy.example.com/?api_key=s3cret")
+    assert str(raised.value) == (
+        "refusing base URL 'http://proxy.example.com/?api_key=REDACTED': credentials must "
+        "travel over https (plain http is allowed to loopback addresses, or with "
+        "allow_insecure_http=True)"
+    )
 
 
 async def test_without_a_deadline_the_timeouts_are_sent_as_configured(
