@@ -279,7 +279,7 @@ async def test_a_limiter_wait_past_the_deadline_is_refused_without_sending(
     error = raised.value
     assert (error.method, error.url) == ("POST", PAUSE_PATH)
     assert "deadline of 10s reached" in str(error)
-    assert not error.maybe_applied and error.__cause__ is None  # nothing was sent
+    assert error.maybe_applied is False and error.__cause__ is None  # nothing was sent
 
 
 async def test_a_limiter_wait_within_the_deadline_is_waited(
