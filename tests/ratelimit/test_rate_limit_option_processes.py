@@ -125,7 +125,7 @@ def test_a_429_seen_by_one_client_pauses_the_other_process(
         return httpx.Response(429, headers={"Retry-After": "1.2"}, json={"message": "slow"})
 
     ours = UnifyClient(
-        "key",
+        sandbox.unify_api_key,  # the same key, so the same quota: its 429 is everyone's
         rate_limit="1000/1s",
         rate_limit_storage=redis_server.url,
         max_retries=0,

@@ -270,3 +270,33 @@ def test_every_client_takes_the_option_and_repr_hides_the_storage_password() -> 
     assert made[2]._rate_limit is made[3]._rate_limit
     assert made[0]._rate_limit is not made[2]._rate_limit  # each vendor has its own
     assert "rate_limit" not in repr(UnifyClient("key"))  # opt-in: no limit unless asked
+
+
+def test_each_api_key_has_its_own_quota_named_by_a_fingerprint_never_the_key() -> None:
+    first = UnifyClient("sk_first_0123456789", rate_limit="9/s")
+    same = AsyncUnifyClient("sk_first_0123456789", rate_limit="9/s")
+    other = UnifyClient("sk_other_0123456789", rate_limit="9/s")
+    assert first._rate_limit is same._rate_limit  # one quota per key, whichever twin
+    assert first._rate_limit is not other._rate_limit  # two keys on one Redis: two quotas
+    keys = {repr(client).split("key='")[1].split("'")[0] for client in (first, other)}
+    assert len(keys) == 2 and all(k.startswith("unify-") and len(k) == 22 for k in keys)
+    for client in (first, same, other):
+        assert "0123456789" not in repr(client)
+
+
+def test_boast_quotas_follow_the_oauth_app_and_a_bare_token_shares_the_vendors() -> None:
+    saved: list[object] = []
+    store = SimpleNamespace(save=saved.append)
+
+    def boast(client_id: str | None) -> BoastClient:
+        if client_id is None:
+            return BoastClient(account_id=ACCOUNT_ID, access_token="t", rate_limit="9/s")
+        return BoastClient(
+            account_id=ACCOUNT_ID, access_token="t", refresh_token="r", client_id=client_id,
+            client_secret="s", token_store=store, rate_limit="9/s",
+        )  # fmt: skip
+
+    app_one, app_two, bare = boast("app-one"), boast("app-two"), boast(None)
+    assert app_one._rate_limit is not app_two._rate_limit
+    assert bare._rate_limit is not None and bare._rate_limit.key == "boast"
+    assert app_one._rate_limit is not None and app_one._rate_limit.key.startswith("boast-")

@@ -10,6 +10,7 @@ With `rate_limit`, every attempt on that path first takes a slot of the (shared)
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Self, TypedDict, TypeVar, Unpack
@@ -103,6 +104,10 @@ class _ClientBase:
     """Options shared by both twins. Secrets are never stored in anything repr() shows."""
 
     _vendor = "default"  # names the vendor's quota in a rate limit storage
+    # The constructor argument the vendor counts requests by (its API key, its OAuth app): a
+    # rate limit given as a string is keyed by a fingerprint of it, so two keys of one vendor on
+    # one Redis never share a quota by accident.
+    _quota_owner = ""
 
     def __init__(
         self,
@@ -121,8 +126,15 @@ class _ClientBase:
         self._timeout = as_timeout(timeout)
         self._policy = attrs.evolve(retry_policy or RetryPolicy(), max_retries=max_retries)
         self._deadline = _checked_deadline(deadline)
-        self._rate_limit = _rate_limit(rate_limit, rate_limit_storage, self._vendor)
+        self._rate_limit = _rate_limit(rate_limit, rate_limit_storage, self._quota_key(init_kwargs))
         self._init_kwargs = init_kwargs
+
+    def _quota_key(self, init_kwargs: dict[str, Any]) -> str:
+        """`unify-<16 hex digits of sha256(api_key)>`: names the quota, never holds the key."""
+        owner = init_kwargs.get(self._quota_owner)
+        if not isinstance(owner, str) or not owner:
+            return self._vendor
+        return f"{self._vendor}-{hashlib.sha256(owner.encode()).hexdigest()[:16]}"
 
     def with_options(self, **changes: Unpack[ClientOptions]) -> Self:
         """A new client with the same credentials and the given options changed

@@ -270,6 +270,7 @@ class BoastClient(SyncClient):
     """
 
     _vendor = "boast"
+    _quota_owner = "client_id"
 
     def __init__(
         self,
@@ -390,6 +391,7 @@ class AsyncBoastClient(AsyncClient):
     """The asyncio twin of BoastClient: same methods, awaitable, `async for` iterators."""
 
     _vendor = "boast"
+    _quota_owner = "client_id"
 
     def __init__(
         self,

@@ -297,6 +297,7 @@ class UnifyClient(SyncClient):
     Retry-After wait included (each page of a list is one call)."""
 
     _vendor = "unify"
+    _quota_owner = "api_key"
 
     def __init__(
         self,
@@ -437,6 +438,7 @@ class AsyncUnifyClient(AsyncClient):
     """The asyncio twin of UnifyClient: same methods, awaitable, `async for` iterators."""
 
     _vendor = "unify"
+    _quota_owner = "api_key"
 
     def __init__(
         self,
