@@ -103,6 +103,8 @@ class RetryPolicy:
     max_retry_after: float = MAX_RETRY_AFTER
 
     def is_retryable(self, error: BaseException) -> bool:
+        if isinstance(error, DeadlineExceededError):  # the time is up: another try cannot help
+            return False
         if isinstance(error, APIConnectionError):
             return True
         if isinstance(error, UnexpectedResponseError):
