@@ -12,6 +12,7 @@ import uuid
 
 import httpx
 import pytest
+from virtual_clock import VirtualClock, drive_plans_with
 from waits import record_waits
 
 from sequence_clients import AsyncUnifyClient, BoastClient, RetryPolicy, UnifyClient, errors
@@ -141,6 +142,31 @@ def test_a_deadline_after_an_ambiguous_create_says_it_may_have_been_applied() ->
         unify.enroll(uuid.uuid4(), uuid.uuid4(), mailbox_emails=["rep@acme.example"])
     assert raised.value.maybe_applied is True
     assert raised.value.method == "POST"
+
+
+def test_a_conflict_answered_as_the_deadline_runs_out_sends_no_lookup(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """return_existing looks the active enrollment up after a 409; when the 409 itself used the
+    last of the deadline, that lookup is not sent."""
+    clock = drive_plans_with(monkeypatch, VirtualClock())
+    sequence, person = uuid.uuid4(), uuid.uuid4()
+    sent: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        sent.append(request.method)
+        clock.now += 2.0  # the answer arrives exactly as the 2 s deadline ends
+        conflict = {"message": "already enrolled", "active_enrollment_id": str(uuid.uuid4()),
+                    "active_sequence_id": str(sequence)}  # fmt: skip
+        return httpx.Response(409, json=conflict)
+
+    http = httpx.Client(transport=httpx.MockTransport(handle))
+    unify = UnifyClient("key", httpx_client=http, deadline=2.0)
+    with unify, pytest.raises(errors.DeadlineExceededError):
+        unify.enroll(
+            sequence, person, mailbox_emails=["rep@acme.example"], on_conflict="return_existing"
+        )
+    assert sent == ["POST"]
 
 
 @pytest.mark.parametrize("deadline", [0, -1.5])
