@@ -14,20 +14,17 @@ import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
-import limits.storage.memory
 import pytest
-from virtual_clock import VirtualClock, drive_plans_with
+from virtual_clock import VirtualClock, drive_plans_and_limits_with
+from virtual_clock import fresh_limit as limit
 
 from sequence_clients import (
     AsyncUnifyClient,
-    RateLimit,
     RetryPolicy,
     UnifyClient,
-    _ratelimit,
     errors,
 )
 from sequence_clients._pagination import AsyncPager, Page, SyncPager
@@ -82,15 +79,7 @@ def twin(request: pytest.FixtureRequest) -> Callable[..., Twin]:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
     """One clock for the driver (monotonic, sleep) and the limiter (wall clock)."""
-    virtual = drive_plans_with(monkeypatch, VirtualClock(start=1_800_000_000.0))
-    monkeypatch.setattr(_ratelimit, "time", SimpleNamespace(time=virtual.time))
-    monkeypatch.setattr(limits.storage.memory, "time", SimpleNamespace(time=virtual.time))
-    return virtual
-
-
-def limit(text: str) -> RateLimit:
-    """A fresh window per test (the string form shares one per process and vendor)."""
-    return RateLimit(text, key=f"test-{uuid.uuid4()}")
+    return drive_plans_and_limits_with(monkeypatch, VirtualClock(start=1_800_000_000.0))
 
 
 class Server:

@@ -16,9 +16,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import httpx
-import limits.storage.memory
 import pytest
-from virtual_clock import VirtualClock, drive_plans_with
+from virtual_clock import VirtualClock, drive_plans_and_limits_with
+from virtual_clock import fresh_limit as limit
 
 from sequence_clients import (
     AsyncBoastClient,
@@ -27,7 +27,6 @@ from sequence_clients import (
     RateLimit,
     RetryPolicy,
     UnifyClient,
-    _ratelimit,
     errors,
 )
 from sequence_clients.generated.unify.api.sequences import pause_sequence
@@ -41,15 +40,7 @@ Handler = Callable[[httpx.Request], httpx.Response]
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
     """One clock for the driver (monotonic, sleep) and the limiter (wall clock)."""
-    virtual = drive_plans_with(monkeypatch, VirtualClock(start=1_800_000_000.0))
-    monkeypatch.setattr(_ratelimit, "time", SimpleNamespace(time=virtual.time))
-    monkeypatch.setattr(limits.storage.memory, "time", SimpleNamespace(time=virtual.time))
-    return virtual
-
-
-def limit(text: str) -> RateLimit:
-    """A fresh window per test (the string form shares one per process and vendor)."""
-    return RateLimit(text, key=f"test-{uuid.uuid4()}")
+    return drive_plans_and_limits_with(monkeypatch, VirtualClock(start=1_800_000_000.0))
 
 
 class Server:
@@ -126,36 +117,33 @@ def test_every_retry_takes_its_own_slot(clock: VirtualClock) -> None:
     assert second - first >= 4.0 and third - second >= 4.0
 
 
-def test_a_429_retry_after_pauses_every_client_on_the_limit(clock: VirtualClock) -> None:
+@pytest.mark.parametrize(
+    ("answer", "error_type", "pause"),
+    [
+        (refused(429, **{"Retry-After": "6"}), errors.RateLimitError, 6.0),
+        (refused(503, **{"retry-after-ms": "2500"}), errors.ServerError, 2.5),
+    ],
+    ids=["429-retry-after", "503-retry-after-ms"],
+)
+def test_a_retry_after_pauses_every_client_on_the_limit(
+    clock: VirtualClock,
+    answer: httpx.Response,
+    error_type: type[errors.APIStatusError],
+    pause: float,
+) -> None:
     shared = limit("100/1s")
-    hit = Server(clock, refused(429, **{"Retry-After": "6"}))
+    hit = Server(clock, answer)
     other = Server(clock)
     with (
         unify(hit, rate_limit=shared, max_retries=0) as first,
         unify(other, rate_limit=shared) as second,
     ):
         started = clock.now
-        with pytest.raises(errors.RateLimitError):
+        with pytest.raises(error_type):
             first.call(pause_sequence.operation(SEQUENCE_ID))
         second.call(pause_sequence.operation(SEQUENCE_ID))
 
-    assert other.arrivals[0] - started >= 6.0  # it never met the 429 itself
-
-
-def test_retry_after_ms_and_a_503_pause_too(clock: VirtualClock) -> None:
-    shared = limit("100/1s")
-    hit = Server(clock, refused(503, **{"retry-after-ms": "2500"}))
-    other = Server(clock)
-    with (
-        unify(hit, rate_limit=shared, max_retries=0) as first,
-        unify(other, rate_limit=shared) as second,
-    ):
-        started = clock.now
-        with pytest.raises(errors.ServerError):
-            first.call(pause_sequence.operation(SEQUENCE_ID))
-        second.call(pause_sequence.operation(SEQUENCE_ID))
-
-    assert other.arrivals[0] - started >= 2.5
+    assert other.arrivals[0] - started >= pause  # it never met the 429 or 503 itself
 
 
 def test_a_retry_after_beyond_the_policy_is_not_imposed_on_everyone(clock: VirtualClock) -> None:

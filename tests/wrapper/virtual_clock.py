@@ -3,11 +3,14 @@ waits run instantly and can be asserted exactly."""
 
 from __future__ import annotations
 
+import uuid
 from types import SimpleNamespace
 
+import limits.storage.memory
 import pytest
 
-from sequence_clients import _plan
+from sequence_clients import _plan, _ratelimit
+from sequence_clients._ratelimit import RateLimit
 
 
 class VirtualClock:
@@ -35,3 +38,19 @@ def drive_plans_with(monkeypatch: pytest.MonkeyPatch, clock: VirtualClock) -> Vi
     monkeypatch.setattr(_plan, "time", SimpleNamespace(sleep=clock.sleep, monotonic=clock.time))
     monkeypatch.setattr(_plan, "asyncio", SimpleNamespace(sleep=clock.asleep))
     return clock
+
+
+def drive_plans_and_limits_with(
+    monkeypatch: pytest.MonkeyPatch, clock: VirtualClock
+) -> VirtualClock:
+    """`drive_plans_with`, and the rate limiter's wall clock too (ours and limits' memory
+    storage), so a wait for a slot is a virtual sleep like any other."""
+    drive_plans_with(monkeypatch, clock)
+    monkeypatch.setattr(_ratelimit, "time", SimpleNamespace(time=clock.time))
+    monkeypatch.setattr(limits.storage.memory, "time", SimpleNamespace(time=clock.time))
+    return clock
+
+
+def fresh_limit(text: str) -> RateLimit:
+    """A window of its own for one test (the string form shares one per process and key)."""
+    return RateLimit(text, key=f"test-{uuid.uuid4()}")
