@@ -51,11 +51,10 @@ def page_plan(
     )
 
 
-def _rate_limit(
-    limit: str | RateLimit | None, storage: str | None, vendor: str
-) -> RateLimit | None:
-    """The client's limiter: a RateLimit as given, or the process's one for (limit, storage),
-    keyed by vendor — so every client of a process, and every process on a Redis, shares it."""
+def _rate_limit(limit: str | RateLimit | None, storage: str | None, key: str) -> RateLimit | None:
+    """The client's limiter: a RateLimit as given, or the process's one for (limit, storage,
+    key) — so every client of a process, and every process on a Redis, using one credential
+    shares it."""
     if isinstance(limit, RateLimit):
         if storage is not None:
             raise InvalidRequestError(
@@ -70,7 +69,7 @@ def _rate_limit(
         raise InvalidRequestError(
             f"rate_limit must be a string such as '100000/5m' or a RateLimit, not {limit!r}"
         )
-    return limit_for(limit, storage or "memory://", vendor)
+    return limit_for(limit, storage or "memory://", key)
 
 
 # Options that configure_http writes into the httpx client itself (the timeout travels with
@@ -103,7 +102,7 @@ class ClientOptions(TypedDict, total=False):
 class _ClientBase:
     """Options shared by both twins. Secrets are never stored in anything repr() shows."""
 
-    _vendor = "default"  # names the vendor's quota in a rate limit storage
+    _vendor = "default"  # the first part of the vendor's quota key in a rate limit storage
     # The constructor argument the vendor counts requests by (its API key, its OAuth app): a
     # rate limit given as a string is keyed by a fingerprint of it, so two keys of one vendor on
     # one Redis never share a quota by accident.
