@@ -22,7 +22,7 @@ import pytest
 import replay_support as rs
 from replay_support import Session
 
-from sequence_clients import _plan
+from sequence_clients import _clock
 from sequence_clients.sandbox import Sandbox, SandboxConfig
 
 DEFAULT_SEED = 7
@@ -75,12 +75,10 @@ def sleeps(monkeypatch: pytest.MonkeyPatch, live_vendor: str | None) -> list[flo
     async def asleep(seconds: float) -> None:
         slept.append(seconds)
 
-    # _plan runs every Sleep step through these two names, and reads a call's deadline off
-    # time.monotonic: here a clock that moves only by the waits recorded.
-    monkeypatch.setattr(
-        _plan, "time", rs.Namespace(sleep=slept.append, monotonic=lambda: sum(slept))
-    )
-    monkeypatch.setattr(_plan, "asyncio", rs.Namespace(sleep=asleep))
+    # The request path sleeps and reads a call's deadline on `_clock.current()`: here a clock
+    # that moves only by the waits recorded.
+    clock = rs.Namespace(sleep=slept.append, asleep=asleep, monotonic=lambda: sum(slept))
+    monkeypatch.setattr(_clock, "_current", clock)
     return slept
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import itertools
 import re
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from sequence_clients import UnifyClient, _plan
+from sequence_clients import UnifyClient, _clock
 from sequence_clients.errors import BulkJobError
 from sequence_clients.sandbox import Sandbox
 from sequence_clients.sandbox.limits import (
@@ -232,14 +231,14 @@ def test_results_of_canceled_and_expired_jobs(make_sandbox: MakeSandbox, fake_cl
         assert (expired.status_code, expired.json()["status"]) == (410, "results_expired")
 
 
-class _TimeWithFakeSleep:
-    """The `time` module as _plan sees it, with sleeps that move the sandbox's clock instead."""
+class _RealClockWithFakeSleep(_clock.RealClock):
+    """The request path's clock, with sleeps that move the sandbox's clock instead."""
 
     def __init__(self, sleep: Callable[[float], None]) -> None:
-        self.sleep = sleep
+        self._fake_sleep = sleep
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(time, name)
+    def sleep(self, seconds: float) -> None:
+        self._fake_sleep(seconds)
 
 
 def _export(
@@ -251,7 +250,7 @@ def _export(
         slept.append(seconds)
         fake_clock.advance(seconds)
 
-    monkeypatch.setattr(_plan, "time", _TimeWithFakeSleep(sleep))
+    monkeypatch.setattr(_clock, "_current", _RealClockWithFakeSleep(sleep))
     with UnifyClient(sb.unify_api_key, base_url=sb.unify_base_url, max_retries=0) as unify:
         return list(unify.export_enrollments()), slept
 

@@ -9,12 +9,12 @@ from types import SimpleNamespace
 import limits.storage.memory
 import pytest
 
-from sequence_clients import _plan, _ratelimit
+from sequence_clients import _clock, _ratelimit
 from sequence_clients._ratelimit import RateLimit
 
 
 class VirtualClock:
-    """Stands in for `time` and `asyncio` inside _plan (and, where a test patches it, for the
+    """The request path's clock (`_clock`) (and, where a test patches it, for the
     wall clock of the rate limiter: `start` then looks like a real epoch time)."""
 
     def __init__(self, start: float = 0.0) -> None:
@@ -35,8 +35,7 @@ class VirtualClock:
 
 
 def drive_plans_with(monkeypatch: pytest.MonkeyPatch, clock: VirtualClock) -> VirtualClock:
-    monkeypatch.setattr(_plan, "time", SimpleNamespace(sleep=clock.sleep, monotonic=clock.time))
-    monkeypatch.setattr(_plan, "asyncio", SimpleNamespace(sleep=clock.asleep))
+    monkeypatch.setattr(_clock, "_current", clock)
     return clock
 
 

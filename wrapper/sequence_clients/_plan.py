@@ -13,10 +13,8 @@ protocols below are what this package needs of it, so one path serves every vend
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
-import time
 from collections.abc import Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
@@ -24,6 +22,7 @@ import attrs
 import httpx
 import tenacity
 
+from . import _clock
 from .errors import (
     APIConnectionError,
     APIStatusError,
@@ -258,7 +257,7 @@ def run_sync(
     """Drive `plan`. With a `limiter`, every Call (each retry too) first waits for its slot,
     here and before a connection is taken, inside the deadline; a shared Retry-After is passed
     on to the limiter."""
-    bound = _Deadline(deadline, time.monotonic)
+    bound = _Deadline(deadline, _clock.current().monotonic)
     result: object = None
     error: SequenceClientError | None = None
     while True:
@@ -271,13 +270,13 @@ def run_sync(
             continue
         try:
             if isinstance(step, Sleep):
-                time.sleep(step.seconds)
+                _clock.current().sleep(step.seconds)
                 continue
             if limiter is not None:
                 while (wait := limiter.wait_time()) > 0:
                     if (error := bound.check(Sleep(wait))) is not None:
                         break
-                    time.sleep(wait)
+                    _clock.current().sleep(wait)
                 if error is not None:
                     continue
             result = execute(step, bound.left())
@@ -297,7 +296,7 @@ async def run_async(
     max_pause: float = MAX_RETRY_AFTER,
 ) -> T:
     """`run_sync` on the event loop: cancelling the task cancels a limiter wait like any other."""
-    bound = _Deadline(deadline, time.monotonic)
+    bound = _Deadline(deadline, _clock.current().monotonic)
     result: object = None
     error: SequenceClientError | None = None
     while True:
@@ -310,13 +309,13 @@ async def run_async(
             continue
         try:
             if isinstance(step, Sleep):
-                await asyncio.sleep(step.seconds)
+                await _clock.current().asleep(step.seconds)
                 continue
             if limiter is not None:
                 while (wait := await limiter.wait_time_async()) > 0:
                     if (error := bound.check(Sleep(wait))) is not None:
                         break
-                    await asyncio.sleep(wait)
+                    await _clock.current().asleep(wait)
                 if error is not None:
                     continue
             result = await execute(step, bound.left())

@@ -1,0 +1,59 @@
+"""The one clock the request path reads and sleeps on.
+
+Back-off, `Retry-After` pauses, rate-limit waits and the call's deadline all go through
+`current()`, so one switch (`use`) replaces every wait at once: the testing kit's instant clock
+and the test suite's virtual clock are both just another `Clock`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float: ...
+    def sleep(self, seconds: float) -> None: ...
+    async def asleep(self, seconds: float) -> None: ...
+
+
+class RealClock:
+    """The process's monotonic clock and real sleeps."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    async def asleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+REAL = RealClock()
+_current: Clock = REAL
+
+
+def current() -> Clock:
+    """The clock in force now (read at every use, so a switch reaches calls already running)."""
+    return _current
+
+
+def set_clock(clock: Clock | None) -> None:
+    """Put `clock` in force for the whole process; None puts the real clock back."""
+    global _current
+    _current = REAL if clock is None else clock
+
+
+@contextmanager
+def use(clock: Clock) -> Iterator[Clock]:
+    """`clock` in force inside the block; whatever was in force before comes back after it."""
+    before = _current
+    set_clock(clock)
+    try:
+        yield clock
+    finally:
+        set_clock(before)
