@@ -14,6 +14,7 @@ import typer
 from ..boast import BOAST_BASE_URL, BoastClient
 from ..generated.boast.models import SequenceEnrollment
 from ..oauth import BOAST_AUTH_BASE_URL
+from ..token_stores import FileTokenStore
 from .config import BOAST_HELP, DEFAULT_CONFIG, ConfigError, boast_settings, has_token
 from .login import LoginError
 from .output import (
@@ -29,7 +30,6 @@ from .output import (
     to_jsonable,
     when,
 )
-from ..token_stores import FileTokenStore
 from .tokens import DEFAULT_TOKEN_FILE, starting_token, token_store
 
 app = typer.Typer(

@@ -67,8 +67,7 @@ def save_signed_in(store: FileTokenStore, token: OAuthToken) -> None:
             store.save(token)
     except TimeoutError:
         raise ConfigError(
-            f"another run held the Boast token file {store.path} for {LOCK_WAIT:g} s; "
-            "sign in again"
+            f"another run held the Boast token file {store.path} for {LOCK_WAIT:g} s; sign in again"
         ) from None
     except TokenStoreAccessError as error:
         raise ConfigError(str(error)) from None
