@@ -88,6 +88,7 @@ class BoastAuth:
         self._grants = 0  # authorizations so far; each token belongs to one
         self.revoked_grants: set[int] = set()
         self.refresh_count = 0
+        self.refreshed_at: list[float] = []  # when each refresh grant succeeded (config clock)
         # (grant_type, outcome) per token request, outcome "issued" or the OAuth error code.
         # Test-only inspection: tokens themselves are never logged.
         self.token_log: list[tuple[str, str]] = []
@@ -184,6 +185,7 @@ class BoastAuth:
             raise OAuthError(400, "invalid_grant", _INVALID_GRANT)
         self._used[refresh] = grant
         self.refresh_count += 1
+        self.refreshed_at.append(self.clock())
         return self._issue(grant)
 
     def _new_grant(self) -> int:
