@@ -22,9 +22,10 @@ from redisproc import RedisProcess, running_redis
 LONG_AGO = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
-    with running_redis(tmp_path) as server:
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
+    """One redis-server per test module: each test uses keys of its own."""
+    with running_redis(tmp_path_factory.mktemp("redis")) as server:
         yield server
 
 
