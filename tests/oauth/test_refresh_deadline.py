@@ -5,10 +5,11 @@ waited for another thread's refresh or for the token store's lock; none waits 30
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,30 @@ async def test_async_calls_that_refresh_keep_their_deadline(
     for error, took in outcomes:
         assert isinstance(error, errors.DeadlineExceededError)
         assert DEADLINE - 0.1 < took < DEADLINE + LATE
+
+
+async def test_an_async_call_waiting_for_a_thread_s_refresh_keeps_its_deadline(
+    silent_endpoint: str, tmp_path: Path
+) -> None:
+    store = FileTokenStore(tmp_path / "boast.json")
+    store.save(expired_token())
+    # A sync client in a thread, with a longer deadline, is refreshing when the async call starts.
+    holder = BoastClient(**{**options(silent_endpoint, store), "deadline": DEADLINE + LATE})  # type: ignore[arg-type]
+    refreshing = threading.Thread(target=lambda: _ignore(holder.get_account))
+    refreshing.start()
+    await asyncio.sleep(0.3)
+    client = AsyncBoastClient(**options(silent_endpoint, store))  # type: ignore[arg-type]
+    started = time.monotonic()
+    try:
+        with pytest.raises(errors.DeadlineExceededError):
+            await client.get_account()
+    finally:
+        await client.close()
+    assert DEADLINE - 0.1 < time.monotonic() - started < DEADLINE + LATE
+    refreshing.join(timeout=30)
+    holder.close()
+
+
+def _ignore(call: Callable[[], object]) -> None:
+    with contextlib.suppress(errors.SequenceClientError):
+        call()

@@ -675,14 +675,15 @@ class TokenKeeper:
         """The thread lock without blocking the event loop (sync clients of the grant in other
         threads take it too)."""
         lock, clock = self._state.thread_lock, _clock.current()
-        waited = False
+        if lock.acquire(blocking=False):
+            return
+        log.info("waiting for another thread's refresh of the Boast token")
+        ends = clock.monotonic() + bound.wait()
         while not lock.acquire(blocking=False):
-            if not waited:
-                log.info("waiting for another thread's refresh of the Boast token")
-                waited = True
-            if bound.wait() <= 0:
+            left = ends - clock.monotonic()
+            if left <= 0:
                 raise bound.expired("another thread's refresh")
-            await clock.asleep(min(_POLL, bound.wait()))
+            await clock.asleep(min(_POLL, left))
 
     async def refresh_async(
         self, seen: OAuthToken, fetch: AsyncFetch, bound: RefreshBound | None = None
