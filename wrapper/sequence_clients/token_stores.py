@@ -28,13 +28,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import attrs
-import filelock
 
 from . import _clock
 from .errors import InvalidRequestError, TokenStoreAccessError
 from .oauth import OAuthToken
 
 if TYPE_CHECKING:
+    import filelock
     import redis
 
 # How many refresh tokens a store remembers having rotated past (fingerprints only): enough for
@@ -206,6 +206,9 @@ class FileTokenStore:
 
     # --- locking -------------------------------------------------------------------------------
     def _file_lock(self) -> filelock.BaseFileLock:
+        # Imported here: filelock (and what it imports) would add a tenth to our import time.
+        import filelock
+
         # A new lock object per holder: filelock objects are reentrant, and two holders in one
         # process (two threads, two tasks) must exclude each other like two processes do.
         self._ensure_folder()
@@ -217,7 +220,7 @@ class FileTokenStore:
         try:
             held = self._file_lock()
             held.acquire(timeout=max(timeout, 0.0))
-        except filelock.Timeout:
+        except TimeoutError:  # filelock.Timeout
             raise _waited_too_long(f"the token file lock {self._lock_path}", timeout) from None
         except OSError as error:
             raise TokenStoreAccessError(
@@ -239,7 +242,7 @@ class FileTokenStore:
                 try:
                     held.acquire(blocking=False)
                     break
-                except filelock.Timeout:
+                except TimeoutError:  # filelock.Timeout
                     if clock.monotonic() >= ends:
                         raise _waited_too_long(
                             f"the token file lock {self._lock_path}", timeout
