@@ -236,3 +236,30 @@ def test_the_redis_lock_excludes_and_expires(redis_server: RedisProcess) -> None
             pass
 
     asyncio.run(hold())
+
+
+def test_a_cancelled_async_redis_lock_wait_leaves_the_lock_free(
+    redis_server: RedisProcess,
+) -> None:
+    store = RedisTokenStore(redis_server.url, key="cancelled", lock_ttl=30.0)
+    other = RedisTokenStore(redis_server.url, key="cancelled", lock_ttl=30.0)
+
+    async def scenario() -> None:
+        with store.lock(1.0):
+            waiter = asyncio.create_task(_async_hold_redis(other, 5.0))
+            await asyncio.sleep(0.3)
+            waiter.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiter
+        await asyncio.sleep(0.5)  # the waiting thread acquires now, and lets go at once
+
+    asyncio.run(scenario())
+    started = time.monotonic()
+    with other.lock(2.0):  # free long before its 30 s TTL
+        pass
+    assert time.monotonic() - started < 2.0
+
+
+async def _async_hold_redis(store: RedisTokenStore, timeout: float) -> None:
+    async with store.alock(timeout):
+        pass

@@ -382,6 +382,10 @@ class RedisTokenStore:
             raise _waited_too_long(f"the Redis lock {self.key}:lock", timeout)
         return held
 
+    def _release_when_acquired(self, waiting: asyncio.Future[Any]) -> None:
+        if not waiting.cancelled() and waiting.exception() is None:
+            self._release(waiting.result())
+
     def _release(self, held: Any) -> None:
         # An expired lock (held past lock_ttl) cannot be released; the token is saved by then.
         with contextlib.suppress(*self._redis_errors):
@@ -399,7 +403,14 @@ class RedisTokenStore:
     @contextlib.asynccontextmanager
     async def alock(self, timeout: float) -> AsyncIterator[None]:
         """`lock()` for asyncio: the blocking wait runs in a worker thread."""
-        held = await asyncio.to_thread(self._acquire, timeout)
+        waiting = asyncio.ensure_future(asyncio.to_thread(self._acquire, timeout))
+        try:
+            held = await asyncio.shield(waiting)
+        except asyncio.CancelledError:
+            # The thread cannot be stopped: whatever it acquires is released at once, rather
+            # than left to block every other process until lock_ttl runs out.
+            waiting.add_done_callback(self._release_when_acquired)
+            raise
         try:
             yield
         finally:
