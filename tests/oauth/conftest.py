@@ -1,25 +1,17 @@
-"""Fixtures for the one-grant-many-processes promises: a sandbox with reuse detection on (the
-default), a real redis-server, and clients built from what a token store holds."""
+"""Fixtures for the one-grant-many-processes promises: a real redis-server (the sandbox, with
+reuse detection on by default, comes from tests/conftest.py; helpers are in grant_helpers.py)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-
-from sequence_clients import BoastClient, OAuthToken
-from sequence_clients.oauth import TokenStore
-from sequence_clients.sandbox import Sandbox
 
 # The redis-server helper lives with the rate-limit tests; one copy serves both.
 sys.path.insert(0, str(Path(__file__).parents[1] / "ratelimit"))
 from redisproc import RedisProcess, running_redis
-
-LONG_AGO = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
 @pytest.fixture(scope="module")
@@ -27,32 +19,3 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProc
     """One redis-server per test module: each test uses keys of its own."""
     with running_redis(tmp_path_factory.mktemp("redis")) as server:
         yield server
-
-
-def seed_token(sandbox: Sandbox, *, expired: bool = True) -> OAuthToken:
-    """A token of a new grant, as an authorization would give; expired: the first call refreshes."""
-    pair = sandbox.boast.issue_token()
-    expires = LONG_AGO if expired else dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
-    return OAuthToken(pair.access_token, pair.refresh_token, expires)
-
-
-def client_on(
-    sandbox: Sandbox, store: TokenStore, token: OAuthToken, **options: Any
-) -> BoastClient:
-    return BoastClient(
-        account_id=sandbox.boast.account_ids[0],
-        access_token=token.access_token,
-        refresh_token=token.refresh_token,
-        expires_at=token.expires_at,
-        client_id=sandbox.boast.client_id,
-        client_secret=sandbox.boast.client_secret,
-        token_store=store,
-        base_url=sandbox.boast_base_url,
-        auth_base_url=sandbox.boast_auth_base_url,
-        **options,
-    )
-
-
-def refreshes(sandbox: Sandbox) -> list[str]:
-    """The outcome of every refresh grant the sandbox answered ("issued" or an error code)."""
-    return [outcome for kind, outcome in sandbox.boast.token_log if kind == "refresh_token"]

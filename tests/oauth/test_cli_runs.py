@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import LONG_AGO, seed_token
+from grant_helpers import LONG_AGO, seed_token
 from typer.testing import CliRunner
 
 from sequence_clients import FileTokenStore, OAuthToken

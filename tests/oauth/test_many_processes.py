@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import refreshes, seed_token
+from grant_helpers import refreshes, seed_token
 from redisproc import RedisProcess
 
 from sequence_clients import FileTokenStore, RedisTokenStore

@@ -7,7 +7,7 @@ import asyncio
 import threading
 from pathlib import Path
 
-from conftest import client_on, refreshes, seed_token
+from grant_helpers import client_on, refreshes, seed_token
 
 from sequence_clients import AsyncBoastClient, FileTokenStore, OAuthToken
 from sequence_clients.sandbox import Sandbox

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import LONG_AGO
+from grant_helpers import LONG_AGO
 
 from sequence_clients import AsyncBoastClient, BoastClient, FileTokenStore, OAuthToken, errors
 

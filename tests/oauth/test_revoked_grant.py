@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import client_on, refreshes, seed_token
+from grant_helpers import client_on, refreshes, seed_token
 
 from sequence_clients import FileTokenStore, OAuthToken, errors
 from sequence_clients.sandbox import Sandbox
