@@ -13,6 +13,7 @@ from clihelp import run_cli, take_contacts
 from sequence_clients.cli.journal import Journal
 from sequence_clients.cli.rows import Row
 from sequence_clients.sandbox import Sandbox
+from sequence_clients.token_stores import fingerprint
 
 TOKEN_FILE = Path("home/.config/sequence-clients/boast-token.json")
 
@@ -83,14 +84,19 @@ def test_rotated_refresh_token_is_saved_and_used_next_time(
     first = run_cli("boast", "accounts", "--json")
     assert first.exit_code == 0, first.stderr
     saved = json.loads((tmp_path / TOKEN_FILE).read_text())
-    assert saved["rotated_from"] == os.environ["BOAST_REFRESH_TOKEN"]
+    # The file remembers where it started from and what it rotated past, by fingerprint only.
+    assert saved["seeded_by"] == fingerprint(os.environ["BOAST_REFRESH_TOKEN"])
+    assert saved["retired"] == [fingerprint(os.environ["BOAST_REFRESH_TOKEN"])]
     assert saved["refresh_token"] != os.environ["BOAST_REFRESH_TOKEN"]
     assert (tmp_path / TOKEN_FILE).stat().st_mode & 0o777 == 0o600
 
     state.revoke(saved["access_token"])  # force a second refresh, from the saved token
     second = run_cli("boast", "accounts", "--json")
     assert second.exit_code == 0, second.stderr
-    assert json.loads((tmp_path / TOKEN_FILE).read_text())["rotated_from"] == saved["refresh_token"]
+    again = json.loads((tmp_path / TOKEN_FILE).read_text())
+    assert again["retired"][-1] == fingerprint(saved["refresh_token"])
+    assert again["generation"] == saved["generation"] + 1
+    assert not state.revoked_grants
 
 
 def test_bulk_enroll_boast_with_bad_row_and_resume(

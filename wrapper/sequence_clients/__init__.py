@@ -12,7 +12,15 @@ from ._pagination import AsyncPager, Page, SyncPager
 from ._plan import RetryPolicy
 from ._ratelimit import RateLimit
 from .boast import AsyncBoastClient, BoastClient
-from .oauth import OAuthToken, TokenStore, aexchange_code, authorization_url, exchange_code
+from .oauth import (
+    OAuthToken,
+    SharedTokenStore,
+    TokenStore,
+    aexchange_code,
+    authorization_url,
+    exchange_code,
+)
+from .token_stores import FileTokenStore, RedisTokenStore
 from .unify import AsyncUnifyClient, UnifyClient
 
 __version__: str  # read on first use (PEP 562): importlib.metadata costs a third of our import
@@ -36,10 +44,13 @@ __all__ = [
     "AsyncPager",
     "AsyncUnifyClient",
     "BoastClient",
+    "FileTokenStore",
     "OAuthToken",
     "Page",
     "RateLimit",
+    "RedisTokenStore",
     "RetryPolicy",
+    "SharedTokenStore",
     "SyncPager",
     "TokenStore",
     "UnifyClient",

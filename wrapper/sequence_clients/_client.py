@@ -25,6 +25,7 @@ from ._transport import (
     as_timeout,
     checked_base_url,
     configure_http,
+    ends,
     send_async,
     send_sync,
     within,
@@ -189,7 +190,7 @@ class SyncClient(_ClientBase):
         )
 
     def _send(self, step: Call[T], seconds_left: float | None) -> T:
-        return send_sync(self._http, step, within(self._timeout, seconds_left))
+        return send_sync(self._http, step, within(self._timeout, seconds_left), ends(seconds_left))
 
     def _call(self, operation: Operation[T]) -> T:
         return self._run(call(operation, self._policy))
@@ -241,7 +242,9 @@ class AsyncClient(_ClientBase):
         )
 
     async def _send(self, step: Call[T], seconds_left: float | None) -> T:
-        return await send_async(self._http, step, within(self._timeout, seconds_left))
+        return await send_async(
+            self._http, step, within(self._timeout, seconds_left), ends(seconds_left)
+        )
 
     async def _call(self, operation: Operation[T]) -> T:
         return await self._run(call(operation, self._policy))

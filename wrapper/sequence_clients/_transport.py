@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from . import _clock
 from ._plan import Call, Operation
 from .errors import (
     APIConnectionError,
@@ -26,6 +27,9 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 # Set on a request by an auth flow that will itself answer a 401 (refresh, then replay once):
 # the status hook below runs inside the flow, so it must let that 401 through untouched.
 REPLAYS_401 = "sequence_clients.replays_401"
+# The absolute `_clock.current().monotonic()` time at which the call's deadline ends (absent or
+# None: no deadline), so that an auth flow's refresh waits and token request fit inside it.
+DEADLINE = "sequence_clients.deadline"
 
 
 def checked_base_url(url: str, *, allow_insecure_http: bool) -> str:
@@ -154,17 +158,30 @@ def parse(operation: Operation[T], response: httpx.Response) -> T:
         raise unexpected(reason) from error
 
 
-def send_sync(http: httpx.Client, call: Call[T], timeout: httpx.Timeout) -> T:
+def ends(seconds_left: float | None) -> float | None:
+    """The clock time at which `seconds_left` runs out (the `DEADLINE` request extension)."""
+    return None if seconds_left is None else _clock.current().monotonic() + seconds_left
+
+
+def send_sync(
+    http: httpx.Client, call: Call[T], timeout: httpx.Timeout, ends: float | None = None
+) -> T:
     try:
-        response = http.request(**call.operation.request, timeout=timeout)
+        response = http.request(
+            **call.operation.request, timeout=timeout, extensions={DEADLINE: ends}
+        )
     except httpx.HTTPError as error:
         raise translate(error) from error
     return parse(call.operation, response)
 
 
-async def send_async(http: httpx.AsyncClient, call: Call[T], timeout: httpx.Timeout) -> T:
+async def send_async(
+    http: httpx.AsyncClient, call: Call[T], timeout: httpx.Timeout, ends: float | None = None
+) -> T:
     try:
-        response = await http.request(**call.operation.request, timeout=timeout)
+        response = await http.request(
+            **call.operation.request, timeout=timeout, extensions={DEADLINE: ends}
+        )
     except httpx.HTTPError as error:
         raise translate(error) from error
     return parse(call.operation, response)

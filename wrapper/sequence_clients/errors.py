@@ -102,6 +102,12 @@ class TokenStoreError(SequenceClientError):
         self.token = token
 
 
+class TokenStoreAccessError(SequenceClientError):
+    """A token store could not be read, written or locked: an unreadable or corrupt token file,
+    an unreachable Redis, a lock another process held too long. What the store held before is
+    still there; the message says which store and why, never a token."""
+
+
 class APIConnectionError(SequenceClientError):
     """No usable response: connection refused or reset, or a protocol error.
 
@@ -198,6 +204,27 @@ class BadRequestError(APIStatusError):
 
 class AuthenticationError(APIStatusError):
     """401: missing, wrong, expired or revoked credentials."""
+
+
+class GrantRevokedError(AuthenticationError):
+    """Boast no longer accepts this authorization (`invalid_grant` on a refresh, and no other
+    process holds a newer token): the grant was revoked or its refresh token was reused. Nothing
+    the client can do renews it; a person must sign in again (`sequence-clients boast login`,
+    or your app's authorize flow) and the store be given the new token."""
+
+    @classmethod
+    def from_refusal(cls, refusal: APIStatusError) -> GrantRevokedError:
+        return cls(
+            status_code=refusal.status_code,
+            method=refusal.method,
+            url=refusal.url,
+            codes=refusal.codes,
+            message="a person must sign in to Boast again (`sequence-clients boast login`, or "
+            "your app's own sign-in): the authorization was revoked or a used refresh token "
+            f"was presented ({refusal.message})",
+            body=None,
+            retry_after=None,
+        )
 
 
 class PermissionDeniedError(APIStatusError):

@@ -1,9 +1,13 @@
 """Boast OAuth 2: tokens, the first-token helpers, and the httpx.Auth that keeps a token fresh.
 
-Boast rotates refresh tokens: each refresh invalidates the refresh token it used. Hence three
-rules. A refresh happens once however many threads or tasks find the token expired (a lock, plus a
-check that nobody refreshed while we waited for it). A new token reaches `token_store.save()`
-before any request uses it: a refresh token lost between the two breaks the integration for good.
+Boast rotates refresh tokens: each refresh invalidates the refresh token it used, and presenting
+a used one may revoke the whole grant. Hence these rules. A refresh happens once however many
+threads, tasks, clients or processes find the token expired: clients on one token store share
+in-process locks, a SharedTokenStore adds its cross-process lock, and under the locks the store is
+read again, so that a token someone else saved meanwhile is used instead of refreshing (a
+double-checked refresh). A refresh is part of the call that needed it: waits and the token request
+end with the call's deadline. A new token reaches `token_store.save()` before any request uses it:
+a refresh token lost between the two breaks the integration for good.
 And the token answer is read by hand, field by field, never through a model that could refuse it
 as a whole: whatever a 200 answer looks like, a refresh token in it is saved before anything
 else can fail (an answer without `expires_in` is a token of the documented lifetime, one without
@@ -13,14 +17,18 @@ else can fail (an answer without `expires_in` is a token of the documented lifet
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
+import logging
 import math
 import re
 import threading
+import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from http import HTTPStatus
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, urlencode
 
 import attrs
@@ -30,16 +38,32 @@ from sequence_clients.generated.boast import Client as GeneratedBoastClient
 from sequence_clients.generated.boast.api.oauth import create_token
 from sequence_clients.generated.boast.models import TokenRequest, TokenRequestGrantType
 
-from ._transport import REPLAYS_401, as_timeout, checked_base_url, configure_http, translate
+from . import _clock
+from ._transport import (
+    DEADLINE,
+    REPLAYS_401,
+    as_timeout,
+    checked_base_url,
+    configure_http,
+    translate,
+    within,
+)
 from .errors import (
     APIStatusError,
+    APITimeoutError,
     AuthenticationError,
+    DeadlineExceededError,
+    GrantRevokedError,
     InvalidRequestError,
+    SequenceClientError,
     TokenResponseError,
+    TokenStoreAccessError,
     TokenStoreError,
     describe_error_body,
     redact_url,
 )
+
+log = logging.getLogger("sequence_clients")
 
 BOAST_AUTH_BASE_URL = "https://app.boast.io"
 DEFAULT_SCOPE = "read write"
@@ -49,6 +73,12 @@ REFRESH_MARGIN = dt.timedelta(seconds=60)
 # something unusable) gets that lifetime, and a 401 before then still refreshes and replays.
 DOCUMENTED_LIFETIME = dt.timedelta(seconds=7200)
 _LONGEST_LIFETIME = 366 * 24 * 3600  # seconds; a longer expires_in is not a lifetime
+# Longest wait for a token store's lock, or another refresher, in a call without a deadline:
+# the token request's own timeouts (5 s connect, 30 s read by default) with room to spare.
+LOCK_WAIT = 90.0
+_SLACK = 0.05  # seconds: a deadline this close is as good as gone
+_POLL = 0.01  # seconds between looks at a lock held by another thread (async waits)
+_INVALID_GRANT = "invalid_grant"
 _HEADER_SAFE = re.compile(r"[!-~]+")
 
 
@@ -79,9 +109,27 @@ class OAuthToken:
 
 class TokenStore(Protocol):
     """Where rotated tokens are persisted. `save` must be durable when it returns: the refresh
-    token it received is the only one Boast still accepts."""
+    token it received is the only one Boast still accepts.
+
+    A save-only store serves one process: clients on the same store object refresh once, but
+    another process cannot see what this one saved. Share a grant between processes with a
+    SharedTokenStore (token_stores.FileTokenStore, token_stores.RedisTokenStore)."""
 
     def save(self, token: OAuthToken) -> None: ...
+
+
+@runtime_checkable
+class SharedTokenStore(TokenStore, Protocol):
+    """A TokenStore several processes can share. The client holds `lock()` (or `alock()` in
+    asyncio) while it reads the store with `load()` and, only if the stored token is not newer
+    and still valid, refreshes and saves. The locks raise TimeoutError when not acquired within
+    `timeout` seconds; errors reading or locking should be errors.TokenStoreAccessError."""
+
+    def load(self) -> OAuthToken | None: ...
+
+    def lock(self, timeout: float) -> AbstractContextManager[None]: ...
+
+    def alock(self, timeout: float) -> AbstractAsyncContextManager[None]: ...
 
 
 def authorization_url(
@@ -250,11 +298,15 @@ def _held_refresh_token(grant: TokenRequest) -> str | None:
     return held if isinstance(held, str) and held else None
 
 
-def fetch_answer(client: GeneratedBoastClient, grant: TokenRequest) -> TokenAnswer:
-    """Ask the token endpoint for a token; raise what a failed request or a non-2xx status is."""
+def fetch_answer(
+    client: GeneratedBoastClient, grant: TokenRequest, timeout: httpx.Timeout | None = None
+) -> TokenAnswer:
+    """Ask the token endpoint for a token; raise what a failed request or a non-2xx status is.
+    `timeout`: instead of the client's (a refresh cut to its call's deadline)."""
     sent_at = dt.datetime.now(dt.UTC)
+    http = client.get_httpx_client()
     try:
-        response = client.get_httpx_client().request(**_request_of(grant))
+        response = http.request(**_request_of(grant), timeout=timeout or http.timeout)
     except httpx.HTTPError as error:
         raise translate(error) from error
     except APIStatusError as error:
@@ -262,10 +314,13 @@ def fetch_answer(client: GeneratedBoastClient, grant: TokenRequest) -> TokenAnsw
     return read_token_answer(response, sent_at, _held_refresh_token(grant))
 
 
-async def afetch_answer(client: GeneratedBoastClient, grant: TokenRequest) -> TokenAnswer:
+async def afetch_answer(
+    client: GeneratedBoastClient, grant: TokenRequest, timeout: httpx.Timeout | None = None
+) -> TokenAnswer:
     sent_at = dt.datetime.now(dt.UTC)
+    http = client.get_async_httpx_client()
     try:
-        response = await client.get_async_httpx_client().request(**_request_of(grant))
+        response = await http.request(**_request_of(grant), timeout=timeout or http.timeout)
     except httpx.HTTPError as error:
         raise translate(error) from error
     except APIStatusError as error:
@@ -334,9 +389,111 @@ async def aexchange_code(
             await http.aclose()
 
 
+class _Grant:
+    """What every client of one grant (one token store) in this process shares: the locks that
+    make a refresh happen once across them, the newest token any of them holds, and a token the
+    store refused (offered to it again before anything else)."""
+
+    def __init__(self) -> None:
+        self.thread_lock = threading.Lock()
+        self._task_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]
+        self._task_locks = weakref.WeakKeyDictionary()
+        self.latest: OAuthToken | None = None
+        self.unsaved: OAuthToken | None = None
+
+    def task_lock(self) -> asyncio.Lock:
+        """This event loop's lock (an asyncio.Lock belongs to one loop)."""
+        loop = asyncio.get_running_loop()
+        with _GRANTS_LOCK:
+            return self._task_locks.setdefault(loop, asyncio.Lock())
+
+
+# One _Grant per token store object, so two clients built on one store never both refresh.
+_GRANTS: dict[int, tuple[Callable[[], object], _Grant]] = {}
+_GRANTS_LOCK = threading.Lock()
+
+
+def _grant_of(store: TokenStore) -> _Grant:
+    key = id(store)
+    with _GRANTS_LOCK:
+        found = _GRANTS.get(key)
+        if found is not None and found[0]() is store:
+            return found[1]
+        grant = _Grant()
+        try:
+            _GRANTS[key] = (weakref.ref(store), grant)
+            weakref.finalize(store, _forget, key, grant)
+        except TypeError:  # not weak-referenceable: kept, so that its id is never reused
+            _GRANTS[key] = (lambda: store, grant)
+        return grant
+
+
+def _forget(key: int, grant: _Grant) -> None:
+    with _GRANTS_LOCK:
+        found = _GRANTS.get(key)
+        if found is not None and found[1] is grant:
+            del _GRANTS[key]
+
+
+def _newer(candidate: OAuthToken, held: OAuthToken) -> bool:
+    """Whether `candidate` (from the store, or another client) replaces `held`. A different
+    token is trusted unless `held` provably outlives it: the store is where rotations land."""
+    if (candidate.access_token, candidate.refresh_token) == (held.access_token, held.refresh_token):
+        return False
+    if candidate.expires_at is not None and held.expires_at is not None:
+        return candidate.expires_at >= held.expires_at
+    return True
+
+
+@attrs.frozen
+class RefreshBound:
+    """How long a refresh may take: until the call's deadline (`ends`, on `_clock`), else
+    LOCK_WAIT for each wait. `method` and `url` name the call, for the errors."""
+
+    ends: float | None
+    method: str = "?"
+    url: str = "?"
+
+    def left(self) -> float | None:
+        return None if self.ends is None else self.ends - _clock.current().monotonic()
+
+    def wait(self) -> float:
+        """How long the next wait for a lock may last."""
+        left = self.left()
+        return LOCK_WAIT if left is None else max(0.0, min(left, LOCK_WAIT))
+
+    def ran_out(self) -> bool:
+        left = self.left()
+        return left is not None and left < _SLACK
+
+    def expired(self, waiting_for: str, cause: BaseException | None = None) -> SequenceClientError:
+        """The error for a wait that ended without what it waited for."""
+        error: SequenceClientError
+        if self.ran_out():
+            error = DeadlineExceededError(
+                f"the call's deadline ran out while waiting for {waiting_for}",
+                method=self.method,
+                url=self.url,
+                maybe_applied=False,
+            )
+        else:
+            error = TokenStoreAccessError(
+                f"waited {LOCK_WAIT:g} s for {waiting_for}; the refresh did not happen"
+            )
+        error.__cause__ = cause
+        return error
+
+    def timeout(self, configured: httpx.Timeout) -> httpx.Timeout:
+        """The token request's timeouts, cut to what is left of the call."""
+        if self.ran_out():
+            raise self.expired("the token endpoint")
+        return within(configured, self.left())
+
+
 class TokenKeeper:
-    """The current token and what renews it; shared by a client and its with_options() copies
-    so that they never refresh with a refresh token another one has already used."""
+    """The current token and what renews it; shared by a client and its with_options() copies.
+    Clients on one token store share a `_Grant`, so a refresh happens once per process; a
+    SharedTokenStore's lock makes it once across processes too."""
 
     def __init__(
         self,
@@ -361,30 +518,33 @@ class TokenKeeper:
         self._client_id = client_id or ""
         self._client_secret = client_secret or ""
         self._store = token_store
-        self._unsaved: OAuthToken | None = None  # fetched, but the store refused it
-        self._thread_lock = threading.Lock()
-        self._task_lock = asyncio.Lock()
+        self._shared = token_store if isinstance(token_store, SharedTokenStore) else None
+        self._state = _grant_of(token_store) if token_store is not None else _Grant()
 
     def __repr__(self) -> str:
         return f"TokenKeeper(token={self.token!r}, can_refresh={self.can_refresh})"
 
-    def _grant(self) -> TokenRequest:
+    def _grant(self, refresh_token: str) -> TokenRequest:
         return TokenRequest(
             grant_type=TokenRequestGrantType.REFRESH_TOKEN,
             client_id=self._client_id,
             client_secret=self._client_secret,
-            refresh_token=self.token.refresh_token or "",
+            refresh_token=refresh_token,
         )
+
+    def _take(self, token: OAuthToken) -> OAuthToken:
+        self.token = self._state.latest = token
+        return token
 
     def _save(self, new: OAuthToken) -> OAuthToken:
         assert self._store is not None  # can_refresh guarantees it
         try:
             self._store.save(new)
         except Exception as error:  # whatever the store raises, the new token must not be lost
-            self._unsaved = new
+            self._state.unsaved = new
             raise TokenStoreError(new, error) from error
-        self._unsaved, self.token = None, new
-        return new
+        self._state.unsaved = None
+        return self._take(new)
 
     def _adopt(self, answer: TokenAnswer) -> OAuthToken:
         """Save what the answer brought first; only then complain about what it lacked."""
@@ -392,32 +552,177 @@ class TokenKeeper:
             self._save(answer.token)
         return _usable(answer)
 
+    def _load(self) -> OAuthToken | None:
+        if self._shared is None:
+            return None
+        try:
+            return self._shared.load()
+        except SequenceClientError:
+            raise
+        except Exception as error:  # a store of the caller's own: still a typed error
+            raise TokenStoreAccessError(
+                f"token_store.load() raised {type(error).__name__}"
+            ) from error
+
+    @staticmethod
+    def _fresh(token: OAuthToken, seen: OAuthToken) -> bool:
+        """Usable instead of refreshing: not the token that expired or was refused."""
+        return (
+            bool(token.access_token)
+            and token.access_token != seen.access_token
+            and not token.expires_within(REFRESH_MARGIN)
+        )
+
     def _settled(self, seen: OAuthToken) -> OAuthToken | None:
-        """A usable token without asking the token endpoint: someone else's newer one, or the
-        one the store refused last time, offered again. None: a refresh is needed."""
-        if self.token is not seen and self.token.access_token:
-            return self.token
-        if self._unsaved is not None and self._save(self._unsaved).access_token:
-            return self.token
+        """In-process, before any store lock: a newer token this keeper or another client of
+        the grant already has. None: look further."""
+        for candidate in (self.token, self._state.latest):
+            if candidate is not None and self._fresh(candidate, seen):
+                return self._take(candidate)
         return None
 
+    def _choose(self, seen: OAuthToken, presented: set[str]) -> OAuthToken | str | None:
+        """Under every lock: a token to use, the refresh token to present, or None when the
+        only one left was already refused."""
+        if self._state.unsaved is not None:
+            self._save(self._state.unsaved)
+        current = self.token
+        for candidate in (self._state.latest, self._load()):
+            if candidate is not None and _newer(candidate, current):
+                current = candidate
+        self._take(current)
+        if self._fresh(current, seen):
+            return current
+        refresh = current.refresh_token
+        return None if refresh is None or refresh in presented else refresh
+
+    def _revoked(self, refused: AuthenticationError | None) -> GrantRevokedError:
+        log.warning("Boast refused the refresh token and no newer one exists: sign in again")
+        if refused is None:  # a stored token without a refresh token: nothing renews it
+            raise TokenStoreAccessError("the token store holds no refresh token")
+        error = GrantRevokedError.from_refusal(refused)
+        error.__cause__ = refused
+        return error
+
+    def _locked_sync(self, seen: OAuthToken, fetch: Fetch, bound: RefreshBound) -> OAuthToken:
+        presented: set[str] = set()
+        refused: AuthenticationError | None = None
+        while True:
+            choice = self._choose(seen, presented)
+            if choice is None:
+                raise self._revoked(refused)
+            if isinstance(choice, OAuthToken):
+                return choice
+            presented.add(choice)
+            log.info("refreshing the Boast access token")
+            try:
+                return self._adopt(fetch(self._grant(choice), bound))
+            except AuthenticationError as error:
+                if _INVALID_GRANT not in error.codes:
+                    raise
+                refused = error  # another process may have rotated it: look again
+
+    async def _locked_async(
+        self, seen: OAuthToken, fetch: AsyncFetch, bound: RefreshBound
+    ) -> OAuthToken:
+        presented: set[str] = set()
+        refused: AuthenticationError | None = None
+        while True:
+            choice = self._choose(seen, presented)
+            if choice is None:
+                raise self._revoked(refused)
+            if isinstance(choice, OAuthToken):
+                return choice
+            presented.add(choice)
+            log.info("refreshing the Boast access token")
+            try:
+                return self._adopt(await fetch(self._grant(choice), bound))
+            except AuthenticationError as error:
+                if _INVALID_GRANT not in error.codes:
+                    raise
+                refused = error
+
+    def _wait_for_thread_lock(self, bound: RefreshBound) -> None:
+        lock = self._state.thread_lock
+        if lock.acquire(blocking=False):
+            return
+        log.info("waiting for another thread's refresh of the Boast token")
+        if not lock.acquire(timeout=bound.wait()):
+            raise bound.expired("another thread's refresh")
+
     def refresh_sync(
-        self, seen: OAuthToken, fetch: Callable[[TokenRequest], TokenAnswer]
+        self, seen: OAuthToken, fetch: Fetch, bound: RefreshBound | None = None
     ) -> OAuthToken:
         """A token newer than `seen`: someone else's fresh one, or one we fetch and save."""
-        with self._thread_lock:
-            return self._settled(seen) or self._adopt(fetch(self._grant()))
+        bound = bound or RefreshBound(None)
+        self._wait_for_thread_lock(bound)
+        try:
+            if (token := self._settled(seen)) is not None:
+                return token
+            if self._shared is None:
+                return self._locked_sync(seen, fetch, bound)
+            with contextlib.ExitStack() as held:
+                try:
+                    held.enter_context(self._shared.lock(bound.wait()))
+                except TimeoutError as error:
+                    log.info("gave up waiting for the Boast token store's lock")
+                    raise bound.expired("the token store's lock", error) from None
+                return self._locked_sync(seen, fetch, bound)
+        finally:
+            self._state.thread_lock.release()
+
+    async def _await_thread_lock(self, bound: RefreshBound) -> None:
+        """The thread lock without blocking the event loop (sync clients of the grant in other
+        threads take it too)."""
+        lock, clock = self._state.thread_lock, _clock.current()
+        if lock.acquire(blocking=False):
+            return
+        log.info("waiting for another thread's refresh of the Boast token")
+        ends = clock.monotonic() + bound.wait()
+        while not lock.acquire(blocking=False):
+            left = ends - clock.monotonic()
+            if left <= 0:
+                raise bound.expired("another thread's refresh")
+            await clock.asleep(min(_POLL, left))
 
     async def refresh_async(
-        self, seen: OAuthToken, fetch: Callable[[TokenRequest], Awaitable[TokenAnswer]]
+        self, seen: OAuthToken, fetch: AsyncFetch, bound: RefreshBound | None = None
     ) -> OAuthToken:
-        async with self._task_lock:
-            return self._settled(seen) or self._adopt(await fetch(self._grant()))
+        bound = bound or RefreshBound(None)
+        task_lock = self._state.task_lock()
+        try:
+            await asyncio.wait_for(task_lock.acquire(), bound.wait())
+        except TimeoutError:
+            raise bound.expired("another task's refresh") from None
+        try:
+            await self._await_thread_lock(bound)
+            try:
+                if (token := self._settled(seen)) is not None:
+                    return token
+                if self._shared is None:
+                    return await self._locked_async(seen, fetch, bound)
+                async with contextlib.AsyncExitStack() as held:
+                    try:
+                        await held.enter_async_context(self._shared.alock(bound.wait()))
+                    except TimeoutError as error:
+                        log.info("gave up waiting for the Boast token store's lock")
+                        raise bound.expired("the token store's lock", error) from None
+                    return await self._locked_async(seen, fetch, bound)
+            finally:
+                self._state.thread_lock.release()
+        finally:
+            task_lock.release()
+
+
+Fetch = Callable[[TokenRequest, RefreshBound], TokenAnswer]
+AsyncFetch = Callable[[TokenRequest, RefreshBound], Awaitable[TokenAnswer]]
 
 
 class BoastOAuth(httpx.Auth):
     """Bearer auth that refreshes proactively (within REFRESH_MARGIN of expiry) and on a 401,
-    replaying the request once. Without refresh credentials a 401 is raised as it comes."""
+    replaying the request once. Without refresh credentials a 401 is raised as it comes. A
+    refresh is part of the call: the request's DEADLINE extension bounds its waits and its token
+    request."""
 
     requires_request_body = True  # a replay resends the body
 
@@ -425,17 +730,37 @@ class BoastOAuth(httpx.Auth):
         self.keeper = keeper
         self._tokens = tokens  # the generated client on the OAuth host
 
-    def _fetch(self, grant: TokenRequest) -> TokenAnswer:
-        assert self._tokens is not None
-        return fetch_answer(self._tokens, grant)
+    def _cut(self, error: APITimeoutError, bound: RefreshBound) -> SequenceClientError:
+        return bound.expired("the token endpoint", error) if bound.ran_out() else error
 
-    async def _afetch(self, grant: TokenRequest) -> TokenAnswer:
+    def _fetch(self, grant: TokenRequest, bound: RefreshBound) -> TokenAnswer:
         assert self._tokens is not None
-        return await afetch_answer(self._tokens, grant)
+        timeout = bound.timeout(self._tokens.get_httpx_client().timeout)
+        try:
+            return fetch_answer(self._tokens, grant, timeout)
+        except APITimeoutError as error:
+            raise self._cut(error, bound) from None
+
+    async def _afetch(self, grant: TokenRequest, bound: RefreshBound) -> TokenAnswer:
+        assert self._tokens is not None
+        timeout = bound.timeout(self._tokens.get_async_httpx_client().timeout)
+        try:
+            return await afetch_answer(self._tokens, grant, timeout)
+        except APITimeoutError as error:
+            raise self._cut(error, bound) from None
 
     def _expiring(self, token: OAuthToken) -> bool:
         return self.keeper.can_refresh and (
             not token.access_token or token.expires_within(REFRESH_MARGIN)
+        )
+
+    @staticmethod
+    def _bound(request: httpx.Request) -> RefreshBound:
+        ends = request.extensions.get(DEADLINE)
+        return RefreshBound(
+            ends if isinstance(ends, int | float) else None,
+            request.method,
+            redact_url(request.url),
         )
 
     def _signed(self, request: httpx.Request, token: OAuthToken, replay: bool) -> httpx.Request:
@@ -448,10 +773,10 @@ class BoastOAuth(httpx.Auth):
     ) -> Generator[httpx.Request, httpx.Response, None]:
         keeper, token = self.keeper, self.keeper.token
         if self._expiring(token):
-            token = keeper.refresh_sync(token, self._fetch)
+            token = keeper.refresh_sync(token, self._fetch, self._bound(request))
         response = yield self._signed(request, token, keeper.can_refresh)
         if response.status_code == 401 and keeper.can_refresh:
-            token = keeper.refresh_sync(token, self._fetch)
+            token = keeper.refresh_sync(token, self._fetch, self._bound(request))
             yield self._signed(request, token, False)
 
     async def async_auth_flow(
@@ -459,10 +784,10 @@ class BoastOAuth(httpx.Auth):
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         keeper, token = self.keeper, self.keeper.token
         if self._expiring(token):
-            token = await keeper.refresh_async(token, self._afetch)
+            token = await keeper.refresh_async(token, self._afetch, self._bound(request))
         response = yield self._signed(request, token, keeper.can_refresh)
         if response.status_code == 401 and keeper.can_refresh:
-            token = await keeper.refresh_async(token, self._afetch)
+            token = await keeper.refresh_async(token, self._afetch, self._bound(request))
             yield self._signed(request, token, False)
 
 
@@ -470,6 +795,7 @@ __all__ = [
     "BOAST_AUTH_BASE_URL",
     "BoastOAuth",
     "OAuthToken",
+    "SharedTokenStore",
     "TokenKeeper",
     "TokenStore",
     "aexchange_code",

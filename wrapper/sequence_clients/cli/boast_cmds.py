@@ -14,6 +14,7 @@ import typer
 from ..boast import BOAST_BASE_URL, BoastClient
 from ..generated.boast.models import SequenceEnrollment
 from ..oauth import BOAST_AUTH_BASE_URL
+from ..token_stores import FileTokenStore
 from .config import BOAST_HELP, DEFAULT_CONFIG, ConfigError, boast_settings, has_token
 from .login import LoginError
 from .output import (
@@ -29,7 +30,7 @@ from .output import (
     to_jsonable,
     when,
 )
-from .tokens import DEFAULT_TOKEN_FILE, FileTokenStore, starting_token
+from .tokens import DEFAULT_TOKEN_FILE, starting_token, token_store
 
 app = typer.Typer(
     help="Boast: enroll contacts in sequences, inspect and remove enrollments.",
@@ -58,7 +59,8 @@ def boast_kwargs(config: Path | None, base_url: str | None) -> BoastKwargs:
     settings = boast_settings(config, base_url)
     if not has_token(settings) and not DEFAULT_TOKEN_FILE.expanduser().exists():
         raise ConfigError(BOAST_HELP.format(config=config or DEFAULT_CONFIG))
-    token = starting_token(settings, DEFAULT_TOKEN_FILE)
+    store = token_store(DEFAULT_TOKEN_FILE)
+    token = starting_token(settings, store)
     # Refreshing needs the client credentials; without them the access token serves until it
     # expires, and the 401 then says to check the credentials (or `boast login` again).
     can_refresh = bool(token.refresh_token and settings.client_id and settings.client_secret)
@@ -69,9 +71,7 @@ def boast_kwargs(config: Path | None, base_url: str | None) -> BoastKwargs:
         "expires_at": token.expires_at,
         "client_id": settings.client_id if can_refresh else None,
         "client_secret": settings.client_secret if can_refresh else None,
-        "token_store": FileTokenStore(DEFAULT_TOKEN_FILE, token.refresh_token)
-        if can_refresh
-        else None,
+        "token_store": store if can_refresh else None,
         "base_url": settings.base_url or BOAST_BASE_URL,
         "auth_base_url": settings.auth_base_url or BOAST_AUTH_BASE_URL,
     }

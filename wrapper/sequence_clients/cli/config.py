@@ -85,7 +85,9 @@ BOAST_HELP = """No Boast credentials found. Either:
   sign in once:  sequence-clients boast login --client-id ... --client-secret ...
                  (saves a token file the other commands use), then export BOAST_ACCOUNT_ID=...
   or export BOAST_ACCOUNT_ID=... BOAST_ACCESS_TOKEN=...
-         (for refresh: BOAST_REFRESH_TOKEN, BOAST_CLIENT_ID, BOAST_CLIENT_SECRET;
+         (for refresh: BOAST_REFRESH_TOKEN, BOAST_CLIENT_ID, BOAST_CLIENT_SECRET; the first
+          run copies the refresh token into the token file and later runs use the file, so it
+          need not stay exported (leaving it is harmless: a used one is never sent again);
           to point elsewhere: BOAST_BASE_URL, BOAST_AUTH_BASE_URL or --base-url)
   or put the same keys, lower-case without BOAST_, in {config} under [boast].
 Or try everything against a local sandbox, no credentials needed:  sequence-clients demo"""

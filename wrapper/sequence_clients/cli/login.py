@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..oauth import BOAST_AUTH_BASE_URL, OAuthToken, authorization_url, exchange_code
 from .config import ConfigError
-from .tokens import FileTokenStore
+from .tokens import save_signed_in, token_store
 
 CALLBACK_PATH = "/callback"
 _PAGE = (
@@ -122,5 +122,5 @@ def login(
         redirect_uri=redirect_uri,
         auth_base_url=auth_base_url or BOAST_AUTH_BASE_URL,
     )
-    FileTokenStore(token_file, None).save(token)
+    save_signed_in(token_store(token_file), token)
     return token

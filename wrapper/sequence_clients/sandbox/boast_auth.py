@@ -8,6 +8,9 @@ The fake keeps that behaviour where the documentation or the spec names it:
 - refresh tokens rotate: a successful refresh grant invalidates the refresh token it used.
   The access token issued with it stays valid until its own expiry (the documentation is
   silent; this keeps requests already in flight during a refresh from failing);
+- a used refresh token presented again revokes the whole grant (every access and refresh token
+  descended from the same authorization), as RFC 6819 §5.2.2.3 and Doorkeeper's reuse detection
+  advise (`reuse_detection`, on by default; see ASSUMPTIONS.md);
 - `revoke(token)` invalidates one access or refresh token at once, as a user disconnecting the
   app would.
 
@@ -49,6 +52,7 @@ class OAuthError(Exception):
 @dataclass
 class _Access:
     expires_at: float
+    grant: int
     revoked: bool = False
 
 
@@ -61,9 +65,16 @@ class _Code:
 class BoastAuth:
     """Token issuing and checking; BoastState builds on it. Callers hold `self.lock`."""
 
-    def __init__(self, seed: int, token_ttl: float, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        seed: int,
+        token_ttl: float,
+        clock: Callable[[], float],
+        reuse_detection: bool = True,
+    ) -> None:
         self.token_ttl = token_ttl
         self.clock = clock
+        self.reuse_detection = reuse_detection
         self.lock = threading.RLock()
         credentials = DataGen(seed, "boast/credentials")
         self.client_id = _token(credentials)
@@ -71,8 +82,13 @@ class BoastAuth:
         self._tokens = DataGen(seed, "boast/tokens")
         self._codes: dict[str, _Code] = {}
         self._access: dict[str, _Access] = {}
-        self._refresh: set[str] = set()  # valid (unused, unrevoked) refresh tokens
+        # Valid (unused, unrevoked) refresh tokens, and used ones, each with its grant.
+        self._refresh: dict[str, int] = {}
+        self._used: dict[str, int] = {}
+        self._grants = 0  # authorizations so far; each token belongs to one
+        self.revoked_grants: set[int] = set()
         self.refresh_count = 0
+        self.refreshed_at: list[float] = []  # when each refresh grant succeeded (config clock)
         # (grant_type, outcome) per token request, outcome "issued" or the OAuth error code.
         # Test-only inspection: tokens themselves are never logged.
         self.token_log: list[tuple[str, str]] = []
@@ -89,7 +105,7 @@ class BoastAuth:
         """A fresh valid token pair, as an authorization_code grant would give."""
         with self.lock:
             self.token_log.append(("direct", "issued"))
-            return self._issue()
+            return self._issue(self._new_grant())
 
     def revoke(self, token: str) -> None:
         """Invalidate an access token (its requests answer 401) or a refresh token."""
@@ -97,7 +113,7 @@ class BoastAuth:
             access = self._access.get(token)
             if access is not None:
                 access.revoked = True
-            self._refresh.discard(token)
+            self._refresh.pop(token, None)
 
     # --- used by the HTTP layer ----------------------------------------------------------------
     def check_client(self, client_id: str | None, client_secret: str | None = None) -> None:
@@ -157,20 +173,38 @@ class BoastAuth:
                 or stored.redirect_uri != form.get("redirect_uri")
             ):
                 raise OAuthError(400, "invalid_grant", _INVALID_GRANT)
-            return self._issue()
+            return self._issue(self._new_grant())
         refresh = form.get("refresh_token")
         if not refresh:
             raise OAuthError(400, "invalid_request", "The refresh_token parameter is missing.")
-        if refresh not in self._refresh:
+        grant = self._refresh.pop(refresh, None)
+        if grant is None:
+            reused = self._used.get(refresh)
+            if reused is not None and self.reuse_detection:
+                self._revoke_grant(reused)
             raise OAuthError(400, "invalid_grant", _INVALID_GRANT)
-        self._refresh.discard(refresh)
+        self._used[refresh] = grant
         self.refresh_count += 1
-        return self._issue()
+        self.refreshed_at.append(self.clock())
+        return self._issue(grant)
 
-    def _issue(self) -> TokenPair:
+    def _new_grant(self) -> int:
+        self._grants += 1
+        return self._grants
+
+    def _revoke_grant(self, grant: int) -> None:
+        """Reuse detected: nothing of this authorization works any more."""
+        self.revoked_grants.add(grant)
+        for access in self._access.values():
+            if access.grant == grant:
+                access.revoked = True
+        for refresh in [token for token, owner in self._refresh.items() if owner == grant]:
+            del self._refresh[refresh]
+
+    def _issue(self, grant: int) -> TokenPair:
         access, refresh = _token(self._tokens), _token(self._tokens)
-        self._access[access] = _Access(expires_at=self.clock() + self.token_ttl)
-        self._refresh.add(refresh)
+        self._access[access] = _Access(expires_at=self.clock() + self.token_ttl, grant=grant)
+        self._refresh[refresh] = grant
         # Whole seconds, rounded down, so a client never believes a token outlives the server's view.
         return TokenPair(access, refresh, max(0, math.floor(self.token_ttl)))
 

@@ -75,8 +75,9 @@ class BoastState(BoastAuth):
         token_ttl: float = 7200.0,
         clock: Callable[[], float] = time.time,
         n_contacts: int = N_CONTACTS[0],
+        reuse_detection: bool = True,
     ) -> None:
-        super().__init__(seed, token_ttl, clock)
+        super().__init__(seed, token_ttl, clock, reuse_detection)
         self.seed = seed
         gen = DataGen(seed, "boast/data")
         self._runtime = DataGen(seed, "boast/runtime")

@@ -112,6 +112,9 @@ class SandboxConfig:
     latency: float = 0.0
     faults: FaultConfig = field(default_factory=FaultConfig)
     token_ttl: float = 7200.0
+    # Boast's token endpoint revokes the whole grant when a used refresh token comes back
+    # (RFC 6819 §5.2.2.3, Doorkeeper's reuse detection; ASSUMPTIONS.md). False tolerates reuse.
+    refresh_reuse_detection: bool = True
     # Unify documents that query jobs expire 24 hours after creation.
     job_ttl: float = 86400.0
     # How long a query job runs (sandbox clock) and the share of jobs that end FAILED; Unify

@@ -71,6 +71,7 @@ class SandboxApp:
             token_ttl=config.token_ttl,
             clock=config.clock,
             n_contacts=config.people,
+            reuse_detection=config.refresh_reuse_detection,
         )
         self.boast_mw = FaultMiddleware(
             build_boast_app(self.boast),

@@ -1,0 +1,84 @@
+"""One refresh per grant, not per client object: clients built on one token store share the
+refresh, whether the store is save-only or shared, in threads or in asyncio tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+from grant_helpers import client_on, refreshes, seed_token
+
+from sequence_clients import AsyncBoastClient, FileTokenStore, OAuthToken
+from sequence_clients.sandbox import Sandbox
+
+THREADS = 8
+
+
+class SaveOnly:
+    """A store that only saves (the one-process kind)."""
+
+    def __init__(self) -> None:
+        self.saved: list[OAuthToken] = []
+
+    def save(self, token: OAuthToken) -> None:
+        self.saved.append(token)
+
+
+def run_threads(sandbox: Sandbox, store: object, token: OAuthToken) -> list[BaseException]:
+    clients = [client_on(sandbox, store, token) for _ in range(2)]  # type: ignore[arg-type]
+    failures: list[BaseException] = []
+    start = threading.Barrier(THREADS)
+
+    def call(index: int) -> None:
+        start.wait()
+        try:
+            clients[index % 2].get_account()
+        except Exception as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    for client in clients:
+        client.close()
+    return failures
+
+
+def test_two_clients_on_one_save_only_store_refresh_once(sandbox: Sandbox) -> None:
+    store = SaveOnly()
+    assert run_threads(sandbox, store, seed_token(sandbox)) == []
+    assert refreshes(sandbox) == ["issued"]
+    assert len(store.saved) == 1
+
+
+def test_two_clients_on_one_file_store_refresh_once(sandbox: Sandbox, tmp_path: Path) -> None:
+    store = FileTokenStore(tmp_path / "boast.json")
+    token = seed_token(sandbox)
+    store.save(token)
+    assert run_threads(sandbox, store, token) == []
+    assert refreshes(sandbox) == ["issued"]
+    stored = store.read()
+    assert stored is not None and stored.generation == 2
+
+
+async def test_async_clients_on_one_store_refresh_once(sandbox: Sandbox) -> None:
+    store = SaveOnly()
+    token = seed_token(sandbox)
+    common = {
+        "account_id": sandbox.boast.account_ids[0], "access_token": token.access_token,
+        "refresh_token": token.refresh_token, "expires_at": token.expires_at,
+        "client_id": sandbox.boast.client_id, "client_secret": sandbox.boast.client_secret,
+        "token_store": store, "base_url": sandbox.boast_base_url,
+        "auth_base_url": sandbox.boast_auth_base_url,
+    }  # fmt: skip
+    clients = [AsyncBoastClient(**common) for _ in range(2)]  # type: ignore[arg-type]
+    try:
+        await asyncio.gather(*(clients[i % 2].get_account() for i in range(THREADS)))
+    finally:
+        for client in clients:
+            await client.close()
+    assert refreshes(sandbox) == ["issued"]
+    assert len(store.saved) == 1

@@ -1,0 +1,152 @@
+"""A refresh is part of the call: with a token endpoint that never answers, calls with
+`deadline=2` end by about 2 s with DeadlineExceededError, whether they made the token request,
+waited for another thread's refresh or for the token store's lock; none waits 30 s."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from grant_helpers import LONG_AGO
+
+from sequence_clients import AsyncBoastClient, BoastClient, FileTokenStore, OAuthToken, errors
+
+DEADLINE = 2.0
+LATE = 1.0  # how much later than the deadline a call may end on a busy machine
+CALLERS = 4
+
+
+@pytest.fixture
+def silent_endpoint() -> Iterator[str]:
+    """A server that accepts connections and never answers."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for connection in held:
+            connection.close()
+        server.close()
+
+
+def expired_token() -> OAuthToken:
+    return OAuthToken("old-access", "old-refresh", LONG_AGO)
+
+
+def options(base: str, store: FileTokenStore) -> dict[str, object]:
+    return {
+        "account_id": "7b3f1c2e-1d2a-4c1e-9f00-000000000001",
+        "access_token": "old-access",
+        "refresh_token": "old-refresh",
+        "expires_at": LONG_AGO,
+        "client_id": "client",
+        "client_secret": "secret",
+        "token_store": store,
+        "base_url": base,
+        "auth_base_url": base,
+        "deadline": DEADLINE,
+    }
+
+
+def test_calls_that_refresh_keep_their_deadline(silent_endpoint: str, tmp_path: Path) -> None:
+    path = tmp_path / "boast.json"
+    FileTokenStore(path).save(expired_token())
+    # Two store objects on one file: half the callers wait for another thread's refresh, the
+    # other half for the file's lock, which the first refresher holds.
+    stores = [FileTokenStore(path), FileTokenStore(path)]
+    outcomes: list[tuple[BaseException | None, float]] = []
+
+    def call(index: int) -> None:
+        store = stores[index % 2]
+        with BoastClient(**options(silent_endpoint, store)) as client:  # type: ignore[arg-type]
+            started = time.monotonic()
+            try:
+                client.get_account()
+                outcomes.append((None, time.monotonic() - started))
+            except Exception as error:
+                outcomes.append((error, time.monotonic() - started))
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(CALLERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(outcomes) == CALLERS
+    for error, took in outcomes:
+        assert isinstance(error, errors.DeadlineExceededError)
+        assert error.maybe_applied is False  # the API request itself was never sent
+        assert DEADLINE - 0.1 < took < DEADLINE + LATE
+    # The token in the store is untouched: nothing was refreshed.
+    assert FileTokenStore(path).load() == expired_token()
+
+
+async def test_async_calls_that_refresh_keep_their_deadline(
+    silent_endpoint: str, tmp_path: Path
+) -> None:
+    store = FileTokenStore(tmp_path / "boast.json")
+    store.save(expired_token())
+    clients = [AsyncBoastClient(**options(silent_endpoint, store)) for _ in range(2)]  # type: ignore[arg-type]
+
+    async def call(client: AsyncBoastClient) -> tuple[BaseException | None, float]:
+        started = time.monotonic()
+        try:
+            await client.get_account()
+        except Exception as error:
+            return error, time.monotonic() - started
+        return None, time.monotonic() - started
+
+    try:
+        outcomes = await asyncio.gather(*(call(clients[i % 2]) for i in range(CALLERS)))
+    finally:
+        for client in clients:
+            await client.close()
+    for error, took in outcomes:
+        assert isinstance(error, errors.DeadlineExceededError)
+        assert DEADLINE - 0.1 < took < DEADLINE + LATE
+
+
+async def test_an_async_call_waiting_for_a_thread_s_refresh_keeps_its_deadline(
+    silent_endpoint: str, tmp_path: Path
+) -> None:
+    store = FileTokenStore(tmp_path / "boast.json")
+    store.save(expired_token())
+    # A sync client in a thread, with a longer deadline, is refreshing when the async call starts.
+    holder = BoastClient(**{**options(silent_endpoint, store), "deadline": DEADLINE + LATE})  # type: ignore[arg-type]
+    refreshing = threading.Thread(target=lambda: _ignore(holder.get_account))
+    refreshing.start()
+    await asyncio.sleep(0.3)
+    client = AsyncBoastClient(**options(silent_endpoint, store))  # type: ignore[arg-type]
+    started = time.monotonic()
+    try:
+        with pytest.raises(errors.DeadlineExceededError):
+            await client.get_account()
+    finally:
+        await client.close()
+    assert DEADLINE - 0.1 < time.monotonic() - started < DEADLINE + LATE
+    refreshing.join(timeout=30)
+    holder.close()
+
+
+def _ignore(call: Callable[[], object]) -> None:
+    with contextlib.suppress(errors.SequenceClientError):
+        call()

@@ -1,0 +1,265 @@
+"""The built-in token stores on their own: what they keep, how they write it (atomically, 0600
+in a 0700 folder), what a broken file or an unreachable Redis gives (a typed error), and that
+their locks exclude other holders for a bounded time."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from redisproc import RedisProcess
+
+from sequence_clients import (
+    FileTokenStore,
+    OAuthToken,
+    RedisTokenStore,
+    SharedTokenStore,
+    token_stores,
+)
+from sequence_clients.errors import SequenceClientError, TokenStoreAccessError
+from sequence_clients.token_stores import RETIRED_KEPT, fingerprint
+
+WHEN = dt.datetime(2030, 5, 4, 3, 2, 1, tzinfo=dt.UTC)
+
+
+def token(n: int) -> OAuthToken:
+    return OAuthToken(f"access-{n}", f"refresh-{n}", WHEN + dt.timedelta(hours=n))
+
+
+def test_both_stores_are_shared_token_stores(tmp_path: Path) -> None:
+    assert isinstance(FileTokenStore(tmp_path / "t.json"), SharedTokenStore)
+    assert isinstance(RedisTokenStore("redis://127.0.0.1:1/0"), SharedTokenStore)
+
+
+# --- FileTokenStore ------------------------------------------------------------------------
+def test_file_store_round_trip_generations_and_retired_fingerprints(tmp_path: Path) -> None:
+    store = FileTokenStore(tmp_path / "t.json")
+    assert store.load() is None and store.read() is None
+    for n in range(3):
+        store.save(token(n))
+    stored = FileTokenStore(tmp_path / "t.json").read()
+    assert stored is not None
+    assert stored.token == token(2) and stored.generation == 3
+    assert stored.retired == (fingerprint("refresh-0"), fingerprint("refresh-1"))
+    assert stored.descends_from("refresh-0") and stored.descends_from("refresh-2")
+    assert not stored.descends_from("refresh-9")
+    text = (tmp_path / "t.json").read_text()
+    assert "refresh-0" not in text  # used tokens are remembered by fingerprint only
+    assert json.loads(text)["expires_at"] == token(2).expires_at.isoformat()  # type: ignore[union-attr]
+
+
+def test_retired_fingerprints_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    kept = 4
+    assert kept < RETIRED_KEPT
+    monkeypatch.setattr(token_stores, "RETIRED_KEPT", kept)  # fewer saves to reach the bound
+    store = FileTokenStore(tmp_path / "t.json")
+    store.seeded_by = fingerprint("the-seed")
+    for n in range(kept + 3):
+        store.save(token(n))
+    stored = store.read()
+    assert stored is not None and len(stored.retired) == kept
+    assert stored.retired[-1] == fingerprint(f"refresh-{kept + 1}")
+    # The seed is kept for good, however many rotations ago it was.
+    assert stored.descends_from("the-seed")
+
+
+def test_file_is_0600_in_a_new_0700_folder(tmp_path: Path) -> None:
+    before = os.umask(0o022)
+    try:
+        path = tmp_path / "new" / "deeper" / "t.json"
+        store = FileTokenStore(path)
+        store.save(token(1))
+        with store.lock(1.0):
+            pass
+    finally:
+        os.umask(before)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+    assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_a_failed_write_leaves_the_previous_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "t.json"
+    store = FileTokenStore(path)
+    store.save(token(1))
+
+    def no_rename(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", no_rename)
+    with pytest.raises(TokenStoreAccessError):
+        store.save(token(2))
+    monkeypatch.undo()
+    assert store.load() == token(1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.json"]  # no temp file left
+
+
+CRASH = """
+import os, sys, datetime as dt
+from sequence_clients import FileTokenStore, OAuthToken
+real_fsync = os.fsync
+def crash(fd):
+    real_fsync(fd)
+    os._exit(9)  # the process dies after writing the new token, before the rename
+os.fsync = crash
+FileTokenStore(sys.argv[1]).save(OAuthToken("access-2", "refresh-2", None))
+"""
+
+
+def test_a_crash_mid_write_leaves_the_previous_token_readable(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    FileTokenStore(path).save(token(1))
+    crashed = subprocess.run([sys.executable, "-c", CRASH, str(path)], check=False)
+    assert crashed.returncode == 9
+    assert FileTokenStore(path).load() == token(1)
+    FileTokenStore(path).save(token(3))  # the stray temp file does not get in the way
+    assert FileTokenStore(path).load() == token(3)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"{not json", b"[1, 2]", b'{"refresh_token": "r"}', b'{"access_token": 5}',
+     b'{"access_token": "a", "expires_at": "yesterday"}', b"\xff\xfe"],
+)  # fmt: skip
+def test_a_corrupt_file_is_a_typed_error(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "t.json"
+    path.write_bytes(content)
+    with pytest.raises(TokenStoreAccessError) as raised:
+        FileTokenStore(path).load()
+    assert str(path) in str(raised.value)
+    # Saving replaces it with a good token.
+    FileTokenStore(path).save(token(1))
+    assert FileTokenStore(path).load() == token(1)
+
+
+def test_an_unreadable_or_unwritable_path_is_a_typed_error(tmp_path: Path) -> None:
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    with pytest.raises(TokenStoreAccessError):
+        FileTokenStore(folder).load()  # a folder where the file should be
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(TokenStoreAccessError):
+        FileTokenStore(blocker / "t.json").save(token(1))  # its folder is a file
+
+
+def test_the_file_lock_excludes_others_for_a_bounded_time(tmp_path: Path) -> None:
+    store = FileTokenStore(tmp_path / "t.json")
+    other = FileTokenStore(tmp_path / "t.json")
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with store.lock(1.0):
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    held.wait(5)
+    started = time.monotonic()
+    with pytest.raises(TimeoutError), other.lock(0.3):
+        pass
+    assert 0.25 < time.monotonic() - started < 2.0
+    with pytest.raises(TimeoutError):
+        asyncio.run(_async_hold(store, 0.3))
+    release.set()
+    thread.join()
+    with other.lock(1.0):  # free again
+        pass
+    asyncio.run(_async_hold(store, 1.0))
+
+
+async def _async_hold(store: FileTokenStore, timeout: float) -> None:
+    async with store.alock(timeout):
+        pass
+
+
+# --- RedisTokenStore -------------------------------------------------------------------------
+def test_redis_store_round_trip_and_generation(redis_server: RedisProcess) -> None:
+    store = RedisTokenStore(redis_server.url, key="boast:test")
+    assert store.load() is None
+    store.save(token(1))
+    store.save(token(2))
+    stored = RedisTokenStore(redis_server.url, key="boast:test").read()
+    assert stored is not None and stored.token == token(2) and stored.generation == 2
+    assert stored.descends_from("refresh-1")
+    assert "boast:test" in repr(store)
+
+
+def test_redis_store_hides_the_url_password(redis_server: RedisProcess) -> None:
+    store = RedisTokenStore(f"redis://:hunter2@127.0.0.1:{redis_server.port}/0")
+    with pytest.raises(TokenStoreAccessError) as raised:
+        store.load()  # the server has no password: the AUTH fails
+    assert "hunter2" not in repr(store) + str(raised.value)
+
+
+def test_redis_store_errors_are_typed(redis_server: RedisProcess) -> None:
+    redis_server.client().hset("broken", "token", b"{not json")
+    with pytest.raises(TokenStoreAccessError):
+        RedisTokenStore(redis_server.url, key="broken").load()
+    unreachable = RedisTokenStore("redis://127.0.0.1:1/0", socket_timeout=0.5)
+    with pytest.raises(TokenStoreAccessError):
+        unreachable.load()
+    with pytest.raises(TokenStoreAccessError):
+        unreachable.save(token(1))
+    with pytest.raises(SequenceClientError):
+        RedisTokenStore("not a url")
+
+
+def test_the_redis_lock_excludes_and_expires(redis_server: RedisProcess) -> None:
+    store = RedisTokenStore(redis_server.url, key="k", lock_ttl=1.0)
+    other = RedisTokenStore(redis_server.url, key="k")
+    with store.lock(1.0):
+        started = time.monotonic()
+        with pytest.raises(TimeoutError), other.lock(0.3):
+            pass
+        assert time.monotonic() - started < 2.0
+    with other.lock(1.0):
+        pass
+    # A holder that died frees the lock after lock_ttl.
+    assert store._acquire(1.0) is not None
+    with other.lock(3.0):
+        pass
+
+    async def hold() -> None:
+        async with other.alock(1.0):
+            pass
+
+    asyncio.run(hold())
+
+
+def test_a_cancelled_async_redis_lock_wait_leaves_the_lock_free(
+    redis_server: RedisProcess,
+) -> None:
+    store = RedisTokenStore(redis_server.url, key="cancelled", lock_ttl=30.0)
+    other = RedisTokenStore(redis_server.url, key="cancelled", lock_ttl=30.0)
+
+    async def scenario() -> None:
+        with store.lock(1.0):
+            waiter = asyncio.create_task(_async_hold_redis(other, 5.0))
+            await asyncio.sleep(0.3)
+            waiter.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiter
+        await asyncio.sleep(0.5)  # the waiting thread acquires now, and lets go at once
+
+    asyncio.run(scenario())
+    started = time.monotonic()
+    with other.lock(2.0):  # free long before its 30 s TTL
+        pass
+    assert time.monotonic() - started < 2.0
+
+
+async def _async_hold_redis(store: RedisTokenStore, timeout: float) -> None:
+    async with store.alock(timeout):
+        pass
