@@ -62,8 +62,12 @@ def boast(arguments: dict[str, Any], default_base_url: str, default_auth: str) -
     filled["access_token"] = required(
         arguments["access_token"], BOAST_VARIABLES["access_token"], "Boast access token"
     )
-    for name in ("account_id", "refresh_token", "client_id", "client_secret"):
-        filled[name] = optional(arguments[name], BOAST_VARIABLES[name])
+    filled["account_id"] = optional(arguments["account_id"], BOAST_VARIABLES["account_id"])
+    # Boast rotates refresh tokens: a refresh whose new token is saved nowhere kills the one in
+    # the environment. So the refresh variables are read only for a client given a token_store.
+    if arguments["token_store"] is not None:
+        for name in ("refresh_token", "client_id", "client_secret"):
+            filled[name] = optional(arguments[name], BOAST_VARIABLES[name])
     filled["base_url"] = optional(
         arguments["base_url"], BOAST_VARIABLES["base_url"], default_base_url
     )

@@ -269,7 +269,8 @@ class BoastClient(SyncClient):
     `deadline` (seconds, optional) bounds each call as a whole, retries and back-off included.
     Every credential and host not passed is read from BOAST_ACCOUNT_ID, BOAST_ACCESS_TOKEN,
     BOAST_REFRESH_TOKEN, BOAST_CLIENT_ID, BOAST_CLIENT_SECRET, BOAST_BASE_URL and
-    BOAST_AUTH_BASE_URL; without an access token: errors.ConfigurationError.
+    BOAST_AUTH_BASE_URL (the three refresh ones only with a `token_store`, which must keep each
+    rotated refresh token); without an access token: errors.ConfigurationError.
     """
 
     _vendor = "boast"
