@@ -6,7 +6,8 @@ front of the vendor's middleware and answers a request whose operation (the spec
 see operations.py) has a scripted fault, in the vendor's own error shape:
 
 - `status`: an error answer rendered by the vendor state's `error_body` (as the fault
-  middleware renders its 429/5xx), with Retry-After when asked;
+  middleware renders its 429/5xx), with Retry-After when asked; with `after_commit` the request
+  is applied first (a 503 from a proxy whose upstream did the work);
 - `reset_before` / `reset_after_commit`: the connection drops before the request is applied, or
   after it was (the ambiguous case retries must never duplicate);
 - `timeout`: applied, then no answer in time (in process: a read timeout at once; served: the
@@ -70,6 +71,7 @@ class Fault:
     message: str = ""
     remaining: int | None = 1  # None: every matching request
     hold: float = DEFAULT_HOLD
+    after_commit: bool = False
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,8 @@ class OperationScript:
         self, fault: Fault, app: ASGIApp, scope: Scope, body: bytes, replay: Receive, send: Send
     ) -> None:
         if fault.kind == "status":
+            if fault.after_commit:
+                await _call_buffered(app, scope, replay)
             message = fault.message or f"Scripted {fault.status} from the sandbox"
             error = self.state.error_body(fault.status, _CODES.get(fault.status, "error"), message)
             extra = []

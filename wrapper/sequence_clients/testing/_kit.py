@@ -31,7 +31,7 @@ IN_PROCESS_ORIGIN = "http://localhost"
 DEFAULT_SEED = 7
 # Enough people and contacts for paging tests (Boast pages by 25), cheap to build per test; no
 # vendor rate limit unless a test asks for one (see `sequence_clients_sandbox_options`).
-DEFAULT_OPTIONS: dict[str, Any] = {"people": 300, "rate_limit": None}
+DEFAULT_OPTIONS: dict[str, Any] = {"people": 600, "rate_limit": None}
 
 
 class MemoryTokenStore:
@@ -66,17 +66,19 @@ class _Vendor:
         times: int | None = 1,
         message: str = "",
         hold: float = DEFAULT_HOLD,
+        after_commit: bool = False,
     ) -> None:
         """Answer the next `times` requests of `operation` (the spec's operationId, as in
         `sequence_clients.generated.<vendor>.api`) with an error status in the vendor's shape
         (`status=429, retry_after=1`), or an `error` of another kind: "reset_before",
         "reset_after_commit", "timeout", "already_enrolled", and per vendor
         "active_in_another_sequence" (Unify), "token_expired" and "invalid_grant" (Boast,
-        the latter on "create_token"). `times=None`: every request until `reset()`."""
+        the latter on "create_token"). `after_commit=True`: the request is applied before
+        the error status is answered. `times=None`: every request until `reset()`."""
         if (status is None) == (error is None):
             raise InvalidRequestError("fail() takes a status or an error kind, not both")
         kind = "status" if error is None else error
-        fault = Fault(operation, kind, status or 0, retry_after, message, times, hold)
+        fault = Fault(operation, kind, status or 0, retry_after, message, times, hold, after_commit)
         self._script.add(fault)
 
     def requests(self, operation: str | None = None) -> list[LoggedRequest]:
