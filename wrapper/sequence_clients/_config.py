@@ -33,7 +33,7 @@ def _env(name: str) -> str | None:
 
 def required(value: str | None, variable: str, what: str) -> str:
     """`value`, else the variable's; ConfigurationError naming the variable when neither."""
-    found = value if value else _env(variable)
+    found = value if value is not None else _env(variable)
     if not found:
         raise ConfigurationError(
             f"no {what}: pass it to the constructor or set {variable}", variable=variable
@@ -50,8 +50,11 @@ def optional(value: Any, variable: str, default: Any = None) -> Any:
 
 
 def unify(api_key: str | None, base_url: str | None, default_base_url: str) -> tuple[str, str]:
+    # None reads the variable; an explicit value, even empty, is the caller's (and is checked).
     return (
-        required(api_key, UNIFY_VARIABLES["api_key"], "Unify API key"),
+        api_key
+        if api_key is not None
+        else required(None, UNIFY_VARIABLES["api_key"], "Unify API key"),
         optional(base_url, UNIFY_VARIABLES["base_url"], default_base_url),
     )
 
@@ -59,15 +62,18 @@ def unify(api_key: str | None, base_url: str | None, default_base_url: str) -> t
 def boast(arguments: dict[str, Any], default_base_url: str, default_auth: str) -> dict[str, Any]:
     """The Boast constructor's arguments with the unset credentials and hosts filled in."""
     filled = dict(arguments)
-    filled["access_token"] = required(
-        arguments["access_token"], BOAST_VARIABLES["access_token"], "Boast access token"
-    )
     filled["account_id"] = optional(arguments["account_id"], BOAST_VARIABLES["account_id"])
     # Boast rotates refresh tokens: a refresh whose new token is saved nowhere kills the one in
     # the environment. So the refresh variables are read only for a client given a token_store.
     if arguments["token_store"] is not None:
         for name in ("refresh_token", "client_id", "client_secret"):
             filled[name] = optional(arguments[name], BOAST_VARIABLES[name])
+    filled["access_token"] = optional(arguments["access_token"], BOAST_VARIABLES["access_token"])
+    if filled["access_token"] is None:
+        renewal = ("refresh_token", "client_id", "client_secret", "token_store")
+        if not all(filled[name] for name in renewal):
+            required(None, BOAST_VARIABLES["access_token"], "Boast access token")
+        filled["access_token"] = ""  # none yet: the client refreshes before its first request
     filled["base_url"] = optional(
         arguments["base_url"], BOAST_VARIABLES["base_url"], default_base_url
     )
