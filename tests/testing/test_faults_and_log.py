@@ -9,12 +9,14 @@ import importlib
 import pkgutil
 import uuid
 
+import httpx
 import pytest
 
 from sequence_clients import AsyncUnifyClient, BoastClient, UnifyClient, errors
 from sequence_clients._client import DEFAULT_MAX_RETRIES
 from sequence_clients.sandbox import operations
 from sequence_clients.testing import BoastSandbox, InstantClock, UnifySandbox
+from sequence_clients.testing._transport import InProcessTransport
 
 ENROLL = "create_sequence_enrollment"
 
@@ -203,3 +205,17 @@ def test_async_client_sees_the_same_script(
     assert [r.json()["person_id"] for r in logged] == [person] * 3
     unify_sandbox.reset()
     assert unify_sandbox.requests() == []
+
+
+def test_a_sandbox_outside_the_kit_keeps_no_request_log() -> None:
+    """`sequence-clients sandbox` and the benchmarks serve millions of requests: no log grows."""
+    from sequence_clients.sandbox.server import SandboxApp
+    from sequence_clients.testing import SequenceSandbox
+
+    with SequenceSandbox() as kit:
+        plain = SandboxApp(kit.app.config)
+        client = httpx.Client(transport=InProcessTransport(plain), base_url="http://localhost")
+        with client:
+            headers = {"x-api-key": plain.unify.api_keys[0]}
+            assert client.get("/unify/sequences/v1/sequences", headers=headers).status_code == 200
+        assert plain.unify_script.log == [] and not plain.unify_script.recording

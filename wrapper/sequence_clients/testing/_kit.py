@@ -287,6 +287,7 @@ class SequenceSandbox:
 
     def __init__(self, seed: int = DEFAULT_SEED, **options: Any) -> None:
         self.app = SandboxApp(SandboxConfig(**{**DEFAULT_OPTIONS, **options, "seed": seed}))
+        self.app.unify_script.recording = self.app.boast_script.recording = True
         self.unify = UnifySandbox(self, self.app.unify_script)
         self.boast = BoastSandbox(self, self.app.boast_script)
         self._transport: InProcessTransport | None = None
