@@ -180,3 +180,35 @@ def test_every_test_gets_fresh_state(pytester: pytest.Pytester) -> None:
     )
     result = pytester.runpytest("-p", "no:xdist", "-q")
     result.assert_outcomes(passed=2)
+
+
+HIDE_SERVER = (
+    "import sys, importlib.abc\n"
+    "class Hide(importlib.abc.MetaPathFinder):\n"
+    "    def find_spec(self, name, path=None, target=None):\n"
+    "        if name.split('.')[0] in ('uvicorn', 'starlette'):\n"
+    "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+    "sys.meta_path.insert(0, Hide())\n"
+)
+
+
+def test_without_the_testing_extra_the_kit_names_it() -> None:
+    """As after `pip install sequence-clients`: the switch and vcr_config work, the sandbox
+    says which extra it needs, and so does `python -m sequence_clients.sandbox`."""
+    code = HIDE_SERVER + (
+        "from sequence_clients.testing import set_testing, vcr_config\n"
+        "with set_testing(True):\n"
+        "    assert vcr_config()['match_on']\n"
+        "try:\n"
+        "    from sequence_clients.testing import SequenceSandbox\n"
+        "except ModuleNotFoundError as missing:\n"
+        "    print(missing)\n"
+        "sys.argv = ['sandbox', '--port', '0']\n"
+        "import runpy\n"
+        "runpy.run_module('sequence_clients.sandbox', run_name='__main__')\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert ran.returncode == 2
+    assert "pip install 'sequence-clients[testing]'" in ran.stdout
+    (line,) = ran.stderr.strip().splitlines()
+    assert line.endswith("pip install 'sequence-clients[testing]'") and "Traceback" not in line

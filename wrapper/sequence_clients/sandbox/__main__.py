@@ -296,4 +296,13 @@ def banner(app: SandboxApp, base: str, sample_rows: int, sample_path: str) -> st
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except ModuleNotFoundError as missing:
+        from ..cli import needs_extra  # the CLI's one line naming the extra to install
+
+        line = needs_extra(missing)
+        if line is None:
+            raise
+        print(f"python -m sequence_clients.sandbox {line}", file=sys.stderr)
+        sys.exit(2)

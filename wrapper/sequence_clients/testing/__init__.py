@@ -55,12 +55,21 @@ _KIT = {
     "sequence_sandbox",
 }  # fmt: skip
 _SCRIPT = {"Fault", "LoggedRequest"}
+_SERVER = {"starlette", "uvicorn", "httptools"}
 
 
 def __getattr__(name: str) -> Any:
     if name in _KIT:
-        from . import _kit
-
+        try:
+            from . import _kit
+        except ModuleNotFoundError as missing:
+            if (missing.name or "").partition(".")[0] not in _SERVER:
+                raise
+            raise ModuleNotFoundError(
+                f"sequence_clients.testing.{name} needs the testing extra ({missing.name} is "
+                "missing): pip install 'sequence-clients[testing]'",
+                name=missing.name,
+            ) from None
         return getattr(_kit, name)
     if name in _SCRIPT:
         from ..sandbox import script
