@@ -180,12 +180,24 @@ def test_faults_are_per_vendor_and_checked(unify_sandbox: UnifySandbox) -> None:
     with pytest.raises(errors.InvalidRequestError):
         unify_sandbox.fail(ENROLL, error="token_expired")  # Unify has no tokens
     with pytest.raises(errors.InvalidRequestError):
+        unify_sandbox.fail("list_sequences", error="already_enrolled")
+    with pytest.raises(errors.InvalidRequestError):
         unify_sandbox.fail(ENROLL, status=200)
     with pytest.raises(errors.InvalidRequestError):
         unify_sandbox.fail(ENROLL, status=429, error="timeout")
     with pytest.raises(errors.InvalidRequestError):
         unify_sandbox.fail(ENROLL, status=429, times=0)
     assert unify_sandbox.pending_faults() == []
+
+
+def test_boast_token_faults_are_checked(boast_sandbox: BoastSandbox) -> None:
+    with pytest.raises(errors.InvalidRequestError):
+        boast_sandbox.fail("get_account", error="invalid_grant")
+    with pytest.raises(errors.InvalidRequestError):
+        boast_sandbox.fail("create_token", error="token_expired")
+    with pytest.raises(errors.InvalidRequestError):
+        boast_sandbox.fail(ENROLL, error="active_in_another_sequence")  # a Unify notion
+    assert boast_sandbox.pending_faults() == []
 
 
 def test_async_client_sees_the_same_script(

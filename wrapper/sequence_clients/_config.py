@@ -31,13 +31,11 @@ def _env(name: str) -> str | None:
     return os.environ.get(name) or None
 
 
-def required(value: str | None, variable: str, what: str) -> str:
+def required(value: str | None, variable: str) -> str:
     """`value`, else the variable's; ConfigurationError naming the variable when neither."""
     found = value if value is not None else _env(variable)
     if not found:
-        raise ConfigurationError(
-            f"no {what}: pass it to the constructor or set {variable}", variable=variable
-        )
+        raise ConfigurationError(variable)
     return found
 
 
@@ -52,9 +50,7 @@ def optional(value: Any, variable: str, default: Any = None) -> Any:
 def unify(api_key: str | None, base_url: str | None, default_base_url: str) -> tuple[str, str]:
     # None reads the variable; an explicit value, even empty, is the caller's (and is checked).
     return (
-        api_key
-        if api_key is not None
-        else required(None, UNIFY_VARIABLES["api_key"], "Unify API key"),
+        api_key if api_key is not None else required(None, UNIFY_VARIABLES["api_key"]),
         optional(base_url, UNIFY_VARIABLES["base_url"], default_base_url),
     )
 
@@ -72,7 +68,7 @@ def boast(arguments: dict[str, Any], default_base_url: str, default_auth: str) -
     if filled["access_token"] is None:
         renewal = ("refresh_token", "client_id", "client_secret", "token_store")
         if not all(filled[name] for name in renewal):
-            required(None, BOAST_VARIABLES["access_token"], "Boast access token")
+            required(None, BOAST_VARIABLES["access_token"])
         filled["access_token"] = ""  # none yet: the client refreshes before its first request
     filled["base_url"] = optional(
         arguments["base_url"], BOAST_VARIABLES["base_url"], default_base_url

@@ -80,8 +80,9 @@ class ConfigurationError(InvalidRequestError):
     """A setting is neither an argument nor in the environment; `variable` names the
     environment variable that would supply it."""
 
-    def __init__(self, message: str, *, variable: str) -> None:
-        super().__init__(message)
+    def __init__(self, variable: str) -> None:
+        shown = bounded(variable, 100)
+        super().__init__(f"{shown} is not set: pass the value to the constructor or set {shown}")
         self.variable = variable
 
 

@@ -55,6 +55,12 @@ _CODES = {
     409: "conflict", 422: "invalid", 429: "rate_limited",
 }  # fmt: skip
 DEFAULT_HOLD = 5.0
+# State faults that make sense for one operation only.
+_ONLY_FOR = {
+    "already_enrolled": "create_sequence_enrollment",
+    "active_in_another_sequence": "create_sequence_enrollment",
+    "invalid_grant": "create_token",
+}
 
 
 class ScriptedTimeout(Exception):
@@ -117,6 +123,11 @@ class OperationScript:
             raise InvalidRequestError(
                 f"unknown {self.vendor} fault {fault.kind!r}; one of: {', '.join(allowed)}"
             )
+        only = _ONLY_FOR.get(fault.kind)
+        if only is not None and fault.operation != only:
+            raise InvalidRequestError(f"{fault.kind!r} is a fault of {only!r} only")
+        if fault.kind == "token_expired" and fault.operation == "create_token":
+            raise InvalidRequestError("'token_expired' is a fault of API calls, not create_token")
         if fault.kind == "status" and not 400 <= fault.status <= 599:
             raise InvalidRequestError(f"status must be an error status 400-599, got {fault.status}")
         if fault.remaining is not None and fault.remaining < 1:
