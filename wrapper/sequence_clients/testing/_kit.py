@@ -344,18 +344,27 @@ class SequenceSandbox:
 
 
 def _close_async(http: httpx.AsyncClient) -> None:
-    """Close an in-process AsyncClient from sync code: its transport holds no socket or loop."""
+    """Close an in-process AsyncClient from sync code: its transport holds no socket, so a
+    private loop does. Private, so the caller's current loop (pytest-asyncio's, say) is never
+    replaced or unset; on a thread of its own when this thread is running a loop."""
     if http.is_closed:
         return
+
+    def close() -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(http.aclose())
+        finally:
+            loop.close()
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        asyncio.run(http.aclose())
+        close()
         return
-    # Inside a running loop (a sync teardown called from async code): a thread of its own.
-    done = threading.Thread(target=lambda: asyncio.run(http.aclose()))
-    done.start()
-    done.join()
+    thread = threading.Thread(target=close)
+    thread.start()
+    thread.join()
 
 
 @contextmanager
