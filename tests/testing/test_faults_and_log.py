@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import pkgutil
+import time
 import uuid
 
 import httpx
@@ -231,3 +232,23 @@ def test_a_sandbox_outside_the_kit_keeps_no_request_log() -> None:
             headers = {"x-api-key": plain.unify.api_keys[0]}
             assert client.get("/unify/sequences/v1/sequences", headers=headers).status_code == 200
         assert plain.unify_script.log == [] and not plain.unify_script.recording
+
+
+def test_in_process_clients_keep_their_read_timeout() -> None:
+    """ASGITransport enforces no timeout; the kit's transports apply the client's own."""
+    from sequence_clients.testing import SequenceSandbox
+
+    with SequenceSandbox(latency=2.0) as kit:
+        started = time.monotonic()
+        client = kit.unify.client(timeout=0.2, max_retries=0)
+        with client, pytest.raises(errors.APITimeoutError):
+            next(iter(client.list_sequences()))
+
+        async def listed() -> None:
+            async with kit.unify.async_client(timeout=0.2, max_retries=0) as client:
+                async for _ in client.list_sequences():
+                    break
+
+        with pytest.raises(errors.APITimeoutError):
+            asyncio.run(listed())
+        assert time.monotonic() - started < 1.8

@@ -35,13 +35,24 @@ def _dropped(error: BaseException, request: httpx.Request) -> httpx.TransportErr
 _DROPS = (ScriptedTimeout, ConnectionAbortedError)
 
 
+def _read_timeout(request: httpx.Request) -> float | None:
+    """The client's read timeout for this request: ASGITransport itself enforces none."""
+    timeout = request.extensions.get("timeout", {})
+    read = timeout.get("read") if isinstance(timeout, dict) else None
+    return float(read) if isinstance(read, int | float) else None
+
+
 class AsyncInProcessTransport(httpx.AsyncBaseTransport):
     def __init__(self, app: Any) -> None:
         self._asgi = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        answer = self._asgi.handle_async_request(request)
         try:
-            return await self._asgi.handle_async_request(request)
+            return await asyncio.wait_for(answer, _read_timeout(request))
+        except TimeoutError as error:
+            message = "the sandbox answered slower than the read timeout"
+            raise httpx.ReadTimeout(message, request=request) from error
         except _DROPS as error:
             raise _dropped(error, request) from error
 
@@ -71,11 +82,18 @@ class InProcessTransport(httpx.BaseTransport):
         body = request.read()
 
         async def exchange() -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-            copy = httpx.Request(request.method, request.url, headers=request.headers, content=body)
+            copy = httpx.Request(
+                request.method, request.url, headers=request.headers, content=body,
+                extensions=request.extensions,
+            )  # fmt: skip
             response = await self._async.handle_async_request(copy)
             return response.status_code, response.headers.raw, await response.aread()
 
-        status, headers, content = self._run(exchange())
+        # The loop thread enforces the read timeout; _SYNC_LIMIT is for a hung app only.
+        try:
+            status, headers, content = self._run(exchange())
+        except TimeoutError as error:
+            raise httpx.ReadTimeout("the sandbox did not answer", request=request) from error
         return httpx.Response(status, headers=headers, content=content, request=request)
 
     def close(self) -> None:
