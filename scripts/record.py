@@ -7,7 +7,7 @@ Live recording sends real requests with real credentials (it enrolls and cancels
 so it refuses to run in CI or without every credential it needs, and says which is missing.
 Boast rotates the refresh token on every refresh: set BOAST_REFRESH_TOKEN_FILE to a path to
 receive the newest one (the one in the environment is spent after the first test).
-Scrubbing (tests/scrub.py) runs while recording, so secrets never reach the cassette files.
+Scrubbing (sequence_clients/testing/scrub.py) runs while recording, so secrets never reach the cassette files.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Only tests marked `vcr` use cassettes.
 CI replays with `--record-mode=none --block-network`: a request without a recorded answer
 fails (vcr's CannotOverwriteExistingCassetteException), and a missing cassette file fails the
-test with a message naming it. Scrubbing and matching live in tests/scrub.py.
+test with a message naming it. Scrubbing and matching live in sequence_clients/testing/scrub.py.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import scrub
 from vcr.persisters.filesystem import FilesystemPersister
 
 from sequence_clients.sandbox import FaultConfig, Sandbox, SandboxConfig
+from sequence_clients.testing import scrub
 
 CASSETTE_ROOT = Path(__file__).parent / "cassettes"
 MakeSandbox = Callable[..., Sandbox]

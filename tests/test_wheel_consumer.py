@@ -1,4 +1,5 @@
-"""What a service that installs the wheel sees: only our top-level name, and real types.
+"""What a service that installs the wheel sees: only our top-level name, real types, the
+testing kit of the `testing` extra, and a core install without the sandbox's server.
 
 The wheel is built from this tree and installed, without extras and without dependencies, into a
 fresh virtual environment; its dependencies come from this test environment through a path file,
@@ -8,7 +9,9 @@ a path entry is not processed), so the consumer type-checks against the wheel al
 
 from __future__ import annotations
 
+import email.parser
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -22,6 +25,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT = "sequence_clients"
+EXAMPLE = ROOT / "examples" / "service"
+SANDBOX_SERVER = {"starlette", "uvicorn", "httptools"}
 
 CONSUMER = textwrap.dedent(
     """
@@ -123,3 +128,62 @@ def test_consumer_mypy_strict_sees_real_models(consumer_env: Path, tmp_path: Pat
     assert f"consumer.py:{wrong_line + 1}:" in errors[0]
     assert "Incompatible types in assignment" in errors[0]
     assert "missing library stubs" not in output
+
+
+def _requirement_name(requirement: str) -> str:
+    return re.split(r"[\s\[<>=!~;(]", requirement, maxsplit=1)[0].lower()
+
+
+def test_core_install_requires_no_sandbox_server_and_testing_brings_it(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        metadata = email.parser.Parser().parsestr(archive.read(name).decode())
+        entry_points = next(n for n in archive.namelist() if n.endswith("entry_points.txt"))
+        plugins = archive.read(entry_points).decode()
+    requirements = metadata.get_all("Requires-Dist") or []
+    core = {_requirement_name(r) for r in requirements if "extra ==" not in r}
+    testing = {_requirement_name(r) for r in requirements if "extra == 'testing'" in r}
+    cli = {_requirement_name(r) for r in requirements if "extra == 'cli'" in r}
+    assert core and not core & SANDBOX_SERVER
+    assert testing >= SANDBOX_SERVER
+    assert not cli & SANDBOX_SERVER  # the CLI names the testing extra when demo needs it
+    assert "[pytest11]" in plugins and f"{PRODUCT}.testing.plugin" in plugins
+
+
+def test_core_use_imports_no_sandbox_server(consumer_env: Path, tmp_path: Path) -> None:
+    """A service constructing both clients from the environment loads none of the server."""
+    script = textwrap.dedent(
+        """
+        import os, sys
+        os.environ.update(UNIFY_API_KEY="k", BOAST_ACCESS_TOKEN="t")
+        from sequence_clients import UnifyClient, BoastClient
+        UnifyClient().close(); BoastClient().close()
+        print(sorted(m for m in sys.modules if m.split(".")[0] in {"starlette", "uvicorn"}))
+        """
+    )
+    loaded = _run(consumer_env, "-c", script, cwd=tmp_path)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "[]"
+
+
+def test_example_service_suite_passes_from_the_installed_wheel(
+    consumer_env: Path, tmp_path: Path
+) -> None:
+    """examples/service's own tests, run where only the wheel is installed: the plugin comes
+    from the wheel's entry point, the sandbox from the testing extra."""
+    service = tmp_path / "service"
+    shutil.copytree(EXAMPLE, service, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    ran = _run(
+        consumer_env, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--durations=0",
+        "-p", "no:xdist", "-p", "no:recording",
+        cwd=service,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    passed = re.search(r"(\d+) passed in ([\d.]+)s", ran.stdout)
+    assert passed is not None, ran.stdout
+    source = (EXAMPLE / "tests" / "test_enrollment_service.py").read_text()
+    assert int(passed.group(1)) == len(re.findall(r"^(?:async )?def test_", source, re.M))
+    assert float(passed.group(2)) < 10, ran.stdout
+    plugin = _run(consumer_env, "-c", f"import {PRODUCT}.testing.plugin as p; print(p.__file__)")
+    assert "site-packages" in plugin.stdout
+    assert not plugin.stdout.startswith(str(ROOT / "wrapper"))

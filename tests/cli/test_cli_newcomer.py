@@ -30,7 +30,7 @@ def test_version_comes_from_the_package_metadata() -> None:
 
 @pytest.mark.parametrize("command", [["demo"], ["sandbox", "--port", "0"]])
 def test_a_missing_extra_is_one_line_naming_it(command: list[str]) -> None:
-    """As after `pip install sequence-clients` without the sandbox extra: uvicorn absent."""
+    """As after `pip install sequence-clients` without the testing extra: uvicorn absent."""
     hide_uvicorn = (
         "import sys, importlib.abc\n"
         "class Hide(importlib.abc.MetaPathFinder):\n"
@@ -48,8 +48,8 @@ def test_a_missing_extra_is_one_line_naming_it(command: list[str]) -> None:
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert re.fullmatch(
-        r"sequence-clients needs the sandbox extra \((uvicorn|starlette)[.\w]* is missing\): "
-        r"pip install 'sequence-clients\[sandbox\]'",
+        r"sequence-clients needs the testing extra \((uvicorn|starlette)[.\w]* is missing\): "
+        r"pip install 'sequence-clients\[testing\]'",
         line,
     ), line
 

@@ -18,10 +18,11 @@ from urllib.parse import parse_qsl, urlsplit
 
 import openapi_check
 import pytest
-import scrub
 from vcr.serialize import deserialize
 from vcr.serializers import yamlserializer
 from werkzeug.datastructures import Headers
+
+from sequence_clients.testing import scrub
 
 ROOT = Path(__file__).resolve().parents[2]
 CASSETTES = sorted((ROOT / "tests" / "cassettes").rglob("*.yaml"))

@@ -2,7 +2,7 @@
 if any of them (or any token the sandbox issued) shows up in a cassette, a log record or an
 exception's text.
 
-It drives vcr directly with the project's own configuration (tests/scrub.py) in record mode
+It drives vcr directly with the project's own configuration (sequence_clients/testing/scrub.py) in record mode
 "all", against the in-process sandbox, so it runs in CI too (loopback only).
 """
 
@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import scrub
 from replay_support import UNKNOWN_ID, ListStore
 
 from sequence_clients import BoastClient, UnifyClient, errors, exchange_code
 from sequence_clients.sandbox import Sandbox, SandboxConfig
+from sequence_clients.testing import scrub
 
 CANARY = "CANARY-7f3a"
 UNIFY_KEY = f"sk_{CANARY}_unify_key_0123456789abcdef"

@@ -281,6 +281,7 @@ SAMPLE_ARGUMENTS: dict[str, object] = {
     "truncated": True,
     "maybe_applied": True,
     "job_id": "job-42",
+    "variable": "UNIFY_API_KEY",
     "status": "FAILED",
     "error_code": "E_TIMEOUT",
     "token": OAuthToken("access-secret", "refresh-secret", dt.datetime(2030, 1, 1, tzinfo=dt.UTC)),

@@ -39,7 +39,7 @@ from sequence_clients.generated.boast.models import (
 from sequence_clients.generated.boast.models import Sequence as BoastSequence
 from sequence_clients.generated.boast.types import UNSET, ListOperation, Operation
 
-from . import _validate
+from . import _config, _validate
 from ._client import DEFAULT_MAX_RETRIES, AsyncClient, ClientOptions, SyncClient, page_plan
 from ._pagination import DEFAULT_MAX_PAGES, AsyncPager, Page, PageGuard, SyncPager
 from ._plan import Call, Plan, RetryPolicy, call, with_retries
@@ -267,6 +267,10 @@ class BoastClient(SyncClient):
     Give `refresh_token`, `client_id`, `client_secret` and `token_store` to have the access token
     refreshed as it expires; without them the access token is used until Boast refuses it.
     `deadline` (seconds, optional) bounds each call as a whole, retries and back-off included.
+    Every credential and host not passed is read from BOAST_ACCOUNT_ID, BOAST_ACCESS_TOKEN,
+    BOAST_REFRESH_TOKEN, BOAST_CLIENT_ID, BOAST_CLIENT_SECRET, BOAST_BASE_URL and
+    BOAST_AUTH_BASE_URL (the three refresh ones only with a `token_store`, which must keep each
+    rotated refresh token); without an access token: errors.ConfigurationError.
     """
 
     _vendor = "boast"
@@ -276,14 +280,14 @@ class BoastClient(SyncClient):
         self,
         *,
         account_id: UuidLike | None = None,
-        access_token: str,
+        access_token: str | None = None,
         refresh_token: str | None = None,
         expires_at: dt.datetime | None = None,
         client_id: str | None = None,
         client_secret: str | None = None,
         token_store: TokenStore | None = None,
-        auth_base_url: str = BOAST_AUTH_BASE_URL,
-        base_url: str = BOAST_BASE_URL,
+        auth_base_url: str | None = None,
+        base_url: str | None = None,
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         deadline: float | None = None,
@@ -294,7 +298,8 @@ class BoastClient(SyncClient):
         httpx_client: httpx.Client | None = None,
         auth_httpx_client: httpx.Client | None = None,
     ) -> None:
-        options = _Options(_arguments(locals()))
+        # Unset credentials and hosts come from BOAST_* (sequence_clients._config).
+        options = _Options(_config.boast(_arguments(locals()), BOAST_BASE_URL, BOAST_AUTH_BASE_URL))
         super().__init__(**options.settings, init_kwargs=options.init_kwargs)
         self._auth, self._tokens_http = options.auth(auth_httpx_client, httpx.Client, self._timeout)
         http = self._connect({}, self._auth, httpx_client)
@@ -397,14 +402,14 @@ class AsyncBoastClient(AsyncClient):
         self,
         *,
         account_id: UuidLike | None = None,
-        access_token: str,
+        access_token: str | None = None,
         refresh_token: str | None = None,
         expires_at: dt.datetime | None = None,
         client_id: str | None = None,
         client_secret: str | None = None,
         token_store: TokenStore | None = None,
-        auth_base_url: str = BOAST_AUTH_BASE_URL,
-        base_url: str = BOAST_BASE_URL,
+        auth_base_url: str | None = None,
+        base_url: str | None = None,
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         deadline: float | None = None,
@@ -415,7 +420,8 @@ class AsyncBoastClient(AsyncClient):
         httpx_client: httpx.AsyncClient | None = None,
         auth_httpx_client: httpx.AsyncClient | None = None,
     ) -> None:
-        options = _Options(_arguments(locals()))
+        # Unset credentials and hosts come from BOAST_* (sequence_clients._config).
+        options = _Options(_config.boast(_arguments(locals()), BOAST_BASE_URL, BOAST_AUTH_BASE_URL))
         super().__init__(**options.settings, init_kwargs=options.init_kwargs)
         self._auth, self._tokens_http = options.auth(
             auth_httpx_client, httpx.AsyncClient, self._timeout

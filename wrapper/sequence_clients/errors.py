@@ -2,6 +2,7 @@
 
     SequenceClientError
     ├── InvalidRequestError        raised before anything is sent (bad UUID, email, mailbox count…)
+    │   └── ConfigurationError     a credential neither passed nor in the environment
     ├── APIConnectionError         no usable HTTP response (refused, reset, …)
     │   └── APITimeoutError
     │       └── DeadlineExceededError  the call's overall deadline ran out
@@ -73,6 +74,16 @@ class SequenceClientError(Exception):
 
 class InvalidRequestError(SequenceClientError, ValueError):
     """The arguments cannot make a valid request; nothing was sent."""
+
+
+class ConfigurationError(InvalidRequestError):
+    """A setting is neither an argument nor in the environment; `variable` names the
+    environment variable that would supply it."""
+
+    def __init__(self, variable: str) -> None:
+        shown = bounded(variable, 100)
+        super().__init__(f"{shown} is not set: pass the value to the constructor or set {shown}")
+        self.variable = variable
 
 
 class BulkJobError(SequenceClientError):

@@ -59,7 +59,7 @@ from sequence_clients.generated.unify.models import (
 )
 from sequence_clients.generated.unify.types import UNSET, ListOperation, Operation, Unset
 
-from . import _validate
+from . import _config, _validate
 from ._client import DEFAULT_MAX_RETRIES, AsyncClient, ClientOptions, SyncClient, page_plan
 from ._pagination import AsyncPager, Page, SyncPager
 from ._plan import Call, Plan, RetryPolicy, Sleep, call, with_retries
@@ -294,16 +294,17 @@ class UnifyClient(SyncClient):
     """Unify Sequences API client. Thread-safe; use as a context manager or call close().
 
     `deadline` (seconds, optional) bounds each call as a whole: every attempt, back-off and
-    Retry-After wait included (each page of a list is one call)."""
+    Retry-After wait included (each page of a list is one call). `api_key` and `base_url`
+    default to UNIFY_API_KEY and UNIFY_BASE_URL; without a key: errors.ConfigurationError."""
 
     _vendor = "unify"
     _quota_owner = "api_key"
 
     def __init__(
         self,
-        api_key: str,
+        api_key: str | None = None,
         *,
-        base_url: str = UNIFY_BASE_URL,
+        base_url: str | None = None,
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         deadline: float | None = None,
@@ -313,6 +314,8 @@ class UnifyClient(SyncClient):
         rate_limit_storage: str | None = None,
         httpx_client: httpx.Client | None = None,
     ) -> None:
+        # Unset: UNIFY_API_KEY and UNIFY_BASE_URL (ConfigurationError without a key).
+        api_key, base_url = _config.unify(api_key, base_url, UNIFY_BASE_URL)
         settings = _settings(
             api_key, base_url, timeout, max_retries, deadline, allow_insecure_http, retry_policy
         )
@@ -442,9 +445,9 @@ class AsyncUnifyClient(AsyncClient):
 
     def __init__(
         self,
-        api_key: str,
+        api_key: str | None = None,
         *,
-        base_url: str = UNIFY_BASE_URL,
+        base_url: str | None = None,
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         deadline: float | None = None,
@@ -454,6 +457,8 @@ class AsyncUnifyClient(AsyncClient):
         rate_limit_storage: str | None = None,
         httpx_client: httpx.AsyncClient | None = None,
     ) -> None:
+        # Unset: UNIFY_API_KEY and UNIFY_BASE_URL (ConfigurationError without a key).
+        api_key, base_url = _config.unify(api_key, base_url, UNIFY_BASE_URL)
         settings = _settings(
             api_key, base_url, timeout, max_retries, deadline, allow_insecure_http, retry_policy
         )

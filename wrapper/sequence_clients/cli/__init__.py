@@ -11,7 +11,8 @@ import sys
 # Modules of an extra -> the extra that brings them.
 EXTRAS = {
     "typer": "cli", "rich": "cli", "click": "cli",
-    "uvicorn": "sandbox", "starlette": "sandbox", "httptools": "sandbox",
+    # The sandbox behind `demo` and `sandbox` comes with the testing kit.
+    "uvicorn": "testing", "starlette": "testing", "httptools": "testing",
 }  # fmt: skip
 
 

@@ -275,6 +275,7 @@ def banner(app: SandboxApp, base: str, sample_rows: int, sample_path: str) -> st
         f"export BOAST_ACCESS_TOKEN={token.access_token} BOAST_REFRESH_TOKEN={token.refresh_token}",
         f"export BOAST_SEQUENCE={boast_sequence} BOAST_CONTACT={free_contacts[0]}"
         "   # also free to enroll: " + " ".join(free_contacts[1:3]),
+        "# In Python, UnifyClient() and BoastClient() read these UNIFY_*/BOAST_* variables.",
         "",
         'Try: sequence-clients unify enroll "$UNIFY_SEQUENCE" "$UNIFY_PERSON" --mailbox "$UNIFY_MAILBOX"',
         '     sequence-clients boast enroll "$BOAST_CONTACT" "$BOAST_SEQUENCE"',
@@ -295,4 +296,13 @@ def banner(app: SandboxApp, base: str, sample_rows: int, sample_path: str) -> st
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except ModuleNotFoundError as missing:
+        from ..cli import needs_extra  # the CLI's one line naming the extra to install
+
+        line = needs_extra(missing)
+        if line is None:
+            raise
+        print(f"python -m sequence_clients.sandbox {line}", file=sys.stderr)
+        sys.exit(2)

@@ -16,6 +16,7 @@ from starlette.requests import ClientDisconnect
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from .boast import BoastState, build_boast_app
+from .boast import _unauthorized as boast_unauthorized
 from .core import (
     STATS_PATH,
     TRANSPORT_EXTENSION,
@@ -29,6 +30,7 @@ from .core import (
     Send,
     header,
 )
+from .script import OperationScript
 from .unify import UnifyState, build_unify_app
 
 UNIFY_PREFIX = "/unify"
@@ -81,9 +83,13 @@ class SandboxApp:
             # OAuth is a different host at Boast (app.boast.io): no API faults or limits there.
             applies=lambda path: path.startswith("/v1/"),
         )
+        # Scripted faults and the request log come first: a scripted 429 is not counted by the
+        # vendor limits, and every request is logged whatever answers it.
+        self.unify_script = OperationScript("unify", self.unify, None)
+        self.boast_script = OperationScript("boast", self.boast, boast_unauthorized)
         self._routes: list[tuple[str, ASGIApp]] = [
-            (UNIFY_PREFIX, self.unify_mw),
-            (BOAST_PREFIX, self.boast_mw),
+            (UNIFY_PREFIX, self.unify_script.wrap(self.unify_mw)),
+            (BOAST_PREFIX, self.boast_script.wrap(self.boast_mw)),
         ]
 
     def inspect(self) -> dict[str, Any]:
@@ -222,11 +228,15 @@ class Sandbox:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        app: SandboxApp | None = None,
         **overrides: Any,
     ) -> None:
-        """`overrides` are SandboxConfig fields, e.g. Sandbox(seed=3, rate_limit=None)."""
-        self.config = replace(config or SandboxConfig(), **overrides)
-        self.app = SandboxApp(self.config)
+        """`overrides` are SandboxConfig fields, e.g. Sandbox(seed=3, rate_limit=None); `app`
+        serves an existing SandboxApp (its state and script) instead of a new one."""
+        self.config = (
+            app.config if app is not None else replace(config or SandboxConfig(), **overrides)
+        )
+        self.app = app if app is not None else SandboxApp(self.config)
         self.host = host
         self._requested_port = port
         self.port = 0

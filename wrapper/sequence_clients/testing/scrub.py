@@ -1,4 +1,5 @@
-"""Everything that makes a cassette safe and stable, in one place.
+"""Everything that makes a cassette safe and stable, in one place: this project's cassettes
+and a service's own (`sequence_clients.testing.vcr_config()`) go through the same scrubber.
 
 While recording, every request and response passes through a `Scrubber` (vcr's
 before_record_request/response hooks) which
@@ -23,8 +24,6 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-import vcr as vcrpy
 
 PLACEHOLDER = re.compile(r"REDACTED-[A-Z]+(?:-[A-Z]+)*-\d+")
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
@@ -246,7 +245,13 @@ MATCH_ON = ("method", "scheme", "host", "port", "path", "query", "scrubbed_body"
 
 
 def vcr_config(scrubber: Scrubber | None = None) -> dict[str, Any]:
-    """The keyword arguments every cassette of this project is used with."""
+    """The keyword arguments of a vcrpy `VCR(...)` or `use_cassette(...)`, and what a
+    pytest-recording `vcr_config` fixture returns: every request and response is scrubbed
+    before it is written (keys, tokens, client secrets, cookies become numbered
+    placeholders; sandbox URLs become the vendors' own), and replay matches on the scrubbed
+    form. The two custom matchers must be registered once (`register_matchers(vcr)`, or the
+    `pytest_recording_configure` hook shown in the README). Use a fresh scrubber per cassette
+    (the default), so placeholder numbers start at 1 in each."""
     scrubber = scrubber or Scrubber()
     return {
         "match_on": MATCH_ON,
@@ -259,13 +264,17 @@ def vcr_config(scrubber: Scrubber | None = None) -> dict[str, Any]:
     }
 
 
-def register_matchers(vcr: vcrpy.VCR) -> None:
+def register_matchers(vcr: Any) -> None:
+    """Register the matchers `vcr_config` names on a vcrpy VCR (pytest-recording passes it to
+    `pytest_recording_configure`)."""
     for name, matcher in MATCHERS.items():
         vcr.register_matcher(name, matcher)
 
 
-def build_vcr(cassette_dir: str, record_mode: str) -> vcrpy.VCR:
+def build_vcr(cassette_dir: str, record_mode: str) -> Any:
     """A VCR configured like the test suite's, for tests that drive vcr directly."""
+    import vcr as vcrpy  # type: ignore[import-untyped]  # only recording needs vcrpy
+
     vcr = vcrpy.VCR(cassette_library_dir=cassette_dir, record_mode=record_mode)
     register_matchers(vcr)
     return vcr
