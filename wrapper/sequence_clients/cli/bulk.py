@@ -13,6 +13,7 @@ in the journal, so re-running the same command resumes without enrolling anyone 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
@@ -300,6 +301,7 @@ async def run_rows(
             if result.trouble not in ("", "server"):
                 raise BreakerTripped(result.trouble)
 
+    broken: list[BaseException] = []  # the journal could not be written (disk full, rights)
     try:
         async with asyncio.TaskGroup() as group:
             group.create_task(produce())
@@ -307,10 +309,20 @@ async def run_rows(
                 group.create_task(work())
     except* BreakerTripped as tripped:
         stopped = str(tripped.exceptions[0])
+    except* (sqlite3.Error, OSError) as storage:
+        broken.extend(storage.exceptions)
     finally:
-        journal.flush()  # whatever finished is kept, even on Ctrl-C
-        if waiting and operation.journaled:
-            journal.release(list(waiting.values()))
+        try:
+            journal.flush()  # whatever finished is kept, even on Ctrl-C
+            if waiting and operation.journaled:
+                journal.release(list(waiting.values()))
+        except (sqlite3.Error, OSError):
+            # The same storage failing again: the rows it could not record stay in flight,
+            # which the next run resolves without a second request taking effect.
+            if not broken:
+                raise
+    if broken:
+        raise broken[0]
     return RunStats(tally, stopped, outcomes)
 
 

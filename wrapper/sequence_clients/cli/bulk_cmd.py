@@ -30,6 +30,8 @@ from ..errors import InvalidRequestError
 from .bulk import Report, run_bulk_enroll
 from .config import ConfigError, unify_settings
 from .journal import (
+    UNDO_FAILED,
+    UNDO_IN_FLIGHT,
     Campaign,
     Journal,
     JournalBusy,
@@ -383,12 +385,15 @@ def write_files(book: Journal, files: Files, ending: Ending) -> Summary | None:
     return None
 
 
-def finish(ending: Ending, journal_path: Path, as_json: bool, heading: str) -> None:
-    """Print the outcome and exit with the code the ending calls for."""
+def finish(
+    ending: Ending, journal_path: Path, as_json: bool, heading: str, *, undo: bool = False
+) -> None:
+    """Print the outcome and exit with the code the ending calls for (for bulk-undo: the
+    enrollments not undone, not the rows the campaign never enrolled)."""
     summary, result = ending.summary, ending.result
     if summary is not None and (ending.interrupted or ending.unwritten):
         print_report(summary, None, 0, journal_path, heading)
-    for message in ending.unwritten:
+    for message in dict.fromkeys(ending.unwritten):  # once each, in order
         err_console().print(message, markup=False, soft_wrap=True)
     if ending.unwritten:
         raise typer.Exit(EXIT_FAILED)
@@ -408,7 +413,8 @@ def finish(ending: Ending, journal_path: Path, as_json: bool, heading: str) -> N
         print_report(summary, result, ending.retries, journal_path, heading)
     if result.stopped:
         raise fail(say("stopped", reason=result.stopped), EXIT_STOPPED)
-    if summary.not_done or summary.counts["undo_failed"]:
+    left = summary.counts[UNDO_FAILED] + summary.counts[UNDO_IN_FLIGHT]
+    if left if undo else summary.not_done:
         raise typer.Exit(EXIT_FAILED)
 
 

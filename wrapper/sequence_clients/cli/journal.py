@@ -378,6 +378,20 @@ def finished_keys(path: Path, vendor: str, sequence_id: str) -> set[str]:
     return {str(key) for (key,) in found}
 
 
+def state_counts(path: Path, vendor: str, sequence_id: str) -> Counter[str]:
+    """Rows per state of one campaign in a journal file (read-only)."""
+    counts: Counter[str] = Counter()
+    if not path.exists():
+        return counts
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        for state, n in db.execute(
+            "SELECT state, COUNT(*) FROM rows WHERE vendor = ? AND sequence_id = ? GROUP BY state",
+            (vendor, sequence_id),
+        ):
+            counts[str(state)] += int(n)
+    return counts
+
+
 def read_campaign(path: Path) -> Campaign | None:
     """The campaign a journal file belongs to (read-only), or None when there is none yet."""
     if not path.exists():
