@@ -492,6 +492,7 @@ def dry_run_preview(
     print_problems(
         [ReportLine(bad.line, bad.raw_key, "invalid", "", bad.reason) for bad in invalid],
         tally["invalid"],
+        "dry_run_problems",
     )
     out.print(say("dry_run_end"), markup=False)
     return EXIT_FAILED if tally["invalid"] else 0

@@ -55,6 +55,7 @@ from .output import (
     OutputFormat,
     OutputOption,
     console,
+    err_console,
     fail,
     handled_errors,
     output_format,
@@ -145,8 +146,8 @@ def bulk_undo(
             lock.release()
             console().print(say("undo_nothing", journal=journal_path), markup=False)
             return
-        console().print(say("undo_heading", rows=count(to_undo, "enrollment")), markup=False)
-        progress = BulkProgress(to_undo, verb="undoing")
+        err_console().print(say("undo_heading", rows=count(to_undo, "enrollment")), markup=False)
+        progress = BulkProgress(to_undo, verb="undoing", command="bulk-undo")
 
         async def work(vendor_client: Enroller, book: Journal) -> Report:
             return await run_bulk_undo(
@@ -225,7 +226,7 @@ def _pause_or_resume(
         )  # fmt: skip
         lock = locked(journal_path)
         total = state_counts(journal_path, vendor.value, campaign.sequence_id)["enrolled"]
-        progress = BulkProgress(total, verb=f"{action[:-1]}ing")
+        progress = BulkProgress(total, verb=f"{action[:-1]}ing", command=f"bulk-{action}")
 
         async def run() -> RunStats:
             loop = asyncio.get_running_loop()

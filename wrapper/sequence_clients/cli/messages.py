@@ -29,8 +29,10 @@ MESSAGES: Final[dict[str, str]] = {
     "dry_run_heading": "Dry run: {rows} read from {file}; nothing will be sent",
     "dry_run_would_send": "{rows} would be sent to {vendor} sequence {sequence}",
     "dry_run_done_earlier": "{rows} already finished by this campaign's journal (skipped)",
-    "dry_run_duplicates": "{rows} repeat an id of an earlier row (skipped)",
+    "dry_run_duplicates": "{rows} with the id of an earlier row (skipped)",
     "dry_run_invalid": "{rows} invalid (not sent; listed below)",
+    "dry_run_problems": "Invalid rows ({shown}; a real run lists them all in its report)",
+    "problems": "Problems ({shown}; all in the report)",
     "dry_run_end": "No request that changes anything was sent (dry run).",
     # Files.
     "report_not_written": (

@@ -47,6 +47,7 @@ class BulkProgress:
         total: int | None,
         *,
         verb: str = "enrolling",
+        command: str = "bulk-enroll",
         enabled: bool = True,
         every: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
@@ -55,7 +56,7 @@ class BulkProgress:
         self.counts: Counter[str] = Counter()
         self._total = total
         self._lines = enabled and not out.is_terminal
-        self._every, self._clock = every, clock
+        self._every, self._clock, self._command = every, clock, command
         self._started = self._last = clock()
         self._progress = Progress(
             TextColumn(f"[bold]{verb}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
@@ -85,7 +86,7 @@ class BulkProgress:
             left = max(self._total - done, 0) / rate
             eta = f", ETA {int(left // 60)}:{int(left % 60):02d}"
         sys.stderr.write(
-            f"bulk-enroll: {done:,}{of} rows, {rate:,.0f} rows/s{eta}; {self.summary()}\n"
+            f"{self._command}: {done:,}{of} rows, {rate:,.0f} rows/s{eta}; {self.summary()}\n"
         )
         sys.stderr.flush()
 
@@ -179,11 +180,12 @@ def print_counts(counts: Counter[str]) -> None:
     console().print(table)
 
 
-def print_problems(problems: list[ReportLine], total: int) -> None:
+def print_problems(problems: list[ReportLine], total: int, title: str = "problems") -> None:
+    """The first problems as a table; `title`: a key of the messages table."""
     if not problems:
         return
     shown = f"first {len(problems)} of {total:,}" if len(problems) < total else f"{total:,}"
-    table = Table(title=f"Problems ({shown}; all in the report)", title_justify="left")
+    table = Table(title=say(title, shown=shown), title_justify="left")
     for name in ("line", "id", "outcome", "reason"):
         table.add_column(name, overflow="fold")
     for line in problems:
