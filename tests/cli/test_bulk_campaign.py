@@ -27,7 +27,8 @@ from sequence_clients.cli.journal import (
 )
 from sequence_clients.cli.messages import MESSAGES, count
 from sequence_clients.cli.progress import print_problems
-from sequence_clients.cli.rows import Row
+from sequence_clients.cli.report import write_reports
+from sequence_clients.cli.rows import UNIFY_ROWS, Row, open_csv
 from sequence_clients.cli.vendors import WriteRefusedError, unify_enroller
 from sequence_clients.sandbox import Sandbox
 
@@ -234,6 +235,9 @@ def test_boast_undo_removes_the_campaigns_enrollments_and_pause_is_refused(
     enrolled = run_cli("bulk-enroll", "boast", str(csv_path), "--sequence", boast_sequence)
     assert enrolled.exit_code == 0, enrolled.stderr
 
+    preview = run_cli("bulk-undo", "boast", str(csv_path), "--dry-run")
+    assert preview.exit_code == 0 and "3 enrollments" in preview.stdout
+    assert all(state.active_enrollment(c, boast_sequence) for c in contacts)  # nothing sent
     undone = run_cli("bulk-undo", "boast", str(csv_path), "--json")
     assert undone.exit_code == 0, undone.stderr
     assert undone.json()["counts"] == {"undone": 3, "already_enrolled": 1}
@@ -248,3 +252,28 @@ def test_boast_undo_removes_the_campaigns_enrollments_and_pause_is_refused(
     other.write_text(csv_path.read_text(encoding="utf-8"), encoding="utf-8")
     no_journal = run_cli("bulk-undo", "boast", str(other))
     assert no_journal.exit_code == 2 and "other.csv.journal.sqlite" in no_journal.stderr
+
+
+async def test_the_report_says_what_the_journal_holds_even_if_a_cell_went_bad(
+    tmp_path: Path,
+) -> None:
+    """A later edit of the file (a mailbox cell broken) never turns an enrolled row into
+    "invalid" in the report: the journal's state wins for a valid id it holds."""
+    people = rows(2)
+    csv_path = tmp_path / "c.csv"
+    csv_path.write_text(
+        "person_id,mailbox_email\n" + "".join(f"{r.key},rep@x.example\n" for r in people),
+        encoding="utf-8",
+    )
+    journal = Journal(tmp_path / "j.sqlite", "unify", SEQUENCE, mailboxes=())
+    source = open_csv(csv_path, UNIFY_ROWS)
+    await run_bulk_enroll(source.rows(), lambda row, resume: enroll_all(row.key), journal)
+    csv_path.write_text(
+        f"person_id,mailbox_email\n{people[0].key},not-an-email\nnot-a-uuid,rep@x.example\n",
+        encoding="utf-8",
+    )
+    summary = write_reports(
+        open_csv(csv_path, UNIFY_ROWS), journal, tmp_path / "r.csv", tmp_path / "f.csv"
+    )
+    journal.close()
+    assert summary.counts == {"enrolled": 1, "invalid": 1}

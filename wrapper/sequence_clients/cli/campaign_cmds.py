@@ -115,6 +115,12 @@ def bulk_undo(
     report: ReportOption = None,
     failed: FailedOption = None,
     max_retries: MaxRetries = 4,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", "-n", help="Say how many enrollments would be undone; send nothing."
+        ),
+    ] = False,
     as_json: JsonFlag = False,
     base_url: BaseUrl = None,
     config: ConfigFile = None,
@@ -134,6 +140,16 @@ def bulk_undo(
     with handled_errors():
         campaign = campaign_of(journal_path, vendor)
         source = checked_file(file, vendor, encoding, needs_mailbox=campaign.mailboxes is not None)
+        if dry_run:
+            states = state_counts(journal_path, vendor.value, campaign.sequence_id)
+            to_undo = sum(states[s] for s in UNDOABLE)
+            kept = sum(n for state, n in states.items() if state not in UNDOABLE)
+            console().print(
+                say("undo_dry_run", rows=count(to_undo, "enrollment"), vendor=vendor.value,
+                    sequence=campaign.sequence_id, kept=count(kept, "row")),
+                markup=False,
+            )  # fmt: skip
+            return
         enroller = make_enroller(
             vendor, campaign.sequence_id, config=config, base_url=base_url, rate_limit=limit,
             rate_limit_storage=rate_limit_storage, concurrency=concurrency,

@@ -57,6 +57,11 @@ MESSAGES: Final[dict[str, str]] = {
     ),
     # Undo, pause.
     "undo_heading": "Bulk undo: {rows} of this campaign",
+    "undo_dry_run": (
+        "Dry run: {rows} of {vendor} sequence {sequence} would be undone; {kept} of the "
+        "journal stay untouched (enrolled beforehand, skipped, failed or already undone). "
+        "Nothing was sent."
+    ),
     "undo_nothing": "nothing to undo: the journal {journal} holds no enrollment of this campaign",
     "pause_heading": "Bulk {action}: {rows} of this campaign",
     "pause_unsupported": "{vendor} has no pausing of single enrollments; nothing was sent",

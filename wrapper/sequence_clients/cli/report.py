@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import os
+import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from typing import IO
 from .bulk import OTHER_SEQUENCE
 from .journal import FAILED, IN_FLIGHT, UNDO_FAILED, UNDO_IN_FLIGHT, Journal, ReportLine
 from .output import safe_cell
-from .rows import BadRow, CsvFile
+from .rows import BadRow, CsvFile, Row
 
 NOT_ATTEMPTED = "not_attempted"
 # Outcomes that leave the person or contact not enrolled by this campaign.
@@ -153,6 +154,11 @@ def write_reports(
         failed.write(source.header)
         for record in source.records():
             parsed = source.parse(record, default_mailboxes)
+            known = _journaled(journal, parsed) if isinstance(parsed, BadRow) else None
+            if known is not None:
+                # The file changed after the journal recorded this person (a mailbox cell,
+                # say): the report still says what the journal holds, never "invalid".
+                parsed = known
             if isinstance(parsed, BadRow):
                 line = ReportLine(record.line, parsed.raw_key, "invalid", "", parsed.reason)
             elif parsed.key in first_line:
@@ -178,3 +184,12 @@ def write_reports(
             if listed and line.outcome in PROBLEMS | FAILED_FILE | UNSENT:
                 summary.problems.append(line)
     return summary
+
+
+def _journaled(journal: Journal, bad: BadRow) -> Row | None:
+    """The row a bad record stands for when its id is valid and the journal holds it."""
+    try:
+        key = str(uuid.UUID(bad.raw_key.strip()))
+    except ValueError:
+        return None
+    return None if journal.lookup(key) is None else Row(bad.line, key)
