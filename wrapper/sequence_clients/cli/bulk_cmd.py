@@ -204,11 +204,18 @@ def bulk_enroll(
         except JournalBusy as busy:
             raise fail(str(busy), EXIT_USAGE) from None
         try:
-            check_campaign(journal_path, wanted, new_campaign)
+            set_aside_first = check_campaign(journal_path, wanted, new_campaign)
         except BaseException:
             lock.release()
             raise
         progress = BulkProgress(source.data_rows, enabled=True)
+
+        def open_journal() -> Journal:
+            # After preflight: a run refused by the vendor leaves the old campaign in place.
+            if set_aside_first:
+                moved = set_aside(journal_path)
+                err_console().print(say("campaign_set_aside", path=moved), markup=False)
+            return Journal(journal_path, vendor.value, sequence_id, mailboxes=defaults)
 
         async def work(vendor_client: Enroller, book: Journal) -> Report:
             return await run_bulk_enroll(
@@ -219,7 +226,7 @@ def bulk_enroll(
 
         ending = drive(
             "bulk-enroll", enroller, work,
-            lambda: Journal(journal_path, vendor.value, sequence_id, mailboxes=defaults),
+            open_journal,
             Files(source, journal_path, report_path, failed_path, defaults), progress, lock,
             preflight=True,
         )  # fmt: skip
@@ -281,16 +288,14 @@ def refuse_rows_without_mailbox(source: CsvFile, defaults: tuple[str, ...]) -> N
         )  # fmt: skip
 
 
-def check_campaign(journal_path: Path, wanted: Campaign, new_campaign: bool) -> None:
-    """One campaign, one journal: refuse (exit 2) a run whose settings differ, or set the
-    journal aside on --new-campaign."""
+def check_campaign(journal_path: Path, wanted: Campaign, new_campaign: bool) -> bool:
+    """One campaign, one journal: refuse (exit 2) a run whose settings differ; with
+    --new-campaign, True: the journal is to be set aside before the new campaign starts."""
     found = read_campaign(journal_path)
     if found is None or not found.differences(wanted):
-        return
+        return False
     if new_campaign:
-        moved = set_aside(journal_path)
-        err_console().print(say("campaign_set_aside", path=moved), markup=False)
-        return
+        return True
     differences = "; ".join(
         f"its {name} is {theirs}, this run's {mine}"
         for name, theirs, mine in found.differences(wanted)
@@ -428,9 +433,8 @@ def dry_run_preview(
 ) -> int:
     """What the run would do, from the file, the journal (read-only) and a read-only
     preflight; returns the exit code the real run's problems call for."""
+    check_campaign(journal_path, wanted, new_campaign)  # refuses another campaign's journal
     found = read_campaign(journal_path)
-    if found is not None and found.differences(wanted) and not new_campaign:
-        check_campaign(journal_path, wanted, new_campaign=False)  # raises the refusal
 
     async def ask() -> list[str]:
         async with enroller as vendor_client:
