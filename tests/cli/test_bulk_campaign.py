@@ -6,6 +6,7 @@ table held by a golden file."""
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
 import sqlite3
 import string
@@ -277,3 +278,35 @@ async def test_the_report_says_what_the_journal_holds_even_if_a_cell_went_bad(
     )
     journal.close()
     assert summary.counts == {"enrolled": 1, "invalid": 1}
+
+
+def test_undo_with_refused_credentials_stops_on_the_breaker_and_resumes(
+    unify_env: Sandbox, fresh_ids: UnifyIds, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    csv_path = tmp_path / "people.csv"
+    csv_path.write_text("person_id\n" + "\n".join(fresh_ids.people) + "\n", encoding="utf-8")
+    enrolled = run_cli(
+        "bulk-enroll", "unify", str(csv_path), "--sequence", fresh_ids.sequence_id,
+        "-m", fresh_ids.mailbox,
+    )  # fmt: skip
+    assert enrolled.exit_code == 0, enrolled.stderr
+    monkeypatch.setenv("UNIFY_API_KEY", "revoked-key")
+    stopped = run_cli("bulk-undo", "unify", str(csv_path), "--concurrency", "1")
+    assert stopped.exit_code == 3, stopped.stderr
+    journal = states(tmp_path / "people.csv.journal.sqlite")
+    assert sorted(set(journal.values())) == ["enrolled", "undo_failed"]  # the rest released
+    assert all(unify_env.unify.active_enrollment_of(p) for p in fresh_ids.people)
+
+    monkeypatch.setenv("UNIFY_API_KEY", unify_env.unify_api_key)
+    resumed = run_cli("bulk-undo", "unify", str(csv_path), "--json")
+    assert resumed.exit_code == 0, resumed.stderr
+    assert resumed.json()["counts"] == {"undone": len(fresh_ids.people)}
+    assert not any(unify_env.unify.active_enrollment_of(p) for p in fresh_ids.people)
+
+
+def test_boast_lists_take_csv_output(boast_env: Sandbox, boast_sequence: str) -> None:
+    listed = run_cli("boast", "sequences", "--output", "csv")
+    assert listed.exit_code == 0, listed.stderr
+    rows = list(csv.DictReader(listed.stdout.splitlines()))
+    assert boast_sequence in {row["id"] for row in rows}
+    assert set(rows[0]) == {"id", "name", "status", "created_at"}
