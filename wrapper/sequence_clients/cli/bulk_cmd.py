@@ -16,7 +16,6 @@ import enum
 import logging
 import signal
 import sqlite3
-from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, contextmanager, suppress
 from pathlib import Path
@@ -36,8 +35,6 @@ from .journal import (
     Journal,
     JournalBusy,
     JournalLock,
-    ReportLine,
-    finished_keys,
     read_campaign,
     set_aside,
 )
@@ -50,14 +47,12 @@ from .output import (
     BaseUrl,
     ConfigFile,
     JsonFlag,
-    console,
     err_console,
     fail,
     handled_errors,
     print_json,
-    print_table,
 )
-from .progress import BulkProgress, print_problems, print_report
+from .progress import BulkProgress, print_report
 from .report import ReportWriteError, Summary, default_paths, write_reports
 from .rows import BOAST_ROWS, NO_MAILBOX, UNIFY_ROWS, BadRow, CsvFile, CsvInputError, open_csv
 from .vendors import Enroller, PreflightError, boast_enroller, check_mailboxes, unify_enroller
@@ -118,7 +113,6 @@ NewCampaign = Annotated[
         "(renamed, kept) and start a new campaign with these.",
     ),
 ]
-PREVIEW_ROWS = 5
 
 
 def bulk_enroll(
@@ -195,6 +189,8 @@ def bulk_enroll(
             max_retries=max_retries, read_only=dry_run,
         )  # fmt: skip
         if dry_run:
+            from .dry_run import dry_run_preview
+
             raise typer.Exit(
                 dry_run_preview(source, defaults, wanted, journal_path, enroller, new_campaign)
             )
@@ -421,85 +417,6 @@ def finish(
     left = summary.counts[UNDO_FAILED] + summary.counts[UNDO_IN_FLIGHT]
     if left if undo else summary.not_done:
         raise typer.Exit(EXIT_FAILED)
-
-
-def dry_run_preview(
-    source: CsvFile,
-    defaults: tuple[str, ...],
-    wanted: Campaign,
-    journal_path: Path,
-    enroller: AbstractAsyncContextManager[Enroller],
-    new_campaign: bool,
-) -> int:
-    """What the run would do, from the file, the journal (read-only) and a read-only
-    preflight; returns the exit code the real run's problems call for."""
-    check_campaign(journal_path, wanted, new_campaign)  # refuses another campaign's journal
-    found = read_campaign(journal_path)
-
-    async def ask() -> list[str]:
-        async with enroller as vendor_client:
-            return await vendor_client.preflight()
-
-    try:
-        notes = asyncio.run(ask())
-    except PreflightError as error:
-        raise fail(str(error), EXIT_USAGE) from None
-    for note in notes:
-        err_console().print(note, markup=False)
-    same_campaign = found is not None and not found.differences(wanted)
-    done = (
-        finished_keys(journal_path, wanted.vendor, wanted.sequence_id) if same_campaign else set()
-    )
-    tally: Counter[str] = Counter()
-    seen: set[str] = set()
-    first: list[list[str]] = []
-    invalid: list[BadRow] = []
-    for parsed in source.rows(defaults):
-        if isinstance(parsed, BadRow):
-            tally["invalid"] += 1
-            if len(invalid) < 20:
-                invalid.append(parsed)
-        elif parsed.key in seen:
-            tally["duplicate"] += 1
-        elif parsed.key in done:
-            seen.add(parsed.key)
-            tally["done"] += 1
-        else:
-            seen.add(parsed.key)
-            tally["send"] += 1
-            if len(first) < PREVIEW_ROWS:
-                first.append([str(parsed.line), parsed.key, ", ".join(parsed.mailboxes)])
-    out = console()
-    out.print(
-        say("dry_run_heading", rows=count(source.data_rows, "row"), file=source.path),
-        markup=False,
-    )
-    lines = [
-        say("dry_run_would_send", rows=count(tally["send"], "row"), vendor=wanted.vendor,
-            sequence=wanted.sequence_id),
-    ]  # fmt: skip
-    if tally["done"]:
-        lines.append(say("dry_run_done_earlier", rows=count(tally["done"], "row")))
-    if tally["duplicate"]:
-        lines.append(say("dry_run_duplicates", rows=count(tally["duplicate"], "row")))
-    if tally["invalid"]:
-        lines.append(say("dry_run_invalid", rows=count(tally["invalid"], "row")))
-    for line in lines:
-        out.print(f"  {line}", markup=False)
-    if first:
-        columns = ["line", source.spec.key_column]
-        rows = [cells[:2] for cells in first]
-        if source.spec.mailbox_column is not None:
-            columns.append("mailboxes")
-            rows = first
-        print_table(f"First rows to send ({len(first)} of {tally['send']:,})", columns, rows)
-    print_problems(
-        [ReportLine(bad.line, bad.raw_key, "invalid", "", bad.reason) for bad in invalid],
-        tally["invalid"],
-        "dry_run_problems",
-    )
-    out.print(say("dry_run_end"), markup=False)
-    return EXIT_FAILED if tally["invalid"] else 0
 
 
 def checked_file(
