@@ -12,6 +12,7 @@ import pytest
 
 from sequence_clients.cli.rows import (
     BOAST_ROWS,
+    NO_MAILBOX,
     UNIFY_ROWS,
     BadRow,
     CsvFile,
@@ -260,7 +261,9 @@ def test_a_row_shorter_than_the_mailbox_column_takes_the_defaults(tmp_path: Path
 def test_unify_rows_need_a_mailbox_from_the_row_or_the_option(tmp_path: Path) -> None:
     path = write(tmp_path, f"person_id,mailbox\n{PERSON},\n{OTHER},rep@example.com\n")
     assert rows_of(path, ()) == [
-        BadRow(2, PERSON, "no mailbox: give --mailbox or fill the mailbox_email column"),
+        BadRow(
+            2, PERSON, "no mailbox: give --mailbox or fill the mailbox_email column", NO_MAILBOX
+        ),
         Row(3, OTHER, ("rep@example.com",), True),
     ]
 

@@ -89,7 +89,7 @@ def test_sigkill_half_way_then_rerun_enrolls_every_good_row_exactly_once(tmp_pat
         assert state.active_enrollment_count(sequence_id) == good
         assert state.duplicate_active_enrollments() == []
         assert sum(sandbox.stats.unify.faults.values()) > 0
-        with (tmp_path / "campaign.csv.report.csv").open(newline="") as handle:
+        with (tmp_path / "campaign.report.csv").open(newline="") as handle:
             report = list(csv.DictReader(handle))
         assert len(report) == ROWS
         invalid = {int(row["line"]): row["detail"] for row in report if row["outcome"] == "invalid"}

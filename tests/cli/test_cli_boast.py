@@ -124,7 +124,7 @@ def test_bulk_enroll_boast_with_bad_row_and_resume(
     assert summary["counts"] == {"enrolled": 5, "invalid": 1} and summary["recovered"] == 2
     assert [state.active_enrollment_count(boast_sequence, c) for c in contacts] == [1] * 5
     assert state.duplicate_active_enrollments() == []
-    with (tmp_path / "contacts.csv.report.csv").open(newline="") as handle:
+    with (tmp_path / "contacts.report.csv").open(newline="") as handle:
         report = {row["line"]: row for row in csv.DictReader(handle)}
     assert report["7"]["outcome"] == "invalid" and report["7"]["contact_id"] == "12345"
     assert "contact_id is not a UUID" in report["7"]["detail"]

@@ -67,7 +67,7 @@ def test_bad_rows_are_reported_with_line_numbers_and_the_rest_enrolled(
 
     assert result.exit_code == 1, result.stderr  # invalid rows make the run fail
     assert "Traceback" not in result.stderr
-    report = read_report(tmp_path / "people.csv.report.csv")
+    report = read_report(tmp_path / "people.report.csv")
     assert sorted(report) == [2, 3, 4, 5, 6, 7, 8, 9]
     assert {line: row["outcome"] for line, row in report.items()} == {
         2: "enrolled", 3: "invalid", 4: "invalid", 5: "invalid", 6: "invalid",
@@ -182,7 +182,7 @@ def test_resume_resolves_in_flight_rows_without_enrolling_twice(
     # Preflight's one page of sequences, then only the four unresolved rows were sent (an
     # applied one costs a 409 and a GET).
     assert unify_env.stats.unify.requests - requests_before == 1 + (6 if applied else 4)
-    report = read_report(tmp_path / "r.csv.report.csv")
+    report = read_report(tmp_path / "r.report.csv")
     assert all("resumed" in report[line]["detail"] for line in (4, 5, 6, 7))
 
     again = run_cli(

@@ -64,4 +64,4 @@ def test_readme_cli_walkthrough_runs_against_the_sandbox(tmp_path: Path) -> None
     assert "sequence-clients " in result.stdout  # --version
     assert "Enrollments (1)" in result.stdout  # the one enrolled person, listed
     assert "Bulk enroll: 500 rows" in result.stdout
-    assert (tmp_path / "campaign.csv.report.csv").exists()
+    assert (tmp_path / "campaign.report.csv").exists()

@@ -10,6 +10,7 @@ import typer
 
 from . import unify_cmds
 from .bulk_cmd import bulk_enroll, bulk_report
+from .campaign_cmds import bulk_pause, bulk_resume, bulk_undo
 
 app = typer.Typer(
     name="sequence-clients",
@@ -21,6 +22,9 @@ app = typer.Typer(
 app.add_typer(unify_cmds.app, name="unify")
 app.command("bulk-enroll")(bulk_enroll)
 app.command("bulk-report")(bulk_report)
+app.command("bulk-undo")(bulk_undo)
+app.command("bulk-pause")(bulk_pause)
+app.command("bulk-resume")(bulk_resume)
 
 
 def _print_version(wanted: bool) -> None:

@@ -22,8 +22,12 @@ from .output import (
     ConfigFile,
     JsonFlag,
     Model,
+    OutputFormat,
+    OutputOption,
     fail,
     handled_errors,
+    output_format,
+    print_csv,
     print_json,
     print_record,
     print_table,
@@ -93,10 +97,16 @@ def show_enrollment(e: SequenceEnrollment, as_json: bool, title: str = "Enrollme
 
 
 def show_list(
-    title: str, items: Iterable[Model], limit: int, as_json: bool, columns: list[str]
+    title: str,
+    items: Iterable[Model],
+    limit: int,
+    as_json: bool,
+    columns: list[str],
+    output: OutputFormat | None = None,
 ) -> None:
     found = list(islice(items, limit))
-    if as_json:
+    shown = output_format(output, as_json)
+    if shown == OutputFormat.json:
         print_json([to_jsonable(item) for item in found])
         return
     rows = [
@@ -107,6 +117,9 @@ def show_list(
         for x in found
     ]
     headers = [c.removesuffix("_at").replace("_id", "") or c for c in columns]
+    if shown == OutputFormat.csv:
+        print_csv(columns, rows)
+        return
     print_table(f"{title} ({len(found)})", headers, rows)
 
 
@@ -161,6 +174,7 @@ def list_(
     status: Annotated[str | None, typer.Option(help="active, completed, removed, …")] = None,
     limit: Limit = 50,
     as_json: JsonFlag = False,
+    output: OutputOption = None,
     base_url: BaseUrl = None,
     config: ConfigFile = None,
 ) -> None:
@@ -173,6 +187,7 @@ def list_(
             limit,
             as_json,
             ["id", "contact_id", "sequence_id", "status", "created_at"],
+            output=output,
         )
 
 
@@ -180,18 +195,27 @@ def list_(
 def accounts(
     limit: Limit = 100,
     as_json: JsonFlag = False,
+    output: OutputOption = None,
     base_url: BaseUrl = None,
     config: ConfigFile = None,
 ) -> None:
     """List the accounts the token can reach."""
     with handled_errors(), client(config, base_url) as boast:
-        show_list("Accounts", boast.list_accounts(), limit, as_json, ["id", "name", "created_at"])
+        show_list(
+            "Accounts",
+            boast.list_accounts(),
+            limit,
+            as_json,
+            ["id", "name", "created_at"],
+            output=output,
+        )
 
 
 @app.command()
 def sequences(
     limit: Limit = 100,
     as_json: JsonFlag = False,
+    output: OutputOption = None,
     base_url: BaseUrl = None,
     config: ConfigFile = None,
 ) -> None:
@@ -203,6 +227,7 @@ def sequences(
             limit,
             as_json,
             ["id", "name", "status", "created_at"],
+            output=output,
         )
 
 
@@ -210,6 +235,7 @@ def sequences(
 def contacts(
     limit: Limit = 50,
     as_json: JsonFlag = False,
+    output: OutputOption = None,
     base_url: BaseUrl = None,
     config: ConfigFile = None,
 ) -> None:
@@ -221,6 +247,7 @@ def contacts(
             limit,
             as_json,
             ["id", "email", "first_name", "last_name"],
+            output=output,
         )
 
 

@@ -13,6 +13,7 @@ in the journal, so re-running the same command resumes without enrolling anyone 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
@@ -32,7 +33,7 @@ from ..errors import (
     TokenStoreError,
     UnexpectedResponseError,
 )
-from .journal import FAILED, Claim, Journal, ReportLine
+from .journal import FAILED, UNDO_FAILED, UNDONE, Claim, Journal, ReportLine
 from .rows import BadRow, Row
 
 OnConflict = Literal["skip", "return-existing", "fail"]
@@ -45,8 +46,11 @@ ProgressFn = Callable[[str], None]
 OTHER_SEQUENCE = "other_sequence"
 OUTCOMES = (
     "enrolled", "existing", "already_enrolled", OTHER_SEQUENCE, "duplicate", "failed", "invalid",
+    UNDONE, UNDO_FAILED, "paused", "resumed",
 )  # fmt: skip
 MAX_LISTED_PROBLEMS = 20
+# Outcomes of a sent row that leave it to be retried.
+PROBLEM_STATES = frozenset({FAILED, UNDO_FAILED})
 # Rows in a row whose last attempt was a server error or a dropped connection, retries spent:
 # past this the service is down, not the rows bad.
 SERVER_TROUBLE_RUN = 5
@@ -81,6 +85,24 @@ class Report:
         return sum(self.counts.values())
 
 
+@dataclass(frozen=True)
+class Operation:
+    """What the engine does to each row: how rows are claimed in the journal (the claim is
+    committed before anything is sent) and the one request a claimed row makes."""
+
+    claim: Callable[[list[Row]], list[Claim]]
+    attempt: Callable[[Claim], Awaitable[Result]]
+    # False: outcomes are counted, not written to the journal (pausing changes no row's state).
+    journaled: bool = True
+
+
+@dataclass
+class RunStats:
+    tally: Counter[str]  # outcome -> rows decided by this run; "done" and "recovered" too
+    stopped: str = ""
+    outcomes: list[tuple[Claim, Result]] = field(default_factory=list)  # when not journaled
+
+
 async def run_bulk_enroll(
     rows: Iterable[Row | BadRow],
     enroll: EnrollFn,
@@ -94,16 +116,143 @@ async def run_bulk_enroll(
     """Enroll every row once; see the module docstring. Only `enroll` does I/O to the vendor."""
     if on_conflict not in ON_CONFLICT_CHOICES:
         raise ValueError(f"on_conflict must be one of {ON_CONFLICT_CHOICES}, got {on_conflict!r}")
+    started = time.monotonic()
+    journal.begin_run()
+
+    async def send(claim: Claim) -> Result:
+        return await attempt(enroll, claim, journal.sequence_id, on_conflict)
+
+    stats = await run_rows(
+        rows, journal, Operation(journal.claim, send),
+        concurrency=concurrency, on_progress=on_progress, claim_batch=claim_batch,
+    )  # fmt: skip
+    return Report(
+        counts=journal.counts(),
+        done_earlier=stats.tally["done"],
+        recovered=stats.tally["recovered"],
+        elapsed=time.monotonic() - started,
+        problems=first_problems(journal),
+        stopped=stats.stopped,
+    )
+
+
+# undo(enrollment_id, resume) cancels or removes one enrollment; `resume` is True when an
+# earlier attempt may have been applied (an enrollment already gone then counts as undone).
+UndoFn = Callable[[str, bool], Awaitable[None]]
+
+
+async def run_bulk_undo(
+    undo: UndoFn,
+    journal: Journal,
+    *,
+    concurrency: int = 16,
+    on_progress: ProgressFn | None = None,
+    claim_batch: int = 64,
+) -> Report:
+    """Cancel every enrollment this campaign created and has not undone yet — the journal's
+    `enrolled` rows, never the ones found already enrolled — through the same claim, worker
+    and breaker code as enrolling."""
+    started = time.monotonic()
+
+    async def send(claim: Claim) -> Result:
+        try:
+            await undo(claim.enrollment_id, claim.action == "resume")
+        except SequenceClientError as error:
+            return Result(
+                UNDO_FAILED, claim.enrollment_id, short_reason(error),
+                maybe_applied=error.maybe_applied, trouble=trouble(error, claim.row),
+            )  # fmt: skip
+        return Result(UNDONE, claim.enrollment_id)
+
+    stats = await run_rows(
+        journal.undo_candidates(), journal, Operation(journal.claim_undo, send),
+        concurrency=concurrency, on_progress=on_progress, claim_batch=claim_batch,
+    )  # fmt: skip
+    counts = Counter({k: v for k, v in stats.tally.items() if k not in ("done", "recovered")})
+    return Report(
+        counts=counts,
+        done_earlier=stats.tally["done"],
+        recovered=stats.tally["recovered"],
+        elapsed=time.monotonic() - started,
+        stopped=stats.stopped,
+    )
+
+
+# pause(enrollment_id, paused) pauses or resumes one enrollment.
+PauseFn = Callable[[str, bool], Awaitable[None]]
+
+
+async def run_bulk_pause(
+    pause: PauseFn,
+    journal: Journal,
+    paused: bool,
+    *,
+    concurrency: int = 16,
+    on_progress: ProgressFn | None = None,
+) -> RunStats:
+    """Pause (or resume) every enrollment this campaign created and has not undone, through
+    the same workers, limiter and breaker as enrolling. Nothing is journaled: pausing twice
+    changes nothing, so an interrupted run is simply run again."""
+    outcome = "paused" if paused else "resumed"
+
+    def claim(rows: list[Row]) -> list[Claim]:
+        claims = []
+        for row in rows:
+            found = journal.lookup(row.key)
+            if found is not None and found[0] == "enrolled" and found[1]:
+                claims.append(Claim(row, "send", "enrolled", enrollment_id=found[1]))
+        return claims
+
+    async def send(claim: Claim) -> Result:
+        try:
+            await pause(claim.enrollment_id, paused)
+        except SequenceClientError as error:
+            return Result(
+                FAILED, claim.enrollment_id, short_reason(error),
+                trouble=trouble(error, claim.row),
+            )  # fmt: skip
+        return Result(outcome, claim.enrollment_id)
+
+    return await run_rows(
+        journal.undo_candidates(("enrolled",)), journal, Operation(claim, send, journaled=False),
+        concurrency=concurrency, on_progress=on_progress,
+    )  # fmt: skip
+
+
+def first_problems(journal: Journal) -> list[ReportLine]:
+    problems = []
+    for line in journal.report_lines(problems_only=True):
+        problems.append(line)
+        if len(problems) >= MAX_LISTED_PROBLEMS:
+            break
+    return problems
+
+
+async def run_rows(
+    rows: Iterable[Row | BadRow],
+    journal: Journal,
+    operation: Operation,
+    *,
+    concurrency: int = 16,
+    on_progress: ProgressFn | None = None,
+    claim_batch: int = 64,
+) -> RunStats:
+    """Claim rows in batches, send them from a fixed pool of workers, record each outcome;
+    stop on the breaker. Claims never taken by a worker are released, whatever the ending."""
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     progress = on_progress or (lambda outcome: None)
-    started = time.monotonic()
-    journal.begin_run()
     tally: Counter[str] = Counter()
     queue: asyncio.Queue[Claim | None] = asyncio.Queue(maxsize=concurrency * 2)
+    # Claimed (in the journal) but not yet taken by a worker: never sent if the run ends now.
+    waiting: dict[int, Claim] = {}
+    outcomes: list[tuple[Claim, Result]] = []  # of an operation that is not journaled
 
     async def dispatch(batch: list[Row]) -> None:
-        for claim in journal.claim(batch):
+        claims = operation.claim(batch)
+        sendable = [c for c in claims if c.action in ("send", "resume")]
+        waiting.update((id(c), c) for c in sendable)
+        for claim in claims:
             if claim.action == "send" or claim.action == "resume":
                 await queue.put(claim)
             else:
@@ -131,11 +280,17 @@ async def run_bulk_enroll(
     async def work() -> None:
         nonlocal server_trouble
         while (claim := await queue.get()) is not None:
-            result = await attempt(enroll, claim, journal.sequence_id, on_conflict)
-            tally["recovered"] += claim.action == "resume" and result.outcome != FAILED
-            journal.record(
-                claim.row, result.outcome, result.enrollment_id, result.detail, result.maybe_applied
-            )
+            del waiting[id(claim)]
+            result = await operation.attempt(claim)
+            tally[result.outcome] += 1
+            tally["recovered"] += claim.action == "resume" and result.outcome not in PROBLEM_STATES
+            if operation.journaled:
+                journal.record(
+                    claim.row, result.outcome, result.enrollment_id, result.detail,
+                    result.maybe_applied,
+                )  # fmt: skip
+            else:
+                outcomes.append((claim, result))
             progress(result.outcome)
             server_trouble = server_trouble + 1 if result.trouble == "server" else 0
             if result.trouble == "server" and server_trouble >= SERVER_TROUBLE_RUN:
@@ -146,6 +301,7 @@ async def run_bulk_enroll(
             if result.trouble not in ("", "server"):
                 raise BreakerTripped(result.trouble)
 
+    broken: list[BaseException] = []  # the journal could not be written (disk full, rights)
     try:
         async with asyncio.TaskGroup() as group:
             group.create_task(produce())
@@ -153,21 +309,21 @@ async def run_bulk_enroll(
                 group.create_task(work())
     except* BreakerTripped as tripped:
         stopped = str(tripped.exceptions[0])
+    except* (sqlite3.Error, OSError) as storage:
+        broken.extend(storage.exceptions)
     finally:
-        journal.flush()  # whatever finished is kept, even on Ctrl-C
-    problems = []
-    for line in journal.report_lines(problems_only=True):
-        problems.append(line)
-        if len(problems) >= MAX_LISTED_PROBLEMS:
-            break
-    return Report(
-        counts=journal.counts(),
-        done_earlier=tally["done"],
-        recovered=tally["recovered"],
-        elapsed=time.monotonic() - started,
-        problems=problems,
-        stopped=stopped,
-    )
+        try:
+            journal.flush()  # whatever finished is kept, even on Ctrl-C
+            if waiting and operation.journaled:
+                journal.release(list(waiting.values()))
+        except (sqlite3.Error, OSError):
+            # The same storage failing again: the rows it could not record stay in flight,
+            # which the next run resolves without a second request taking effect.
+            if not broken:
+                raise
+    if broken:
+        raise broken[0]
+    return RunStats(tally, stopped, outcomes)
 
 
 class BreakerTripped(Exception):

@@ -10,13 +10,14 @@ ours). Outcomes are committed in small batches: losing some on a crash only leav
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import socket
 import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -24,8 +25,15 @@ from .rows import Row
 
 IN_FLIGHT = "in_flight"
 FAILED = "failed"
+# bulk-undo's states of a row this campaign enrolled: claimed (committed before the cancel is
+# sent), cancelled or removed at the vendor, or the cancel failed (retried by the next undo).
+UNDO_IN_FLIGHT = "undo_in_flight"
+UNDONE = "undone"
+UNDO_FAILED = "undo_failed"
+UNDO_STATES = frozenset({UNDO_IN_FLIGHT, UNDONE, UNDO_FAILED})
 # Outcomes that end a row for good; anything else (in_flight, failed) is retried on re-run.
-FINAL = frozenset({"enrolled", "already_enrolled", "existing"})
+# An undone row stays undone: enrolling those people again is a new campaign.
+FINAL = frozenset({"enrolled", "already_enrolled", "existing"}) | UNDO_STATES
 Action = Literal["send", "resume", "done", "duplicate"]
 
 _SCHEMA = """
@@ -42,7 +50,40 @@ CREATE TABLE IF NOT EXISTS notes (
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY, vendor TEXT NOT NULL, sequence_id TEXT NOT NULL, started_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS campaign (
+    id INTEGER PRIMARY KEY CHECK (id = 1), vendor TEXT NOT NULL, sequence_id TEXT NOT NULL,
+    mailboxes TEXT NOT NULL, created_at REAL NOT NULL
+);
 """
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """The settings a journal's rows were enrolled with: one campaign, one journal."""
+
+    vendor: str
+    sequence_id: str
+    mailboxes: tuple[str, ...] | None  # the --mailbox defaults; None: not recorded (older journal)
+
+    def differences(self, other: Campaign) -> list[tuple[str, str, str]]:
+        """(setting, this campaign's value, the other's) for every setting that differs."""
+        found = []
+        if self.vendor != other.vendor:
+            found.append(("vendor", self.vendor, other.vendor))
+        if self.sequence_id != other.sequence_id:
+            found.append(("sequence", self.sequence_id, other.sequence_id))
+        if (
+            self.mailboxes is not None
+            and other.mailboxes is not None
+            and _canonical(self.mailboxes) != _canonical(other.mailboxes)
+        ):
+            mine, theirs = (", ".join(m) or "(none)" for m in (self.mailboxes, other.mailboxes))
+            found.append(("mailboxes", mine, theirs))
+        return found
+
+
+def _canonical(mailboxes: Sequence[str]) -> list[str]:
+    return sorted({m.strip().lower() for m in mailboxes})
 
 
 @dataclass(frozen=True)
@@ -50,6 +91,9 @@ class Claim:
     row: Row
     action: Action
     state: str = IN_FLIGHT  # for "done": the outcome recorded by an earlier run
+    # The row's state before this claim (None: a new row), restored if it is never sent.
+    previous: str | None = field(default=None, compare=False)
+    enrollment_id: str = field(default="", compare=False)  # bulk-undo: the one to cancel
 
 
 @dataclass(frozen=True)
@@ -64,7 +108,15 @@ class ReportLine:
 class Journal:
     """Journal of one (vendor, sequence) bulk run. Not thread-safe: use from one event loop."""
 
-    def __init__(self, path: Path, vendor: str, sequence_id: str, *, flush_every: int = 64) -> None:
+    def __init__(
+        self,
+        path: Path,
+        vendor: str,
+        sequence_id: str,
+        *,
+        mailboxes: Sequence[str] | None = None,
+        flush_every: int = 64,
+    ) -> None:
         self.vendor = vendor
         self.sequence_id = sequence_id
         self._flush_every = flush_every
@@ -73,6 +125,12 @@ class Journal:
         # FULL: an in_flight mark must survive a power cut too, not only a killed process.
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        if mailboxes is not None:  # the first run of a campaign records its settings
+            self._db.execute(
+                "INSERT OR IGNORE INTO campaign (id, vendor, sequence_id, mailboxes, created_at)"
+                " VALUES (1, ?, ?, ?, ?)",
+                (vendor, sequence_id, json.dumps(list(mailboxes)), time.time()),
+            )
         self._pending: list[tuple[str, str | None, str, int, float, str, str, str]] = []
         self._notes: list[tuple[int, str, str, str]] = []
         self.run_id = 0
@@ -113,6 +171,7 @@ class Journal:
                     claims.append(Claim(row, "send"))
                     continue
                 state, run_id, maybe_applied = found
+                state = str(state)
                 if run_id == self.run_id:  # the same id earlier in this very file
                     self._notes.append(
                         (row.line, row.key, "duplicate", "same id as an earlier row")
@@ -135,8 +194,71 @@ class Journal:
                     " WHERE vendor = ? AND sequence_id = ? AND key = ?",
                     (IN_FLIGHT, self.run_id, row.line, now, *pk),
                 )
-                claims.append(Claim(row, "resume" if resume else "send"))
+                claims.append(Claim(row, "resume" if resume else "send", previous=state))
         return claims
+
+    def undo_candidates(
+        self, states: Sequence[str] = ("enrolled", UNDO_IN_FLIGHT, UNDO_FAILED), batch: int = 500
+    ) -> Iterator[Row]:
+        """The rows this campaign enrolled and has not undone yet, in the order they were
+        first claimed (read in batches: the rows change state while they are undone)."""
+        after = 0
+        marks = ", ".join("?" for _ in states)
+        while True:
+            self.flush()
+            found = self._db.execute(
+                "SELECT rowid, line, key FROM rows WHERE vendor = ? AND sequence_id = ?"
+                f" AND state IN ({marks}) AND rowid > ? ORDER BY rowid LIMIT ?",
+                (self.vendor, self.sequence_id, *states, after, batch),
+            ).fetchall()
+            if not found:
+                return
+            after = int(found[-1][0])
+            for _, line, key in found:
+                yield Row(int(line), str(key))
+
+    def claim_undo(self, rows: Sequence[Row]) -> list[Claim]:
+        """Mark each enrolled row `undo_in_flight` (committed before its cancel is sent)."""
+        claims: list[Claim] = []
+        with self._transaction():
+            for row in rows:
+                pk = (self.vendor, self.sequence_id, row.key)
+                found = self._db.execute(
+                    "SELECT state, COALESCE(enrollment_id, '') FROM rows"
+                    " WHERE vendor = ? AND sequence_id = ? AND key = ?",
+                    pk,
+                ).fetchone()
+                if found is None:
+                    continue
+                state, enrollment_id = str(found[0]), str(found[1])
+                if state not in ("enrolled", UNDO_IN_FLIGHT, UNDO_FAILED) or not enrollment_id:
+                    claims.append(Claim(row, "done", state))
+                    continue
+                self._db.execute(
+                    "UPDATE rows SET state = ?, updated_at = ? WHERE vendor = ? AND sequence_id = ?"
+                    " AND key = ?",
+                    (UNDO_IN_FLIGHT, time.time(), *pk),
+                )
+                action: Action = "resume" if state == UNDO_IN_FLIGHT else "send"
+                claims.append(Claim(row, action, UNDO_IN_FLIGHT, state, enrollment_id))
+        return claims
+
+    def release(self, claims: Sequence[Claim]) -> None:
+        """Claims whose request was never sent (the run stopped first): back to what they were,
+        so that `in_flight` counts only requests that really left."""
+        self.flush()
+        with self._transaction():
+            for claim in claims:
+                pk = (self.vendor, self.sequence_id, claim.row.key)
+                if claim.previous is None:
+                    self._db.execute(
+                        "DELETE FROM rows WHERE vendor = ? AND sequence_id = ? AND key = ?", pk
+                    )
+                else:
+                    self._db.execute(
+                        "UPDATE rows SET state = ? WHERE vendor = ? AND sequence_id = ? AND key = ?",
+                        (claim.previous, *pk),
+                    )
 
     def record(
         self, row: Row, outcome: str, enrollment_id: str | None, detail: str, maybe_applied: bool
@@ -238,6 +360,70 @@ class _Transaction:
 
     def __exit__(self, kind: object, error: object, tb: object) -> None:
         self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def finished_keys(path: Path, vendor: str, sequence_id: str) -> set[str]:
+    """Keys a journal holds as finished (read-only; empty when there is no journal)."""
+    if not path.exists():
+        return set()
+    marks = ", ".join("?" for _ in FINAL)
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        try:
+            found = db.execute(
+                f"SELECT key FROM rows WHERE vendor = ? AND sequence_id = ? AND state IN ({marks})",
+                (vendor, sequence_id, *sorted(FINAL)),
+            ).fetchall()
+        except sqlite3.OperationalError:
+            return set()
+    return {str(key) for (key,) in found}
+
+
+def state_counts(path: Path, vendor: str, sequence_id: str) -> Counter[str]:
+    """Rows per state of one campaign in a journal file (read-only)."""
+    counts: Counter[str] = Counter()
+    if not path.exists():
+        return counts
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        for state, n in db.execute(
+            "SELECT state, COUNT(*) FROM rows WHERE vendor = ? AND sequence_id = ? GROUP BY state",
+            (vendor, sequence_id),
+        ):
+            counts[str(state)] += int(n)
+    return counts
+
+
+def read_campaign(path: Path) -> Campaign | None:
+    """The campaign a journal file belongs to (read-only), or None when there is none yet."""
+    if not path.exists():
+        return None
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        try:
+            found = db.execute("SELECT vendor, sequence_id, mailboxes FROM campaign").fetchone()
+        except sqlite3.OperationalError:  # a journal from before campaigns were recorded
+            found = None
+    if found is not None:
+        mailboxes = tuple(str(m) for m in json.loads(found[2]))
+        return Campaign(str(found[0]), str(found[1]), mailboxes)
+    run = last_run(path)
+    return None if run is None else Campaign(run[0], run[1], None)
+
+
+def set_aside(path: Path) -> Path:
+    """Move a journal out of the way for a new campaign (its WAL folded in first, or the
+    committed rows it holds would be lost); returns where it now is."""
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    target = path.with_name(f"{path.stem}.{stamp}{path.suffix}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.stem}.{stamp}-{n}{path.suffix}")
+    path.rename(target)
+    for extra in ("-wal", "-shm"):
+        path.with_name(path.name + extra).unlink(missing_ok=True)
+    return target
 
 
 def last_run(path: Path) -> tuple[str, str] | None:

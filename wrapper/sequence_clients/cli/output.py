@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import enum
 import json
 import sqlite3
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +15,7 @@ from typing import Annotated, Any, Protocol
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..errors import AuthenticationError, InvalidRequestError, SequenceClientError
@@ -27,6 +31,43 @@ EXIT_STOPPED = 3
 EXIT_INTERRUPTED = 130
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+class OutputFormat(enum.StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+OutputOption = Annotated[
+    OutputFormat | None,
+    typer.Option("--output", "-o", help="table (default), json, or csv (for Excel)."),
+]
+
+
+def output_format(output: OutputFormat | None, as_json: bool) -> OutputFormat:
+    """--output wins; --json is kept as a short form of --output json."""
+    if output is not None:
+        return output
+    return OutputFormat.json if as_json else OutputFormat.table
+
+
+# A cell starting with one of these is a formula to Excel, LibreOffice and Sheets (OWASP CSV
+# injection); a leading apostrophe makes it text, and the spreadsheet hides the apostrophe.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: str) -> str:
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def print_csv(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    writer = csv.writer(sys.stdout, lineterminator="\r\n")  # RFC 4180, as Excel writes
+    writer.writerow([safe_cell(name) for name in columns])
+    for row in rows:
+        writer.writerow([safe_cell("" if cell is None else str(cell)) for cell in row])
+
+
 BaseUrl = Annotated[
     str | None, typer.Option("--base-url", help="API base URL (default: the vendor's).")
 ]
@@ -90,7 +131,8 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[obje
         is_id = name == "id"
         table.add_column(name, overflow="fold", no_wrap=is_id, min_width=36 if is_id else None)
     for row in rows:
-        table.add_row(*("" if cell is None else str(cell) for cell in row))
+        # Vendor text such as "404 [not_found]" is not rich markup: escaped, it shows as sent.
+        table.add_row(*(escape("" if cell is None else str(cell)) for cell in row))
     console().print(table)
 
 
@@ -106,5 +148,5 @@ def print_record(title: str, fields: Sequence[tuple[str, object]]) -> None:
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     for name, value in fields:
-        table.add_row(name, "" if value is None else str(value))
+        table.add_row(escape(name), escape("" if value is None else str(value)))
     console().print(table)

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import TracebackType
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -25,7 +26,8 @@ from rich.table import Table
 from rich.text import Text
 
 from .bulk import OTHER_SEQUENCE, OUTCOMES, Report
-from .journal import IN_FLIGHT
+from .journal import IN_FLIGHT, UNDO_FAILED, UNDO_IN_FLIGHT, UNDONE, ReportLine
+from .messages import count, say
 from .output import console
 from .report import NOT_ATTEMPTED, Summary
 
@@ -44,6 +46,8 @@ class BulkProgress:
         self,
         total: int | None,
         *,
+        verb: str = "enrolling",
+        command: str = "bulk-enroll",
         enabled: bool = True,
         every: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
@@ -52,10 +56,10 @@ class BulkProgress:
         self.counts: Counter[str] = Counter()
         self._total = total
         self._lines = enabled and not out.is_terminal
-        self._every, self._clock = every, clock
+        self._every, self._clock, self._command = every, clock, command
         self._started = self._last = clock()
         self._progress = Progress(
-            TextColumn("[bold]enrolling"), BarColumn(), MofNCompleteColumn(), RateColumn(),
+            TextColumn(f"[bold]{verb}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
             TextColumn("{task.description}"),
             console=out, disable=not (enabled and out.is_terminal), refresh_per_second=8,
@@ -82,7 +86,7 @@ class BulkProgress:
             left = max(self._total - done, 0) / rate
             eta = f", ETA {int(left // 60)}:{int(left % 60):02d}"
         sys.stderr.write(
-            f"bulk-enroll: {done:,}{of} rows, {rate:,.0f} rows/s{eta}; {self.summary()}\n"
+            f"{self._command}: {done:,}{of} rows, {rate:,.0f} rows/s{eta}; {self.summary()}\n"
         )
         sys.stderr.flush()
 
@@ -109,48 +113,82 @@ LABELS = {
     "invalid": "invalid row",
     IN_FLIGHT: "interrupted mid-request (re-run resolves)",
     NOT_ATTEMPTED: "not attempted (the run stopped)",
+    UNDONE: "enrolled, then undone",
+    UNDO_FAILED: "enrolled; undo failed (re-run bulk-undo)",
+    UNDO_IN_FLIGHT: "enrolled; undo interrupted mid-request (re-run bulk-undo)",
 }
 
 
-def print_report(summary: Summary, report: Report | None, retries: int, journal_path: Path) -> None:
+def print_report(
+    summary: Summary,
+    report: Report | None,
+    retries: int,
+    journal_path: Path,
+    heading: str = "Bulk enroll",
+) -> None:
     """The end-of-run report: counts, the first problems, where the files are, what next."""
     out = console()
     elapsed = f" in {report.elapsed:.1f} s" if report is not None else ""
     # A heading line, not a table title: rich would wrap a title to the narrow table's width.
-    out.print(f"[bold]Bulk enroll: {summary.total} rows{elapsed}[/]")
+    out.print(f"[bold]{escape(heading)}: {count(summary.total, 'row')}{elapsed}[/]")
+    print_counts(summary.counts)
+    notes = []
+    if report is not None and report.done_earlier:
+        notes.append(f"{count(report.done_earlier, 'row')} finished by an earlier run (journal)")
+    if report is not None and report.recovered:
+        notes.append(
+            f"{count(report.recovered, 'interrupted row')} resumed without enrolling twice"
+        )
+    if report is not None:
+        notes.append(f"{count(retries, 'request')} retried by the client")
+    if notes:
+        out.print("; ".join(notes) + ".", markup=False)
+    print_problems(summary.problems, summary.not_done + summary.counts[UNDO_FAILED])
+    out.print(say("files_written", report=summary.report_path, journal=journal_path), markup=False)
+    if summary.failed_rows:
+        out.print(
+            say(
+                "not_enrolled",
+                rows=count(summary.not_done, "row"),
+                failed_rows=count(summary.failed_rows, "row"),
+                failed=summary.failed_path,
+            ),
+            markup=False,
+        )
+    if summary.unsent:
+        out.print(
+            say(
+                "unsent",
+                rows=count(summary.unsent, "row"),
+                in_flight=summary.counts[IN_FLIGHT] + summary.counts[UNDO_IN_FLIGHT],
+                not_attempted=summary.counts[NOT_ATTEMPTED],
+            ),
+            markup=False,
+        )
+
+
+def print_counts(counts: Counter[str]) -> None:
     table = Table()
     table.add_column("outcome")
     table.add_column("rows", justify="right")
     for outcome, label in LABELS.items():
-        if summary.counts[outcome]:
-            table.add_row(label, str(summary.counts[outcome]))
-    out.print(table)
-    notes = []
-    if report is not None and report.done_earlier:
-        notes.append(f"{report.done_earlier} rows were finished by an earlier run (journal)")
-    if report is not None and report.recovered:
-        notes.append(f"{report.recovered} interrupted rows resumed without enrolling twice")
-    if report is not None:
-        notes.append(f"{retries} requests retried by the client")
-    if notes:
-        out.print("; ".join(notes) + ".", markup=False)
-    if summary.problems:
-        shown = (
-            f"first {len(summary.problems)} of {summary.not_done}"
-            if len(summary.problems) < summary.not_done
-            else str(summary.not_done)
-        )
-        problems = Table(title=f"Problems ({shown}; all in the report)", title_justify="left")
-        for name in ("line", "id", "outcome", "reason"):
-            problems.add_column(name, overflow="fold")
-        for line in summary.problems:
-            problems.add_row(str(line.line), line.key, line.outcome, line.detail)
-        out.print(problems)
-    out.print(f"Report: {summary.report_path}   Journal: {journal_path}", markup=False)
-    if summary.not_done:
-        out.print(
-            f"{summary.not_done} rows not enrolled; they are in {summary.failed_path} with the "
-            "file's columns. Re-running the same command retries them (enrolled rows are "
-            "skipped); or fix that file and run it instead.",
-            markup=False,
-        )
+        if counts[outcome]:
+            table.add_row(label, f"{counts[outcome]:,}")
+    for outcome in sorted(set(counts) - set(LABELS)):
+        if counts[outcome]:
+            table.add_row(escape(outcome), f"{counts[outcome]:,}")
+    console().print(table)
+
+
+def print_problems(problems: list[ReportLine], total: int, title: str = "problems") -> None:
+    """The first problems as a table; `title`: a key of the messages table."""
+    if not problems:
+        return
+    shown = f"first {len(problems)} of {total:,}" if len(problems) < total else f"{total:,}"
+    table = Table(title=say(title, shown=shown), title_justify="left")
+    for name in ("line", "id", "outcome", "reason"):
+        table.add_column(name, overflow="fold")
+    for line in problems:
+        # Vendor text such as "404 [not_found]: …" is not markup: escaped, it shows as sent.
+        table.add_row(str(line.line), escape(line.key), escape(line.outcome), escape(line.detail))
+    console().print(table)

@@ -39,11 +39,15 @@ class Row:
     own_mailbox: bool = False  # from the row's mailbox column, not the --mailbox defaults
 
 
+NO_MAILBOX = "no_mailbox"
+
+
 @dataclass(frozen=True)
 class BadRow:
     line: int
     raw_key: str
     reason: str
+    code: str = "invalid"  # NO_MAILBOX: the whole run lacks a setting, not this row a fix
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,18 @@ class CsvFile:
     mailbox_index: int | None
     data_rows: int
     spec: RowSpec
+    # How the file is written, so that the files made from it open the same way in Excel.
+    bom: bool = False
+    newline: str = "\n"
+    # (header, index) of the columns that say who a row is (name, email, company), for reports.
+    identity: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def output_encoding(self) -> str:
+        """The encoding of the files written from this one: the source's, BOM included."""
+        if self.bom:
+            return "utf-8-sig"
+        return "utf-8" if self.encoding == "utf-8-sig" else self.encoding
 
     def records(self) -> Iterator[Record]:
         """Every non-blank record after the header, numbered by its first line."""
@@ -129,7 +145,10 @@ class CsvFile:
                 mailboxes, own_mailbox = (own,), True
         if spec.needs_mailbox and not mailboxes:
             return BadRow(
-                line, raw, f"no mailbox: give --mailbox or fill the {spec.mailbox_column} column"
+                line,
+                raw,
+                f"no mailbox: give --mailbox or fill the {spec.mailbox_column} column",
+                NO_MAILBOX,
             )
         return Row(line, key, mailboxes, own_mailbox)
 
@@ -157,7 +176,33 @@ def open_csv(path: Path, spec: RowSpec, encoding: str | None = None) -> CsvFile:
         raise CsvInputError(f"{path}: not readable as CSV: {error}") from None
     if count == 0:
         raise CsvInputError(f"{path}: no data rows after the header (line 1); nothing to enroll")
-    return CsvFile(path, chosen, delimiter, names, key_index, mailbox_index, count, spec)
+    bom, newline = _layout(path)
+    taken = {key_index, mailbox_index}
+    identity = tuple(
+        (name, i)
+        for i, name in enumerate(names)
+        if header_key(name) in IDENTITY_COLUMNS and i not in taken
+    )
+    return CsvFile(
+        path, chosen, delimiter, names, key_index, mailbox_index, count, spec,
+        bom=bom, newline=newline, identity=identity,
+    )  # fmt: skip
+
+
+# Columns that tell a person which row is which (CRM exports: First Name, Email, Company…).
+IDENTITY_COLUMNS = frozenset(
+    {"name", "fullname", "firstname", "lastname", "email", "emailaddress", "workemail",
+     "company", "companyname", "organization", "organisation", "account", "accountname"}
+)  # fmt: skip
+
+
+def _layout(path: Path) -> tuple[bool, str]:
+    """(starts with a UTF-8 BOM, the first line's ending) of a file."""
+    with path.open("rb") as handle:
+        start = handle.read(64 * 1024)
+    end = start.find(b"\n")
+    crlf = end > 0 and start[end - 1 : end] == b"\r"
+    return start.startswith(codecs.BOM_UTF8), "\r\n" if crlf else "\n"
 
 
 def _records(path: Path, encoding: str, delimiter: str) -> Iterator[Record]:

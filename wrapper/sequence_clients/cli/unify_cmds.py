@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -17,7 +17,11 @@ from .output import (
     ConfigFile,
     JsonFlag,
     Model,
+    OutputFormat,
+    OutputOption,
     handled_errors,
+    output_format,
+    print_csv,
     print_json,
     print_record,
     print_table,
@@ -117,6 +121,7 @@ def list_(
     ] = None,
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many.")] = 50,
     as_json: JsonFlag = False,
+    output: OutputOption = None,
     base_url: BaseUrl = None,
     config: ConfigFile = None,
 ) -> None:
@@ -133,12 +138,10 @@ def list_(
             found.append(enrollment)
             if len(found) >= limit:
                 break
-    if as_json:
-        print_json([to_jsonable(e) for e in found])
-    else:
-        print_table(
-            f"Enrollments ({len(found)})", ENROLLMENT_COLUMNS, [enrollment_row(e) for e in found]
-        )
+    show_rows(
+        output_format(output, as_json), f"Enrollments ({len(found)})", ENROLLMENT_COLUMNS,
+        [enrollment_row(e) for e in found], [to_jsonable(e) for e in found],
+    )  # fmt: skip
 
 
 def _change(
@@ -194,6 +197,7 @@ def resume(
 def sequences(
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many.")] = 100,
     as_json: JsonFlag = False,
+    output: OutputOption = None,
     base_url: BaseUrl = None,
     config: ConfigFile = None,
 ) -> None:
@@ -204,8 +208,62 @@ def sequences(
             found.append(sequence)
             if len(found) >= limit:
                 break
-    if as_json:
-        print_json([to_jsonable(s) for s in found])
-        return
     rows = [[s.id, s.name, s.is_paused, s.owner.email, when(s.created_at)] for s in found]
-    print_table(f"Sequences ({len(found)})", ["id", "name", "paused", "owner", "created"], rows)
+    show_rows(
+        output_format(output, as_json), f"Sequences ({len(found)})",
+        ["id", "name", "paused", "owner", "created"], rows, [to_jsonable(s) for s in found],
+    )  # fmt: skip
+
+
+def show_rows(
+    shown: OutputFormat,
+    title: str,
+    columns: list[str],
+    rows: list[list[object]],
+    as_dicts: list[dict[str, Any]],
+) -> None:
+    """A list as a table, JSON (the vendor's fields) or CSV (the table's columns, for Excel)."""
+    if shown == OutputFormat.json:
+        print_json(as_dicts)
+    elif shown == OutputFormat.csv:
+        print_csv(columns, rows)
+    else:
+        print_table(title, columns, rows)
+
+
+SequenceId = Annotated[str, typer.Argument(help="Sequence id (UUID).", show_default=False)]
+
+
+@app.command("pause-sequence")
+def pause_sequence(
+    sequence_id: SequenceId,
+    as_json: JsonFlag = False,
+    base_url: BaseUrl = None,
+    config: ConfigFile = None,
+) -> None:
+    """Pause a whole sequence: every enrollment in it stops until it is resumed."""
+    with handled_errors(), client(config, base_url) as unify:
+        result = unify.pause_sequence(sequence_id)
+    if as_json:
+        print_json(to_jsonable(result))
+    else:
+        print_record("Sequence paused", sorted(to_jsonable(result).items()))
+
+
+@app.command("resume-sequence")
+def resume_sequence(
+    sequence_id: SequenceId,
+    as_json: JsonFlag = False,
+    base_url: BaseUrl = None,
+    config: ConfigFile = None,
+) -> None:
+    """Resume a paused sequence: its enrollments go on where they stopped."""
+    with handled_errors(), client(config, base_url) as unify:
+        sequence = unify.resume_sequence(sequence_id)
+    if as_json:
+        print_json(to_jsonable(sequence))
+    else:
+        print_record(
+            "Sequence resumed",
+            [("id", sequence.id), ("name", sequence.name), ("paused", sequence.is_paused)],
+        )

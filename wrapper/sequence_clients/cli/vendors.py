@@ -28,7 +28,7 @@ from ..errors import (
     SequenceClientError,
 )
 from ..unify import UNIFY_BASE_URL, AsyncUnifyClient
-from .bulk import EnrollFn, short_reason
+from .bulk import EnrollFn, PauseFn, UndoFn, short_reason
 from .rows import Row
 
 if TYPE_CHECKING:
@@ -39,11 +39,25 @@ class PreflightError(Exception):
     """The run cannot start; the message is one line saying why and what to check."""
 
 
+class WriteRefusedError(SequenceClientError):
+    """A dry run tried to send a request that changes something; it was stopped before it left.
+
+    Raised by the httpx request hook of a read-only client, so nothing reached the network.
+    """
+
+    def __init__(self, method: str, url: str) -> None:
+        super().__init__(f"dry run: a {method} request to {url} was refused before it was sent")
+        self.method = method
+        self.url = url
+
+
 @dataclass(frozen=True)
 class Enroller:
     enroll: EnrollFn
     # Checks that raise PreflightError; returns notes worth printing (e.g. a paused sequence).
     preflight: Callable[[], Awaitable[list[str]]]
+    undo: UndoFn
+    pause: PauseFn | None = None  # None: the vendor cannot pause an enrollment (Boast)
 
 
 def preflight_failure(vendor: str, error: SequenceClientError, credentials: str) -> PreflightError:
@@ -59,10 +73,24 @@ def preflight_failure(vendor: str, error: SequenceClientError, credentials: str)
     return PreflightError(f"preflight: {vendor} answered {reason}")
 
 
-def pooled_http(concurrency: int) -> httpx.AsyncClient:
-    """One connection per worker: a worker waiting for the rate limit holds none."""
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def refuse_writes(request: httpx.Request) -> None:
+    """httpx request hook of a dry run's client: any request but a read never leaves."""
+    if request.method not in READ_METHODS:
+        raise WriteRefusedError(request.method, str(request.url.copy_with(query=None)))
+
+
+def pooled_http(concurrency: int, *, read_only: bool = False) -> httpx.AsyncClient:
+    """The bulk engine's one httpx client (every vendor call of a run goes through it).
+
+    One connection per worker: a worker waiting for the rate limit holds none. `read_only`
+    (dry runs) refuses every write in a request hook, below the vendor clients and the CLI.
+    """
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    return httpx.AsyncClient(limits=limits)
+    hooks = {"request": [refuse_writes]} if read_only else {}
+    return httpx.AsyncClient(limits=limits, event_hooks=hooks)
 
 
 @asynccontextmanager
@@ -76,9 +104,10 @@ async def unify_enroller(
     concurrency: int = 16,
     max_retries: int = DEFAULT_MAX_RETRIES,
     retry_policy: RetryPolicy | None = None,
+    read_only: bool = False,
 ) -> AsyncIterator[Enroller]:
     async with (
-        pooled_http(concurrency) as http,
+        pooled_http(concurrency, read_only=read_only) as http,
         AsyncUnifyClient(
             api_key,
             base_url=base_url or UNIFY_BASE_URL,
@@ -118,7 +147,20 @@ async def unify_enroller(
                 "(see `sequence-clients unify sequences`)"
             )
 
-        yield Enroller(enroll, preflight)
+        async def undo(enrollment_id: str, resume: bool) -> None:
+            # DELETE is idempotent at Unify; after an interruption, look first all the same, so
+            # a cancel that already landed is not sent twice.
+            if resume and (await client.get_enrollment(enrollment_id)).is_canceled:
+                return
+            await client.cancel_enrollment(enrollment_id)
+
+        async def pause(enrollment_id: str, paused: bool) -> None:
+            if paused:
+                await client.pause_enrollment(enrollment_id)
+            else:
+                await client.resume_enrollment(enrollment_id)
+
+        yield Enroller(enroll, preflight, undo, pause)
 
 
 @asynccontextmanager
@@ -131,12 +173,13 @@ async def boast_enroller(
     concurrency: int = 16,
     max_retries: int = DEFAULT_MAX_RETRIES,
     retry_policy: RetryPolicy | None = None,
+    read_only: bool = False,
 ) -> AsyncIterator[Enroller]:
     """`client_kwargs`: AsyncBoastClient credentials and URLs (account_id, tokens, …)."""
     from ..boast import AsyncBoastClient
 
     async with (
-        pooled_http(concurrency) as http,
+        pooled_http(concurrency, read_only=read_only) as http,
         AsyncBoastClient(
             **client_kwargs,
             max_retries=max_retries,
@@ -175,7 +218,13 @@ async def boast_enroller(
                 "(see `sequence-clients boast sequences`)"
             )
 
-        yield Enroller(enroll, preflight)
+        async def undo(enrollment_id: str, resume: bool) -> None:
+            # Boast refuses to remove a removed enrollment: after an interruption, look first.
+            if resume and (await client.get_enrollment(enrollment_id)).status == "removed":
+                return
+            await client.remove_enrollment(enrollment_id)
+
+        yield Enroller(enroll, preflight, undo)
 
 
 def check_mailboxes(mailboxes: Sequence[str]) -> tuple[str, ...]:

@@ -158,6 +158,8 @@ class FaultStats:
     """Counters of one vendor's middleware. Written on the server thread, read by tests."""
 
     requests: int = 0
+    # Vendor API requests by HTTP method: a dry run's writes (anything but GET) must be 0.
+    methods: Counter[str] = field(default_factory=Counter)
     rate_limited: int = 0  # 429s sent by the rate limits and quotas (bursts count as faults)
     faults: Counter[str] = field(default_factory=Counter)
     # (request ordinal, kind) of every injected fault, to compare fault sequences.
@@ -212,6 +214,7 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         self.stats.requests += 1
+        self.stats.methods[scope["method"]] += 1
         ordinal = self._ordinal
         self._ordinal += 1
         # Draw before the rate limit so that the fault sequence depends on the request ordinal

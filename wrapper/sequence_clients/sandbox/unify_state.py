@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -119,6 +120,7 @@ class UnifyState:
         self._active_by_person: dict[str, str] = {}
         self.jobs: dict[str, Job] = {}
         self.total_created = 0
+        self.cancel_calls: Counter[str] = Counter()  # DELETE requests per enrollment id
         self._n = 0
         for i, person in enumerate(self.people[-N_SEEDED_ENROLLMENTS:]):
             self._seed_enrollment(gen, person["id"], i)
@@ -242,6 +244,7 @@ class UnifyState:
         return None
 
     def cancel_enrollment(self, record: EnrollmentRecord) -> None:
+        self.cancel_calls[record.id] += 1  # tests: no enrollment is cancelled twice
         if record.is_canceled:
             return  # cancelling twice changes nothing, as DELETE is idempotent
         now = self.now_ms()
