@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -19,7 +20,9 @@ from sequence_clients.generated.unify.models import Enrollment
 from sequence_clients.generated.unify.types import Unset
 
 ROOT = Path(__file__).resolve().parent.parent
-UNIFY_RELEASE_31 = ROOT.parent / "shared" / "reference" / "unify" / "create-enrollment.openapi.yaml"
+# The vendor's documents beside the clone (../shared, as CI has it); elsewhere: this variable.
+REFERENCE = Path(os.environ.get("SEQUENCE_CLIENTS_REFERENCE", ROOT.parent / "shared" / "reference"))
+UNIFY_RELEASE_31 = REFERENCE / "unify" / "create-enrollment.openapi.yaml"
 
 
 def test_every_vendor_operation_is_generated() -> None:
