@@ -158,6 +158,8 @@ def watch(
             print(f"{vendor}: {'changed' if release else 'unchanged'}")
         if not taken:
             return Outcome.NONE
+        for vendor in taken:  # no baseline, nothing to judge against: stop before any work
+            generate.committed_spec(vendor, tree.generated)
         fresh = scratch / "generated"
         reports: list[VendorReport] = []
         for vendor, spec_dir in taken.items():

@@ -29,11 +29,29 @@ class _Function:
 def wrapper_users(wrapper: Path, package: str) -> dict[str, set[str]]:
     """Generated object path (`<package>.api.<tag>.<op>`, `<package>.models.<Name>`) -> the
     wrapper's public functions (`sequence_clients.unify.UnifyClient.enroll`) that reach it."""
+    sources = [
+        source
+        for source in sorted(wrapper.rglob("*.py"))
+        if "generated" not in source.relative_to(wrapper).parts
+    ]
+    # One run of `make generate` asks several times (the report, then docs/api.md per vendor);
+    # the scan is kept for as long as no file changes.
+    stamp = tuple((str(source), source.stat().st_mtime_ns) for source in sources)
+    key = (str(wrapper.resolve()), package, stamp)
+    if key not in _SCANS:
+        if len(_SCANS) > 8:  # edited sources: older scans are stale
+            _SCANS.clear()
+        _SCANS[key] = _scan(wrapper, sources, package)
+    return {name: set(users) for name, users in _SCANS[key].items()}
+
+
+_SCANS: dict[tuple[str, str, tuple[tuple[str, int], ...]], dict[str, set[str]]] = {}
+
+
+def _scan(wrapper: Path, sources: list[Path], package: str) -> dict[str, set[str]]:
     users: dict[str, set[str]] = {}
-    for source in sorted(wrapper.rglob("*.py")):
+    for source in sources:
         relative = source.relative_to(wrapper)
-        if "generated" in relative.parts:
-            continue
         parts = ["sequence_clients", *relative.with_suffix("").parts]
         is_package = parts[-1] == "__init__"
         module = ".".join(parts[:-1] if is_package else parts)
