@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -50,20 +51,62 @@ def test_every_generated_file_says_do_not_edit() -> None:
         )
 
 
-def test_hand_edit_of_generated_code_fails_the_check(
+def test_hand_edit_of_generated_code_or_a_stale_api_doc_fails_the_check(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     copy = tmp_path / "generated"
     shutil.copytree(ROOT / "generated", copy, ignore=shutil.ignore_patterns("__pycache__"))
     edited = copy / "unify" / "models" / "enrollment.py"
     edited.write_text(edited.read_text() + "\n# a quick local fix\n")
+    stale = tmp_path / "api.md"
+    stale.write_text((ROOT / "docs" / "api.md").read_text().replace("- Pages: yes", "- Pages: no"))
 
-    exit_code = generate.main(["--check", "--generated-dir", str(copy)])
+    exit_code = generate.main(["--check", "--generated-dir", str(copy), "--api-doc", str(stale)])
 
     assert exit_code == 1
     stderr = capsys.readouterr().err
     assert "changed: unify/models/enrollment.py" in stderr
+    assert "stale: api.md" in stderr
     assert "Never edit generated/" in stderr
+
+
+def spec_operations(vendor: str) -> list[tuple[str, str]]:
+    """(operationId, METHOD) of every operation of the vendor's document as stored in spec/."""
+    source = generate.load_document(generate.vendor_source(ROOT / "spec" / vendor))
+    return [
+        (op["operationId"], method.upper())
+        for item in source["paths"].values()
+        for method, op in item.items()
+        if isinstance(op, dict) and "operationId" in op
+    ]
+
+
+@pytest.mark.parametrize("vendor", generate.VENDORS)
+def test_api_doc_lists_every_operation_of_the_spec(vendor: str) -> None:
+    doc = (ROOT / "docs" / "api.md").read_text()
+    section = doc.split(f"\n## {vendor}\n", 1)[1].split("\n## ", 1)[0]
+    operations = spec_operations(vendor)
+    assert operations
+    headings = re.findall(r"^#### `(\w+)`\n\n`(\w+) ", section, re.M)
+    assert sorted(headings) == sorted(operations)
+    for operation_id, _ in operations:
+        entry = section.split(f"#### `{operation_id}`", 1)[1].split("\n#### ", 1)[0]
+        for field in ("- Parameters:", "- Returns:", "- Pages:", "- Errors:"):
+            assert field in entry, (operation_id, field)
+
+
+def test_api_doc_names_the_wrapper_method_or_the_generic_call() -> None:
+    doc = (ROOT / "docs" / "api.md").read_text()
+    unify = doc.split("\n## unify\n", 1)[1].split("\n## ", 1)[0]
+    create = unify.split("#### `create_sequence_enrollment`", 1)[1].split("\n#### ", 1)[0]
+    # UnifyClient.enroll reaches create_sequence_enrollment through a private helper.
+    assert "- Wrapper: `client.enroll(" in create
+    assert "409 `ConflictError`" in create
+    entries = unify.split("\n#### ")[1:]
+    generic = [e for e in entries if "- Wrapper:" not in e]
+    assert generic and all("- Run it: `client." in e for e in generic)
+    paged = [e for e in entries if "- Pages: yes" in e]
+    assert paged and all("client.paginate(" in e for e in paged)
 
 
 def test_generation_is_reproducible(tmp_path: Path) -> None:

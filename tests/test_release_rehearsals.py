@@ -12,6 +12,9 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -291,6 +294,28 @@ def test_merged_31_excerpt_is_reported_and_keeps_every_url(tmp_path: Path) -> No
     assert {op.rsplit(".", 1)[-1] for op in build.operations} == committed_ops - {"__init__"}
 
 
+def source_archive(destination: Path) -> Path:
+    """What `make generate` reads, copied without .git."""
+    for name in ("scripts", "spec", "generated"):
+        shutil.copytree(
+            ROOT / name, destination / name, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    shutil.copytree(
+        WRAPPER, destination / "wrapper" / "sequence_clients", symlinks=True,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )  # fmt: skip
+    assert not (destination / ".git").exists()
+    return destination
+
+
+def files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
 def test_breaking_release_stops_make_generate_unless_allowed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -314,6 +339,20 @@ def test_breaking_release_stops_make_generate_unless_allowed(
 
     assert generate.main(args) == 1
     stderr = capsys.readouterr().err
+    # A copy of the tree without .git (a source archive) judges the same release the same way:
+    # the baseline is generated/ in the tree, not git history.
+    archive = source_archive(tmp_path / "archive")
+    in_archive = subprocess.run(
+        [sys.executable, str(archive / "scripts" / "generate.py"), "--source", f"unify={source}",
+         "--only", "unify"],
+        capture_output=True, text=True, check=False, cwd=archive,
+    )  # fmt: skip
+    assert (in_archive.returncode, in_archive.stderr) == (1, stderr)
+    assert files(archive / "generated") == files(ROOT / "generated")
+    assert not (archive / "docs").exists()
+    assert (archive / "spec" / "CHANGES.md").read_bytes() == (
+        UNIFY_DIR.parent / "CHANGES.md"
+    ).read_bytes()
     assert f"operation removed: {operation_id}" in stderr
     named = [line for line in stderr.splitlines() if f"python API: {module}:" in line]
     assert named, stderr
