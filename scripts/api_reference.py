@@ -36,6 +36,10 @@ statuses below are those the vendor documents for the operation (any 5xx: `Serve
 """
 
 
+class ApiReferenceError(ValueError):
+    """The generated code or the wrapper is not shaped as the reference expects; says where."""
+
+
 @dataclass(frozen=True)
 class Vendor:
     name: str  # spec/<name>/, generated/<package>/, sequence_clients.<name>
@@ -54,15 +58,17 @@ def render(generated: Path, wrapper: Path, vendors: list[Vendor]) -> str:
 def error_classes(errors_py: Path) -> dict[int, str]:
     """status -> error class name, from the `_BY_STATUS` mapping of errors.py."""
     for node in ast.parse(errors_py.read_text()).body:
-        target = node.target if isinstance(node, ast.AnnAssign) else None
-        if isinstance(target, ast.Name) and target.id == "_BY_STATUS":
-            assert isinstance(node, ast.AnnAssign) and isinstance(node.value, ast.Dict)
+        if not isinstance(node, ast.AnnAssign) or not isinstance(node.value, ast.Dict):
+            continue
+        if isinstance(node.target, ast.Name) and node.target.id == "_BY_STATUS":
             return {
                 int(ast.literal_eval(key)): ast.unparse(value)
                 for key, value in zip(node.value.keys, node.value.values, strict=True)
                 if key is not None
             }
-    raise ValueError(f"{errors_py}: no _BY_STATUS mapping")
+    raise ApiReferenceError(
+        f"{errors_py}: no `_BY_STATUS: dict[...] = {{status: error class}}` mapping"
+    )
 
 
 def error_for(status: str, statuses: dict[int, str]) -> str:
@@ -153,19 +159,24 @@ class _GeneratedOperation:
 def _generated_operation(api: Path, operation_id: str) -> _GeneratedOperation:
     matches = sorted(api.glob(f"*/{operation_id}.py"))
     if len(matches) != 1:
-        raise ValueError(f"{api}: expected one module for {operation_id}, found {len(matches)}")
+        raise ApiReferenceError(
+            f"{api}: expected one module for {operation_id}, found {len(matches)}"
+        )
     module = matches[0]
-    function = next(
+    functions = [
         node
         for node in ast.parse(module.read_text()).body
         if isinstance(node, ast.FunctionDef) and node.name == "operation"
-    )
+    ]
+    if not functions:
+        raise ApiReferenceError(f"{module}: no operation() (is spec/templates in use?)")
+    function = functions[0]
     parameters = tuple(_parameters(function.args))
     # `Operation[T]`: call() returns T; `ListOperation[PageT, ItemT]`: each page is a PageT and
     # paginate() yields ItemT.
     annotation = function.returns
     if not isinstance(annotation, ast.Subscript):
-        raise ValueError(f"{module}: operation() is not annotated Operation[...]")
+        raise ApiReferenceError(f"{module}: operation() is not annotated Operation[...]")
     pages = ast.unparse(annotation.value) == "ListOperation"
     arguments = (
         annotation.slice.elts if isinstance(annotation.slice, ast.Tuple) else [annotation.slice]

@@ -311,8 +311,12 @@ def write_api_doc(
     vendors = [
         v for v in api_vendors(spec_dir) if (generated / "spec" / f"{v.name}.openapi.json").exists()
     ]
+    try:
+        text = api_reference.render(generated, wrapper, vendors)
+    except api_reference.ApiReferenceError as error:
+        raise PipelineError(f"docs/api.md: {error}") from error
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(api_reference.render(generated, wrapper, vendors))
+    path.write_text(text)
 
 
 def install(fresh: Path, generated_dir: Path) -> None:

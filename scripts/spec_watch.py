@@ -176,9 +176,9 @@ def watch(
     generate.write_api_doc(tree.generated, tree.root / "docs" / "api.md", tree.wrapper, tree.spec)
     bump = release_bump(reports)
     version = bump_version(tree.root / "pyproject.toml", bump)
-    add_changelog_entry(
-        tree.root / "CHANGELOG.md", changelog_entry(reports, version[1], str(today))
-    )
+    if bump is not Bump.NONE:  # the same normalised spec (say, reformatted): no release to note
+        entry = changelog_entry(reports, version[1], str(today))
+        add_changelog_entry(tree.root / "CHANGELOG.md", entry)
     suite = run_suite(tests, tree.root)
     tree.pull_request.parent.mkdir(parents=True, exist_ok=True)
     tree.pull_request.write_text(pull_request(reports, suite, version))

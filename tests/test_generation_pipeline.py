@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis_jsonschema import from_schema
 from test_generated_models import CUSTOM_FORMATS, closed_schema
 
+import api_reference
 import generate
 from sequence_clients.generated.unify import Client
 from sequence_clients.generated.unify.api.sequence_enrollments import create_sequence_enrollment
@@ -175,3 +176,14 @@ def test_later_release_response_parses_with_client_from_full_document(
     assert isinstance(parsed, Enrollment)
     assert isinstance(parsed.enrolled_by_play, Unset)
     assert str(parsed.id) == body["id"]
+
+
+def test_api_doc_errors_are_the_wrappers_typed_errors() -> None:
+    from sequence_clients import errors
+
+    statuses = api_reference.error_classes(ROOT / "wrapper" / "sequence_clients" / "errors.py")
+    assert statuses
+    for status, name in statuses.items():
+        assert issubclass(getattr(errors, name), errors.APIStatusError), status
+    assert api_reference.error_for("503", statuses) == "ServerError"
+    assert api_reference.error_for("418", statuses) == "APIStatusError"
