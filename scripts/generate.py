@@ -320,9 +320,15 @@ def write_api_doc(
 
 
 def install(fresh: Path, generated_dir: Path) -> None:
-    """Replace generated/ with the fresh build (whole packages and spec files)."""
+    """Put the fresh build into generated/: each built package replaces its whole directory, each
+    built spec its file; a vendor that was not built keeps both."""
     for entry in sorted(fresh.iterdir()):
         target = generated_dir / entry.name
+        if entry.name == "spec":
+            target.mkdir(parents=True, exist_ok=True)
+            for spec in sorted(entry.iterdir()):
+                shutil.copy2(spec, target / spec.name)
+            continue
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(entry, target, ignore=shutil.ignore_patterns("__pycache__"))
 
