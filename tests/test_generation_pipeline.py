@@ -187,3 +187,16 @@ def test_api_doc_errors_are_the_wrappers_typed_errors() -> None:
         assert issubclass(getattr(errors, name), errors.APIStatusError), status
     assert api_reference.error_for("503", statuses) == "ServerError"
     assert api_reference.error_for("418", statuses) == "APIStatusError"
+
+
+def test_without_a_baseline_generate_says_so_and_stops(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "generated"
+    args = ["--baseline-dir", str(tmp_path / "no-baseline"), "--generated-dir", str(out)]
+    args += ["--changes-file", str(tmp_path / "CHANGES.md"), "--api-doc", str(tmp_path / "api.md")]
+
+    assert generate.main([*args, "--only", "boast"]) == 1
+
+    assert "no baseline" in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "CHANGES.md").exists()
