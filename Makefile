@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup generate check-generated update-specs lint test demo record record-live bench mutation
+.PHONY: setup generate check-generated update-specs spec-watch lint test demo record record-live bench mutation
 
 setup: $(INSTALLED)
 
@@ -19,11 +19,13 @@ $(INSTALLED): pyproject.toml
 		{ apt-get update -qq && apt-get install -y -qq redis-server; }
 	touch $(INSTALLED)
 
-# Prints the change report against the committed spec and writes it into spec/CHANGES.md; a
-# breaking change stops it (generated/ untouched) unless ALLOW_BREAKING=1.
+# Prints the change report against the baseline in the tree (generated/spec/) and writes it into
+# spec/CHANGES.md, and docs/api.md; a breaking change, or no baseline, stops it (generated/
+# untouched) unless ALLOW_BREAKING=1.
 generate: setup
 	$(PY) scripts/generate.py $(if $(ALLOW_BREAKING),--allow-breaking)
 
+# Fails, naming files, when generated/ or docs/api.md is not what `make generate` produces.
 check-generated: setup
 	$(PY) scripts/generate.py --check
 
@@ -31,6 +33,13 @@ check-generated: setup
 # elsewhere, and MERGE=1 merges an excerpt of some operations into the stored one.
 update-specs: setup
 	$(PY) scripts/fetch_specs.py $(if $(UNIFY_SPEC),--vendor unify --source '$(UNIFY_SPEC)') $(if $(MERGE),--merge)
+
+# Takes a new vendor release in, if there is one, and prepares its pull request: regenerate,
+# report, bump the version, CHANGELOG entry, run the suite, write build/release/PR.md. Exit codes
+# in scripts/spec_watch.py (0 none, 10 compatible, 20 breaking, 30 suite failed, 1 error).
+# Same UNIFY_SPEC and MERGE as update-specs; SPEC_WATCH_TESTS="<command>" replaces `make test`.
+spec-watch: setup
+	$(PY) scripts/spec_watch.py $(if $(UNIFY_SPEC),--vendor unify --source '$(UNIFY_SPEC)') $(if $(MERGE),--merge)
 
 lint: setup
 	$(BIN)/ruff check .

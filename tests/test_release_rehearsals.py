@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,7 +35,9 @@ from sequence_clients.generated.unify.models import SequenceEnrollmentStatus
 ROOT = Path(__file__).resolve().parent.parent
 UNIFY_DIR = ROOT / "spec" / "unify"
 BOAST_DIR = ROOT / "spec" / "boast"
-EXCERPT_31 = ROOT.parent / "shared" / "reference" / "unify" / "create-enrollment.openapi.yaml"
+# The vendor's documents beside the clone (../shared, as CI has it); elsewhere: this variable.
+REFERENCE = Path(os.environ.get("SEQUENCE_CLIENTS_REFERENCE", ROOT.parent / "shared" / "reference"))
+EXCERPT_31 = REFERENCE / "unify" / "create-enrollment.openapi.yaml"
 WRAPPER = ROOT / "wrapper" / "sequence_clients"
 Document = dict[str, Any]
 
@@ -150,7 +156,7 @@ def test_new_operation_is_reported_and_generated(tmp_path: Path) -> None:
 
 def wrapper_operation() -> tuple[str, str]:
     """An operation the wrapper calls: (operationId, its generated module path)."""
-    users = spec_report._wrapper_users(WRAPPER, "unify")
+    users = spec_report.wrapper_users(WRAPPER, "unify")
     module = sorted(name for name in users if ".api." in name)[0]
     return module.rsplit(".", 1)[-1], module
 
@@ -288,6 +294,28 @@ def test_merged_31_excerpt_is_reported_and_keeps_every_url(tmp_path: Path) -> No
     assert {op.rsplit(".", 1)[-1] for op in build.operations} == committed_ops - {"__init__"}
 
 
+def source_archive(destination: Path) -> Path:
+    """What `make generate` reads, copied without .git."""
+    for name in ("scripts", "spec", "generated"):
+        shutil.copytree(
+            ROOT / name, destination / name, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    shutil.copytree(
+        WRAPPER, destination / "wrapper" / "sequence_clients", symlinks=True,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )  # fmt: skip
+    assert not (destination / ".git").exists()
+    return destination
+
+
+def files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
 def test_breaking_release_stops_make_generate_unless_allowed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -295,7 +323,10 @@ def test_breaking_release_stops_make_generate_unless_allowed(
 
     source = release(tmp_path, without_operation(operation_id))
     out, changes_file = tmp_path / "generated", tmp_path / "CHANGES.md"
+    api_doc = tmp_path / "api.md"
     args = [
+        "--api-doc",
+        str(api_doc),
         "--source",
         f"unify={source}",
         "--generated-dir",
@@ -308,12 +339,26 @@ def test_breaking_release_stops_make_generate_unless_allowed(
 
     assert generate.main(args) == 1
     stderr = capsys.readouterr().err
+    # A copy of the tree without .git (a source archive) judges the same release the same way:
+    # the baseline is generated/ in the tree, not git history.
+    archive = source_archive(tmp_path / "archive")
+    in_archive = subprocess.run(
+        [sys.executable, str(archive / "scripts" / "generate.py"), "--source", f"unify={source}",
+         "--only", "unify"],
+        capture_output=True, text=True, check=False, cwd=archive,
+    )  # fmt: skip
+    assert (in_archive.returncode, in_archive.stderr) == (1, stderr)
+    assert files(archive / "generated") == files(ROOT / "generated")
+    assert not (archive / "docs").exists()
+    assert (archive / "spec" / "CHANGES.md").read_bytes() == (
+        UNIFY_DIR.parent / "CHANGES.md"
+    ).read_bytes()
     assert f"operation removed: {operation_id}" in stderr
     named = [line for line in stderr.splitlines() if f"python API: {module}:" in line]
     assert named, stderr
-    for user in spec_report._wrapper_users(WRAPPER, "unify")[module]:
+    for user in spec_report.wrapper_users(WRAPPER, "unify")[module]:
         assert user in named[0]  # the wrapper methods that are now dead
-    assert not out.exists() and not changes_file.exists()  # nothing written
+    assert not out.exists() and not changes_file.exists() and not api_doc.exists()
 
     assert generate.main([*args, "--allow-breaking"]) == 0
     report = changes_file.read_text()

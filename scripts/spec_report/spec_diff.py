@@ -1,7 +1,6 @@
-"""The change report of `make generate`: what a vendor release changes, and for whom it breaks.
+"""Spec diff: every difference between two normalised documents that a client can notice.
 
-Two inputs per vendor: the committed normalised spec (generated/spec/<vendor>.openapi.json at git
-HEAD) and the one just built. Every difference becomes a `Change`, judged twice:
+Each becomes a `Change` judged twice:
 
 - deployed: a service already running the old client, talking to the new API. Will the new
   responses still parse, and will its requests still be accepted?
@@ -9,69 +8,21 @@ HEAD) and the one just built. Every difference becomes a `Change`, judged twice:
   still type-check and behave the same?
 
 Each verdict is OK, REVIEW (works, but someone should look: e.g. a new enum value arrives as a
-member code has never seen) or BREAKING. The public Python API of the generated packages is
-compared with griffe (`find_breaking_changes`); for each removed or changed object, the wrapper's
-public functions that use it are named. Any BREAKING entry stops `make generate` unless it runs
-with ALLOW_BREAKING=1.
+member code has never seen) or BREAKING.
 """
 
 from __future__ import annotations
 
-import ast
-import functools
-import hashlib
-import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from enum import Enum
-from pathlib import Path
 from typing import Any
 
 from normalize_spec import HTTP_METHODS
 from open_enums import reachable_components, request_schemas, response_schemas
 
+from .changes import BREAKING, OK, REVIEW, Change
+
 Schema = dict[str, Any]
 _REF_PREFIX = "#/components/schemas/"
-
-
-class Verdict(Enum):
-    OK = "ok"
-    REVIEW = "review"
-    BREAKING = "breaking"
-
-
-OK, REVIEW, BREAKING = Verdict.OK, Verdict.REVIEW, Verdict.BREAKING
-
-
-@dataclass(frozen=True)
-class Change:
-    kind: str  # e.g. "enum value added"
-    where: str  # e.g. "SequenceEnrollmentStatus" or "Enrollment.status"
-    detail: str
-    deployed: Verdict
-    code: Verdict
-    why: str = ""
-
-    @property
-    def breaking(self) -> bool:
-        return BREAKING in (self.deployed, self.code)
-
-    def line(self) -> str:
-        mark = (
-            "BREAKING"
-            if self.breaking
-            else "review"
-            if REVIEW in (self.deployed, self.code)
-            else "ok"
-        )
-        why = f" ({self.why})" if self.why else ""
-        return (
-            f"[{mark}] {self.kind}: {self.where}{': ' + self.detail if self.detail else ''}"
-            f" | deployed clients: {self.deployed.value} | code: {self.code.value}{why}"
-        )
-
-
-# ----------------------------------------------------------------------------- spec comparison
 
 
 def spec_changes(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
@@ -112,7 +63,7 @@ class _Directions:
         )
 
 
-def _operations(doc: dict[str, Any]) -> dict[str, tuple[str, str, dict[str, Any]]]:
+def operations(doc: dict[str, Any]) -> dict[str, tuple[str, str, dict[str, Any]]]:
     """operationId -> (method, absolute URL, operation): a move is a change of absolute URL."""
     found = {}
     document_server = _server(doc.get("servers"), "")
@@ -131,7 +82,7 @@ def _server(servers: Any, default: str) -> str:
 
 
 def _operation_changes(old: dict[str, Any], new: dict[str, Any]) -> Iterator[Change]:
-    before, after = _operations(old), _operations(new)
+    before, after = operations(old), operations(new)
     for op_id in sorted(before.keys() - after.keys()):
         method, path, _ = before[op_id]
         yield Change(
@@ -370,253 +321,3 @@ def _constructed(schema: Schema) -> bool:
 
 def _enum_values(schema: Schema) -> list[Any]:
     return [v for v in schema.get("enum", []) if v is not None]
-
-
-# ----------------------------------------------------------------------------- Python API
-
-
-def api_changes(
-    old_root: Path | None, new_root: Path, package: str, wrapper: Path | None
-) -> list[Change]:
-    """griffe's breaking changes between two generated trees, with the wrapper code that uses them.
-
-    `old_root`/`new_root` hold the package directory; None for `old_root` means the committed tree
-    (git HEAD of this repository).
-    """
-    import griffe  # a second or two to import: only when a report is asked for
-
-    old = (
-        _committed_api(package)
-        if old_root is None
-        else griffe.load(package, search_paths=[old_root])
-    )
-    new = griffe.load(package, search_paths=[new_root])
-    users = _wrapper_users(wrapper, package) if wrapper else {}
-    found: list[tuple[str, str]] = []
-    for breakage in griffe.find_breaking_changes(old, new):
-        detail = breakage.kind.value
-        if breakage.old_value is not None and breakage.new_value is not None:
-            detail += f" ({_short(breakage.old_value)} -> {_short(breakage.new_value)})"
-        found.append((breakage.obj.path, detail))
-    # griffe compares presence, parameters and defaults, not annotations: a field whose type
-    # changes (`str` -> `int`) would pass unnamed, so annotations are compared here.
-    found += _annotation_changes(old, new)
-    changes = []
-    for path, detail in sorted(found):  # griffe's order follows the file system's
-        used_by = sorted({u for name, who in users.items() if _touches(name, path) for u in who})
-        if used_by:
-            detail += f"; used by {', '.join(used_by)}"
-        changes.append(Change("python API", path, detail, OK, BREAKING))
-    return changes
-
-
-@functools.cache
-def _committed_api(package: str) -> Any:
-    import griffe
-
-    root = Path(__file__).resolve().parent.parent
-    return griffe.load_git(package, ref="HEAD", repo=root, search_paths=[root / "generated"])
-
-
-def _annotation_changes(old: Any, new: Any) -> list[tuple[str, str]]:
-    changes = []
-    for obj in _api_objects(old):
-        try:
-            twin = new[obj.path.removeprefix(old.path + ".")]
-        except KeyError:
-            continue  # removed: griffe reports it
-        if twin.is_alias or twin.kind != obj.kind:
-            continue
-        if obj.is_attribute and str(obj.annotation) != str(twin.annotation):
-            changes.append((obj.path, f"type changed ({obj.annotation} -> {twin.annotation})"))
-        elif obj.is_function:
-            if str(obj.returns) != str(twin.returns):
-                before, after = _short(obj.returns), _short(twin.returns)
-                changes.append((obj.path, f"return type changed ({before} -> {after})"))
-            for parameter in obj.parameters:
-                if parameter.name not in twin.parameters:
-                    continue
-                before, after = parameter.annotation, twin.parameters[parameter.name].annotation
-                if str(before) != str(after):
-                    changes.append(
-                        (obj.path, f"parameter {parameter.name} type changed ({before} -> {after})")
-                    )
-    return changes
-
-
-def _api_objects(obj: Any) -> Iterator[Any]:
-    for member in obj.members.values():
-        if member.is_alias or (member.name.startswith("_") and member.name != "__init__"):
-            continue
-        yield member
-        if member.is_module or member.is_class:
-            yield from _api_objects(member)
-
-
-def _short(value: object) -> str:
-    text = " ".join(str(value).split())
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _touches(imported: str, changed: str) -> bool:
-    """A wrapper import of `imported` is affected by a change to `changed` (same object or inside).
-
-    Models are imported from the package (`models.Enrollment`) but live in their own module
-    (`models.enrollment.Enrollment`): the module part is dropped before comparing.
-    """
-    parts = changed.split(".")
-    if len(parts) > 3 and parts[1] == "models":
-        changed = ".".join([*parts[:2], *parts[3:]])
-    return (
-        changed == imported
-        or changed.startswith(imported + ".")
-        or imported.startswith(changed + ".")
-    )
-
-
-def _wrapper_users(wrapper: Path, package: str) -> dict[str, set[str]]:
-    """Generated object path (as griffe names it) -> wrapper public functions that use it."""
-    users: dict[str, set[str]] = {}
-    prefix = f"sequence_clients.generated.{package}"
-    for source in sorted(wrapper.rglob("*.py")):
-        if "generated" in source.relative_to(wrapper).parts:
-            continue
-        module = ".".join(("sequence_clients", *source.relative_to(wrapper).with_suffix("").parts))
-        module = module.removesuffix(".__init__")
-        tree = ast.parse(source.read_text())
-        imported = _generated_imports(tree, module, prefix, package)
-        for qualname, node in _public_functions(tree):
-            names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-            names |= {
-                n.value.id
-                for n in ast.walk(node)
-                if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
-            }
-            for local in names & imported.keys():
-                users.setdefault(imported[local], set()).add(f"{module}.{qualname}")
-    return users
-
-
-def _generated_imports(tree: ast.Module, module: str, prefix: str, package: str) -> dict[str, str]:
-    found = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parent = (
-                    module.split(".")[: -node.level]
-                    if not module.endswith("__init__")
-                    else module.split(".")
-                )
-                base = ".".join([*parent, *([base] if base else [])])
-            if not base.startswith(prefix):
-                continue
-            for alias in node.names:
-                found[alias.asname or alias.name] = (
-                    f"{package}{base.removeprefix(prefix)}.{alias.name}"
-                )
-    return found
-
-
-def _public_functions(tree: ast.Module) -> Iterator[tuple[str, ast.AST]]:
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not node.name.startswith(
-            "_"
-        ):
-            yield node.name, node
-        elif isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
-            for member in node.body:
-                if isinstance(member, ast.FunctionDef | ast.AsyncFunctionDef) and (
-                    not member.name.startswith("_") or member.name == "__init__"
-                ):
-                    yield f"{node.name}.{member.name}", member
-
-
-# ----------------------------------------------------------------------------- the report
-
-
-@dataclass(frozen=True)
-class VendorReport:
-    vendor: str
-    old_digest: str
-    new_digest: str
-    changes: list[Change]
-
-    @property
-    def breaking(self) -> list[Change]:
-        return [c for c in self.changes if c.breaking]
-
-    def text(self) -> str:
-        if not self.changes:
-            return f"{self.vendor}: no changes against the committed spec"
-        counted = f"{len(self.changes)} change(s), {len(self.breaking)} breaking"
-        lines = [
-            f"{self.vendor}: {counted} (normalised spec {self.old_digest} -> {self.new_digest})"
-        ]
-        return "\n".join([*lines, *(f"  {c.line()}" for c in self.changes)])
-
-    def markdown(self) -> str:
-        def cell(text: str) -> str:
-            return text.replace("|", "\\|")
-
-        rows = [
-            f"| {c.kind} | `{cell(c.where)}` | {cell(c.detail)} | {c.deployed.value} "
-            f"| {c.code.value} | {cell(c.why)} |"
-            for c in self.changes
-        ]
-        changelog = [
-            f"- {self.vendor}: {c.kind} `{c.where}`{' ' + c.detail if c.detail else ''}"
-            + (" (breaking)" if c.breaking else "")
-            for c in self.changes
-            if c.kind != "python API"
-        ]
-        api = [c for c in self.changes if c.kind == "python API"]
-        if api:
-            changelog.append(
-                f"- {self.vendor}: {len(api)} public objects of the generated package changed or"
-                " removed (breaking for code; listed in spec/CHANGES.md)"
-            )
-        return "\n".join(
-            [
-                f"## {self.vendor}: normalised spec {self.old_digest} -> {self.new_digest}",
-                "",
-                f"{len(self.changes)} change(s), {len(self.breaking)} breaking.",
-                "",
-                "| Change | Where | Detail | Deployed old clients | Code using the API | Why |",
-                "|---|---|---|---|---|---|",
-                *rows,
-                "",
-                "For CHANGELOG.md, `### Vendor API changes` under `[Unreleased]`:",
-                "",
-                *changelog,
-                "",
-            ]
-        )
-
-
-def digest(document: dict[str, Any]) -> str:
-    canonical = json.dumps(document, sort_keys=True, ensure_ascii=False).encode()
-    return hashlib.sha256(canonical).hexdigest()[:12]
-
-
-CHANGES_HEADER = """# Vendor API changes, as `make generate` reported them
-
-Written by scripts/generate.py (scripts/spec_report.py): one section per regeneration that changed
-a vendor's normalised spec, newest first, judged for deployed old clients and for code using the
-API. Regenerating the same spec again rewrites its own section, never adds one. Do not edit by hand.
-"""
-
-
-def update_changes_file(path: Path, reports: list[VendorReport]) -> None:
-    """Put each report with changes at the top of `path`, replacing an earlier one for the same spec."""
-    sections = _sections(path.read_text()) if path.exists() else []
-    for report in reversed([r for r in reports if r.changes]):
-        heading = f"## {report.vendor}: normalised spec {report.old_digest} -> {report.new_digest}"
-        sections = [s for s in sections if not s.startswith(heading)]
-        sections.insert(0, report.markdown())
-    path.write_text(CHANGES_HEADER + "".join("\n" + s.rstrip("\n") + "\n" for s in sections))
-
-
-def _sections(text: str) -> list[str]:
-    parts = text.split("\n## ")
-    return ["## " + part for part in parts[1:]]
