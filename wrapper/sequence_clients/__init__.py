@@ -7,20 +7,66 @@ Beyond the named methods, any generated operation runs through the same request 
 modules under `sequence_clients.generated.unify.api` and `sequence_clients.generated.boast.api`.
 """
 
-from . import errors
-from ._pagination import AsyncPager, Page, SyncPager
-from ._plan import RetryPolicy
-from ._ratelimit import RateLimit
-from .boast import AsyncBoastClient, BoastClient
-from .oauth import OAuthToken, TokenStore, aexchange_code, authorization_url, exchange_code
-from .unify import AsyncUnifyClient, UnifyClient
+from typing import TYPE_CHECKING
 
-__version__: str  # read on first use (PEP 562): importlib.metadata costs a third of our import
+if TYPE_CHECKING:
+    from . import errors
+    from ._aiohttp import AioHttpClient as AioHttpClient
+    from ._pagination import AsyncPager, Page, SyncPager
+    from ._plan import RetryPolicy
+    from ._ratelimit import RateLimit
+    from .boast import AsyncBoastClient, BoastClient
+    from .oauth import OAuthToken, TokenStore, aexchange_code, authorization_url, exchange_code
+    from .unify import AsyncUnifyClient, UnifyClient
+
+__version__: str  # read on first use: importlib.metadata costs a third of our import
+
+# Every export loads on first use (PEP 562): `from sequence_clients import UnifyClient` imports
+# Unify's code only (never Boast's generated client or OAuth, nor aiohttp), and the CLI, a
+# subpackage, starts without importing any client at all.
+_LAZY = {
+    "errors": "errors",
+    "AsyncPager": "_pagination",
+    "Page": "_pagination",
+    "SyncPager": "_pagination",
+    "RetryPolicy": "_plan",
+    "RateLimit": "_ratelimit",
+    "AsyncUnifyClient": "unify",
+    "UnifyClient": "unify",
+    "AsyncBoastClient": "boast",
+    "BoastClient": "boast",
+    "OAuthToken": "oauth",
+    "TokenStore": "oauth",
+    "aexchange_code": "oauth",
+    "authorization_url": "oauth",
+    "exchange_code": "oauth",
+    "AioHttpClient": "_aiohttp",
+}
 
 
-def __getattr__(name: str) -> str:
-    if name != "__version__":
+def __getattr__(name: str) -> object:
+    if name == "__version__":
+        return _version()
+    module = _LAZY.get(name)
+    if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    try:
+        loaded = import_module(f".{module}", __name__)
+    except ModuleNotFoundError as missing:
+        if module != "_aiohttp":
+            raise
+        raise ImportError(
+            f"{name} needs the aiohttp extra ({missing.name} is missing): "
+            "pip install 'sequence-clients[aiohttp]'"
+        ) from missing
+    found = loaded if module == name else getattr(loaded, name)
+    globals()[name] = found
+    return found
+
+
+def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -31,6 +77,8 @@ def __getattr__(name: str) -> str:
     return found
 
 
+# AioHttpClient is left out of __all__: it needs the aiohttp extra, and `import *` must work
+# without it.
 __all__ = [
     "AsyncBoastClient",
     "AsyncPager",
