@@ -68,9 +68,10 @@ def test_an_endpoint_module_loads_with_the_first_call_that_uses_it() -> None:
         "unify.retrieve_sequence.operation\n"
     )
     assert "sequence_clients.generated.unify.api.sequences.retrieve_sequence" in loaded
-    assert not loaded & (endpoint_modules("unify") - {
-        "sequence_clients.generated.unify.api.sequences.retrieve_sequence"
-    })
+    assert not loaded & (
+        endpoint_modules("unify")
+        - {"sequence_clients.generated.unify.api.sequences.retrieve_sequence"}
+    )
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ What this module adds to httpx-aiohttp, so the clients' promises hold on it as o
   phase timeouts (pool + connect + write + read, each already cut to a call's deadline) is
   stopped as a write timeout.
 - no second cookie jar: cookies are httpx's business; aiohttp's session keeps none.
+- no hidden resend: aiohttp's own retry of an idempotent request is off; `max_retries` counts.
 Proxies (`proxy=`, and the environment's with `trust_env=True`, NO_PROXY included) are httpx's
 mounts, each on this transport; redirects are never followed by aiohttp.
 """
@@ -118,7 +119,12 @@ class AiohttpTransportTyped(AiohttpTransport):
             limit=self.limits.max_connections or 0,  # httpx's None and aiohttp's 0: no limit
             keepalive_timeout=self.limits.keepalive_expiry,
         )
-        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+        session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+        # aiohttp resends an idempotent request once when the connection drops; the clients'
+        # retry policy decides every resend (max_retries, back-off, a rate limit slot each).
+        if hasattr(session, "_retry_connection"):
+            session._retry_connection = False
+        return session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         try:
