@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
-from conftest import AsyncHttp
 
 from sequence_clients import AsyncUnifyClient, RetryPolicy, errors
 from sequence_clients.sandbox import Sandbox
 
+# The `async_http` fixture (conftest): an httpx.AsyncClient on the parametrized transport.
+AsyncHttp = Callable[..., httpx.AsyncClient]
 FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
 SEQUENCE_ID = uuid.UUID("3d1f0e2c-5b4a-4c3d-9e8f-7a6b5c4d3e2f")
 PAUSED = b'{"id": "3d1f0e2c-5b4a-4c3d-9e8f-7a6b5c4d3e2f", "is_paused": true}'
