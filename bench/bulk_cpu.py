@@ -11,6 +11,10 @@ bulk-enroll <= 0.8 ms per row at 10,000 rows (after its imports, as bench/overhe
 Every run must enroll every row.
 
     .venv/bin/python bench/bulk_cpu.py [--rows 6000] [--rounds 3] [--rows-at-scale 10000]
+        [--before TREE]
+
+`--before TREE` also runs bulk-enroll from another source tree (e.g. a `git archive` of main)
+in every round, with this venv's dependencies: before and after from one run.
 """
 
 from __future__ import annotations
@@ -32,12 +36,20 @@ TARGET_VS_PEER = 2.0
 TARGET_MS_PER_ROW = 0.8
 
 
-def engine_run(rows: int, folder: Path) -> tuple[float, float]:
-    """bulk-enroll's (CPU s in all, CPU s after imports) for `rows` rows."""
+def engine_run(rows: int, folder: Path, tree: Path | None = None) -> tuple[float, float]:
+    """bulk-enroll's (CPU s in all, CPU s after imports) for `rows` rows (from `tree`'s code)."""
     with sandbox_process(folder, people=rows) as sandbox:
         csv_path = write_csv(folder / "people.csv", sandbox.people)
         extra = ["--rate-limit", "1000000/s", "--concurrency", str(CONCURRENCY)]
-        run = run_bulk_cli(sandbox, csv_path, extra=extra)
+        saved = os.environ.get("PYTHONPATH")
+        if tree is not None:
+            os.environ["PYTHONPATH"] = str(tree.resolve() / "wrapper")
+        try:
+            run = run_bulk_cli(sandbox, csv_path, extra=extra)
+        finally:
+            os.environ.pop("PYTHONPATH", None)
+            if saved is not None:
+                os.environ["PYTHONPATH"] = saved
     if not run.probe or run.counts["enrolled"] != rows:
         raise RuntimeError(f"bulk-enroll exited {run.exit_code}: {run.counts}\n{run.stderr}")
     return run.probe["cpu_s"], run.probe["cpu_s"] - run.probe["cpu_after_import_s"]
@@ -70,6 +82,7 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=6000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rows-at-scale", type=int, default=10_000, help="0 skips it")
+    parser.add_argument("--before", type=Path, help="a source tree to compare with")
     args = parser.parse_args()
     # Measured processes find their bytecode cached, as an installed package has it.
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -80,11 +93,15 @@ def main() -> int:
     )
     engine: list[tuple[float, float]] = []
     peer: list[tuple[float, float]] = []
+    before: list[tuple[float, float]] = []
     with tempfile.TemporaryDirectory(prefix="bench-bulk-cpu-") as tmp:
         for round_ in range(args.rounds):
             runs = [("engine", engine_run, engine), ("peer", peer_run, peer)]
             for name, run, into in runs if round_ % 2 == 0 else runs[::-1]:
                 into.append(run(args.rows, Path(tmp) / f"{name}-{round_}"))
+            if args.before:
+                folder = Path(tmp) / f"before-{round_}"
+                before.append(engine_run(args.rows, folder, args.before))
         at_scale = (
             engine_run(args.rows_at_scale, Path(tmp) / "scale") if args.rows_at_scale else None
         )
@@ -93,11 +110,17 @@ def main() -> int:
         return statistics.median(sample[which] for sample in samples) / args.rows * 1000
 
     print(f"\n  {'CPU ms per row':<16} {'in all':>8} {'after imports':>14}")
-    for name, samples in (("bulk-enroll", engine), ("aiohttp peer", peer)):
+    rows = [("bulk-enroll", engine), ("aiohttp peer", peer)]
+    if before:
+        rows.append(("before", before))
+    for name, samples in rows:
         print(f"  {name:<16} {per_row(samples, 0):>8.3f} {per_row(samples, 1):>14.3f}")
     ratio = statistics.median(e[0] / p[0] for e, p in zip(engine, peer, strict=True))
     after = statistics.median(e[1] / p[1] for e, p in zip(engine, peer, strict=True))
     print(f"  bulk-enroll ÷ peer: {ratio:.2f} in all, {after:.2f} after imports")
+    if before:
+        was = statistics.median(b[0] / p[0] for b, p in zip(before, peer, strict=True))
+        print(f"  before ÷ peer: {was:.2f} in all")
     checks = {f"bulk-enroll ÷ peer <= {TARGET_VS_PEER} ({ratio:.2f})": ratio <= TARGET_VS_PEER}
     if at_scale is not None:
         ms = at_scale[1] / args.rows_at_scale * 1000
