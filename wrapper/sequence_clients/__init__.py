@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .oauth import OAuthToken, TokenStore, aexchange_code, authorization_url, exchange_code
     from .unify import AsyncUnifyClient, UnifyClient
 
-__version__: str  # read on first use: importlib.metadata costs a third of our import
+__version__: str  # read on first use (installed_version)
 
 # Every export loads on first use (PEP 562): `from sequence_clients import UnifyClient` imports
 # Unify's code only (never Boast's generated client or OAuth, nor aiohttp), and the CLI, a
@@ -67,14 +67,26 @@ def __getattr__(name: str) -> object:
 
 
 def _version() -> str:
+    found = installed_version()
+    globals()["__version__"] = found
+    return found
+
+
+def installed_version() -> str:
+    """This package's version: from the module the build writes, else the installed metadata
+    (importlib.metadata costs more than the rest of `sequence-clients --version`)."""
+    try:
+        from ._version import __version__ as written  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:  # a source tree built before the version hook, or never installed
+        pass
+    else:
+        return str(written)
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        found = version("sequence-clients")
+        return version("sequence-clients")
     except PackageNotFoundError:  # imported from a source tree that was never installed
-        found = "0+unknown"
-    globals()["__version__"] = found
-    return found
+        return "0+unknown"
 
 
 # AioHttpClient is left out of __all__: it needs the aiohttp extra, and `import *` must work

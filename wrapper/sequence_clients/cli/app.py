@@ -112,9 +112,9 @@ app = typer.Typer(
 
 def _print_version(wanted: bool) -> None:
     if wanted:
-        import importlib.metadata
+        from .. import installed_version
 
-        typer.echo(f"sequence-clients {importlib.metadata.version('sequence-clients')}")
+        typer.echo(f"sequence-clients {installed_version()}")
         raise typer.Exit()
 
 
