@@ -16,10 +16,13 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
+import aiohttp
 import httpx
 import pytest
 
 from sequence_clients import AsyncUnifyClient, RetryPolicy, errors
+from sequence_clients._aiohttp import typed_failure
+from sequence_clients._transport import translate
 from sequence_clients.sandbox import Sandbox
 
 # The `async_http` fixture (conftest): an httpx.AsyncClient on the parametrized transport.
@@ -298,3 +301,34 @@ async def test_enrollments_through_resets_and_5xx_end_enrolled_once_each(
     assert state.active_enrollment_count(sequence_id) == len(people)
     assert state.duplicate_active_enrollments() == []
     assert sandbox.stats.unify.faults["reset_after_commit"] > 0
+
+
+# Failures no loopback server provokes on demand ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raised", "kind", "never_sent"),
+    [
+        (aiohttp.ServerDisconnectedError(), errors.APIConnectionError, False),
+        (aiohttp.ClientOSError(104, "reset"), errors.APIConnectionError, False),
+        (aiohttp.ClientPayloadError("cut short"), errors.APIConnectionError, False),
+        (aiohttp.ConnectionTimeoutError("connect"), errors.APITimeoutError, True),
+        (aiohttp.SocketTimeoutError("read"), errors.APITimeoutError, False),
+        (aiohttp.ClientError("other"), errors.APIConnectionError, False),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, Exception) else str(value),
+)
+@pytest.mark.parametrize("wrapped", [False, True], ids=["raw", "as httpx-aiohttp maps it"])
+def test_each_aiohttp_failure_is_the_typed_error_httpx_would_give(
+    raised: Exception, kind: type[errors.APIConnectionError], never_sent: bool, wrapped: bool
+) -> None:
+    # httpx-aiohttp raises e.g. ConnectTimeout *from* a ServerDisconnectedError: the cause decides.
+    failure: Exception = raised
+    if wrapped:
+        failure = httpx.ConnectTimeout("as mapped upstream")
+        failure.__cause__ = raised
+    typed = typed_failure(failure)
+    typed.request = httpx.Request("POST", "http://127.0.0.1/x")
+    error = translate(typed)
+    assert type(error) is kind
+    assert error.maybe_applied is (not never_sent)
