@@ -68,7 +68,7 @@ record-live: setup
 # misses a target (exit 1);
 # `make bench` then fails. Quiet machine please: the figures are CPU-bound.
 bench: setup
-	@status=0; for script in overhead bulk scale shared_quota; do \
+	@status=0; for script in startup transport overhead bulk_cpu bulk scale shared_quota; do \
 		$(PY) bench/$$script.py || status=1; \
 	done; exit $$status
 

@@ -10,11 +10,11 @@ limiter at the same rate, on a generated CSV of seeded people:
   engine           no faults
   engine+faults    5% 5xx, 2% connection reset after the enrollment was committed, 1% bursts
                    of three 429s
-  peer+faults      the competent peer: what a good engineer writes in an afternoon —
-                   asyncio, the generated `create_sequence_enrollment.asyncio_detailed`, a
-                   semaphore (--concurrency), aiolimiter at the limit, tenacity retrying 429,
-                   5xx and transport errors with jittered back-off that honours Retry-After,
-                   and a 409 on a retry read as "already enrolled"
+  peer+faults      the competent peer, as a good engineer writes it today
+                   (bench/peer_aiohttp.py, a process of its own): plain aiohttp, a semaphore
+                   (--concurrency), aiolimiter at the limit, tenacity retrying 429, 5xx and
+                   connection errors with jittered back-off that honours Retry-After, and a
+                   409 on a retry read as "already enrolled"
   naive+faults     a sequential loop over the generated
                    `create_sequence_enrollment.sync_detailed` with tenacity retries on 429,
                    5xx and transport errors; a smaller sample, extrapolated (labelled)
@@ -34,7 +34,9 @@ judged on the budget used.
 from __future__ import annotations
 
 import argparse
-import asyncio
+import json
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -44,7 +46,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiolimiter
 import httpx
 import tenacity
 from _harness import (
@@ -66,6 +67,7 @@ TARGET_SHARE = 0.95
 FAULTS = "5xx=0.05,reset-after-commit=0.02,burst=0.01"
 NAIVE_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 PEER_ATTEMPTS = 6
+PEER = Path(__file__).with_name("peer_aiohttp.py")
 
 
 @dataclass
@@ -207,114 +209,49 @@ def naive(faults: str | None, args: argparse.Namespace, workdir: Path) -> Scenar
 
 
 def competent(faults: str | None, args: argparse.Namespace, workdir: Path, rate: float) -> Scenario:
-    """The competent peer: an afternoon's asyncio script over the generated async client."""
+    """The competent peer (bench/peer_aiohttp.py: plain aiohttp, a semaphore, aiolimiter,
+    tenacity), a process of its own like the engine, under the same limit and faults."""
+    folder = workdir / "peer"
     with sandbox_process(
-        workdir / "peer",
+        folder,
         people=args.rows,
         rate_limit=args.limit,
         latency=args.latency,
         faults=faults,
         seed=args.seed,
     ) as sandbox:
-        statuses: Counter[int] = Counter()
-        retries: Counter[str] = Counter()
-        outcomes: Counter[str] = Counter()
-        believed: set[str] = set()
-        elapsed = asyncio.run(_peer_run(sandbox, args, rate, statuses, retries, outcomes, believed))
+        csv_path = write_csv(folder / "people.csv", sandbox.people)
+        out = folder / "peer.json"
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, str(PEER), str(out), str(csv_path), "--base-url", sandbox.base_url,
+             "--sequence", sandbox.sequence_id, "--mailbox", sandbox.mailbox,
+             "--concurrency", str(args.concurrency), "--rate", str(rate),
+             "--attempts", str(PEER_ATTEMPTS)],
+            env=os.environ | {"UNIFY_API_KEY": sandbox.api_key},
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        wall = time.perf_counter() - start
+        if done.returncode:
+            raise RuntimeError(f"the peer exited {done.returncode}:\n{done.stderr}")
+        result = json.loads(out.read_text())
         server = sandbox.server_stats()
         vendor = count_enrollments(sandbox, sandbox.people)
+    believed = set(result["believed"])
     return Scenario(
         name="peer+faults" if faults else "peer",
         rows=len(sandbox.people),
-        elapsed=elapsed,
-        wall=elapsed,
+        elapsed=result["elapsed_seconds"],
+        wall=wall,
         server=server,
         duplicates=vendor.duplicates,
         lost=vendor.lost,
         unexpected=vendor.unexpected,
         misreported=sum((p in believed) != (p in vendor.active) for p in sandbox.people),
-        client_429=statuses[429],
-        retries=retries,
-        outcomes=dict(outcomes),
+        client_429=int(result["statuses"].get("429", 0)),
+        retries=Counter(result["retries"]),
+        outcomes=result["outcomes"],
     )
-
-
-async def _peer_run(
-    sandbox: Any,
-    args: argparse.Namespace,
-    rate: float,
-    statuses: Counter[int],
-    retries: Counter[str],
-    outcomes: Counter[str],
-    believed: set[str],
-) -> float:
-    async def on_response(response: httpx.Response) -> None:
-        statuses[response.status_code] += 1
-
-    client = Client(
-        base_url=sandbox.base_url,
-        headers={"x-api-key": sandbox.api_key},
-        timeout=httpx.Timeout(30),
-        httpx_args={
-            "event_hooks": {"response": [on_response]},
-            "limits": httpx.Limits(max_connections=args.concurrency),
-        },
-    )
-    limiter = aiolimiter.AsyncLimiter(rate, 1.0)
-    in_flight = asyncio.Semaphore(args.concurrency)
-    backoff = tenacity.wait_random_exponential(multiplier=0.25, max=10)
-    sequence_id, mailbox = uuid.UUID(sandbox.sequence_id), sandbox.mailbox
-
-    def wait(state: tenacity.RetryCallState) -> float:
-        outcome = state.outcome
-        if outcome is not None and not outcome.failed:
-            retry_after = outcome.result().headers.get("retry-after", "")
-            if retry_after.isdigit():
-                return float(retry_after)
-        return backoff(state)
-
-    def on_retry(state: tenacity.RetryCallState) -> None:
-        outcome = state.outcome
-        error = outcome.exception() if outcome else None
-        if error is not None:
-            retries[type(error).__name__] += 1
-        elif outcome is not None:
-            retries[f"HTTP {outcome.result().status_code}"] += 1
-
-    @tenacity.retry(
-        retry=tenacity.retry_if_exception_type(httpx.TransportError)
-        | tenacity.retry_if_result(lambda r: r.status_code in NAIVE_RETRY_STATUSES),
-        wait=wait,
-        stop=tenacity.stop_after_attempt(PEER_ATTEMPTS),
-        before_sleep=on_retry,
-    )
-    async def create(person_id: str) -> Response[Any]:
-        body = CreateEnrollmentRequest(
-            sequence_id=sequence_id, person_id=uuid.UUID(person_id), mailbox_emails=[mailbox]
-        )
-        async with limiter:  # every attempt takes a slot
-            return await create_sequence_enrollment.asyncio_detailed(client=client, body=body)
-
-    async def enroll(person: str) -> None:
-        async with in_flight:
-            try:
-                status = (await create(person)).status_code
-            except (tenacity.RetryError, httpx.HTTPError) as error:
-                outcomes[f"failed ({type(error).__name__})"] += 1
-                return
-        # A 409 after a lost answer means our first attempt went through: the afternoon
-        # script's author knows that much.
-        if status in (201, 409):
-            outcomes["enrolled" if status == 201 else "already enrolled (409)"] += 1
-            believed.add(person)
-        else:
-            outcomes[f"failed ({status})"] += 1
-
-    start = time.perf_counter()
-    await asyncio.gather(*(enroll(person) for person in sandbox.people))
-    elapsed = time.perf_counter() - start
-    await client.get_async_httpx_client().aclose()
-    return elapsed
 
 
 def print_table(scenarios: list[Scenario], limit: float, full_rows: int) -> None:

@@ -70,3 +70,27 @@ def boast_options() -> BoastOptions:
 def boast(sandbox: Sandbox, token_store: MemoryTokenStore) -> Iterator[BoastClient]:
     with BoastClient(**_boast_options(sandbox, token_store)) as client:
         yield client
+
+
+# The async clients' HTTP transports: httpx's own and aiohttp's (sequence_clients.AioHttpClient).
+# A test taking `async_http` runs once on each; `async_http(**httpx_client_options)` builds an
+# httpx.AsyncClient on that transport (closed at teardown) to pass as `httpx_client=`.
+AsyncHttp = Callable[..., Any]
+
+
+@pytest.fixture(params=["httpx", "aiohttp"])
+async def async_http(request: pytest.FixtureRequest) -> Any:
+    import httpx
+
+    from sequence_clients import AioHttpClient
+
+    kind: type[httpx.AsyncClient] = httpx.AsyncClient if request.param == "httpx" else AioHttpClient
+    built: list[httpx.AsyncClient] = []
+
+    def build(**options: Any) -> httpx.AsyncClient:
+        built.append(kind(**options))
+        return built[-1]
+
+    yield build
+    for http in built:
+        await http.aclose()

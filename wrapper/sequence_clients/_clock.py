@@ -7,7 +7,6 @@ and the test suite's virtual clock are both just another `Clock`.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +29,8 @@ class RealClock:
         time.sleep(seconds)
 
     async def asleep(self, seconds: float) -> None:
+        import asyncio  # here: a sync-only user never pays asyncio's import
+
         await asyncio.sleep(seconds)
 
 

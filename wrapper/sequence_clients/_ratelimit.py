@@ -25,7 +25,6 @@ imported when the first `RateLimit` is built, not with the package.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import threading
@@ -289,6 +288,8 @@ class RateLimit:
         return self._shared_sync
 
     def _async_storage(self) -> tuple[redis.asyncio.Redis, AsyncMovingWindow]:
+        import asyncio  # here: a sync-only user never pays asyncio's import
+
         # redis.asyncio connections belong to the event loop that opened them.
         loop = asyncio.get_running_loop()
         if self._shared_async is None or self._shared_async[2] is not loop:

@@ -13,31 +13,53 @@ import datetime as dt
 import re
 import uuid
 from collections.abc import Callable
-from typing import Any, Literal, Self, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, Unpack
 
 import httpx
 
 from sequence_clients.generated.boast import Client as GeneratedBoastClient
-from sequence_clients.generated.boast.api.accounts import get_account, list_accounts
-from sequence_clients.generated.boast.api.contacts import create_contact, list_contacts
-from sequence_clients.generated.boast.api.sequence_enrollments import (
-    create_sequence_enrollment,
-    delete_sequence_enrollment,
-    get_sequence_enrollment,
-    list_sequence_enrollments,
-)
-from sequence_clients.generated.boast.api.sequences import list_sequences
 from sequence_clients.generated.boast.models import (
-    Account,
-    Contact,
     CreateContactRequest,
     CreateContactRequestSource,
     CreateSequenceEnrollmentRequest,
-    SequenceEnrollment,
     SequenceEnrollmentResponse,
 )
-from sequence_clients.generated.boast.models import Sequence as BoastSequence
 from sequence_clients.generated.boast.types import UNSET, ListOperation, Operation
+
+from ._lazy import LazyModule, lazy_modules
+
+if TYPE_CHECKING:
+    from sequence_clients.generated.boast.api.accounts import get_account, list_accounts
+    from sequence_clients.generated.boast.api.contacts import create_contact, list_contacts
+    from sequence_clients.generated.boast.api.sequence_enrollments import (
+        create_sequence_enrollment,
+        delete_sequence_enrollment,
+        get_sequence_enrollment,
+        list_sequence_enrollments,
+    )
+    from sequence_clients.generated.boast.api.sequences import list_sequences
+    from sequence_clients.generated.boast.models import Account, Contact, SequenceEnrollment
+    from sequence_clients.generated.boast.models import Sequence as BoastSequence
+else:
+    # Each endpoint module loads on the first call that uses it (see _lazy).
+    _API = "sequence_clients.generated.boast.api"
+    get_account, list_accounts = lazy_modules(f"{_API}.accounts", "get_account", "list_accounts")
+    create_contact, list_contacts = lazy_modules(
+        f"{_API}.contacts", "create_contact", "list_contacts"
+    )
+    (
+        create_sequence_enrollment,
+        delete_sequence_enrollment,
+        get_sequence_enrollment,
+        list_sequence_enrollments,
+    ) = lazy_modules(
+        f"{_API}.sequence_enrollments",
+        "create_sequence_enrollment",
+        "delete_sequence_enrollment",
+        "get_sequence_enrollment",
+        "list_sequence_enrollments",
+    )
+    list_sequences = LazyModule(f"{_API}.sequences.list_sequences")
 
 from . import _config, _validate
 from ._client import DEFAULT_MAX_RETRIES, AsyncClient, ClientOptions, SyncClient, page_plan

@@ -10,54 +10,98 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from typing import Any, Literal, Self, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeAlias, TypeVar, Unpack
 
 import attrs
 import httpx
 
 from sequence_clients.generated.unify import Client as GeneratedUnifyClient
-from sequence_clients.generated.unify.api.sequence_enrollments import (
-    create_sequence_enrollment,
-    create_sequence_enrollment_query_job,
-    delete_sequence_enrollment,
-    get_sequence_enrollment,
-    get_sequence_enrollment_query_job,
-    get_sequence_enrollment_query_job_results,
-    list_sequence_enrollments,
-    pause_sequence_enrollment,
-    resume_sequence_enrollment,
-)
-from sequence_clients.generated.unify.api.sequences import (
-    delete_sequence,
-    list_sequence_steps,
-    list_sequences,
-    pause_sequence,
-    resume_sequence,
-    retrieve_sequence,
-)
 from sequence_clients.generated.unify.models import (
-    AutomaticEmailSequenceStep,
     BulkApiJobStatus,
     BulkApiUuidFilter,
     CreateBulkApiSequenceEnrollmentsJobFilter,
     CreateBulkApiSequenceEnrollmentsJobRequest,
     CreateEnrollmentRequest,
-    DeleteEnrollmentSuccessResponse,
-    DeleteSequenceSuccessResponse,
-    Enrollment,
-    ManualEmailSequenceStep,
-    PauseEnrollmentSuccessResponse,
-    PauseSequenceSuccessResponse,
-    ResumeEnrollmentSuccessResponse,
-    SequenceEnrollment,
     SequenceEnrollmentStatus,
     SequenceStepType,
-    TaskSequenceStep,
-)
-from sequence_clients.generated.unify.models import (
-    Sequence as UnifySequence,
 )
 from sequence_clients.generated.unify.types import UNSET, ListOperation, Operation, Unset
+
+from ._lazy import lazy_modules
+
+if TYPE_CHECKING:
+    from sequence_clients.generated.unify.api.sequence_enrollments import (
+        create_sequence_enrollment,
+        create_sequence_enrollment_query_job,
+        delete_sequence_enrollment,
+        get_sequence_enrollment,
+        get_sequence_enrollment_query_job,
+        get_sequence_enrollment_query_job_results,
+        list_sequence_enrollments,
+        pause_sequence_enrollment,
+        resume_sequence_enrollment,
+    )
+    from sequence_clients.generated.unify.api.sequences import (
+        delete_sequence,
+        list_sequence_steps,
+        list_sequences,
+        pause_sequence,
+        resume_sequence,
+        retrieve_sequence,
+    )
+    from sequence_clients.generated.unify.models import (
+        AutomaticEmailSequenceStep,
+        DeleteEnrollmentSuccessResponse,
+        DeleteSequenceSuccessResponse,
+        Enrollment,
+        ManualEmailSequenceStep,
+        PauseEnrollmentSuccessResponse,
+        PauseSequenceSuccessResponse,
+        ResumeEnrollmentSuccessResponse,
+        SequenceEnrollment,
+        TaskSequenceStep,
+    )
+    from sequence_clients.generated.unify.models import Sequence as UnifySequence
+else:
+    # Each endpoint module loads on the first call that uses it (see _lazy).
+    (
+        create_sequence_enrollment,
+        create_sequence_enrollment_query_job,
+        delete_sequence_enrollment,
+        get_sequence_enrollment,
+        get_sequence_enrollment_query_job,
+        get_sequence_enrollment_query_job_results,
+        list_sequence_enrollments,
+        pause_sequence_enrollment,
+        resume_sequence_enrollment,
+    ) = lazy_modules(
+        "sequence_clients.generated.unify.api.sequence_enrollments",
+        "create_sequence_enrollment",
+        "create_sequence_enrollment_query_job",
+        "delete_sequence_enrollment",
+        "get_sequence_enrollment",
+        "get_sequence_enrollment_query_job",
+        "get_sequence_enrollment_query_job_results",
+        "list_sequence_enrollments",
+        "pause_sequence_enrollment",
+        "resume_sequence_enrollment",
+    )
+    (
+        delete_sequence,
+        list_sequence_steps,
+        list_sequences,
+        pause_sequence,
+        resume_sequence,
+        retrieve_sequence,
+    ) = lazy_modules(
+        "sequence_clients.generated.unify.api.sequences",
+        "delete_sequence",
+        "list_sequence_steps",
+        "list_sequences",
+        "pause_sequence",
+        "resume_sequence",
+        "retrieve_sequence",
+    )
 
 from . import _config, _validate
 from ._client import DEFAULT_MAX_RETRIES, AsyncClient, ClientOptions, SyncClient, page_plan
@@ -77,7 +121,8 @@ MAX_PAGE_SIZE = 100  # Unify's documented maximum for `limit`
 DEFAULT_EXPORT_TIMEOUT = 600.0  # seconds of waiting for a bulk export job to finish
 OnConflict = Literal["raise", "return_existing"]
 UuidLike = uuid.UUID | str
-SequenceStep = AutomaticEmailSequenceStep | ManualEmailSequenceStep | TaskSequenceStep
+# A string, so the three step models load with list_sequence_steps rather than with this module.
+SequenceStep: TypeAlias = "AutomaticEmailSequenceStep | ManualEmailSequenceStep | TaskSequenceStep"
 T = TypeVar("T")
 PageT = TypeVar("PageT")
 ItemT = TypeVar("ItemT")

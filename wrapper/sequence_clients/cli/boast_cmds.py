@@ -7,14 +7,10 @@ import sys
 from collections.abc import Iterable
 from itertools import islice
 from pathlib import Path
-from typing import Annotated, TypedDict
+from typing import TYPE_CHECKING, Annotated, TypedDict
 
 import typer
 
-from ..boast import BOAST_BASE_URL, BoastClient
-from ..generated.boast.models import SequenceEnrollment
-from ..oauth import BOAST_AUTH_BASE_URL
-from ..token_stores import FileTokenStore
 from .config import BOAST_HELP, DEFAULT_CONFIG, ConfigError, boast_settings, has_token
 from .login import LoginError
 from .output import (
@@ -35,6 +31,11 @@ from .output import (
     when,
 )
 from .tokens import DEFAULT_TOKEN_FILE, starting_token, token_store
+
+if TYPE_CHECKING:
+    from ..boast import BoastClient
+    from ..generated.boast.models import SequenceEnrollment
+    from ..token_stores import FileTokenStore
 
 app = typer.Typer(
     help="Boast: enroll contacts in sequences, inspect and remove enrollments.",
@@ -60,6 +61,10 @@ class BoastKwargs(TypedDict):
 
 def boast_kwargs(config: Path | None, base_url: str | None) -> BoastKwargs:
     """BoastClient arguments from flags, environment and config (shared with bulk-enroll)."""
+    # Imported here: `--help` of any command needs only the flags.
+    from ..boast import BOAST_BASE_URL
+    from ..oauth import BOAST_AUTH_BASE_URL
+
     settings = boast_settings(config, base_url)
     if not has_token(settings) and not DEFAULT_TOKEN_FILE.expanduser().exists():
         raise ConfigError(BOAST_HELP.format(config=config or DEFAULT_CONFIG))
@@ -82,6 +87,8 @@ def boast_kwargs(config: Path | None, base_url: str | None) -> BoastKwargs:
 
 
 def client(config: Path | None, base_url: str | None) -> BoastClient:
+    from ..boast import BoastClient
+
     return BoastClient(**boast_kwargs(config, base_url))
 
 

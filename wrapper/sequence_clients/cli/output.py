@@ -18,8 +18,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..errors import AuthenticationError, InvalidRequestError, SequenceClientError
-from .bulk import one_line
 from .config import ConfigError
 
 # Exit codes (the README lists them): 1 = the vendor refused or a row failed; 2 = bad input,
@@ -96,6 +94,10 @@ def fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
 @contextmanager
 def handled_errors() -> Iterator[None]:
     """Configuration problems and every wrapper error end as one message, never a traceback."""
+    # Imported when a command runs: `--help` needs neither httpx (errors) nor the bulk engine.
+    from ..errors import AuthenticationError, InvalidRequestError, SequenceClientError
+    from .bulk import one_line
+
     try:
         yield
     except ConfigError as error:

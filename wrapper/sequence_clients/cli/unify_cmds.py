@@ -5,12 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..generated.unify.models import Enrollment
-from ..unify import UNIFY_BASE_URL, UnifyClient
 from .config import unify_settings
 from .output import (
     BaseUrl,
@@ -29,6 +27,10 @@ from .output import (
     when,
 )
 
+if TYPE_CHECKING:
+    from ..generated.unify.models import Enrollment
+    from ..unify import UnifyClient
+
 app = typer.Typer(
     help="Unify Sequences: enroll, inspect and manage enrollments.", no_args_is_help=True
 )
@@ -37,6 +39,9 @@ Id = Annotated[str, typer.Argument(help="Enrollment id (UUID).", show_default=Fa
 
 
 def client(config: Path | None, base_url: str | None) -> UnifyClient:
+    # Imported here: `--help` of any command needs only the flags above.
+    from ..unify import UNIFY_BASE_URL, UnifyClient
+
     settings = unify_settings(config, base_url)
     return UnifyClient(settings.api_key, base_url=settings.base_url or UNIFY_BASE_URL)
 

@@ -90,7 +90,10 @@ def pooled_http(concurrency: int, *, read_only: bool = False) -> httpx.AsyncClie
     """
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     hooks = {"request": [refuse_writes]} if read_only else {}
-    return httpx.AsyncClient(limits=limits, event_hooks=hooks)
+    # On aiohttp: a fraction of httpx's CPU per request (bench/transport.py, _aiohttp).
+    from .._aiohttp import aiohttp_httpx_client
+
+    return aiohttp_httpx_client(limits=limits, event_hooks=hooks)
 
 
 @asynccontextmanager
