@@ -30,7 +30,8 @@ from sequence_clients.generated.boast import Client as GeneratedBoastClient
 from sequence_clients.generated.boast.api.oauth import create_token
 from sequence_clients.generated.boast.models import TokenRequest, TokenRequestGrantType
 
-from ._transport import REPLAYS_401, as_timeout, checked_base_url, configure_http, translate
+from ._pipeline import AnyConnection, Target, connection_of, generated_client
+from ._transport import as_timeout, checked_base_url, translate
 from .errors import (
     APIStatusError,
     AuthenticationError,
@@ -38,6 +39,7 @@ from .errors import (
     TokenResponseError,
     TokenStoreError,
     describe_error_body,
+    error_from_response,
     redact_url,
 )
 
@@ -114,19 +116,16 @@ def _code_grant(code: str, client_id: str, client_secret: str, redirect_uri: str
 
 
 def token_client(
-    http: httpx.Client | httpx.AsyncClient,
+    http: httpx.Client | httpx.AsyncClient | AnyConnection,
     auth_base_url: str,
     timeout: float | httpx.Timeout | None,
     allow_insecure_http: bool,
 ) -> GeneratedBoastClient:
-    """A generated client on the OAuth host (app.boast.io is not the API host), with our error
-    hook and timeouts."""
+    """A generated client on the OAuth host (app.boast.io is not the API host) with our
+    timeouts, sending over `http` without changing it."""
     base_url = checked_base_url(auth_base_url, allow_insecure_http=allow_insecure_http)
-    configure_http(http, base_url=base_url, timeout=as_timeout(timeout), headers={}, auth=None)
-    client = GeneratedBoastClient(base_url=base_url)
-    if isinstance(http, httpx.AsyncClient):
-        return client.set_async_httpx_client(http)
-    return client.set_httpx_client(http)
+    target = Target(base_url, {}, None, as_timeout(timeout))
+    return generated_client(GeneratedBoastClient, connection_of(http), target)
 
 
 @attrs.frozen
@@ -257,8 +256,8 @@ def fetch_answer(client: GeneratedBoastClient, grant: TokenRequest) -> TokenAnsw
         response = client.get_httpx_client().request(**_request_of(grant))
     except httpx.HTTPError as error:
         raise translate(error) from error
-    except APIStatusError as error:
-        raise _refused(error) from None
+    if not response.is_success:
+        raise _refused(error_from_response(response))
     return read_token_answer(response, sent_at, _held_refresh_token(grant))
 
 
@@ -268,8 +267,8 @@ async def afetch_answer(client: GeneratedBoastClient, grant: TokenRequest) -> To
         response = await client.get_async_httpx_client().request(**_request_of(grant))
     except httpx.HTTPError as error:
         raise translate(error) from error
-    except APIStatusError as error:
-        raise _refused(error) from None
+    if not response.is_success:
+        raise _refused(error_from_response(response))
     return read_token_answer(response, sent_at, _held_refresh_token(grant))
 
 
@@ -438,9 +437,8 @@ class BoastOAuth(httpx.Auth):
             not token.access_token or token.expires_within(REFRESH_MARGIN)
         )
 
-    def _signed(self, request: httpx.Request, token: OAuthToken, replay: bool) -> httpx.Request:
+    def _signed(self, request: httpx.Request, token: OAuthToken) -> httpx.Request:
         request.headers["Authorization"] = f"Bearer {token.access_token}"
-        request.extensions[REPLAYS_401] = replay  # lets the 401 reach us instead of raising
         return request
 
     def sync_auth_flow(
@@ -449,10 +447,10 @@ class BoastOAuth(httpx.Auth):
         keeper, token = self.keeper, self.keeper.token
         if self._expiring(token):
             token = keeper.refresh_sync(token, self._fetch)
-        response = yield self._signed(request, token, keeper.can_refresh)
+        response = yield self._signed(request, token)
         if response.status_code == 401 and keeper.can_refresh:
             token = keeper.refresh_sync(token, self._fetch)
-            yield self._signed(request, token, False)
+            yield self._signed(request, token)
 
     async def async_auth_flow(
         self, request: httpx.Request
@@ -460,10 +458,10 @@ class BoastOAuth(httpx.Auth):
         keeper, token = self.keeper, self.keeper.token
         if self._expiring(token):
             token = await keeper.refresh_async(token, self._afetch)
-        response = yield self._signed(request, token, keeper.can_refresh)
+        response = yield self._signed(request, token)
         if response.status_code == 401 and keeper.can_refresh:
             token = await keeper.refresh_async(token, self._afetch)
-            yield self._signed(request, token, False)
+            yield self._signed(request, token)
 
 
 __all__ = [
