@@ -10,6 +10,11 @@
     ├── PaginationError            a server that pages in circles, or more pages than allowed
     ├── TokenStoreError            the caller's token store refused a rotated OAuth token
     ├── BulkJobError               a bulk export job failed, was canceled or expired
+    ├── ResponseTooLargeError      a body past the client's max_response_bytes (not read on)
+    ├── ClientLifecycleError       the client cannot send from here; nothing was sent:
+    │   ├── ClientClosedError          closed (or the httpx client given to it is)
+    │   ├── EventLoopMismatchError     an async client on another event loop
+    │   └── ForkedClientError          a caller's httpx client used in a forked child
     └── APIStatusError             the vendor answered with an error status
         ├── BadRequestError (400, 422)   ├── AuthenticationError (401)
         ├── PermissionDeniedError (403)  ├── NotFoundError (404)
