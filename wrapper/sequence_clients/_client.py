@@ -19,8 +19,8 @@ import attrs
 import httpx
 
 from . import _pipeline
-from ._pagination import AsyncPager, FetchPage, Page, SyncPager
-from ._pipeline import DEFAULT_MAX_RESPONSE_BYTES, Connection, Target, page_plan
+from ._pagination import AsyncPager, FetchPage, Page, SyncPager, page_plan
+from ._pipeline import DEFAULT_MAX_RESPONSE_BYTES, Connection, Target
 from ._plan import Call, ListOperation, Operation, Plan, RetryPolicy, call, run_async, run_sync
 from ._ratelimit import RateLimit, limit_for
 from ._telemetry import ClientStats

@@ -24,7 +24,8 @@ A named method (`unify.get_enrollment(...)`) or `client.call(operation)` makes a
    the status (`errors.error_from_response`) or for a body the spec does not allow.
 7. **Decide** — back in the plan: `_plan.with_retries` retries what the `RetryPolicy` allows
    (sleeping as a `Sleep` step), vendor plans keep a retried create single (idempotency), and
-   `_pagination` asks for the next page (`page_plan`, the one place paging is read).
+   for a list `_pagination` reads the page and asks for the next (`page_plan`, the pagers'
+   guards): the one place paging lives.
 
 Every decision on the way is logged and traced by `_telemetry`.
 """
@@ -42,8 +43,7 @@ import attrs
 import httpx
 
 from . import _clock, _telemetry
-from ._pagination import Page
-from ._plan import Call, ListOperation, Operation, Plan, RetryPolicy, call
+from ._plan import Call, Operation
 from ._transport import parse, translate, within
 from .errors import (
     ClientClosedError,
@@ -57,8 +57,6 @@ from .errors import (
 )
 
 T = TypeVar("T")
-PageT = TypeVar("PageT")
-ItemT = TypeVar("ItemT")
 H = TypeVar("H", httpx.Client, httpx.AsyncClient)
 
 # The absolute `_clock.current().monotonic()` time at which the call's deadline ends (None: no
@@ -67,8 +65,6 @@ DEADLINE_EXTENSION = "sequence_clients.deadline"
 # A body bigger than any answer these APIs document, small enough that a runaway one cannot
 # exhaust a worker's memory.
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
-# Headers that describe the body as it came over the wire, not as it is once read.
-_WIRE_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
 
 
 # --- 1. the connection: one per client, checked before every request -----------------------
@@ -335,16 +331,11 @@ class _BodyReader:
         )  # fmt: skip
 
     def read(self) -> httpx.Response:
-        """The answer as if read in one go: decoded body, the other headers as they came."""
-        original = self._response
-        headers = [(k, v) for k, v in original.headers.multi_items() if k not in _WIRE_HEADERS]
-        return httpx.Response(
-            original.status_code,
-            headers=headers,
-            content=b"".join(self._chunks),
-            request=original.request,
-            extensions=original.extensions,
-        )
+        """The response, its body read: what httpx's own `Response.read()` leaves after the same
+        iteration (the decoded body kept as `_content`). A new Response built from the bytes
+        would decode them a second time: a third more client time per call on loopback."""
+        self._response._content = b"".join(self._chunks)
+        return self._response
 
 
 def classify(operation: Operation[T], response: httpx.Response) -> T:
@@ -352,23 +343,6 @@ def classify(operation: Operation[T], response: httpx.Response) -> T:
     if not response.is_success:
         raise error_from_response(response)
     return parse(operation, response)
-
-
-# --- 7. paging: the one place a list operation's pages are read -------------------------------
-
-
-def page_plan(
-    operation: ListOperation[PageT, ItemT], policy: RetryPolicy, token: str | int | None
-) -> Plan[Page[ItemT]]:
-    """One page of a generated list operation: the first as given, later ones by `token`."""
-    sent = operation if token is None else operation.for_page(token)
-    answer = yield from call(sent, policy)
-    return Page(
-        items=operation.items(answer),
-        raw=answer,
-        next=operation.next_page(answer, sent.sent_page),
-        served=operation.served_page(answer),
-    )
 
 
 # --- the generated client under `client.raw`, on the same connection ---------------------------
@@ -449,7 +423,6 @@ __all__ = [
     "classify",
     "connection_of",
     "generated_client",
-    "page_plan",
     "read_body",
     "send_async",
     "send_sync",

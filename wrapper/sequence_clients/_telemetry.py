@@ -29,6 +29,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import httpx
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
@@ -233,8 +234,6 @@ class Attempt:
         self.span: Span | None = None
 
     def attributes(self, resends: int) -> dict[str, Any]:
-        import httpx
-
         parsed = httpx.URL(self.url)
         found: dict[str, Any] = {
             "http.request.method": self.method,
@@ -267,8 +266,6 @@ class Attempt:
         instruments = _metrics()
         if instruments is None:
             return
-        import httpx
-
         labels: dict[str, Any] = {
             "http.request.method": self.method,
             "server.address": httpx.URL(self.url).host,
