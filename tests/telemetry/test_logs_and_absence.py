@@ -23,6 +23,7 @@ http = httpx.Client(transport=httpx.MockTransport(lambda request: next(answers))
 with UnifyClient({API_KEY!r}, httpx_client=http, retry_policy=RetryPolicy(base_delay=0.001)) as unify:
     assert list(unify.list_sequences()) == []
     print(unify.stats.attempts, unify.stats.retries, _telemetry._otel_trace is None)
+    print(_telemetry._tracer() is None, _telemetry._metrics() is None)
 """
 
 
@@ -57,5 +58,12 @@ def test_without_the_variable_nothing_is_written(level: str | None) -> None:
 
 
 def test_without_opentelemetry_a_call_works_and_is_counted() -> None:
-    attempts, retries, absent = run(None, "--without-otel").stdout.split()
+    attempts, retries, absent, no_tracer, no_meter = run(None, "--without-otel").stdout.split()
     assert (attempts, retries, absent) == ("2", "1", "True")
+    assert (no_tracer, no_meter) == ("True", "True")
+
+
+def test_with_the_api_but_no_sdk_configured_no_span_or_metric_is_made() -> None:
+    attempts, retries, absent, no_tracer, no_meter = run(None).stdout.split()
+    assert (attempts, retries, absent) == ("2", "1", "False")  # the API is installed here
+    assert (no_tracer, no_meter) == ("True", "True")

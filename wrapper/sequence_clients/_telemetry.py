@@ -32,7 +32,7 @@ import attrs
 import httpx
 
 if TYPE_CHECKING:
-    from opentelemetry.trace import Span
+    from opentelemetry.trace import Span, Tracer
 
 logger = logging.getLogger("sequence_clients")
 
@@ -42,6 +42,10 @@ try:  # imported once: without the [otel] extra, telemetry is the `None` branch 
 except ImportError:  # pragma: no cover - exercised by the benchmark run without the extra
     _otel_trace = None  # type: ignore[assignment]
     _otel_metrics = None  # type: ignore[assignment]
+try:  # the API's stand-in until an SDK is set: not exported, so looked up defensively
+    from opentelemetry.metrics._internal import _ProxyMeterProvider
+except ImportError:  # pragma: no cover - no API, or a release that moved it (then: record)
+    _ProxyMeterProvider = None  # type: ignore[assignment,misc]
 
 INSTRUMENTATION = "sequence_clients"
 
@@ -112,12 +116,37 @@ _instruments: _Instruments | None = None
 
 
 def _metrics() -> _Instruments | None:
+    """The instruments, or None while no SDK is set up (nothing would record them)."""
     global _instruments
     if _otel_metrics is None:
         return None
     if _instruments is None:
+        provider = _otel_metrics.get_meter_provider()
+        if isinstance(provider, _otel_metrics.NoOpMeterProvider) or (
+            _ProxyMeterProvider is not None and isinstance(provider, _ProxyMeterProvider)
+        ):
+            return None
         _instruments = _Instruments()
     return _instruments
+
+
+_tracer_of: tuple[object, Tracer] | None = None  # (the provider it came from, the tracer)
+
+
+def _tracer() -> Tracer | None:
+    """The tracer of the SDK the application configured, or None: no API, or no SDK set up
+    (the API's proxy or no-op provider), and then no span is made at all. Read at each call,
+    so an SDK configured after import is picked up."""
+    global _tracer_of
+    if _otel_trace is None:
+        return None
+    provider = _otel_trace.get_tracer_provider()
+    if isinstance(provider, _otel_trace.ProxyTracerProvider | _otel_trace.NoOpTracerProvider):
+        return None
+    known = _tracer_of
+    if known is None or known[0] is not provider:
+        known = _tracer_of = (provider, provider.get_tracer(INSTRUMENTATION))
+    return known[1]
 
 
 class CallTrace:
@@ -151,11 +180,11 @@ def call(stats: ClientStats | None) -> Iterator[CallTrace]:
     trace = CallTrace(stats)
     token = _current.set(trace)
     try:
-        if _otel_trace is None:
+        tracer = _tracer()
+        if tracer is None:
             with _giving_up(trace):
                 yield trace
             return
-        tracer = _otel_trace.get_tracer(INSTRUMENTATION)
         with tracer.start_as_current_span("sequence_clients.call") as span:
             trace.span = span
             with _giving_up(trace):  # inside the span: the event is the call's
@@ -206,10 +235,10 @@ def attempt(
                    "operation_id": operation_id},
         )  # fmt: skip
     record = Attempt(method=method, url=url, template=template, trace=trace)
-    if _otel_trace is None:
+    tracer = _tracer()
+    if tracer is None or _otel_trace is None:
         yield record
         return
-    tracer = _otel_trace.get_tracer(INSTRUMENTATION)
     name = method if template is None else f"{method} {template}"
     with tracer.start_as_current_span(
         name,
