@@ -206,7 +206,7 @@ def send_sync(
     """One attempt of `step`: build, send, read, classify — the answer or a typed error."""
     http = connection.current()
     request = build(http, target, step.operation, seconds_left)
-    with _telemetry.attempt(step, **_described(step.operation, request)) as attempt:
+    with _telemetry.attempt(step, request, **_described(step.operation)) as attempt:
         started, status = time.perf_counter(), None
         try:
             try:
@@ -235,7 +235,7 @@ async def send_async(
     """`send_sync` on the event loop."""
     http = connection.current()
     request = build(http, target, step.operation, seconds_left)
-    with _telemetry.attempt(step, **_described(step.operation, request)) as attempt:
+    with _telemetry.attempt(step, request, **_described(step.operation)) as attempt:
         started, status = time.perf_counter(), None
         try:
             try:
@@ -260,10 +260,8 @@ def _auth(target: Target) -> Any:
     return httpx.USE_CLIENT_DEFAULT if target.auth is None else target.auth
 
 
-def _described(operation: Operation[object], request: httpx.Request) -> dict[str, Any]:
+def _described(operation: Operation[object]) -> dict[str, Any]:
     return {
-        "method": request.method,
-        "url": redact_url(request.url),
         "template": getattr(operation, "url_template", None),
         "operation_id": operation.operation_id,
     }

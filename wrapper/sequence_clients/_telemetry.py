@@ -19,6 +19,7 @@ following the HTTP client semantic conventions. No secret reaches any of them: U
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -30,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import httpx
+
+from .errors import redact_url
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer
@@ -217,7 +220,7 @@ def _gave_up(trace: CallTrace, error: Exception) -> None:
 
 @contextmanager
 def attempt(
-    step: object, *, method: str, url: str, template: str | None, operation_id: str
+    step: object, request: httpx.Request, *, template: str | None, operation_id: str
 ) -> Iterator[Attempt]:
     """One request on the wire: a CLIENT span (current while it is sent, so the auth flow's
     events land in it), the DEBUG line, the attempt counters, and its duration metric."""
@@ -228,18 +231,19 @@ def attempt(
         resends = trace.resends(step)
         if trace.stats is not None:
             trace.stats.add(attempts=1, retries=1 if resends else 0)
+    record = Attempt(request, template=template, trace=trace)
     if logger.isEnabledFor(logging.DEBUG):
+        method, url = record.method, record.url
         logger.debug(
             "sending %s %s (attempt %d)", method, url, resends + 1,
             extra={"event": ATTEMPT, "method": method, "url": url, "attempt": resends + 1,
                    "operation_id": operation_id},
         )  # fmt: skip
-    record = Attempt(method=method, url=url, template=template, trace=trace)
     tracer = _tracer()
     if tracer is None or _otel_trace is None:
         yield record
         return
-    name = method if template is None else f"{method} {template}"
+    name = record.method if template is None else f"{record.method} {template}"
     with tracer.start_as_current_span(
         name,
         kind=_otel_trace.SpanKind.CLIENT,
@@ -255,20 +259,28 @@ def attempt(
 class Attempt:
     """What one attempt learned, reported when its answer (or failure) is known."""
 
-    def __init__(self, *, method: str, url: str, template: str | None, trace: CallTrace | None):
-        self.method = method
-        self.url = url
+    def __init__(
+        self, request: httpx.Request, *, template: str | None, trace: CallTrace | None
+    ) -> None:
+        self.request = request
+        self.method = request.method
         self.template = template
         self.trace = trace
         self.span: Span | None = None
 
+    @functools.cached_property
+    def url(self) -> str:
+        """The request's URL with secret-looking query values redacted: made only when a log
+        line or a recording span needs it."""
+        return redact_url(self.request.url)
+
     def attributes(self, resends: int) -> dict[str, Any]:
-        parsed = httpx.URL(self.url)
+        parsed = self.request.url
         found: dict[str, Any] = {
             "http.request.method": self.method,
             "server.address": parsed.host,
             "server.port": parsed.port or (443 if parsed.scheme == "https" else 80),
-            "url.full": self.url,  # already redacted by the pipeline
+            "url.full": self.url,
         }
         if self.template is not None:
             found["url.template"] = self.template
@@ -297,7 +309,7 @@ class Attempt:
             return
         labels: dict[str, Any] = {
             "http.request.method": self.method,
-            "server.address": httpx.URL(self.url).host,
+            "server.address": self.request.url.host,
         }
         if status is not None:
             labels["http.response.status_code"] = status
