@@ -14,8 +14,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from virtual_clock import VirtualClock, drive_plans_with
 
-from sequence_clients import AsyncUnifyClient, BoastClient, UnifyClient, errors
+from sequence_clients import AsyncUnifyClient, BoastClient, RetryPolicy, UnifyClient, errors
+from sequence_clients._pipeline import DEADLINE_EXTENSION
 
 SEQUENCE_ID = uuid.UUID("3d1f0e2c-5b4a-4c3d-9e8f-7a6b5c4d3e2f")
 
@@ -203,3 +205,29 @@ def test_with_options_changes_max_response_bytes() -> None:
     roomy = unify.with_options(max_response_bytes=10_000)
     with pytest.raises(errors.UnexpectedResponseError):  # read whole, then judged by the spec
         roomy.get_sequence(SEQUENCE_ID)
+
+
+# --- the deadline travels with each request ------------------------------------------------------
+
+
+@pytest.mark.parametrize("deadline", [None, 5.0])
+def test_every_request_carries_when_its_calls_deadline_ends(
+    deadline: float | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What an auth flow reads to bound a token refresh by the call's deadline."""
+    clock = drive_plans_with(monkeypatch, VirtualClock(start=100.0))
+    seen: list[httpx.Request] = []
+    answers = iter([httpx.Response(503), sequence_answer(httpx.Request("GET", "/"))])
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return next(answers)
+
+    http = httpx.Client(transport=httpx.MockTransport(answer))
+    policy = RetryPolicy(base_delay=0.5, max_delay=0.5)
+    with UnifyClient("key", httpx_client=http, deadline=deadline, retry_policy=policy) as unify:
+        list(unify.list_sequences())
+    ends = [request.extensions[DEADLINE_EXTENSION] for request in seen]
+    assert len(ends) == 2 and clock.now > 100.0  # the retry slept on the call's clock
+    expected = [None, None] if deadline is None else [pytest.approx(100.0 + deadline)] * 2
+    assert ends == expected
