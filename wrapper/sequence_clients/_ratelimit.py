@@ -16,6 +16,10 @@ in-process window (the same limit unless `fallback_limit` says otherwise), tries
 again every `retry_storage_after` seconds, and logs when it is back. The limiter never fails a
 call.
 
+After `os.fork()` a child notices the pid change and opens Redis connections (and locks) of
+its own: the parent's sockets would interleave two processes' answers. A memory:// window is
+per process, so a child starts from a copy of the parent's.
+
 Times are wall-clock (`time.time()`), as `limits` reads them itself: machines sharing a Redis
 need synchronised clocks (NTP), as for any moving window kept in Redis.
 
