@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 from virtual_clock import VirtualClock, drive_plans_and_limits_with, drive_plans_with, fresh_limit
 
-from sequence_clients import RetryPolicy, UnifyClient, _telemetry, errors
+from sequence_clients import AsyncUnifyClient, RetryPolicy, UnifyClient, _telemetry, errors
 from sequence_clients.generated.unify.api.sequence_enrollments import (
     create_sequence_enrollment,
     get_sequence_enrollment,
@@ -215,3 +215,42 @@ def test_an_event_from_the_auth_flow_lands_in_the_attempt_and_counts_refreshes(
     (attempt,) = attempts
     assert [e.name for e in attempt.events] == [_telemetry.TOKEN_REFRESH]
     assert total(reader, "sequence_clients.token.refreshes") - before == 1
+
+
+async def test_the_async_twin_reports_the_same_spans(
+    capture: tuple[Any, Any], clock: VirtualClock
+) -> None:
+    exporter, _ = capture
+    handle, seen = scripted(
+        httpx.Response(503, json={"status": "unavailable", "message": "busy"}),
+        httpx.Response(429, headers={"retry-after": "1"}, json={"status": "rate_limited"}),
+        httpx.Response(200, json=enrollment()),
+    )
+
+    async def ahandle(request: httpx.Request) -> httpx.Response:
+        return handle(request)
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(ahandle))
+    policy = RetryPolicy(base_delay=0.01, max_delay=0.05)
+    async with AsyncUnifyClient(API_KEY, httpx_client=http, retry_policy=policy) as unify:
+        assert (await unify.get_enrollment(ENROLLMENT_ID)).id == ENROLLMENT_ID
+    calls, attempts = by_kind(exporter.get_finished_spans())
+    (call,) = calls
+    assert len(attempts) == len(seen) == 3
+    assert {a.parent.span_id for a in attempts if a.parent} == {call.context.span_id}
+    resends = [dict(a.attributes or {}).get("http.request.resend_count") for a in attempts]
+    assert resends == [None, 1, 2]
+    assert [e.name for e in call.events].count(_telemetry.PAUSE) == 1
+    assert unify.stats.attempts == 3 and unify.stats.rate_limited == 1
+
+
+def test_each_client_and_copy_keeps_its_own_totals(clock: VirtualClock) -> None:
+    handle, _ = scripted(*[httpx.Response(200, json=enrollment()) for _ in range(3)])
+    with unify_on(handle) as unify:
+        copy = unify.with_options(max_retries=1)
+        unify.get_enrollment(ENROLLMENT_ID)
+        copy.get_enrollment(ENROLLMENT_ID)
+        copy.get_enrollment(ENROLLMENT_ID)
+        taken = copy.stats.snapshot()
+    assert (unify.stats.attempts, copy.stats.attempts) == (1, 2)
+    assert taken == copy.stats and taken is not copy.stats  # a copy, consistent
