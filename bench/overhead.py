@@ -15,6 +15,10 @@ the bulk CLI's CPU per row at 10,000 rows against a sandbox process without limi
 with where it goes (cProfile of a smaller run, by module); and this run's peak memory.
 
     .venv/bin/python bench/overhead.py [--calls 2000] [--cli-rows 10000] [--profile-rows 2000]
+                                       [--without-otel]
+
+`--without-otel` measures as a service without the [otel] extra (the dev venv has the SDK):
+`import opentelemetry` fails here and in the import-time interpreters, as when not installed.
 """
 
 from __future__ import annotations
@@ -37,17 +41,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
-from _harness import PROBE, machine, run_bulk_cli, sandbox_process, write_csv
+# Before the package is imported: it looks for opentelemetry once, at import.
+WITHOUT_OTEL = 'import sys; sys.modules["opentelemetry"] = None\n'
+if "--without-otel" in sys.argv:
+    sys.modules["opentelemetry"] = None  # type: ignore[assignment]
 
-from sequence_clients import UnifyClient
-from sequence_clients.generated.unify import Client
-from sequence_clients.generated.unify.api.sequence_enrollments import (
+import httpx  # noqa: E402
+from _harness import PROBE, machine, run_bulk_cli, sandbox_process, write_csv  # noqa: E402
+
+from sequence_clients import UnifyClient  # noqa: E402
+from sequence_clients.generated.unify import Client  # noqa: E402
+from sequence_clients.generated.unify.api.sequence_enrollments import (  # noqa: E402
     create_sequence_enrollment,
     get_sequence_enrollment,
 )
-from sequence_clients.generated.unify.models import CreateEnrollmentRequest
-from sequence_clients.sandbox import Sandbox, SandboxConfig, unify_state
+from sequence_clients.generated.unify.models import CreateEnrollmentRequest  # noqa: E402
+from sequence_clients.sandbox import Sandbox, SandboxConfig, unify_state  # noqa: E402
 
 TARGET_VS_GENERATED = 1.15
 TARGET_VS_HTTPX = 1.25
@@ -100,7 +109,9 @@ def report(title: str, samples: dict[str, list[float]]) -> dict[str, float]:
 
 # A service installs `sequence-clients` without the [cli] extra; this venv has it, and httpx
 # imports rich and click whenever they are installed. Hiding them measures the service's case.
-WITHOUT_CLI_EXTRA = """
+WITHOUT_CLI_EXTRA = (
+    (WITHOUT_OTEL if "--without-otel" in sys.argv else "")
+    + """
 import sys
 class _NotInstalled:
     def find_spec(self, name, path=None, target=None):
@@ -108,6 +119,7 @@ class _NotInstalled:
             raise ModuleNotFoundError(name)
 sys.meta_path.insert(0, _NotInstalled())
 """
+)
 
 
 def import_time_ms(prelude: str = "", runs: int = 9) -> float:
@@ -238,8 +250,12 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--cli-rows", type=int, default=10_000, help="0 skips the CLI figures")
     parser.add_argument("--profile-rows", type=int, default=2_000, help="0 skips the profile")
+    parser.add_argument(
+        "--without-otel", action="store_true", help="as if opentelemetry were not installed"
+    )
     args = parser.parse_args()
     print(f"machine: {machine()}")
+    print(f"opentelemetry: {'hidden (--without-otel)' if args.without_otel else 'as installed'}")
 
     with Sandbox(SandboxConfig(seed=1)) as sandbox:
         state = sandbox.unify

@@ -6,7 +6,7 @@ from http import HTTPStatus
 from typing import IO, Any, BinaryIO, Generic, Literal, TypeVar
 
 import httpx
-from attrs import define, evolve, frozen
+from attrs import define, evolve, field, frozen
 
 
 class Unset:
@@ -66,12 +66,14 @@ class Operation(Generic[T]):
     one of these. Whoever sends it brings the I/O, retries and error handling: send
     `httpx_client.request(**request)`; if the answer's status is in `success_statuses`, `parse`
     reads it into the documented success model (any other status is the sender's to handle).
+    `url_template` is the spec's path (`/sequences/{id}`), for telemetry that groups requests.
     """
 
     operation_id: str
     request: dict[str, Any]
     success_statuses: frozenset[int]
     parse: Callable[[httpx.Response], T]
+    url_template: str | None = field(default=None, kw_only=True)
 
 
 @frozen

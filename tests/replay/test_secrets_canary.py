@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import otel_capture
 import pytest
 from replay_support import UNKNOWN_ID, ListStore
 
@@ -141,9 +142,11 @@ def test_no_secret_reaches_a_cassette_a_log_or_an_error(
     vcr = scrub.build_vcr(str(tmp_path), "all")
     texts: list[str] = []
     issued: list[str] = []
+    spans, metrics = otel_capture.installed()
 
     _record_unify(sandbox, vcr, texts)
     _record_boast(sandbox, vcr, texts, issued)
+    telemetry = list(otel_capture.texts(spans.get_finished_spans(), metrics))
 
     cassettes = {p.name: p.read_text(encoding="utf-8") for p in tmp_path.glob("*.yaml")}
     assert set(cassettes) == {"unify.yaml", "boast.yaml"}
@@ -152,6 +155,7 @@ def test_no_secret_reaches_a_cassette_a_log_or_an_error(
         **{f"cassette {name}": text for name, text in cassettes.items()},
         **{f"log record {n}": text for n, text in enumerate(_log_texts(caplog.records))},
         **{f"error/repr text {n}": text for n, text in enumerate(texts)},
+        **{f"span or metric {n}": text for n, text in enumerate(telemetry)},
     }
     leaks = [
         f"{where}: …{text[max(0, text.find(secret) - 60) : text.find(secret) + 20]}…"
@@ -167,3 +171,6 @@ def test_no_secret_reaches_a_cassette_a_log_or_an_error(
     assert "REDACTED-REFRESH-TOKEN-2" in cassettes["boast.yaml"]
     assert "REDACTED-AUTH-CODE-1" in cassettes["boast.yaml"]
     assert len(issued) >= 4 and caplog.records
+    # Spans carried the URLs, methods and statuses; and the log had a line per attempt.
+    assert any("url.full=" in text for text in telemetry)
+    assert any(vars(r).get("event") == "sequence_clients.attempt" for r in caplog.records)

@@ -181,7 +181,8 @@ async def test_503_then_success(
     session.mark_broken(
         "server_error fault: 503, a status the Unify spec does not document", back=1
     )
-    reasons = [r.reason for r in caplog.records if r.name == "sequence_clients"]  # type: ignore[attr-defined]
+    retries = [r for r in caplog.records if vars(r).get("event") == "sequence_clients.retry"]
+    reasons = [r.reason for r in retries]  # type: ignore[attr-defined]
     assert reasons == ["ServerError 503"] and len(sleeps) == 1
 
 

@@ -248,8 +248,12 @@ def test_reset_after_commit_then_409_returns_the_enrollment_it_made(
 
     assert str(enrollment.person.id) == unify_env.people[3]
     assert str(enrollment.sequence.id) == unify_env.sequence_id
-    assert [r.reason for r in caplog.records if r.name == "sequence_clients"] == [  # type: ignore[attr-defined]
-        "APIConnectionError"
-    ]
+    by_event = {vars(r).get("event"): r for r in caplog.records if r.name == "sequence_clients"}
+    assert [
+        r.reason  # type: ignore[attr-defined]
+        for r in caplog.records
+        if vars(r).get("event") == "sequence_clients.retry"
+    ] == ["APIConnectionError"]
+    assert vars(by_event["sequence_clients.conflict.resolved"])["ours"] is True
     assert len(sleeps) == 1
     unify.cancel_enrollment(enrollment.id)

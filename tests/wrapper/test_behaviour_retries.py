@@ -269,7 +269,10 @@ def test_errors_and_retry_logs_name_the_method_url_and_reason(
     message = str(raised.value)
     assert "POST" in message and "/enrollments" in message and "ConnectError" in message
     assert raised.value.method == "POST"
-    (retry,) = [r for r in caplog.records if r.name == "sequence_clients"]
+    ours = [r for r in caplog.records if r.name == "sequence_clients"]
+    (retry,) = [r for r in ours if vars(r).get("event") == "sequence_clients.retry"]
+    (gave_up,) = [r for r in ours if vars(r).get("event") == "sequence_clients.gave_up"]
+    assert vars(gave_up)["error_type"] == "APIConnectionError" and vars(gave_up)["attempts"] == 2
     logged = retry.getMessage()
     assert logged.startswith("retrying POST ") and "/enrollments" in logged
     assert "attempt 1 failed (APIConnectionError)" in logged
@@ -284,6 +287,6 @@ def test_a_status_error_names_its_status_in_the_retry_log(
     handle, _ = answering(httpx.Response(503, json={"status": "unavailable", "message": "busy"}))
     with unify_on(handle) as unify:
         list(unify.list_sequences())
-    (retry,) = [r for r in caplog.records if r.name == "sequence_clients"]
+    (retry,) = [r for r in caplog.records if vars(r).get("event") == "sequence_clients.retry"]
     assert "(ServerError 503)" in retry.getMessage()
     assert retry.getMessage().startswith("retrying GET https://api.unifygtm.com/")

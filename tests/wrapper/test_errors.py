@@ -289,6 +289,7 @@ SAMPLE_ARGUMENTS: dict[str, object] = {
     "pages": 3,
     "active_enrollment_id": "enrollment-1",
     "active_sequence_id": "sequence-1",
+    "limit": 32 * 1024 * 1024,
 }
 
 

@@ -254,7 +254,11 @@ def test_retries_ride_out_faults_and_log_each_retry(
             assert len(list(unify.list_sequences())) == len(sandbox.unify.live_sequences())
 
     retries = [
-        r for r in caplog.records if r.name == "sequence_clients" and r.levelno == logging.INFO
+        r
+        for r in caplog.records
+        if r.name == "sequence_clients"
+        and r.levelno == logging.INFO
+        and vars(r).get("event") == "sequence_clients.retry"
     ]
     assert retries, "faults at these rates must have caused retries"
     for record in retries:

@@ -1,55 +1,37 @@
-"""The sync and async client bases: connection setup, the one request path, pagination, lifecycle.
+"""The sync and async client bases: options, the one request path, pagination, lifecycle.
 
 Every request either twin makes goes through `_run`: a plan (see `_plan`) driven with the
-client's retry policy and deadline, each `Call` sent by `_send` on the client's httpx client
-(timeouts, typed errors from the response hook, and, for Boast, the OAuth httpx.Auth).
+client's retry policy, deadline and rate limit, each `Call` sent by `_send` through the request
+pipeline (`_pipeline`: its docstring follows a request from start to end). The caller's httpx
+client, if given, is only sent on: base URL, headers, auth and timeout travel with each request.
 `_call(operation)` and `_paginate(list_operation)` put any generated operation on that path; the
 vendor clients expose them as typed `call` and `paginate` and add one-line named methods.
-With `rate_limit`, every attempt on that path first takes a slot of the (shared) limit.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Self, TypedDict, TypeVar, Unpack
 
 import attrs
 import httpx
 
-from ._pagination import AsyncPager, FetchPage, Page, SyncPager
+from . import _pipeline
+from ._pagination import AsyncPager, FetchPage, Page, SyncPager, page_plan
+from ._pipeline import DEFAULT_MAX_RESPONSE_BYTES, Connection, Target
 from ._plan import Call, ListOperation, Operation, Plan, RetryPolicy, call, run_async, run_sync
 from ._ratelimit import RateLimit, limit_for
-from ._transport import (
-    as_timeout,
-    checked_base_url,
-    configure_http,
-    ends,
-    send_async,
-    send_sync,
-    within,
-)
+from ._telemetry import ClientStats
+from ._transport import as_timeout, checked_base_url
 from .errors import InvalidRequestError
 
 T = TypeVar("T")
+G = TypeVar("G")  # a vendor's generated Client
 PageT = TypeVar("PageT")
 ItemT = TypeVar("ItemT")
 DEFAULT_MAX_RETRIES = 4
-
-
-def page_plan(
-    operation: ListOperation[PageT, ItemT], policy: RetryPolicy, token: str | int | None
-) -> Plan[Page[ItemT]]:
-    """One page of a generated list operation: the first as given, later ones by `token`."""
-    sent = operation if token is None else operation.for_page(token)
-    answer = yield from call(sent, policy)
-    return Page(
-        items=operation.items(answer),
-        raw=answer,
-        next=operation.next_page(answer, sent.sent_page),
-        served=operation.served_page(answer),
-    )
 
 
 def _rate_limit(limit: str | RateLimit | None, storage: str | None, key: str) -> RateLimit | None:
@@ -73,18 +55,16 @@ def _rate_limit(limit: str | RateLimit | None, storage: str | None, key: str) ->
     return limit_for(limit, storage or "memory://", key)
 
 
-# Options that configure_http writes into the httpx client itself (the timeout travels with
-# each request instead, so a copy may change it).
-_WRITTEN_INTO_HTTP = frozenset(
-    {"api_key", "access_token", "refresh_token", "expires_at", "client_id", "client_secret",
-     "base_url", "auth_base_url", "token_store", "allow_insecure_http"}
-)  # fmt: skip
-
-
 def _checked_deadline(deadline: float | None) -> float | None:
     if deadline is not None and not deadline > 0:
         raise InvalidRequestError(f"deadline must be a positive number of seconds, got {deadline}")
     return deadline
+
+
+def _checked_size(limit: int) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidRequestError(f"max_response_bytes must be a positive int, got {limit!r}")
+    return limit
 
 
 class ClientOptions(TypedDict, total=False):
@@ -98,6 +78,7 @@ class ClientOptions(TypedDict, total=False):
     retry_policy: RetryPolicy | None
     rate_limit: str | RateLimit | None
     rate_limit_storage: str | None
+    max_response_bytes: int
 
 
 class _ClientBase:
@@ -121,13 +102,26 @@ class _ClientBase:
         rate_limit: str | RateLimit | None,
         rate_limit_storage: str | None,
         init_kwargs: dict[str, Any],
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._base_url = checked_base_url(base_url, allow_insecure_http=allow_insecure_http)
         self._timeout = as_timeout(timeout)
         self._policy = attrs.evolve(retry_policy or RetryPolicy(), max_retries=max_retries)
         self._deadline = _checked_deadline(deadline)
         self._rate_limit = _rate_limit(rate_limit, rate_limit_storage, self._quota_key(init_kwargs))
+        self._max_response_bytes = _checked_size(max_response_bytes)
         self._init_kwargs = init_kwargs
+        self._stats = ClientStats()
+
+    @property
+    def stats(self) -> ClientStats:
+        """This client's running totals: attempts, retries, 429s, rate-limit waits and the time
+        spent in them, shared pauses, resolved conflicts, calls given up (`.snapshot()` for a
+        consistent copy)."""
+        return self._stats
+
+    def _target(self, headers: dict[str, str], auth: httpx.Auth | None) -> Target:
+        return Target(self._base_url, headers, auth, self._timeout, self._max_response_bytes)
 
     def _quota_key(self, init_kwargs: dict[str, Any]) -> str:
         """`unify-<16 hex digits of sha256(api_key)>`: names the quota, never holds the key."""
@@ -143,16 +137,7 @@ class _ClientBase:
         return self._copy(changes)
 
     def _copy(self, changes: Mapping[str, object]) -> Self:
-        shared_http = self._init_kwargs.get("httpx_client") is not None
-        rewired = sorted(changes.keys() & _WRITTEN_INTO_HTTP) if shared_http else []
-        if rewired and changes.get("httpx_client") is None:
-            # The caller's httpx client carries our base URL, timeout and credentials: a copy
-            # changing them on it would change them for this client too.
-            raise InvalidRequestError(
-                f"with_options({', '.join(rewired)}=…) on a client built with httpx_client= "
-                "would change that shared httpx client under this one; pass the copy an "
-                "httpx_client of its own"
-            )
+        # Everything a copy changes travels with its requests: a shared httpx client stays as is.
         if changes.keys() & {"rate_limit", "rate_limit_storage"}:
             return type(self)(**{**self._init_kwargs, **changes})
         # The limiter itself, not its strings: a RateLimit given by the caller stays shared.
@@ -171,26 +156,31 @@ class _ClientBase:
 
 class SyncClient(_ClientBase):
     def _connect(
-        self, headers: dict[str, str], auth: httpx.Auth | None, httpx_client: httpx.Client | None
-    ) -> httpx.Client:
-        self._http = httpx_client if httpx_client is not None else httpx.Client()
-        self._owns_http = httpx_client is None
-        configure_http(
-            self._http, base_url=self._base_url, timeout=self._timeout, headers=headers, auth=auth
-        )
-        return self._http
+        self,
+        headers: dict[str, str],
+        auth: httpx.Auth | None,
+        httpx_client: httpx.Client | None,
+        generated: Callable[..., G],
+    ) -> G:
+        """Set up sending; returns the `generated` client for `raw`, sending the same way over
+        the same connection."""
+        self._connection = Connection(httpx_client, httpx.Client)
+        self._target_of_requests = self._target(headers, auth)
+        return _pipeline.generated_client(generated, self._connection, self._target_of_requests)
 
     def _run(self, plan: Plan[T]) -> T:
+        self._connection.current()  # a closed client says so before waiting for the limit
         return run_sync(
             plan,
             self._send,
             deadline=self._deadline,
             limiter=self._rate_limit,
             max_pause=self._policy.max_retry_after,
+            stats=self._stats,
         )
 
     def _send(self, step: Call[T], seconds_left: float | None) -> T:
-        return send_sync(self._http, step, within(self._timeout, seconds_left), ends(seconds_left))
+        return _pipeline.send_sync(self._connection, self._target_of_requests, step, seconds_left)
 
     def _call(self, operation: Operation[T]) -> T:
         return self._run(call(operation, self._policy))
@@ -202,9 +192,9 @@ class SyncClient(_ClientBase):
         return SyncPager[T](self._run, fetch)
 
     def close(self) -> None:
-        """Close the connection pool (unless the caller passed its own httpx client)."""
-        if self._owns_http:
-            self._http.close()
+        """Close the connection pool (unless the caller passed its own httpx client). A call
+        after this raises ClientClosedError."""
+        self._connection.close()
 
     def __enter__(self) -> Self:
         return self
@@ -224,26 +214,26 @@ class AsyncClient(_ClientBase):
         headers: dict[str, str],
         auth: httpx.Auth | None,
         httpx_client: httpx.AsyncClient | None,
-    ) -> httpx.AsyncClient:
-        self._http = httpx_client if httpx_client is not None else httpx.AsyncClient()
-        self._owns_http = httpx_client is None
-        configure_http(
-            self._http, base_url=self._base_url, timeout=self._timeout, headers=headers, auth=auth
-        )
-        return self._http
+        generated: Callable[..., G],
+    ) -> G:
+        self._connection = Connection(httpx_client, httpx.AsyncClient)
+        self._target_of_requests = self._target(headers, auth)
+        return _pipeline.generated_client(generated, self._connection, self._target_of_requests)
 
     async def _run(self, plan: Plan[T]) -> T:
+        self._connection.current()  # closed, or on another event loop: before any wait
         return await run_async(
             plan,
             self._send,
             deadline=self._deadline,
             limiter=self._rate_limit,
             max_pause=self._policy.max_retry_after,
+            stats=self._stats,
         )
 
     async def _send(self, step: Call[T], seconds_left: float | None) -> T:
-        return await send_async(
-            self._http, step, within(self._timeout, seconds_left), ends(seconds_left)
+        return await _pipeline.send_async(
+            self._connection, self._target_of_requests, step, seconds_left
         )
 
     async def _call(self, operation: Operation[T]) -> T:
@@ -256,8 +246,7 @@ class AsyncClient(_ClientBase):
         return AsyncPager[T](self._run, fetch)
 
     async def close(self) -> None:
-        if self._owns_http:
-            await self._http.aclose()
+        await self._connection.aclose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -271,4 +260,12 @@ class AsyncClient(_ClientBase):
         await self.close()
 
 
-__all__ = ["DEFAULT_MAX_RETRIES", "AsyncClient", "ClientOptions", "Page", "SyncClient"]
+__all__ = [
+    "DEFAULT_MAX_RETRIES",
+    "AsyncClient",
+    "ClientOptions",
+    "ClientStats",
+    "Page",
+    "SyncClient",
+    "page_plan",
+]

@@ -1,4 +1,8 @@
-"""Lazy auto-pagination over any page plan: Unify cursors and Boast page numbers alike.
+"""Paging, in one place: one page of any generated list operation (`page_plan`), and lazy
+auto-pagination over page plans (`SyncPager`, `AsyncPager`, their `PageGuard`): Unify cursors,
+Boast page numbers and bulk job results alike. A generated `ListOperation` only describes its
+list (how to read the items and the next page's token from an answer, which query parameter
+asks for a page); every decision is made here.
 
 A server can page in circles: repeat a cursor, ignore `?page` and serve page 1 again, or say it
 served another page than the one asked for. The pager notices each of these at the latest one
@@ -14,10 +18,12 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from ._plan import Plan
+from ._plan import ListOperation, Plan, RetryPolicy, call
 from .errors import PaginationError
 
 T = TypeVar("T")
+PageT = TypeVar("PageT")
+ItemT = TypeVar("ItemT")
 
 # 10,000 pages is a million Unify enrollments at the largest page size: more than any list we
 # know of, and a bound on a server that pages forever in some way the guards cannot see.
@@ -37,6 +43,20 @@ class Page(Generic[T]):
 
 
 FetchPage = Callable[[Any], Plan[Page[T]]]  # next-page token (None for the first) -> page plan
+
+
+def page_plan(
+    operation: ListOperation[PageT, ItemT], policy: RetryPolicy, token: str | int | None
+) -> Plan[Page[ItemT]]:
+    """One page of a generated list operation: the first as given, later ones by `token`."""
+    sent = operation if token is None else operation.for_page(token)
+    answer = yield from call(sent, policy)
+    return Page(
+        items=operation.items(answer),
+        raw=answer,
+        next=operation.next_page(answer, sent.sent_page),
+        served=operation.served_page(answer),
+    )
 
 
 class PageGuard:

@@ -22,7 +22,7 @@ import attrs
 import httpx
 import tenacity
 
-from . import _clock
+from . import _clock, _telemetry
 from .errors import (
     APIConnectionError,
     APIStatusError,
@@ -58,6 +58,9 @@ class Operation(Protocol[T_co]):
     def success_statuses(self) -> frozenset[int]: ...
     @property
     def parse(self) -> Callable[[httpx.Response], T_co]: ...
+
+    # Also, on generated operations: `url_template` (the spec's path), read with getattr so
+    # that any object with the four members above can be sent.
 
 
 class ListOperation(Operation[PageT], Protocol[PageT, ItemT]):
@@ -138,11 +141,14 @@ def _log_retry(state: tenacity.RetryCallState) -> None:
     if isinstance(error, APIStatusError):
         reason += f" {error.status_code}"
     wait = state.upcoming_sleep
-    logger.info(
+    _telemetry.retrying(
+        {"method": method, "url": url, "attempt": state.attempt_number, "wait": wait, "reason": reason},
         "retrying %s %s: attempt %d failed (%s); waiting %.2fs",
         method, url, state.attempt_number, reason, wait,
-        extra={"method": method, "url": url, "attempt": state.attempt_number, "wait": wait, "reason": reason},
     )  # fmt: skip
+    if isinstance(error, APIStatusError) and error.retry_after is not None and wait > 0:
+        # The wait is the server's (Retry-After), not back-off: this call pauses for it.
+        _telemetry.paused(wait, shared=False, status_code=error.status_code)
 
 
 def with_retries(
@@ -253,10 +259,22 @@ def run_sync(
     deadline: float | None = None,
     limiter: RateLimit | None = None,
     max_pause: float = MAX_RETRY_AFTER,
+    stats: _telemetry.ClientStats | None = None,
 ) -> T:
     """Drive `plan`. With a `limiter`, every Call (each retry too) first waits for its slot,
     here and before a connection is taken, inside the deadline; a shared Retry-After is passed
-    on to the limiter."""
+    on to the limiter. The whole run is one call for `_telemetry` (its span, its counters)."""
+    with _telemetry.call(stats):
+        return _drive_sync(plan, execute, deadline, limiter, max_pause)
+
+
+def _drive_sync(
+    plan: Plan[T],
+    execute: Execute,
+    deadline: float | None,
+    limiter: RateLimit | None,
+    max_pause: float,
+) -> T:
     bound = _Deadline(deadline, _clock.current().monotonic)
     result: object = None
     error: SequenceClientError | None = None
@@ -276,6 +294,7 @@ def run_sync(
                 while (wait := limiter.wait_time()) > 0:
                     if (error := bound.check(Sleep(wait))) is not None:
                         break
+                    _telemetry.limiter_waited(wait)
                     _clock.current().sleep(wait)
                 if error is not None:
                     continue
@@ -284,7 +303,12 @@ def run_sync(
             bound.failed(failure)
             error = failure
             if limiter is not None and (pause := _shared_pause(failure, max_pause)) > 0:
+                _telemetry.paused(pause, shared=True, status_code=_status(failure))
                 limiter.pause_for(pause)
+
+
+def _status(error: SequenceClientError) -> int | None:
+    return error.status_code if isinstance(error, APIStatusError) else None
 
 
 async def run_async(
@@ -294,8 +318,20 @@ async def run_async(
     deadline: float | None = None,
     limiter: RateLimit | None = None,
     max_pause: float = MAX_RETRY_AFTER,
+    stats: _telemetry.ClientStats | None = None,
 ) -> T:
     """`run_sync` on the event loop: cancelling the task cancels a limiter wait like any other."""
+    with _telemetry.call(stats):
+        return await _drive_async(plan, execute, deadline, limiter, max_pause)
+
+
+async def _drive_async(
+    plan: Plan[T],
+    execute: Callable[[Call[object], float | None], Awaitable[object]],
+    deadline: float | None,
+    limiter: RateLimit | None,
+    max_pause: float,
+) -> T:
     bound = _Deadline(deadline, _clock.current().monotonic)
     result: object = None
     error: SequenceClientError | None = None
@@ -315,6 +351,7 @@ async def run_async(
                 while (wait := await limiter.wait_time_async()) > 0:
                     if (error := bound.check(Sleep(wait))) is not None:
                         break
+                    _telemetry.limiter_waited(wait)
                     await _clock.current().asleep(wait)
                 if error is not None:
                     continue
@@ -323,4 +360,5 @@ async def run_async(
             bound.failed(failure)
             error = failure
             if limiter is not None and (pause := _shared_pause(failure, max_pause)) > 0:
+                _telemetry.paused(pause, shared=True, status_code=_status(failure))
                 await limiter.pause_for_async(pause)

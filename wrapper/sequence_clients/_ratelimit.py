@@ -16,6 +16,10 @@ in-process window (the same limit unless `fallback_limit` says otherwise), tries
 again every `retry_storage_after` seconds, and logs when it is back. The limiter never fails a
 call.
 
+After `os.fork()` a child notices the pid change and opens Redis connections (and locks) of
+its own: the parent's sockets would interleave two processes' answers. A memory:// window is
+per process, so a child starts from a copy of the parent's.
+
 Times are wall-clock (`time.time()`), as `limits` reads them itself: machines sharing a Redis
 need synchronised clocks (NTP), as for any moving window kept in Redis.
 
@@ -26,6 +30,7 @@ imported when the first `RateLimit` is built, not with the package.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
@@ -128,6 +133,19 @@ class RateLimit:
         self._state_lock = threading.Lock()
         self._storage_errors = _storage_errors() if self.shared else ()
         self._pause_key = f"LIMITS:sequence-clients/{key}/paused-until"
+        self._pid = os.getpid()
+
+    def _after_fork(self) -> None:
+        """In a forked child: Redis connections and locks of its own. The parent's sockets
+        would interleave two processes' answers, and a lock another thread of the parent held
+        at the fork would never be released here."""
+        if self._pid == os.getpid():
+            return
+        self._pid = os.getpid()
+        self._shared_sync = None
+        self._shared_async = None
+        self._asking = threading.Lock()
+        self._state_lock = threading.Lock()
 
     @property
     def shared(self) -> bool:
@@ -147,6 +165,7 @@ class RateLimit:
     def wait_time(self) -> float:
         """0.0 when a request may go now (its slot is taken), else the seconds to wait before
         asking again."""
+        self._after_fork()
         if self._use_shared():
             if (wait := self._wait_without_asking()) is not None:
                 return wait
@@ -171,6 +190,7 @@ class RateLimit:
 
     def pause_for(self, seconds: float) -> None:
         """Make every user of this limit wait `seconds` from now (a 429's Retry-After)."""
+        self._after_fork()
         until = self._pause_here(seconds)
         if until is not None and self._use_shared():
             connection, _ = self._sync_storage()
@@ -188,6 +208,7 @@ class RateLimit:
 
     async def wait_time_async(self) -> float:
         """`wait_time()` for async clients: Redis is asked without blocking the event loop."""
+        self._after_fork()
         if self._use_shared():
             if (wait := self._wait_without_asking()) is not None:
                 return wait
@@ -211,6 +232,7 @@ class RateLimit:
         return self._local_wait_time()
 
     async def pause_for_async(self, seconds: float) -> None:
+        self._after_fork()
         until = self._pause_here(seconds)
         if until is not None and self._use_shared():
             connection, _ = self._async_storage()
@@ -347,6 +369,14 @@ def _storage_errors() -> tuple[type[Exception], ...]:
 
 _shared_limits: dict[tuple[str, str, str], RateLimit] = {}
 _shared_limits_lock = threading.Lock()
+
+
+def _fresh_lock_in_child() -> None:
+    global _shared_limits_lock
+    _shared_limits_lock = threading.Lock()  # another thread may have held it at the fork
+
+
+os.register_at_fork(after_in_child=_fresh_lock_in_child)
 
 
 def limit_for(limit: str, storage: str, key: str) -> RateLimit:

@@ -1,35 +1,27 @@
-"""HTTP plumbing shared by every client: safe base URLs, default timeouts, and turning whatever
-httpx or the generated code raises into the typed errors of `errors`."""
+"""HTTP plumbing the pipeline (`_pipeline`) and the OAuth token client share: safe base URLs,
+default timeouts cut to a deadline, and turning whatever httpx or a generated parser raises into
+the typed errors of `errors`."""
 
 from __future__ import annotations
 
 import ipaddress
 import json
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 
-from . import _clock
-from ._plan import Call, Operation
+from ._plan import Operation
 from .errors import (
     APIConnectionError,
     APITimeoutError,
     InvalidRequestError,
     SequenceClientError,
     UnexpectedResponseError,
-    error_from_response,
     redact_url,
 )
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
-
-# Set on a request by an auth flow that will itself answer a 401 (refresh, then replay once):
-# the status hook below runs inside the flow, so it must let that 401 through untouched.
-REPLAYS_401 = "sequence_clients.replays_401"
-# The absolute `_clock.current().monotonic()` time at which the call's deadline ends (absent or
-# None: no deadline), so that an auth flow's refresh waits and token request fit inside it.
-DEADLINE = "sequence_clients.deadline"
 
 
 def checked_base_url(url: str, *, allow_insecure_http: bool) -> str:
@@ -62,43 +54,6 @@ def as_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
         if isinstance(timeout, httpx.Timeout)
         else httpx.Timeout(timeout, connect=min(5.0, timeout))
     )
-
-
-def _is_error(response: httpx.Response) -> bool:
-    if response.status_code == 401 and response.request.extensions.get(REPLAYS_401):
-        return False
-    return not response.is_success
-
-
-def _raise_for_status(response: httpx.Response) -> None:
-    if _is_error(response):
-        response.read()
-        raise error_from_response(response)
-
-
-async def _araise_for_status(response: httpx.Response) -> None:
-    if _is_error(response):
-        await response.aread()
-        raise error_from_response(response)
-
-
-def configure_http(
-    http: httpx.Client | httpx.AsyncClient,
-    *,
-    base_url: str,
-    timeout: httpx.Timeout,
-    headers: dict[str, str],
-    auth: httpx.Auth | None,
-) -> None:
-    """Point an httpx client (ours or the caller's) at the vendor, with our error hook."""
-    http.base_url = httpx.URL(base_url)
-    http.timeout = timeout
-    http.headers.update(headers)
-    if auth is not None:
-        http.auth = auth
-    hook: Any = _araise_for_status if isinstance(http, httpx.AsyncClient) else _raise_for_status
-    if hook not in http.event_hooks["response"]:  # a second client on the same httpx client
-        http.event_hooks = {**http.event_hooks, "response": [*http.event_hooks["response"], hook]}
 
 
 def translate(error: httpx.HTTPError) -> SequenceClientError:
@@ -138,8 +93,8 @@ _PARSE_FAILURES = (KeyError, TypeError, ValueError, AttributeError, RecursionErr
 
 
 def parse(operation: Operation[T], response: httpx.Response) -> T:
-    """The operation's documented success model from a 2xx answer (error statuses were raised
-    by the response hook), or UnexpectedResponseError saying what does not match."""
+    """The operation's documented success model from a 2xx answer (`_pipeline.classify` raised
+    error statuses already), or UnexpectedResponseError saying what does not match."""
 
     def unexpected(reason: str, truncated: bool = False) -> UnexpectedResponseError:
         return UnexpectedResponseError(
@@ -156,32 +111,3 @@ def parse(operation: Operation[T], response: httpx.Response) -> T:
     except _PARSE_FAILURES as error:
         reason = f"body does not match the API spec ({type(error).__name__}: {error})"
         raise unexpected(reason) from error
-
-
-def ends(seconds_left: float | None) -> float | None:
-    """The clock time at which `seconds_left` runs out (the `DEADLINE` request extension)."""
-    return None if seconds_left is None else _clock.current().monotonic() + seconds_left
-
-
-def send_sync(
-    http: httpx.Client, call: Call[T], timeout: httpx.Timeout, ends: float | None = None
-) -> T:
-    try:
-        response = http.request(
-            **call.operation.request, timeout=timeout, extensions={DEADLINE: ends}
-        )
-    except httpx.HTTPError as error:
-        raise translate(error) from error
-    return parse(call.operation, response)
-
-
-async def send_async(
-    http: httpx.AsyncClient, call: Call[T], timeout: httpx.Timeout, ends: float | None = None
-) -> T:
-    try:
-        response = await http.request(
-            **call.operation.request, timeout=timeout, extensions={DEADLINE: ends}
-        )
-    except httpx.HTTPError as error:
-        raise translate(error) from error
-    return parse(call.operation, response)

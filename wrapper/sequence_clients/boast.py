@@ -61,9 +61,10 @@ else:
     )
     list_sequences = LazyModule(f"{_API}.sequences.list_sequences")
 
-from . import _config, _validate
+from . import _config, _telemetry, _validate
 from ._client import DEFAULT_MAX_RETRIES, AsyncClient, ClientOptions, SyncClient, page_plan
 from ._pagination import DEFAULT_MAX_PAGES, AsyncPager, Page, PageGuard, SyncPager
+from ._pipeline import DEFAULT_MAX_RESPONSE_BYTES, Connection
 from ._plan import Call, Plan, RetryPolicy, call, with_retries
 from ._ratelimit import RateLimit
 from .errors import AlreadyEnrolledError, InvalidRequestError, SequenceClientError
@@ -147,7 +148,11 @@ class _BoastPlans:
             conflict.active_enrollment_id = str(existing.id)
             conflict.active_sequence_id = str(existing.sequence_id)
             # After an attempt of ours that may have been applied, the active one is ours.
-            if on_conflict == "return_existing" or any(f.maybe_applied for f in failures):
+            ours = any(f.maybe_applied for f in failures)
+            if on_conflict == "return_existing" or ours:
+                _telemetry.conflict_resolved(
+                    vendor="boast", enrollment_id=str(existing.id), ours=ours
+                )
                 return existing
             raise
         return created.data
@@ -253,22 +258,24 @@ class _Options:
         )
         names = (
             "timeout", "max_retries", "deadline", "allow_insecure_http", "retry_policy",
-            "rate_limit", "rate_limit_storage",
+            "rate_limit", "rate_limit_storage", "max_response_bytes",
         )  # fmt: skip
         self.settings = {name: arguments[name] for name in names}
         self.settings["base_url"] = host_root(arguments["base_url"])
 
     def auth(
         self, given: Any, make: Callable[[], Any], timeout: httpx.Timeout
-    ) -> tuple[BoastOAuth, Any]:
-        """The bearer auth, and the OAuth-host httpx client to close (None: none, or the
-        caller's). No refresh credentials, no OAuth host client."""
+    ) -> tuple[BoastOAuth, Connection[Any] | None]:
+        """The bearer auth, and the OAuth-host connection to close (None: none). No refresh
+        credentials, no OAuth host client."""
         if not self.keeper.can_refresh:
             return BoastOAuth(self.keeper, None), None
-        http = given if given is not None else make()
+        connection = Connection(given, make)  # like the API host's: fork-safe, closable
         args = self.init_kwargs
-        tokens = token_client(http, args["auth_base_url"], timeout, args["allow_insecure_http"])
-        return BoastOAuth(self.keeper, tokens), None if given is not None else http
+        tokens = token_client(
+            connection, args["auth_base_url"], timeout, args["allow_insecure_http"]
+        )
+        return BoastOAuth(self.keeper, tokens), connection
 
 
 def _arguments(local_variables: dict[str, Any]) -> dict[str, Any]:
@@ -319,14 +326,14 @@ class BoastClient(SyncClient):
         rate_limit_storage: str | None = None,
         httpx_client: httpx.Client | None = None,
         auth_httpx_client: httpx.Client | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         # Unset credentials and hosts come from BOAST_* (sequence_clients._config).
         options = _Options(_config.boast(_arguments(locals()), BOAST_BASE_URL, BOAST_AUTH_BASE_URL))
         super().__init__(**options.settings, init_kwargs=options.init_kwargs)
         self._auth, self._tokens_http = options.auth(auth_httpx_client, httpx.Client, self._timeout)
-        http = self._connect({}, self._auth, httpx_client)
         # The generated client on the same connection pool (every operation is also `call`able).
-        self.raw = GeneratedBoastClient(base_url=self._base_url).set_httpx_client(http)
+        self.raw = self._connect({}, self._auth, httpx_client, GeneratedBoastClient)
         self._account_id = options.account_id
         self._plans = _BoastPlans(self._policy)
 
@@ -441,6 +448,7 @@ class AsyncBoastClient(AsyncClient):
         rate_limit_storage: str | None = None,
         httpx_client: httpx.AsyncClient | None = None,
         auth_httpx_client: httpx.AsyncClient | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         # Unset credentials and hosts come from BOAST_* (sequence_clients._config).
         options = _Options(_config.boast(_arguments(locals()), BOAST_BASE_URL, BOAST_AUTH_BASE_URL))
@@ -448,8 +456,7 @@ class AsyncBoastClient(AsyncClient):
         self._auth, self._tokens_http = options.auth(
             auth_httpx_client, httpx.AsyncClient, self._timeout
         )
-        http = self._connect({}, self._auth, httpx_client)
-        self.raw = GeneratedBoastClient(base_url=self._base_url).set_async_httpx_client(http)
+        self.raw = self._connect({}, self._auth, httpx_client, GeneratedBoastClient)
         self._account_id = options.account_id
         self._plans = _BoastPlans(self._policy)
 

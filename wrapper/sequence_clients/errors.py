@@ -11,6 +11,11 @@
     ├── PaginationError            a server that pages in circles, or more pages than allowed
     ├── TokenStoreError            the caller's token store refused a rotated OAuth token
     ├── BulkJobError               a bulk export job failed, was canceled or expired
+    ├── ResponseTooLargeError      a body past the client's max_response_bytes (not read on)
+    ├── ClientLifecycleError       the client cannot send from here; nothing was sent:
+    │   ├── ClientClosedError          closed (or the httpx client given to it is)
+    │   ├── EventLoopMismatchError     an async client on another event loop
+    │   └── ForkedClientError          a caller's httpx client used in a forked child
     └── APIStatusError             the vendor answered with an error status
         ├── BadRequestError (400, 422)   ├── AuthenticationError (401)
         ├── PermissionDeniedError (403)  ├── NotFoundError (404)
@@ -402,3 +407,47 @@ class DeadlineExceededError(APITimeoutError):
     """A call's overall time bound ran out before it finished: the client's `deadline`
     (retries, back-off and the last request included), or an export job still not FINISHED after
     `export_timeout` seconds of polling. `maybe_applied` as for any connection error."""
+
+
+# --- the request pipeline: bodies and the client's own lifecycle (issue 20 items 6-7, fork) ---
+
+
+class ResponseTooLargeError(SequenceClientError):
+    """The answer's body ran past the client's `max_response_bytes` (or said it would, in its
+    Content-Length): reading stopped there, so memory stays bounded. The request itself was
+    answered, so it may have been applied; it is not retried (the same request would get the
+    same body). Raise `max_response_bytes` if such a body is expected."""
+
+    def __init__(self, *, method: str, url: str, status_code: int, limit: int) -> None:
+        super().__init__(
+            f"{_request(method, url)} -> {status_code}: the body is larger than "
+            f"max_response_bytes={limit}; reading stopped there (raise the option if meant)"
+        )
+        self.method = method
+        self.url = url
+        self.status_code = status_code
+        self.limit = limit
+        self.maybe_applied = True
+
+
+class ClientLifecycleError(SequenceClientError):
+    """The client cannot send from where it is used: closed, in another event loop, or in a
+    forked child with an httpx client it cannot rebuild. Nothing was sent."""
+
+
+class ClientClosedError(ClientLifecycleError):
+    """The client (or the httpx client passed to it) was closed: build a new client, or keep
+    this one open (`with`/`async with` around every use) until the last call."""
+
+
+class EventLoopMismatchError(ClientLifecycleError):
+    """An async client used on another event loop than the one it first sent on (for example
+    a second `asyncio.run()`): its connections belong to that first loop. Build the client
+    inside the loop that uses it (inside the coroutine `asyncio.run()` runs)."""
+
+
+class ForkedClientError(ClientLifecycleError):
+    """A client built with `httpx_client=` used in a process forked after that httpx client
+    was made: its sockets are the parent's, so answers could cross. A client's own connection
+    pool is rebuilt in the child by itself; build a client (and httpx client) in the child,
+    or let the client own its httpx client."""

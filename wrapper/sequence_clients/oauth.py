@@ -39,15 +39,8 @@ from sequence_clients.generated.boast.api.oauth import create_token
 from sequence_clients.generated.boast.models import TokenRequest, TokenRequestGrantType
 
 from . import _clock
-from ._transport import (
-    DEADLINE,
-    REPLAYS_401,
-    as_timeout,
-    checked_base_url,
-    configure_http,
-    translate,
-    within,
-)
+from ._pipeline import DEADLINE_EXTENSION, AnyConnection, Target, connection_of, generated_client
+from ._transport import as_timeout, checked_base_url, translate, within
 from .errors import (
     APIStatusError,
     APITimeoutError,
@@ -60,6 +53,7 @@ from .errors import (
     TokenStoreAccessError,
     TokenStoreError,
     describe_error_body,
+    error_from_response,
     redact_url,
 )
 
@@ -162,19 +156,16 @@ def _code_grant(code: str, client_id: str, client_secret: str, redirect_uri: str
 
 
 def token_client(
-    http: httpx.Client | httpx.AsyncClient,
+    http: httpx.Client | httpx.AsyncClient | AnyConnection,
     auth_base_url: str,
     timeout: float | httpx.Timeout | None,
     allow_insecure_http: bool,
 ) -> GeneratedBoastClient:
-    """A generated client on the OAuth host (app.boast.io is not the API host), with our error
-    hook and timeouts."""
+    """A generated client on the OAuth host (app.boast.io is not the API host) with our
+    timeouts, sending over `http` without changing it."""
     base_url = checked_base_url(auth_base_url, allow_insecure_http=allow_insecure_http)
-    configure_http(http, base_url=base_url, timeout=as_timeout(timeout), headers={}, auth=None)
-    client = GeneratedBoastClient(base_url=base_url)
-    if isinstance(http, httpx.AsyncClient):
-        return client.set_async_httpx_client(http)
-    return client.set_httpx_client(http)
+    target = Target(base_url, {}, None, as_timeout(timeout))
+    return generated_client(GeneratedBoastClient, connection_of(http), target)
 
 
 @attrs.frozen
@@ -309,8 +300,8 @@ def fetch_answer(
         response = http.request(**_request_of(grant), timeout=timeout or http.timeout)
     except httpx.HTTPError as error:
         raise translate(error) from error
-    except APIStatusError as error:
-        raise _refused(error) from None
+    if not response.is_success:
+        raise _refused(error_from_response(response))
     return read_token_answer(response, sent_at, _held_refresh_token(grant))
 
 
@@ -323,8 +314,8 @@ async def afetch_answer(
         response = await http.request(**_request_of(grant), timeout=timeout or http.timeout)
     except httpx.HTTPError as error:
         raise translate(error) from error
-    except APIStatusError as error:
-        raise _refused(error) from None
+    if not response.is_success:
+        raise _refused(error_from_response(response))
     return read_token_answer(response, sent_at, _held_refresh_token(grant))
 
 
@@ -721,8 +712,8 @@ AsyncFetch = Callable[[TokenRequest, RefreshBound], Awaitable[TokenAnswer]]
 class BoastOAuth(httpx.Auth):
     """Bearer auth that refreshes proactively (within REFRESH_MARGIN of expiry) and on a 401,
     replaying the request once. Without refresh credentials a 401 is raised as it comes. A
-    refresh is part of the call: the request's DEADLINE extension bounds its waits and its token
-    request."""
+    refresh is part of the call: the request's `sequence_clients.deadline` extension bounds its
+    waits and its token request."""
 
     requires_request_body = True  # a replay resends the body
 
@@ -756,16 +747,15 @@ class BoastOAuth(httpx.Auth):
 
     @staticmethod
     def _bound(request: httpx.Request) -> RefreshBound:
-        ends = request.extensions.get(DEADLINE)
+        ends = request.extensions.get(DEADLINE_EXTENSION)
         return RefreshBound(
             ends if isinstance(ends, int | float) else None,
             request.method,
             redact_url(request.url),
         )
 
-    def _signed(self, request: httpx.Request, token: OAuthToken, replay: bool) -> httpx.Request:
+    def _signed(self, request: httpx.Request, token: OAuthToken) -> httpx.Request:
         request.headers["Authorization"] = f"Bearer {token.access_token}"
-        request.extensions[REPLAYS_401] = replay  # lets the 401 reach us instead of raising
         return request
 
     def sync_auth_flow(
@@ -774,10 +764,10 @@ class BoastOAuth(httpx.Auth):
         keeper, token = self.keeper, self.keeper.token
         if self._expiring(token):
             token = keeper.refresh_sync(token, self._fetch, self._bound(request))
-        response = yield self._signed(request, token, keeper.can_refresh)
+        response = yield self._signed(request, token)
         if response.status_code == 401 and keeper.can_refresh:
             token = keeper.refresh_sync(token, self._fetch, self._bound(request))
-            yield self._signed(request, token, False)
+            yield self._signed(request, token)
 
     async def async_auth_flow(
         self, request: httpx.Request
@@ -785,10 +775,10 @@ class BoastOAuth(httpx.Auth):
         keeper, token = self.keeper, self.keeper.token
         if self._expiring(token):
             token = await keeper.refresh_async(token, self._afetch, self._bound(request))
-        response = yield self._signed(request, token, keeper.can_refresh)
+        response = yield self._signed(request, token)
         if response.status_code == 401 and keeper.can_refresh:
             token = await keeper.refresh_async(token, self._afetch, self._bound(request))
-            yield self._signed(request, token, False)
+            yield self._signed(request, token)
 
 
 __all__ = [

@@ -103,9 +103,10 @@ else:
         "retrieve_sequence",
     )
 
-from . import _config, _validate
+from . import _config, _telemetry, _validate
 from ._client import DEFAULT_MAX_RETRIES, AsyncClient, ClientOptions, SyncClient, page_plan
 from ._pagination import AsyncPager, Page, SyncPager
+from ._pipeline import DEFAULT_MAX_RESPONSE_BYTES
 from ._plan import Call, Plan, RetryPolicy, Sleep, call, with_retries
 from ._ratelimit import RateLimit
 from .errors import (
@@ -177,9 +178,13 @@ class _UnifyPlans:
                 and (ours or on_conflict == "return_existing")
             ):
                 enrollment_id = _id(conflict.active_enrollment_id, "active_enrollment_id")
-                return (
-                    yield from call(get_sequence_enrollment.operation(enrollment_id), self._policy)
+                existing = yield from call(
+                    get_sequence_enrollment.operation(enrollment_id), self._policy
                 )
+                _telemetry.conflict_resolved(
+                    vendor="unify", enrollment_id=str(enrollment_id), ours=ours
+                )
+                return existing
             raise
 
     def _finished_job(
@@ -322,6 +327,7 @@ def _settings(
     deadline: float | None,
     allow_insecure_http: bool,
     retry_policy: RetryPolicy | None,
+    max_response_bytes: int,
 ) -> dict[str, Any]:
     if not api_key:
         raise InvalidRequestError("api_key is required (UNIFY_API_KEY)")
@@ -332,6 +338,7 @@ def _settings(
         "deadline": deadline,
         "allow_insecure_http": allow_insecure_http,
         "retry_policy": retry_policy,
+        "max_response_bytes": max_response_bytes,
     }
 
 
@@ -358,19 +365,20 @@ class UnifyClient(SyncClient):
         rate_limit: str | RateLimit | None = None,
         rate_limit_storage: str | None = None,
         httpx_client: httpx.Client | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         # Unset: UNIFY_API_KEY and UNIFY_BASE_URL (ConfigurationError without a key).
         api_key, base_url = _config.unify(api_key, base_url, UNIFY_BASE_URL)
         settings = _settings(
-            api_key, base_url, timeout, max_retries, deadline, allow_insecure_http, retry_policy
-        )
+            api_key, base_url, timeout, max_retries, deadline, allow_insecure_http, retry_policy,
+            max_response_bytes,
+        )  # fmt: skip
         settings.update(rate_limit=rate_limit, rate_limit_storage=rate_limit_storage)
         super().__init__(
             **settings, init_kwargs={"api_key": api_key, **settings, "httpx_client": httpx_client}
         )
-        http = self._connect({"x-api-key": api_key}, None, httpx_client)
         # The generated client on the same connection pool (every operation is also `call`able).
-        self.raw = GeneratedUnifyClient(base_url=self._base_url).set_httpx_client(http)
+        self.raw = self._connect({"x-api-key": api_key}, None, httpx_client, GeneratedUnifyClient)
         self._plans = _UnifyPlans(self._policy)
 
     def with_options(self, **changes: Unpack[UnifyOptions]) -> Self:
@@ -501,18 +509,19 @@ class AsyncUnifyClient(AsyncClient):
         rate_limit: str | RateLimit | None = None,
         rate_limit_storage: str | None = None,
         httpx_client: httpx.AsyncClient | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         # Unset: UNIFY_API_KEY and UNIFY_BASE_URL (ConfigurationError without a key).
         api_key, base_url = _config.unify(api_key, base_url, UNIFY_BASE_URL)
         settings = _settings(
-            api_key, base_url, timeout, max_retries, deadline, allow_insecure_http, retry_policy
-        )
+            api_key, base_url, timeout, max_retries, deadline, allow_insecure_http, retry_policy,
+            max_response_bytes,
+        )  # fmt: skip
         settings.update(rate_limit=rate_limit, rate_limit_storage=rate_limit_storage)
         super().__init__(
             **settings, init_kwargs={"api_key": api_key, **settings, "httpx_client": httpx_client}
         )
-        http = self._connect({"x-api-key": api_key}, None, httpx_client)
-        self.raw = GeneratedUnifyClient(base_url=self._base_url).set_async_httpx_client(http)
+        self.raw = self._connect({"x-api-key": api_key}, None, httpx_client, GeneratedUnifyClient)
         self._plans = _UnifyPlans(self._policy)
 
     def with_options(self, **changes: Unpack[UnifyOptions]) -> Self:

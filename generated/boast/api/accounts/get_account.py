@@ -210,4 +210,5 @@ def operation(
         ),
         success_statuses=_SUCCESS_STATUSES,
         parse=_parse_success,
+        url_template="/v1/accounts/{account_id}",
     )

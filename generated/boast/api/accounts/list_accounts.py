@@ -181,4 +181,5 @@ def operation() -> Operation[AccountList]:
         request=_get_kwargs(),
         success_statuses=_SUCCESS_STATUSES,
         parse=_parse_success,
+        url_template="/v1/accounts",
     )

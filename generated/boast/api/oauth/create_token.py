@@ -246,4 +246,5 @@ def operation(
         ),
         success_statuses=_SUCCESS_STATUSES,
         parse=_parse_success,
+        url_template="/oauth/token",
     )

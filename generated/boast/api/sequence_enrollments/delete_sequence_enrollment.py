@@ -255,4 +255,5 @@ def operation(
         ),
         success_statuses=_SUCCESS_STATUSES,
         parse=_parse_success,
+        url_template="/v1/accounts/{account_id}/sequence_enrollments/{enrollment_id}",
     )

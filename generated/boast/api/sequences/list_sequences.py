@@ -263,6 +263,7 @@ def operation(
         ),
         success_statuses=_SUCCESS_STATUSES,
         parse=_parse_success,
+        url_template="/v1/accounts/{account_id}/sequences",
         items=_page_items,
         page_parameter="page",
         next_page=_next_page,

@@ -297,4 +297,5 @@ def operation(
         ),
         success_statuses=_SUCCESS_STATUSES,
         parse=_parse_success,
+        url_template="/sequences/v1/enrollment-steps/query-jobs",
     )

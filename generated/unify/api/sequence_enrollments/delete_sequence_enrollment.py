@@ -267,4 +267,5 @@ def operation(
         ),
         success_statuses=_SUCCESS_STATUSES,
         parse=_parse_success,
+        url_template="/sequences/v1/enrollments/{id}",
     )

@@ -444,6 +444,7 @@ def operation(
         ),
         success_statuses=_SUCCESS_STATUSES,
         parse=_parse_success,
+        url_template="/sequences/v1/enrollments/query-jobs/{job_id}/results",
         items=_page_items,
         page_parameter="page",
         next_page=_next_page,

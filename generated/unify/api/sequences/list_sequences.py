@@ -288,6 +288,7 @@ def operation(
         ),
         success_statuses=_SUCCESS_STATUSES,
         parse=_parse_success,
+        url_template="/sequences/v1/sequences",
         items=_page_items,
         page_parameter="cursor",
         next_page=_next_page,

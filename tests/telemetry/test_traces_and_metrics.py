@@ -1,0 +1,256 @@
+"""What an operator sees of a call in OpenTelemetry: one span per call, a CLIENT span per attempt
+(HTTP client semantic conventions), events for the decisions, and the metrics — read back with
+the SDK's in-memory exporter and metric reader."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import otel_capture
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind
+from virtual_clock import VirtualClock, drive_plans_and_limits_with, drive_plans_with, fresh_limit
+
+from sequence_clients import AsyncUnifyClient, RetryPolicy, UnifyClient, _telemetry, errors
+from sequence_clients.generated.unify.api.sequence_enrollments import (
+    create_sequence_enrollment,
+    get_sequence_enrollment,
+)
+from sequence_clients.generated.unify.models import CreateEnrollmentRequest
+
+API_KEY = "sk_telemetry_canary_0123456789abcdef"
+ENROLLMENT_ID = uuid.UUID("00000000-0000-4000-8000-00000000e001")
+SEQUENCE_ID = uuid.UUID("00000000-0000-4000-8000-00000000500e")
+PERSON_ID = uuid.UUID("00000000-0000-4000-8000-0000000000b1")
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def enrollment() -> dict[str, object]:
+    now = "2026-11-24T10:00:00Z"
+    return {
+        "id": str(ENROLLMENT_ID), "created_at": now, "updated_at": now,
+        "sequence": {"id": str(SEQUENCE_ID), "name": "s", "is_paused": False},
+        "person": {"id": str(PERSON_ID), "email": "p@x.com", "first_name": None, "last_name": None, "linkedin_url": None},
+        "mailbox": {"id": str(uuid.uuid4()), "email": "m@x.com", "display_name": None, "is_paused": False, "is_unauthorized": False},
+        "enrolled_by_play": None, "reply_email_message": None, "status": "IN_PROGRESS",
+        "is_blocked": False, "is_bounced": False, "is_canceled": False, "is_excluded": False,
+        "is_opted_out": False, "is_paused": False, "is_replied": False, "started_at": None, "ended_at": None,
+    }  # fmt: skip
+
+
+@pytest.fixture
+def capture() -> tuple[Any, Any]:
+    return otel_capture.installed()
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
+    return drive_plans_with(monkeypatch, VirtualClock())
+
+
+def scripted(*answers: httpx.Response) -> tuple[Handler, list[httpx.Request]]:
+    queue: Iterator[httpx.Response] = iter(answers)
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return next(queue)
+
+    return handle, seen
+
+
+def unify_on(handle: Handler, **options: Any) -> UnifyClient:
+    http = httpx.Client(transport=httpx.MockTransport(handle))
+    policy = RetryPolicy(base_delay=0.01, max_delay=0.05)
+    return UnifyClient(API_KEY, httpx_client=http, retry_policy=policy, **options)
+
+
+def by_kind(spans: tuple[ReadableSpan, ...]) -> tuple[list[ReadableSpan], list[ReadableSpan]]:
+    calls = [s for s in spans if s.kind == SpanKind.INTERNAL]
+    attempts = [s for s in spans if s.kind == SpanKind.CLIENT]
+    return calls, attempts
+
+
+def total(reader: Any, name: str, field: str = "value") -> float:
+    return sum(getattr(point, field) for point in otel_capture.points(reader).get(name, []))
+
+
+def test_503_then_429_then_200_is_one_call_span_with_three_attempts(
+    capture: tuple[Any, Any], clock: VirtualClock
+) -> None:
+    exporter, reader = capture
+    retries_before = total(reader, "sequence_clients.retries")
+    limited_before = total(reader, "sequence_clients.rate_limited")
+    requests_before = total(reader, "http.client.request.duration", "count")
+    handle, seen = scripted(
+        httpx.Response(503, json={"status": "unavailable", "message": "busy"}),
+        httpx.Response(429, headers={"retry-after": "1"}, json={"status": "rate_limited"}),
+        httpx.Response(200, json=enrollment()),
+    )
+    with unify_on(handle) as unify:
+        assert unify.get_enrollment(ENROLLMENT_ID).id == ENROLLMENT_ID
+
+    calls, attempts = by_kind(exporter.get_finished_spans())
+    (call,) = calls
+    assert call.name == get_sequence_enrollment.operation(ENROLLMENT_ID).operation_id
+    assert len(attempts) == len(seen) == 3
+    assert {a.parent.span_id for a in attempts if a.parent} == {call.context.span_id}
+    template = get_sequence_enrollment.operation(ENROLLMENT_ID).url_template
+    for attempt, request, status in zip(attempts, seen, (503, 429, 200), strict=True):
+        attributes = dict(attempt.attributes or {})
+        assert attempt.name == f"GET {template}"
+        assert attributes["http.request.method"] == "GET"
+        assert attributes["server.address"] == request.url.host
+        assert attributes["server.port"] == 443
+        assert attributes["url.full"] == str(request.url)
+        assert attributes["url.template"] == template
+        assert attributes["http.response.status_code"] == status
+        assert attributes.get("error.type") == (None if status == 200 else str(status))
+    resends = [dict(a.attributes or {}).get("http.request.resend_count") for a in attempts]
+    assert resends == [None, 1, 2]
+    pauses = [e for e in call.events if e.name == _telemetry.PAUSE]
+    assert [dict(p.attributes or {})["seconds"] for p in pauses] == [1.0]
+    assert [e.name for e in call.events].count(_telemetry.RETRY) == 2
+    assert total(reader, "sequence_clients.retries") - retries_before == 2
+    assert total(reader, "sequence_clients.rate_limited") - limited_before == 1
+    assert total(reader, "http.client.request.duration", "count") - requests_before == 3
+    assert unify.stats.snapshot().attempts == 3 and unify.stats.retries == 2
+    assert unify.stats.rate_limited == 1
+
+
+def test_a_resolved_conflict_is_an_event_a_log_line_and_a_count(
+    capture: tuple[Any, Any], clock: VirtualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    exporter, _ = capture
+    caplog.set_level(logging.INFO, logger="sequence_clients")
+    conflict = {
+        "status": "conflict",
+        "message": "already enrolled",
+        "active_enrollment_id": str(ENROLLMENT_ID),
+        "active_sequence_id": str(SEQUENCE_ID),
+    }
+    handle, _ = scripted(httpx.Response(409, json=conflict), httpx.Response(200, json=enrollment()))
+    with unify_on(handle) as unify:
+        found = unify.enroll(
+            SEQUENCE_ID, PERSON_ID, mailbox_emails=["m@x.com"], on_conflict="return_existing"
+        )
+    assert found.id == ENROLLMENT_ID
+    calls, attempts = by_kind(exporter.get_finished_spans())
+    (call,) = calls
+    body = CreateEnrollmentRequest(
+        sequence_id=SEQUENCE_ID, person_id=PERSON_ID, mailbox_emails=["m@x.com"]
+    )
+    assert call.name == create_sequence_enrollment.operation(body=body).operation_id
+    assert len(attempts) == 2
+    (resolved,) = [e for e in call.events if e.name == _telemetry.CONFLICT_RESOLVED]
+    assert dict(resolved.attributes or {})["enrollment_id"] == str(ENROLLMENT_ID)
+    assert dict(resolved.attributes or {})["ours"] is False
+    (line,) = [r for r in caplog.records if vars(r).get("event") == _telemetry.CONFLICT_RESOLVED]
+    assert line.levelno == logging.INFO and vars(line)["vendor"] == "unify"
+    assert unify.stats.conflicts_resolved == 1
+
+
+def test_giving_up_ends_the_call_span_in_error_with_an_event(
+    capture: tuple[Any, Any], clock: VirtualClock
+) -> None:
+    exporter, _ = capture
+    handle, _ = scripted(*[httpx.Response(503) for _ in range(3)])
+    with unify_on(handle, max_retries=2) as unify, pytest.raises(errors.ServerError) as raised:
+        unify.get_enrollment(ENROLLMENT_ID)
+    calls, attempts = by_kind(exporter.get_finished_spans())
+    (call,) = calls
+    (gave_up,) = [e for e in call.events if e.name == _telemetry.GAVE_UP]
+    assert dict(gave_up.attributes or {})["error_type"] == type(raised.value).__name__
+    assert dict(gave_up.attributes or {})["attempts"] == len(attempts) == 3
+    assert not call.status.is_ok and unify.stats.gave_up == 1
+
+
+def test_a_rate_limit_wait_is_an_event_a_debug_line_and_time_counted(
+    capture: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    exporter, reader = capture
+    caplog.set_level(logging.DEBUG, logger="sequence_clients")
+    clock = drive_plans_and_limits_with(monkeypatch, VirtualClock(start=1_800_000_000.0))
+    waited_before = total(reader, "sequence_clients.rate_limit.wait_time")
+    handle, _ = scripted(*[httpx.Response(200, json=enrollment()) for _ in range(2)])
+    with unify_on(handle, rate_limit=fresh_limit("1/s")) as unify:
+        unify.get_enrollment(ENROLLMENT_ID)
+        unify.get_enrollment(ENROLLMENT_ID)
+    waits = [r for r in caplog.records if vars(r).get("event") == _telemetry.LIMIT_WAIT]
+    assert waits and all(r.levelno == logging.DEBUG for r in waits)
+    waited = sum(vars(r)["seconds"] for r in waits)
+    assert waited == pytest.approx(sum(clock.sleeps))
+    assert total(reader, "sequence_clients.rate_limit.wait_time") - waited_before == pytest.approx(
+        waited
+    )
+    assert unify.stats.limiter_waits == len(waits)
+    assert unify.stats.limiter_wait_seconds == pytest.approx(waited)
+    second_call = by_kind(exporter.get_finished_spans())[0][-1]
+    assert _telemetry.LIMIT_WAIT in [e.name for e in second_call.events]
+
+
+def test_an_event_from_the_auth_flow_lands_in_the_attempt_and_counts_refreshes(
+    capture: tuple[Any, Any], clock: VirtualClock
+) -> None:
+    """What oauth.py will call while it refreshes: the event lands in the attempt being sent."""
+    exporter, reader = capture
+    before = total(reader, "sequence_clients.token.refreshes")
+
+    class Refreshing(httpx.Auth):
+        def auth_flow(self, request: httpx.Request) -> Any:
+            _telemetry.event(_telemetry.TOKEN_REFRESH, "refreshed the token", reason="expiring")
+            yield request
+
+    handle, _ = scripted(httpx.Response(200, json=enrollment()))
+    # Unify brings no auth of its own, so the auth of the caller's httpx client runs.
+    http = httpx.Client(transport=httpx.MockTransport(handle), auth=Refreshing())
+    with UnifyClient(API_KEY, httpx_client=http) as unify:
+        unify.get_enrollment(ENROLLMENT_ID)
+    _, attempts = by_kind(exporter.get_finished_spans())
+    (attempt,) = attempts
+    assert [e.name for e in attempt.events] == [_telemetry.TOKEN_REFRESH]
+    assert total(reader, "sequence_clients.token.refreshes") - before == 1
+
+
+async def test_the_async_twin_reports_the_same_spans(
+    capture: tuple[Any, Any], clock: VirtualClock
+) -> None:
+    exporter, _ = capture
+    handle, seen = scripted(
+        httpx.Response(503, json={"status": "unavailable", "message": "busy"}),
+        httpx.Response(429, headers={"retry-after": "1"}, json={"status": "rate_limited"}),
+        httpx.Response(200, json=enrollment()),
+    )
+
+    async def ahandle(request: httpx.Request) -> httpx.Response:
+        return handle(request)
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(ahandle))
+    policy = RetryPolicy(base_delay=0.01, max_delay=0.05)
+    async with AsyncUnifyClient(API_KEY, httpx_client=http, retry_policy=policy) as unify:
+        assert (await unify.get_enrollment(ENROLLMENT_ID)).id == ENROLLMENT_ID
+    calls, attempts = by_kind(exporter.get_finished_spans())
+    (call,) = calls
+    assert len(attempts) == len(seen) == 3
+    assert {a.parent.span_id for a in attempts if a.parent} == {call.context.span_id}
+    resends = [dict(a.attributes or {}).get("http.request.resend_count") for a in attempts]
+    assert resends == [None, 1, 2]
+    assert [e.name for e in call.events].count(_telemetry.PAUSE) == 1
+    assert unify.stats.attempts == 3 and unify.stats.rate_limited == 1
+
+
+def test_each_client_and_copy_keeps_its_own_totals(clock: VirtualClock) -> None:
+    handle, _ = scripted(*[httpx.Response(200, json=enrollment()) for _ in range(3)])
+    with unify_on(handle) as unify:
+        copy = unify.with_options(max_retries=1)
+        unify.get_enrollment(ENROLLMENT_ID)
+        copy.get_enrollment(ENROLLMENT_ID)
+        copy.get_enrollment(ENROLLMENT_ID)
+        taken = copy.stats.snapshot()
+    assert (unify.stats.attempts, copy.stats.attempts) == (1, 2)
+    assert taken == copy.stats and taken is not copy.stats  # a copy, consistent
