@@ -62,6 +62,7 @@ CONFLICT_RESOLVED = "sequence_clients.conflict.resolved"
 GAVE_UP = "sequence_clients.gave_up"
 TOKEN_REFRESH = "sequence_clients.token.refresh"
 TOKEN_WAIT = "sequence_clients.token.wait_for_refresher"
+TOKEN_REVOKED = "sequence_clients.token.revoked"
 
 
 @attrs.define
@@ -253,6 +254,28 @@ def attempt(
         record.span = span
         if span.is_recording():
             span.set_attributes(record.attributes(resends))
+        yield record
+
+
+@contextmanager
+def token_request(request: httpx.Request, *, template: str) -> Iterator[Attempt]:
+    """A request sent outside a plan (the OAuth token request, inside the call that needed a
+    token, or alone for a first token): a CLIENT span like an attempt's and the duration
+    metric, but none of the call's counters (it is not an attempt of the call's own request)."""
+    record = Attempt(request, template=template, trace=None)
+    tracer = _tracer()
+    if tracer is None or _otel_trace is None:
+        yield record
+        return
+    with tracer.start_as_current_span(
+        f"{record.method} {template}",
+        kind=_otel_trace.SpanKind.CLIENT,
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
+        record.span = span
+        if span.is_recording():
+            span.set_attributes(record.attributes(0))
         yield record
 
 
