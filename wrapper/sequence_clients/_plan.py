@@ -95,7 +95,7 @@ Step = Call[object] | Sleep
 Plan = Generator[Step, object, T]
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)  # the key of its tenacity.Retrying, looked up on every call
 class RetryPolicy:
     """Exponential backoff with full jitter, honouring the server's requested wait."""
 
