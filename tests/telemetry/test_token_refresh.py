@@ -16,7 +16,7 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 
-from sequence_clients import BoastClient, OAuthToken, _telemetry, errors
+from sequence_clients import AsyncBoastClient, BoastClient, OAuthToken, _telemetry, errors
 from sequence_clients.sandbox import Sandbox
 
 LONG_AGO = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -50,8 +50,8 @@ def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     return caplog
 
 
-def client(sandbox: Sandbox, store: Store, token: OAuthToken) -> BoastClient:
-    return BoastClient(
+def options(sandbox: Sandbox, store: Store, token: OAuthToken) -> dict[str, Any]:
+    return dict(
         account_id=sandbox.boast.account_ids[0],
         access_token=token.access_token,
         refresh_token=token.refresh_token,
@@ -63,6 +63,10 @@ def client(sandbox: Sandbox, store: Store, token: OAuthToken) -> BoastClient:
         auth_base_url=sandbox.boast_auth_base_url,
         max_retries=0,
     )
+
+
+def client(sandbox: Sandbox, store: Store, token: OAuthToken) -> BoastClient:
+    return BoastClient(**options(sandbox, store, token))
 
 
 def issued(sandbox: Sandbox, *, expires_at: dt.datetime | None = LONG_AGO) -> OAuthToken:
@@ -129,6 +133,23 @@ def test_an_expiring_token_is_refreshed_inside_the_call_that_needed_it(
     (line,) = token_lines(logs, _telemetry.TOKEN_REFRESH)
     assert line.levelno == logging.INFO and vars(line)["reason"] == "expiring"
     assert sum(len(token_lines(logs, name)) for name in TOKEN_EVENTS) == 1
+    assert_no_secret(exporter, reader, secrets_of(old, *store.saved))
+
+
+async def test_the_async_twin_reports_the_refresh_the_same_way(
+    sandbox: Sandbox, capture: tuple[Any, Any], logs: pytest.LogCaptureFixture
+) -> None:
+    exporter, reader = capture
+    before = refreshes(reader)
+    store, old = Store(), issued(sandbox)
+    async with AsyncBoastClient(**options(sandbox, store, old)) as boast:
+        await boast.get_account()
+    _, (attempt,), (token_request,) = spans_of(exporter)
+    assert [e["reason"] for e in events(attempt, _telemetry.TOKEN_REFRESH)] == ["expiring"]
+    assert token_request.parent is not None
+    assert token_request.parent.span_id == attempt.context.span_id
+    assert refreshes(reader) - before == len(store.saved) == 1
+    assert len(token_lines(logs, _telemetry.TOKEN_REFRESH)) == 1
     assert_no_secret(exporter, reader, secrets_of(old, *store.saved))
 
 
