@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from collections.abc import Iterable
 from itertools import islice
 from pathlib import Path
-from typing import Annotated, TypedDict
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..boast import BOAST_BASE_URL, BoastClient
 from ..generated.boast.models import SequenceEnrollment
 from ..oauth import BOAST_AUTH_BASE_URL
-from ..token_stores import FileTokenStore
 from .config import BOAST_HELP, DEFAULT_CONFIG, ConfigError, boast_settings, has_token
 from .login import LoginError
 from .output import (
@@ -36,6 +34,9 @@ from .output import (
 )
 from .tokens import DEFAULT_TOKEN_FILE, starting_token, token_store
 
+if TYPE_CHECKING:
+    from ..bulk.vendors import BoastKwargs
+
 app = typer.Typer(
     help="Boast: enroll contacts in sequences, inspect and remove enrollments.",
     no_args_is_help=True,
@@ -44,18 +45,6 @@ app = typer.Typer(
 Id = Annotated[str, typer.Argument(help="Enrollment id (UUID).", show_default=False)]
 Limit = Annotated[int, typer.Option(min=1, help="Show at most this many.")]
 ENROLLMENT_COLUMNS = ["id", "contact_id", "sequence_id", "status", "created"]
-
-
-class BoastKwargs(TypedDict):
-    account_id: str | None
-    access_token: str
-    refresh_token: str | None
-    expires_at: dt.datetime | None
-    client_id: str | None
-    client_secret: str | None
-    token_store: FileTokenStore | None
-    base_url: str
-    auth_base_url: str
 
 
 def boast_kwargs(config: Path | None, base_url: str | None) -> BoastKwargs:

@@ -25,10 +25,8 @@ import typer
 
 from .. import _validate
 from .._ratelimit import parse_limit
-from ..errors import InvalidRequestError
-from .bulk import Report, run_bulk_enroll
-from .config import ConfigError, unify_settings
-from .journal import (
+from ..bulk.engine import Report, run_bulk_enroll
+from ..bulk.journal import (
     UNDO_FAILED,
     UNDO_IN_FLIGHT,
     Campaign,
@@ -38,6 +36,11 @@ from .journal import (
     read_campaign,
     set_aside,
 )
+from ..bulk.report import ReportWriteError, Summary, default_paths, write_reports
+from ..bulk.rows import BOAST_ROWS, NO_MAILBOX, UNIFY_ROWS, BadRow, CsvFile, CsvInputError, open_csv
+from ..bulk.vendors import Enroller, PreflightError, boast_enroller, check_mailboxes, unify_enroller
+from ..errors import InvalidRequestError
+from .config import ConfigError, unify_settings
 from .messages import count, say
 from .output import (
     EXIT_FAILED,
@@ -53,9 +56,6 @@ from .output import (
     print_json,
 )
 from .progress import BulkProgress, print_report
-from .report import ReportWriteError, Summary, default_paths, write_reports
-from .rows import BOAST_ROWS, NO_MAILBOX, UNIFY_ROWS, BadRow, CsvFile, CsvInputError, open_csv
-from .vendors import Enroller, PreflightError, boast_enroller, check_mailboxes, unify_enroller
 
 # Unify publishes 100,000 requests per 5 minutes per API key; Boast publishes no limit.
 UNIFY_PUBLISHED_LIMIT = "100000/5m"

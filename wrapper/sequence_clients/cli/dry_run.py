@@ -8,13 +8,13 @@ from collections import Counter
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
+from ..bulk.journal import Campaign, ReportLine, finished_keys, read_campaign
+from ..bulk.rows import BadRow, CsvFile
+from ..bulk.vendors import Enroller, PreflightError
 from .bulk_cmd import check_campaign
-from .journal import Campaign, ReportLine, finished_keys, read_campaign
 from .messages import count, say
 from .output import EXIT_FAILED, EXIT_USAGE, console, err_console, fail, print_table
 from .progress import print_problems
-from .rows import BadRow, CsvFile
-from .vendors import Enroller, PreflightError
 
 PREVIEW_ROWS = 5
 MAX_LISTED = 20

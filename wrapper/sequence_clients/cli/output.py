@@ -18,8 +18,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ..bulk.engine import one_line
+from ..bulk.report import safe_cell
 from ..errors import AuthenticationError, InvalidRequestError, SequenceClientError
-from .bulk import one_line
 from .config import ConfigError
 
 # Exit codes (the README lists them): 1 = the vendor refused or a row failed; 2 = bad input,
@@ -50,15 +51,6 @@ def output_format(output: OutputFormat | None, as_json: bool) -> OutputFormat:
     if output is not None:
         return output
     return OutputFormat.json if as_json else OutputFormat.table
-
-
-# A cell starting with one of these is a formula to Excel, LibreOffice and Sheets (OWASP CSV
-# injection); a leading apostrophe makes it text, and the spreadsheet hides the apostrophe.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def print_csv(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
