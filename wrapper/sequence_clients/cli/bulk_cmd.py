@@ -191,9 +191,8 @@ def bulk_enroll(
         if dry_run:
             from .dry_run import dry_run_preview
 
-            raise typer.Exit(
-                dry_run_preview(source, defaults, wanted, journal_path, enroller, new_campaign)
-            )
+            check_campaign(journal_path, wanted, new_campaign)  # refuses another's journal
+            raise typer.Exit(dry_run_preview(source, defaults, wanted, journal_path, enroller))
         lock = JournalLock(journal_path)
         try:
             lock.acquire()
