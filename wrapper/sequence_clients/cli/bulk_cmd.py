@@ -1,6 +1,7 @@
-"""`sequence-clients bulk-enroll VENDOR FILE.csv --sequence ID` (the CLI around bulk.py),
-`bulk-report FILE.csv` (the report of a journal, e.g. after `kill -9`), and the commands that
-act on what a campaign enrolled: `bulk-undo`, `bulk-pause`, `bulk-resume` (campaign_cmds.py).
+"""`sequence-clients bulk-enroll VENDOR FILE.csv --sequence ID` (the command around the bulk
+engine, `sequence_clients.bulk`), `bulk-report FILE.csv` (the report of a journal, e.g. after
+`kill -9`), and the commands that act on what a campaign enrolled: `bulk-undo`, `bulk-pause`,
+`bulk-resume` (campaign_cmds.py).
 
 Order of a run: the whole file is checked, the journal is locked and must belong to this
 campaign (vendor, sequence, mailboxes), preflight asks the vendor, and only then is the first

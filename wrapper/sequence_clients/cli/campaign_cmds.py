@@ -1,7 +1,7 @@
 """What can be done to a campaign after bulk-enroll, from its journal: `bulk-undo` (cancel or
 remove exactly the enrollments its runs created), `bulk-pause` and `bulk-resume` (Unify).
 
-Each goes through the bulk engine's own workers, rate limit and circuit breaker (bulk.py);
+Each goes through the bulk engine's own workers, rate limit and circuit breaker (bulk/engine.py);
 undo is journaled like enrolling (claimed before sent, so resumable without a second cancel),
 pausing is not (pausing twice changes nothing: an interrupted run is simply run again).
 """
