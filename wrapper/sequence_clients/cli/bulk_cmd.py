@@ -1,6 +1,7 @@
-"""`sequence-clients bulk-enroll VENDOR FILE.csv --sequence ID` (the CLI around bulk.py),
-`bulk-report FILE.csv` (the report of a journal, e.g. after `kill -9`), and the commands that
-act on what a campaign enrolled: `bulk-undo`, `bulk-pause`, `bulk-resume` (campaign_cmds.py).
+"""`sequence-clients bulk-enroll VENDOR FILE.csv --sequence ID` (the command around the bulk
+engine, `sequence_clients.bulk`), `bulk-report FILE.csv` (the report of a journal, e.g. after
+`kill -9`), and the commands that act on what a campaign enrolled: `bulk-undo`, `bulk-pause`,
+`bulk-resume` (campaign_cmds.py).
 
 Order of a run: the whole file is checked, the journal is locked and must belong to this
 campaign (vendor, sequence, mailboxes), preflight asks the vendor, and only then is the first
@@ -25,10 +26,8 @@ import typer
 
 from .. import _validate
 from .._ratelimit import parse_limit
-from ..errors import InvalidRequestError
-from .bulk import Report, run_bulk_enroll
-from .config import ConfigError, unify_settings
-from .journal import (
+from ..bulk.engine import Report, run_bulk_enroll
+from ..bulk.journal import (
     UNDO_FAILED,
     UNDO_IN_FLIGHT,
     Campaign,
@@ -38,6 +37,11 @@ from .journal import (
     read_campaign,
     set_aside,
 )
+from ..bulk.report import ReportWriteError, Summary, default_paths, write_reports
+from ..bulk.rows import BOAST_ROWS, NO_MAILBOX, UNIFY_ROWS, BadRow, CsvFile, CsvInputError, open_csv
+from ..bulk.vendors import Enroller, PreflightError, boast_enroller, check_mailboxes, unify_enroller
+from ..errors import InvalidRequestError
+from .config import ConfigError, unify_settings
 from .messages import count, say
 from .output import (
     EXIT_FAILED,
@@ -53,9 +57,6 @@ from .output import (
     print_json,
 )
 from .progress import BulkProgress, print_report
-from .report import ReportWriteError, Summary, default_paths, write_reports
-from .rows import BOAST_ROWS, NO_MAILBOX, UNIFY_ROWS, BadRow, CsvFile, CsvInputError, open_csv
-from .vendors import Enroller, PreflightError, boast_enroller, check_mailboxes, unify_enroller
 
 # Unify publishes 100,000 requests per 5 minutes per API key; Boast publishes no limit.
 UNIFY_PUBLISHED_LIMIT = "100000/5m"
@@ -191,9 +192,8 @@ def bulk_enroll(
         if dry_run:
             from .dry_run import dry_run_preview
 
-            raise typer.Exit(
-                dry_run_preview(source, defaults, wanted, journal_path, enroller, new_campaign)
-            )
+            check_campaign(journal_path, wanted, new_campaign)  # refuses another's journal
+            raise typer.Exit(dry_run_preview(source, defaults, wanted, journal_path, enroller))
         lock = JournalLock(journal_path)
         try:
             lock.acquire()

@@ -25,11 +25,11 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from .bulk import OTHER_SEQUENCE, OUTCOMES, Report
-from .journal import IN_FLIGHT, UNDO_FAILED, UNDO_IN_FLIGHT, UNDONE, ReportLine
+from ..bulk.engine import OTHER_SEQUENCE, OUTCOMES, Report
+from ..bulk.journal import IN_FLIGHT, UNDO_FAILED, UNDO_IN_FLIGHT, UNDONE, ReportLine
+from ..bulk.report import NOT_ATTEMPTED, Summary
 from .messages import count, say
 from .output import console
-from .report import NOT_ATTEMPTED, Summary
 
 
 class RateColumn(ProgressColumn):
