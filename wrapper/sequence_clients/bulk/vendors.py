@@ -23,6 +23,7 @@ import httpx
 
 from .._client import DEFAULT_MAX_RETRIES
 from .._plan import RetryPolicy
+from .._telemetry import ClientStats
 from ..errors import (
     APIConnectionError,
     AuthenticationError,
@@ -73,6 +74,8 @@ class Enroller:
     preflight: Callable[[], Awaitable[list[str]]]
     undo: UndoFn
     pause: PauseFn | None = None  # None: the vendor cannot pause an enrollment (Boast)
+    # The vendor client's running totals (retries, 429s, limiter waits) for the progress line.
+    stats: Callable[[], ClientStats] = ClientStats
 
 
 def preflight_failure(vendor: str, error: SequenceClientError, credentials: str) -> PreflightError:
@@ -178,7 +181,7 @@ async def unify_enroller(
             else:
                 await client.resume_enrollment(enrollment_id)
 
-        yield Enroller(enroll, preflight, undo, pause)
+        yield Enroller(enroll, preflight, undo, pause, stats=client.stats.snapshot)
 
 
 @asynccontextmanager
@@ -242,7 +245,7 @@ async def boast_enroller(
                 return
             await client.remove_enrollment(enrollment_id)
 
-        yield Enroller(enroll, preflight, undo)
+        yield Enroller(enroll, preflight, undo, stats=client.stats.snapshot)
 
 
 def check_mailboxes(mailboxes: Sequence[str]) -> tuple[str, ...]:

@@ -39,10 +39,10 @@ from .bulk_cmd import (
     Vendor,
     checked_file,
     checked_limit,
-    counting_retries,
     drive,
     finish,
     make_enroller,
+    showing_warnings,
 )
 from .config import ConfigError
 from .messages import count, say
@@ -261,7 +261,7 @@ def _pause_or_resume(
                     book.close()
 
         try:
-            with progress, counting_retries():
+            with progress, showing_warnings():
                 stats = asyncio.run(run())
         except (KeyboardInterrupt, asyncio.CancelledError):
             raise fail(
