@@ -74,7 +74,7 @@ bench: setup
 
 # Mutation testing, not part of `make test` (tens of minutes): which behaviours the fast tests
 # actually hold. Prints the score per module and every surviving mutant; fails below 90%
-# (85% for the bulk engine). `make mutation MODULES="_plan oauth"`, `MODULES=cli` for the bulk
+# (85% for the bulk engine). `make mutation MODULES="_plan oauth"`, `MODULES=bulk` for the bulk
 # engine; groups and options in scripts/mutation.py, equivalent mutants in
 # tests/mutation/equivalent.toml.
 MODULES ?= wrapper

@@ -299,7 +299,9 @@ def _module_of(filename: str, function: str) -> str:
     for anchor in ("site-packages", "wrapper"):
         if anchor in parts:
             tail = parts[parts.index(anchor) + 1 :]
-            depth = 1 if anchor == "site-packages" else 3 if tail[1:2] == ("cli",) else 2
+            # The CLI's and the bulk engine's modules one by one (sequence_clients.bulk.journal).
+            split = tail[1:2] in (("cli",), ("bulk",))
+            depth = 1 if anchor == "site-packages" else 3 if split else 2
             return ".".join(tail[:depth])
     if "python3.11" in parts:
         tail = parts[parts.index("python3.11") + 1 :]

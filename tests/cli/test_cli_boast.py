@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from clihelp import run_cli, take_contacts
 
-from sequence_clients.cli.journal import Journal
-from sequence_clients.cli.rows import Row
+from sequence_clients.bulk.journal import Journal
+from sequence_clients.bulk.rows import Row
 from sequence_clients.sandbox import Sandbox
 from sequence_clients.token_stores import fingerprint
 

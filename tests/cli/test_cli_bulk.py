@@ -12,8 +12,8 @@ import pytest
 from clihelp import run_cli, take_people
 
 from sequence_clients import UnifyClient
-from sequence_clients.cli.journal import Journal
-from sequence_clients.cli.rows import Row
+from sequence_clients.bulk.journal import Journal
+from sequence_clients.bulk.rows import Row
 from sequence_clients.sandbox import Sandbox
 
 FAST = ("--rate-limit", "100000/s")

@@ -337,7 +337,7 @@ def test_a_semicolon_bom_crlf_export_gives_the_same_files_with_names_and_no_live
 
 
 def test_list_csv_neutralises_formulas(sandbox: Sandbox) -> None:
-    from sequence_clients.cli.output import safe_cell
+    from sequence_clients.bulk.report import safe_cell
 
     for start in FORMULA_STARTS:
         assert safe_cell(start + "1+1") == "'" + start + "1+1"

@@ -9,7 +9,7 @@ import pytest
 from mutation import Equivalent, Mutant, SqlCaseRule
 
 
-def journal_mutant(before: str, after: str, module: str = "cli/journal") -> Mutant:
+def journal_mutant(before: str, after: str, module: str = "bulk/journal") -> Mutant:
     diff = f"--- a\n+++ b\n@@ -1,3 +1,3 @@\n     found = self._db.execute(\n-{before}\n+{after}\n"
     return Mutant(name="x__mutmut_1", module=module, status="survived", diff=diff)
 
@@ -37,15 +37,15 @@ def test_a_change_of_case_in_sql_is_equivalent(before: str, after: str) -> None:
     ("before", "after", "module"),
     [
         # A quoted literal is compared as written.
-        ("\" AND state IN ('failed')\"", "\" AND STATE IN ('FAILED')\"", "cli/journal"),
+        ("\" AND state IN ('failed')\"", "\" AND STATE IN ('FAILED')\"", "bulk/journal"),
         # Not SQL: a message a user reads.
-        ('"wait for it to finish"', '"WAIT FOR IT TO FINISH"', "cli/journal"),
+        ('"wait for it to finish"', '"WAIT FOR IT TO FINISH"', "bulk/journal"),
         # The case changed outside a string.
-        ('x = "SELECT 1" if ok else None', 'x = "SELECT 1" if ok else NONE', "cli/journal"),
+        ('x = "SELECT 1" if ok else None', 'x = "SELECT 1" if ok else NONE', "bulk/journal"),
         # Not a change of case at all.
-        ('"SELECT state FROM rows"', '"XXSELECT state FROM rowsXX"', "cli/journal"),
+        ('"SELECT state FROM rows"', '"XXSELECT state FROM rowsXX"', "bulk/journal"),
         # SQL in a module the rule does not cover.
-        ('"SELECT 1"', '"select 1"', "cli/bulk"),
+        ('"SELECT 1"', '"select 1"', "bulk/engine"),
     ],
 )
 def test_anything_else_is_left_to_the_tests(before: str, after: str, module: str) -> None:
@@ -59,3 +59,14 @@ def test_every_entry_names_a_module_the_tool_mutates_and_says_why() -> None:
     for entry in entries:
         assert mutation.module_of(entry.function) in mutated, entry.function
         assert entry.removed != entry.added and len(entry.reason) > 20, entry.function
+
+
+def test_the_bulk_group_names_the_engine_and_cli_still_means_it() -> None:
+    """`MODULES=bulk` (formerly `cli`, kept as an alias) mutates modules that exist, under the
+    engine's floor, against test files that exist."""
+    modules = mutation.modules_for(["bulk"])
+    assert modules and all(module.startswith("bulk/") for module in modules)
+    assert mutation.modules_for(["cli"]) == modules
+    assert all(mutation.FLOOR.get(module.split("/")[0]) for module in modules)
+    tests = mutation.tests_for(modules)
+    assert tests and all((mutation.ROOT / path).is_file() for path in tests)

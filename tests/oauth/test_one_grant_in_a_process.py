@@ -4,9 +4,11 @@ refresh, whether the store is save-only or shared, in threads or in asyncio task
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from pathlib import Path
 
+import pytest
 from grant_helpers import client_on, refreshes, seed_token
 
 from sequence_clients import AsyncBoastClient, FileTokenStore, OAuthToken
@@ -82,3 +84,45 @@ async def test_async_clients_on_one_store_refresh_once(sandbox: Sandbox) -> None
             await client.close()
     assert refreshes(sandbox) == ["issued"]
     assert len(store.saved) == 1
+
+
+class _CollectedStore(SaveOnly):
+    """A store freed only by the garbage collector (a reference cycle), as test fixtures and
+    services' own objects often are."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.me = self
+
+
+def test_a_store_collected_while_another_registers_does_not_deadlock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The registry of grants forgets a store from its finalizer, which the collector runs on
+    whatever thread allocates when a collection is due: inside _grant_of's lock too."""
+    from sequence_clients import oauth
+
+    class CollectingGrant(oauth._Grant):
+        def __init__(self) -> None:
+            gc.collect()  # as any allocation inside the registry's lock may
+            super().__init__()
+
+    gc.disable()  # nothing collects the cycle before the lock is held
+    try:
+        oauth._grant_of(_CollectedStore())  # registered, then unreachable but for its cycle
+        monkeypatch.setattr(oauth, "_Grant", CollectingGrant)
+        failures: list[BaseException] = []
+
+        def register() -> None:
+            try:
+                oauth._grant_of(SaveOnly())
+            except BaseException as error:  # reported below
+                failures.append(error)
+
+        worker = threading.Thread(target=register, daemon=True)
+        worker.start()
+        worker.join(timeout=10)
+    finally:
+        gc.enable()
+    assert not worker.is_alive(), "registering a grant deadlocked on the registry's lock"
+    assert failures == []

@@ -427,7 +427,9 @@ class _Grant:
 
 # One _Grant per token store object, so two clients built on one store never both refresh.
 _GRANTS: dict[int, tuple[Callable[[], object], _Grant]] = {}
-_GRANTS_LOCK = threading.Lock()
+# Reentrant: a store the garbage collector frees while this thread holds the lock (collection
+# runs on whatever allocation triggers it, inside _grant_of too) calls _forget on this thread.
+_GRANTS_LOCK = threading.RLock()
 
 
 def _grant_of(store: TokenStore) -> _Grant:

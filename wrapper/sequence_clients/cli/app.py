@@ -164,4 +164,4 @@ def demo() -> None:
     """Walk through every feature against an in-process sandbox; no credentials needed."""
     from .demo import run_demo
 
-    raise typer.Exit(run_demo())
+    raise typer.Exit(run_demo(app))

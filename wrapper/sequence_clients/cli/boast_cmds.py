@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from collections.abc import Iterable
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypedDict
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -34,8 +33,8 @@ from .tokens import DEFAULT_TOKEN_FILE, starting_token, token_store
 
 if TYPE_CHECKING:
     from ..boast import BoastClient
+    from ..bulk.vendors import BoastKwargs
     from ..generated.boast.models import SequenceEnrollment
-    from ..token_stores import FileTokenStore
 
 app = typer.Typer(
     help="Boast: enroll contacts in sequences, inspect and remove enrollments.",
@@ -45,18 +44,6 @@ app = typer.Typer(
 Id = Annotated[str, typer.Argument(help="Enrollment id (UUID).", show_default=False)]
 Limit = Annotated[int, typer.Option(min=1, help="Show at most this many.")]
 ENROLLMENT_COLUMNS = ["id", "contact_id", "sequence_id", "status", "created"]
-
-
-class BoastKwargs(TypedDict):
-    account_id: str | None
-    access_token: str
-    refresh_token: str | None
-    expires_at: dt.datetime | None
-    client_id: str | None
-    client_secret: str | None
-    token_store: FileTokenStore | None
-    base_url: str
-    auth_base_url: str
 
 
 def boast_kwargs(config: Path | None, base_url: str | None) -> BoastKwargs:

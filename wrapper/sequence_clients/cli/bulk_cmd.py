@@ -1,6 +1,7 @@
-"""`sequence-clients bulk-enroll VENDOR FILE.csv --sequence ID` (the CLI around bulk.py),
-`bulk-report FILE.csv` (the report of a journal, e.g. after `kill -9`), and the commands that
-act on what a campaign enrolled: `bulk-undo`, `bulk-pause`, `bulk-resume` (campaign_cmds.py).
+"""`sequence-clients bulk-enroll VENDOR FILE.csv --sequence ID` (the command around the bulk
+engine, `sequence_clients.bulk`), `bulk-report FILE.csv` (the report of a journal, e.g. after
+`kill -9`), and the commands that act on what a campaign enrolled: `bulk-undo`, `bulk-pause`,
+`bulk-resume` (campaign_cmds.py).
 
 Order of a run: the whole file is checked, the journal is locked and must belong to this
 campaign (vendor, sequence, mailboxes), preflight asks the vendor, and only then is the first
@@ -25,10 +26,9 @@ import typer
 
 from .. import _validate
 from .._ratelimit import parse_limit
-from ..errors import InvalidRequestError
-from .bulk import Report, run_bulk_enroll
-from .config import ConfigError, unify_settings
-from .journal import (
+from .._telemetry import ClientStats
+from ..bulk.engine import Report, run_bulk_enroll
+from ..bulk.journal import (
     UNDO_FAILED,
     UNDO_IN_FLIGHT,
     Campaign,
@@ -38,6 +38,11 @@ from .journal import (
     read_campaign,
     set_aside,
 )
+from ..bulk.report import ReportWriteError, Summary, default_paths, write_reports
+from ..bulk.rows import BOAST_ROWS, NO_MAILBOX, UNIFY_ROWS, BadRow, CsvFile, CsvInputError, open_csv
+from ..bulk.vendors import Enroller, PreflightError, boast_enroller, check_mailboxes, unify_enroller
+from ..errors import InvalidRequestError
+from .config import ConfigError, unify_settings
 from .messages import count, say
 from .output import (
     EXIT_FAILED,
@@ -53,9 +58,6 @@ from .output import (
     print_json,
 )
 from .progress import BulkProgress, print_report
-from .report import ReportWriteError, Summary, default_paths, write_reports
-from .rows import BOAST_ROWS, NO_MAILBOX, UNIFY_ROWS, BadRow, CsvFile, CsvInputError, open_csv
-from .vendors import Enroller, PreflightError, boast_enroller, check_mailboxes, unify_enroller
 
 # Unify publishes 100,000 requests per 5 minutes per API key; Boast publishes no limit.
 UNIFY_PUBLISHED_LIMIT = "100000/5m"
@@ -191,9 +193,8 @@ def bulk_enroll(
         if dry_run:
             from .dry_run import dry_run_preview
 
-            raise typer.Exit(
-                dry_run_preview(source, defaults, wanted, journal_path, enroller, new_campaign)
-            )
+            check_campaign(journal_path, wanted, new_campaign)  # refuses another's journal
+            raise typer.Exit(dry_run_preview(source, defaults, wanted, journal_path, enroller))
         lock = JournalLock(journal_path)
         try:
             lock.acquire()
@@ -313,7 +314,8 @@ class Ending:
     result: Report | None = None
     summary: Summary | None = None
     interrupted: bool = False
-    retries: int = 0
+    # The vendor client's totals at the end of the run (retries, 429s, limiter waits).
+    client: ClientStats | None = None
     # Messages naming each file that could not be written (journal, report, failed rows).
     unwritten: list[str] = dataclasses.field(default_factory=list)
 
@@ -341,16 +343,19 @@ def drive(
         # `kill` (SIGTERM) ends the run as Ctrl-C does: in-flight rows marked, report written.
         loop.add_signal_handler(signal.SIGTERM, main.cancel)
         async with enroller as vendor_client:
-            if preflight:
-                for note in await vendor_client.preflight():
-                    err_console().print(note, markup=False)
-            books.append(open_journal())
-            return await work(vendor_client, books[0])
+            progress.client_stats = vendor_client.stats
+            try:
+                if preflight:
+                    for note in await vendor_client.preflight():
+                        err_console().print(note, markup=False)
+                books.append(open_journal())
+                return await work(vendor_client, books[0])
+            finally:
+                ending.client = vendor_client.stats()
 
     try:
-        with progress, counting_retries() as retries:
+        with progress, showing_warnings():
             ending.result = asyncio.run(run())
-        ending.retries = retries[0]
     except PreflightError as error:
         raise fail(str(error), EXIT_USAGE) from None
     except (KeyboardInterrupt, asyncio.CancelledError):
@@ -393,7 +398,7 @@ def finish(
     enrollments not undone, not the rows the campaign never enrolled)."""
     summary, result = ending.summary, ending.result
     if summary is not None and (ending.interrupted or ending.unwritten):
-        print_report(summary, None, 0, journal_path, heading)
+        print_report(summary, None, None, journal_path, heading)
     for message in dict.fromkeys(ending.unwritten):  # once each, in order
         err_console().print(message, markup=False, soft_wrap=True)
     if ending.unwritten:
@@ -404,14 +409,17 @@ def finish(
         raise fail(say("interrupted"), EXIT_INTERRUPTED)
     assert result is not None and summary is not None
     if as_json:
+        client = ending.client or ClientStats()
         print_json(
             {"counts": {k: summary.counts[k] for k in sorted(summary.counts)}, "total": summary.total,
-             "done_earlier": result.done_earlier, "recovered": result.recovered, "retries": ending.retries,
+             "done_earlier": result.done_earlier, "recovered": result.recovered, "retries": client.retries,
+             "rate_limited": client.rate_limited, "limiter_waits": client.limiter_waits,
+             "limiter_wait_seconds": round(client.limiter_wait_seconds, 3),
              "elapsed_seconds": round(result.elapsed, 3), "report": str(summary.report_path),
              "failed": str(summary.failed_path), "journal": str(journal_path), "stopped": result.stopped or None}
         )  # fmt: skip
     else:
-        print_report(summary, result, ending.retries, journal_path, heading)
+        print_report(summary, result, ending.client, journal_path, heading)
     if result.stopped:
         raise fail(say("stopped", reason=result.stopped), EXIT_STOPPED)
     left = summary.counts[UNDO_FAILED] + summary.counts[UNDO_IN_FLIGHT]
@@ -472,28 +480,22 @@ def bulk_report(
              "failed": str(summary.failed_path), "journal": str(journal_path)}
         )  # fmt: skip
     else:
-        print_report(summary, None, 0, journal_path)
+        print_report(summary, None, None, journal_path)
 
 
 @contextmanager
-def counting_retries() -> Iterator[list[int]]:
-    """Count the wrapper's retry log records (logger `sequence_clients`, INFO) for the report,
-    and show its warnings (e.g. a shared rate limit fell back to in-process) on stderr."""
-    counter = [0]
+def showing_warnings() -> Iterator[None]:
+    """Show the wrapper's warnings (e.g. a shared rate limit fell back to in-process) on
+    stderr while a command runs; what it counts comes from the client's own stats."""
 
-    class Count(logging.Handler):
+    class Show(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            if record.levelno >= logging.WARNING:
-                err_console().print(f"warning: {record.getMessage()}", markup=False)
-            elif record.getMessage().startswith("retrying"):
-                counter[0] += 1
+            err_console().print(f"warning: {record.getMessage()}", markup=False)
 
     logger = logging.getLogger("sequence_clients")
-    handler, level = Count(logging.INFO), logger.level
+    handler = Show(logging.WARNING)
     logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
     try:
-        yield counter
+        yield
     finally:
         logger.removeHandler(handler)
-        logger.setLevel(level)

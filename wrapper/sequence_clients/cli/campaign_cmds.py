@@ -1,7 +1,7 @@
 """What can be done to a campaign after bulk-enroll, from its journal: `bulk-undo` (cancel or
 remove exactly the enrollments its runs created), `bulk-pause` and `bulk-resume` (Unify).
 
-Each goes through the bulk engine's own workers, rate limit and circuit breaker (bulk.py);
+Each goes through the bulk engine's own workers, rate limit and circuit breaker (bulk/engine.py);
 undo is journaled like enrolling (claimed before sent, so resumable without a second cancel),
 pausing is not (pausing twice changes nothing: an interrupted run is simply run again).
 """
@@ -16,7 +16,19 @@ from typing import Annotated
 
 import typer
 
-from .bulk import Report, Result, RunStats, run_bulk_pause, run_bulk_undo
+from ..bulk.engine import Report, Result, RunStats, run_bulk_pause, run_bulk_undo
+from ..bulk.journal import (
+    Campaign,
+    Claim,
+    Journal,
+    JournalBusy,
+    JournalLock,
+    ReportLine,
+    read_campaign,
+    state_counts,
+)
+from ..bulk.report import default_paths
+from ..bulk.vendors import Enroller
 from .bulk_cmd import (
     CsvPath,
     Encoding,
@@ -27,22 +39,12 @@ from .bulk_cmd import (
     Vendor,
     checked_file,
     checked_limit,
-    counting_retries,
     drive,
     finish,
     make_enroller,
+    showing_warnings,
 )
 from .config import ConfigError
-from .journal import (
-    Campaign,
-    Claim,
-    Journal,
-    JournalBusy,
-    JournalLock,
-    ReportLine,
-    read_campaign,
-    state_counts,
-)
 from .messages import count, say
 from .output import (
     EXIT_FAILED,
@@ -64,8 +66,6 @@ from .output import (
     print_table,
 )
 from .progress import BulkProgress, print_counts, print_problems
-from .report import default_paths
-from .vendors import Enroller
 
 VendorArgument = Annotated[Vendor, typer.Argument(help="unify or boast.", show_default=False)]
 Concurrency = Annotated[int, typer.Option(min=1, max=256, help="Requests in flight.")]
@@ -261,7 +261,7 @@ def _pause_or_resume(
                     book.close()
 
         try:
-            with progress, counting_retries():
+            with progress, showing_warnings():
                 stats = asyncio.run(run())
         except (KeyboardInterrupt, asyncio.CancelledError):
             raise fail(

@@ -11,7 +11,7 @@ import os
 import shlex
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,19 +24,28 @@ from ..unify import UnifyClient
 from .output import console
 
 if TYPE_CHECKING:
+    import typer
+
     from ..sandbox import Sandbox
 
 BULK_ROWS = 500
 DEMO_FAULTS = FaultConfig(server_error=0.03, reset_after_commit=0.01, rate_limit_burst=0.01)
 
 
-def cli(*args: str) -> int:
-    """Run one `sequence-clients` command in-process, echoing it first; its exit code."""
-    from .app import app
+# Runs one `sequence-clients` command in-process, echoing it first; returns its exit code.
+Cli = Callable[..., int]
 
-    console().print(f"\n[bold cyan]$ sequence-clients {shlex.join(args)}[/]")
-    code = app(list(args), standalone_mode=False, prog_name="sequence-clients")
-    return int(code or 0)
+
+def in_process(app: typer.Typer) -> Cli:
+    """`app` is handed in by the `demo` command (this module never imports app.py, which
+    imports it)."""
+
+    def cli(*args: str) -> int:
+        console().print(f"\n[bold cyan]$ sequence-clients {shlex.join(args)}[/]")
+        code = app(list(args), standalone_mode=False, prog_name="sequence-clients")
+        return int(code or 0)
+
+    return cli
 
 
 @contextmanager
@@ -61,7 +70,7 @@ def write_ids_csv(path: Path, column: str, ids: Sequence[str]) -> None:
 
 
 def bulk_enroll_with_faults(
-    sandbox: Sandbox, vendor: str, csv_path: Path, sequence_id: str, *extra: str
+    cli: Cli, sandbox: Sandbox, vendor: str, csv_path: Path, sequence_id: str, *extra: str
 ) -> list[str]:
     """`bulk-enroll` with the sandbox injecting faults, then the sandbox's own count: every row
     enrolled exactly once. Returns the failed checks."""
@@ -93,7 +102,7 @@ def bulk_enroll_with_faults(
     return problems
 
 
-def unify_demo(sandbox: Sandbox, workdir: Path) -> list[str]:
+def unify_demo(cli: Cli, sandbox: Sandbox, workdir: Path) -> list[str]:
     """The Unify walk-through; returns the failed checks (empty when all is well)."""
     out = console()
     state = sandbox.unify
@@ -128,7 +137,7 @@ def unify_demo(sandbox: Sandbox, workdir: Path) -> list[str]:
         csv_path = workdir / "unify-people.csv"
         write_ids_csv(csv_path, "person_id", people[1 : 1 + BULK_ROWS])
         problems += bulk_enroll_with_faults(
-            sandbox, "unify", csv_path, sequence_id, "--mailbox", mailbox
+            cli, sandbox, "unify", csv_path, sequence_id, "--mailbox", mailbox
         )
 
         record = state.active_enrollment_of(people[0])
@@ -139,7 +148,7 @@ def unify_demo(sandbox: Sandbox, workdir: Path) -> list[str]:
     return problems
 
 
-def boast_demo(sandbox: Sandbox, workdir: Path) -> list[str]:
+def boast_demo(cli: Cli, sandbox: Sandbox, workdir: Path) -> list[str]:
     """The Boast walk-through (OAuth tokens minted by the sandbox, as an authorization would)."""
     from ..boast import BoastClient
 
@@ -184,7 +193,7 @@ def boast_demo(sandbox: Sandbox, workdir: Path) -> list[str]:
 
         csv_path = workdir / "boast-contacts.csv"
         write_ids_csv(csv_path, "contact_id", contacts[1 : 1 + BULK_ROWS])
-        problems += bulk_enroll_with_faults(sandbox, "boast", csv_path, sequence_id)
+        problems += bulk_enroll_with_faults(cli, sandbox, "boast", csv_path, sequence_id)
 
         record = state.active_enrollment(contacts[0], sequence_id)
         if record is None or cli("boast", "remove", record.id) != 0:
@@ -194,9 +203,10 @@ def boast_demo(sandbox: Sandbox, workdir: Path) -> list[str]:
     return problems
 
 
-def run_demo() -> int:
+def run_demo(app: typer.Typer) -> int:
     from ..sandbox import Sandbox, SandboxConfig
 
+    cli = in_process(app)
     started = time.monotonic()
     out = console()
     with (
@@ -204,7 +214,7 @@ def run_demo() -> int:
         Sandbox(SandboxConfig(seed=0)) as sandbox,
     ):
         out.print(f"[bold]Sandbox[/] running in this process at {sandbox.base_url}")
-        problems = unify_demo(sandbox, Path(tmp)) + boast_demo(sandbox, Path(tmp))
+        problems = unify_demo(cli, sandbox, Path(tmp)) + boast_demo(cli, sandbox, Path(tmp))
     out.print(Rule())
     elapsed = time.monotonic() - started
     if problems:

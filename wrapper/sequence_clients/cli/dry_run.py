@@ -1,23 +1,20 @@
 """`bulk-enroll --dry-run`: what a run would do, from the file, the campaign's journal (read
-only) and the vendor's preflight on a client whose writes cannot leave (vendors.pooled_http)."""
+only; bulk/preview.py) and the vendor's preflight on a client whose writes cannot leave
+(bulk/vendors.py: pooled_http). The caller has checked the journal belongs to this campaign."""
 
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
-from .bulk_cmd import check_campaign
-from .journal import Campaign, ReportLine, finished_keys, read_campaign
+from ..bulk.journal import Campaign, ReportLine
+from ..bulk.preview import preview
+from ..bulk.rows import CsvFile
+from ..bulk.vendors import Enroller, PreflightError
 from .messages import count, say
 from .output import EXIT_FAILED, EXIT_USAGE, console, err_console, fail, print_table
 from .progress import print_problems
-from .rows import BadRow, CsvFile
-from .vendors import Enroller, PreflightError
-
-PREVIEW_ROWS = 5
-MAX_LISTED = 20
 
 
 def dry_run_preview(
@@ -26,12 +23,9 @@ def dry_run_preview(
     wanted: Campaign,
     journal_path: Path,
     enroller: AbstractAsyncContextManager[Enroller],
-    new_campaign: bool,
 ) -> int:
-    """What the run would do, from the file, the journal (read-only) and a read-only
-    preflight; returns the exit code the real run's problems call for."""
-    check_campaign(journal_path, wanted, new_campaign)  # refuses another campaign's journal
-    found = read_campaign(journal_path)
+    """Print what the run would do after a read-only preflight; returns the exit code the real
+    run's problems call for."""
 
     async def ask() -> list[str]:
         async with enroller as vendor_client:
@@ -43,29 +37,8 @@ def dry_run_preview(
         raise fail(str(error), EXIT_USAGE) from None
     for note in notes:
         err_console().print(note, markup=False)
-    same_campaign = found is not None and not found.differences(wanted)
-    done = (
-        finished_keys(journal_path, wanted.vendor, wanted.sequence_id) if same_campaign else set()
-    )
-    tally: Counter[str] = Counter()
-    seen: set[str] = set()
-    first: list[list[str]] = []
-    invalid: list[BadRow] = []
-    for parsed in source.rows(defaults):
-        if isinstance(parsed, BadRow):
-            tally["invalid"] += 1
-            if len(invalid) < MAX_LISTED:
-                invalid.append(parsed)
-        elif parsed.key in seen:
-            tally["duplicate"] += 1
-        elif parsed.key in done:
-            seen.add(parsed.key)
-            tally["done"] += 1
-        else:
-            seen.add(parsed.key)
-            tally["send"] += 1
-            if len(first) < PREVIEW_ROWS:
-                first.append([str(parsed.line), parsed.key, ", ".join(parsed.mailboxes)])
+    found = preview(source.rows(defaults), journal_path, wanted)
+    tally = found.tally
     out = console()
     out.print(
         say("dry_run_heading", rows=count(source.data_rows, "row"), file=source.path),
@@ -83,15 +56,19 @@ def dry_run_preview(
         lines.append(say("dry_run_invalid", rows=count(tally["invalid"], "row")))
     for line in lines:
         out.print(f"  {line}", markup=False)
-    if first:
+    if found.first:
         columns = ["line", source.spec.key_column]
-        rows = [cells[:2] for cells in first]
-        if source.spec.mailbox_column is not None:
+        with_mailboxes = source.spec.mailbox_column is not None
+        if with_mailboxes:
             columns.append("mailboxes")
-            rows = first
-        print_table(f"First rows to send ({len(first)} of {tally['send']:,})", columns, rows)
+        rows = [
+            [str(row.line), row.key, *([", ".join(row.mailboxes)] if with_mailboxes else [])]
+            for row in found.first
+        ]
+        title = f"First rows to send ({len(found.first)} of {tally['send']:,})"
+        print_table(title, columns, rows)
     print_problems(
-        [ReportLine(bad.line, bad.raw_key, "invalid", "", bad.reason) for bad in invalid],
+        [ReportLine(bad.line, bad.raw_key, "invalid", "", bad.reason) for bad in found.invalid],
         tally["invalid"],
         "dry_run_problems",
     )

@@ -50,16 +50,9 @@ def output_format(output: OutputFormat | None, as_json: bool) -> OutputFormat:
     return OutputFormat.json if as_json else OutputFormat.table
 
 
-# A cell starting with one of these is a formula to Excel, LibreOffice and Sheets (OWASP CSV
-# injection); a leading apostrophe makes it text, and the spreadsheet hides the apostrophe.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
-
-
 def print_csv(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    from ..bulk.report import safe_cell  # the one formula guard of every CSV the tool writes
+
     writer = csv.writer(sys.stdout, lineterminator="\r\n")  # RFC 4180, as Excel writes
     writer.writerow([safe_cell(name) for name in columns])
     for row in rows:
@@ -95,8 +88,8 @@ def fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
 def handled_errors() -> Iterator[None]:
     """Configuration problems and every wrapper error end as one message, never a traceback."""
     # Imported when a command runs: `--help` needs neither httpx (errors) nor the bulk engine.
+    from ..bulk.engine import one_line
     from ..errors import AuthenticationError, InvalidRequestError, SequenceClientError
-    from .bulk import one_line
 
     try:
         yield

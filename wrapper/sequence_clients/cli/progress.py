@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -25,11 +26,21 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from .bulk import OTHER_SEQUENCE, OUTCOMES, Report
-from .journal import IN_FLIGHT, UNDO_FAILED, UNDO_IN_FLIGHT, UNDONE, ReportLine
+from ..bulk.engine import OTHER_SEQUENCE, OUTCOMES, Report
+from ..bulk.journal import IN_FLIGHT, UNDO_FAILED, UNDO_IN_FLIGHT, UNDONE, ReportLine
+from ..bulk.report import NOT_ATTEMPTED, Summary
 from .messages import count, say
 from .output import console
-from .report import NOT_ATTEMPTED, Summary
+
+if TYPE_CHECKING:
+    from .._telemetry import ClientStats
+
+
+def traffic(stats: ClientStats) -> str:
+    """What the vendor client did beyond one request per row: retries, 429s, limiter waits."""
+    parts = [f"retries={stats.retries}", f"429s={stats.rate_limited}"]
+    parts.append(f"limiter waits={stats.limiter_waits} ({stats.limiter_wait_seconds:.1f} s)")
+    return " ".join(parts)
 
 
 class RateColumn(ProgressColumn):
@@ -65,9 +76,14 @@ class BulkProgress:
             console=out, disable=not (enabled and out.is_terminal), refresh_per_second=8,
         )  # fmt: skip
         self._task = self._progress.add_task("", total=total)
+        # Set once the vendor client exists: its totals join the progress line.
+        self.client_stats: Callable[[], ClientStats] | None = None
 
     def summary(self) -> str:
-        return " ".join(f"{name}={self.counts[name]}" for name in OUTCOMES if self.counts[name])
+        rows = " ".join(f"{name}={self.counts[name]}" for name in OUTCOMES if self.counts[name])
+        if self.client_stats is None:
+            return rows
+        return f"{rows}; {traffic(self.client_stats())}" if rows else traffic(self.client_stats())
 
     def advance(self, outcome: str) -> None:
         self.counts[outcome] += 1
@@ -122,7 +138,7 @@ LABELS = {
 def print_report(
     summary: Summary,
     report: Report | None,
-    retries: int,
+    stats: ClientStats | None,
     journal_path: Path,
     heading: str = "Bulk enroll",
 ) -> None:
@@ -139,8 +155,13 @@ def print_report(
         notes.append(
             f"{count(report.recovered, 'interrupted row')} resumed without enrolling twice"
         )
-    if report is not None:
-        notes.append(f"{count(retries, 'request')} retried by the client")
+    if report is not None and stats is not None:
+        notes.append(f"{count(stats.retries, 'request')} retried by the client")
+        if stats.rate_limited:
+            notes.append(f"{count(stats.rate_limited, 'answer')} 429 (rate limited)")
+        if stats.limiter_waits:
+            waits = count(stats.limiter_waits, "time")
+            notes.append(f"waited for the rate limit {waits} ({stats.limiter_wait_seconds:.1f} s)")
     if notes:
         out.print("; ".join(notes) + ".", markup=False)
     print_problems(summary.problems, summary.not_done + summary.counts[UNDO_FAILED])

@@ -299,7 +299,7 @@ if __name__ == "__main__":
     try:
         sys.exit(main())
     except ModuleNotFoundError as missing:
-        from ..cli import needs_extra  # the CLI's one line naming the extra to install
+        from .._extras import needs_extra  # the one line naming the extra to install
 
         line = needs_extra(missing)
         if line is None:

@@ -7,7 +7,7 @@ seconds), so evaluating it against thousands of rows stays cheap.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,9 +24,7 @@ from .unify_checks import (
     not_found,
     paginate,
 )
-
-if TYPE_CHECKING:
-    from .unify_state import EnrollmentRecord, Job, UnifyState
+from .unify_state import EnrollmentRecord, Job, UnifyState, step_id
 
 Json = dict[str, Any]
 
@@ -79,7 +77,7 @@ def job_handlers(kind: str) -> dict[str, Handler]:
             if "filter" in body:
                 filter_ = validate_filter(kind, body["filter"], errors)
         errors.raise_if_any()
-        job = state.create_job(kind, filter_)
+        job = state.create_job(kind, filter_, lambda job: job_rows(state, job))
         return 201, {
             "job_id": job.id,
             # The spec's create answer only knows IN_PROGRESS, even for a zero-second job.
@@ -202,6 +200,23 @@ def matches(filter_: Json, facts: Json) -> bool:
     return True
 
 
+def job_rows(state: UnifyState, job: Job) -> list[Json]:
+    """A job's result rows: every enrollment (or enrollment step) its filter matches."""
+    rows: list[Json] = []
+    for e in sorted(state.enrollments.values(), key=lambda r: r.n):
+        facts = state.enrollment_facts(e)
+        if job.kind == "enrollments":
+            if matches(job.filter, facts):
+                rows.append(enrollment_row(state, e))
+        else:
+            rows.extend(
+                row
+                for row, row_facts in step_rows(state, e, facts)
+                if matches(job.filter, row_facts)
+            )
+    return rows
+
+
 def enrollment_row(state: UnifyState, e: EnrollmentRecord) -> Json:
     """A SequenceEnrollment, the row shape of enrollment query-job results."""
     seq = state.sequence_record(e.sequence_id)
@@ -233,8 +248,6 @@ def step_rows(state: UnifyState, e: EnrollmentRecord, facts: Json) -> list[tuple
     Progress is derived from the enrollment: the first step ran when it started; an active
     enrollment has its next step scheduled; a cancelled one has the rest cancelled.
     """
-    from .unify_state import step_id
-
     seq = state.sequence_record(e.sequence_id)
     mailbox = _mailbox(state, e.mailbox_id)
     started = e.started_at or e.created_at

@@ -264,7 +264,9 @@ class UnifyState:
         sequence["is_paused"] = paused
         sequence["updated_at"] = iso_from_ms(self.now_ms())
 
-    def create_job(self, kind: str, filter_: Json) -> Job:
+    def create_job(self, kind: str, filter_: Json, snapshot: Callable[[Job], list[Json]]) -> Job:
+        """A new query job; `snapshot(job)` gives its result rows as of now (unify_bulk.py
+        knows the rows and filters; the state only keeps them)."""
         now = self.now_ms()
         job = Job(
             n=self._next_n(),
@@ -277,7 +279,7 @@ class UnifyState:
             fails=self._job_outcomes.random() < self.job_failure_rate,
         )
         if not job.fails:
-            job.rows = self._job_rows(job)
+            job.rows = snapshot(job)
         self.jobs[job.id] = job
         self.refresh_job(job)  # a zero-second job is done at once
         return job
@@ -367,23 +369,6 @@ class UnifyState:
             "is_paused": e.is_paused,
             "is_replied": e.is_replied,
         }
-
-    def _job_rows(self, job: Job) -> list[Json]:
-        from .unify_bulk import enrollment_row, matches, step_rows
-
-        rows: list[Json] = []
-        for e in sorted(self.enrollments.values(), key=lambda r: r.n):
-            facts = self.enrollment_facts(e)
-            if job.kind == "enrollments":
-                if matches(job.filter, facts):
-                    rows.append(enrollment_row(self, e))
-            else:
-                rows.extend(
-                    row
-                    for row, row_facts in step_rows(self, e, facts)
-                    if matches(job.filter, row_facts)
-                )
-        return rows
 
     # --- internals -------------------------------------------------------------------------
     def now_ms(self) -> int:

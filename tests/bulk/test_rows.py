@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sequence_clients.cli.rows import (
+from sequence_clients.bulk.rows import (
     BOAST_ROWS,
     NO_MAILBOX,
     UNIFY_ROWS,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from sequence_clients.cli.journal import (
+from sequence_clients.bulk.journal import (
     Claim,
     Journal,
     JournalBusy,
@@ -24,7 +24,7 @@ from sequence_clients.cli.journal import (
     ReportLine,
     last_run,
 )
-from sequence_clients.cli.rows import Row
+from sequence_clients.bulk.rows import Row
 
 SEQUENCE = "seq-1"
 

@@ -1,8 +1,9 @@
-"""Per-vendor `enroll(row, resume)` callables and preflight checks for the bulk engine (no CLI
-dependencies).
+"""Per-vendor adapters of the bulk engine: the `enroll(row, resume)`, `undo` and `pause`
+callables and the preflight checks, all on one pooled httpx client per run (`pooled_http`).
 
-Rate limiting sits in an httpx request hook, so every HTTP attempt — retries and the lookups a
-resumed row may need — takes a slot, which is what the vendor counts.
+The rate limit is the vendor client's own (`rate_limit=`, `rate_limit_storage=`): the client
+takes a slot before every HTTP attempt — retries and the lookups a resumed row may need
+included — which is what the vendor counts.
 
 Preflight runs before the first row, on the same client: the credentials work (the listing is
 authenticated), the sequence exists in the account and can take enrollments. Neither vendor
@@ -12,27 +13,42 @@ unknown default mailbox trips the circuit breaker on that first answer.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TypedDict
 
 import httpx
 
 from .._client import DEFAULT_MAX_RETRIES
 from .._plan import RetryPolicy
+from .._telemetry import ClientStats
 from ..errors import (
     APIConnectionError,
     AuthenticationError,
     PermissionDeniedError,
     SequenceClientError,
 )
+from ..token_stores import FileTokenStore
 from ..unify import UNIFY_BASE_URL, AsyncUnifyClient
-from .bulk import EnrollFn, PauseFn, UndoFn, short_reason
+from .engine import EnrollFn, PauseFn, UndoFn, short_reason
 from .rows import Row
 
-if TYPE_CHECKING:
-    from .boast_cmds import BoastKwargs
+
+class BoastKwargs(TypedDict):
+    """AsyncBoastClient credentials and URLs, as the CLI reads them from flags, environment,
+    config and the token file."""
+
+    account_id: str | None
+    access_token: str
+    refresh_token: str | None
+    expires_at: dt.datetime | None
+    client_id: str | None
+    client_secret: str | None
+    token_store: FileTokenStore | None
+    base_url: str
+    auth_base_url: str
 
 
 class PreflightError(Exception):
@@ -58,6 +74,8 @@ class Enroller:
     preflight: Callable[[], Awaitable[list[str]]]
     undo: UndoFn
     pause: PauseFn | None = None  # None: the vendor cannot pause an enrollment (Boast)
+    # The vendor client's running totals (retries, 429s, limiter waits) for the progress line.
+    stats: Callable[[], ClientStats] = ClientStats
 
 
 def preflight_failure(vendor: str, error: SequenceClientError, credentials: str) -> PreflightError:
@@ -163,7 +181,7 @@ async def unify_enroller(
             else:
                 await client.resume_enrollment(enrollment_id)
 
-        yield Enroller(enroll, preflight, undo, pause)
+        yield Enroller(enroll, preflight, undo, pause, stats=client.stats.snapshot)
 
 
 @asynccontextmanager
@@ -227,7 +245,7 @@ async def boast_enroller(
                 return
             await client.remove_enrollment(enrollment_id)
 
-        yield Enroller(enroll, preflight, undo)
+        yield Enroller(enroll, preflight, undo, stats=client.stats.snapshot)
 
 
 def check_mailboxes(mailboxes: Sequence[str]) -> tuple[str, ...]:

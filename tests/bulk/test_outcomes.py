@@ -14,15 +14,15 @@ from types import SimpleNamespace
 import pytest
 
 from sequence_clients import errors
-from sequence_clients.cli import bulk
-from sequence_clients.cli.bulk import (
+from sequence_clients.bulk import engine
+from sequence_clients.bulk.engine import (
     MAX_LISTED_PROBLEMS,
     SERVER_TROUBLE_RUN,
     Report,
     run_bulk_enroll,
 )
-from sequence_clients.cli.journal import Journal, ReportLine
-from sequence_clients.cli.rows import BadRow, Row
+from sequence_clients.bulk.journal import Journal, ReportLine
+from sequence_clients.bulk.rows import BadRow, Row
 
 # Fixed ids: they appear in parameter ids, which every xdist worker must collect alike.
 SEQUENCE = "4b1f0c2e-8a3d-4e5f-9b6a-7c8d9e0f1a2b"
@@ -412,7 +412,7 @@ async def test_the_report_says_how_long_the_run_took(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     readings = iter([1000.0, 1012.5])
-    monkeypatch.setattr(bulk, "time", SimpleNamespace(monotonic=lambda: next(readings)))
+    monkeypatch.setattr(engine, "time", SimpleNamespace(monotonic=lambda: next(readings)))
 
     async def enroll(row: Row, resume: bool) -> str:
         return "e-1"

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from sequence_clients import errors
-from sequence_clients.cli.bulk import run_bulk_enroll
-from sequence_clients.cli.journal import Journal
-from sequence_clients.cli.rows import BadRow, Row
+from sequence_clients.bulk.engine import run_bulk_enroll
+from sequence_clients.bulk.journal import Journal
+from sequence_clients.bulk.rows import BadRow, Row
 
 SEQUENCE = str(uuid.uuid4())
 

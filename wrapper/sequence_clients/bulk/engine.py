@@ -1,4 +1,4 @@
-"""The bulk-enroll engine, vendor-neutral and free of CLI dependencies (bench/ reuses it).
+"""The bulk-enroll engine's loop, vendor-neutral and free of CLI dependencies.
 
 A producer streams rows, claims them in the journal in small batches (committing `in_flight`
 before anything is sent) and feeds a bounded queue; a fixed pool of workers sends them. Memory

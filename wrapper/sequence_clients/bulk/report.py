@@ -27,9 +27,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from .bulk import OTHER_SEQUENCE
+from .engine import OTHER_SEQUENCE
 from .journal import FAILED, IN_FLIGHT, UNDO_FAILED, UNDO_IN_FLIGHT, Journal, ReportLine
-from .output import safe_cell
 from .rows import BadRow, CsvFile, Row
 
 NOT_ATTEMPTED = "not_attempted"
@@ -40,11 +39,18 @@ PROBLEMS = frozenset({FAILED, "invalid", IN_FLIGHT, NOT_ATTEMPTED, OTHER_SEQUENC
 FAILED_FILE = frozenset({FAILED, "invalid", OTHER_SEQUENCE, UNDO_FAILED})
 UNSENT = frozenset({IN_FLIGHT, NOT_ATTEMPTED, UNDO_IN_FLIGHT})
 MAX_LISTED_PROBLEMS = 20
+# A cell starting with one of these is a formula to Excel, LibreOffice and Sheets (OWASP CSV
+# injection); a leading apostrophe makes it text, and the spreadsheet hides the apostrophe.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _DETAILS = {
     IN_FLIGHT: "interrupted mid-request; re-running resolves it without enrolling twice",
     NOT_ATTEMPTED: "not sent: the run stopped first; re-running sends it",
     UNDO_IN_FLIGHT: "interrupted mid-cancel; re-running bulk-undo resolves it",
 }
+
+
+def safe_cell(value: str) -> str:
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 class ReportWriteError(Exception):
