@@ -5,10 +5,12 @@ Driven against the in-process sandbox, read back with the SDK's in-memory export
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import otel_capture
@@ -16,7 +18,7 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 
-from sequence_clients import AsyncBoastClient, BoastClient, OAuthToken, _telemetry, errors
+from sequence_clients import AsyncBoastClient, BoastClient, OAuthToken, _telemetry, errors, oauth
 from sequence_clients.sandbox import Sandbox
 
 LONG_AGO = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -37,6 +39,28 @@ class Store:
         if self.hold is not None:
             assert self.hold.wait(10)
         self.saved.append(token)
+
+
+class SlowLockStore(Store):
+    """A shared store (nothing stored yet) whose lock takes `delay` seconds to get, as when
+    another process holds it."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+
+    def load(self) -> OAuthToken | None:
+        return None
+
+    @contextlib.contextmanager
+    def lock(self, timeout: float) -> Iterator[None]:
+        time.sleep(self.delay)
+        yield
+
+    @contextlib.asynccontextmanager
+    async def alock(self, timeout: float) -> AsyncIterator[None]:
+        time.sleep(self.delay)  # the event loop is not what is measured here
+        yield
 
 
 @pytest.fixture
@@ -228,4 +252,23 @@ def test_waiting_for_another_threads_refresh_is_an_event_and_one_refresh(
     waits = [e for s in spans for e in events(s, _telemetry.TOKEN_WAIT)]
     assert [w["holder"] for w in waits] == ["thread"]
     assert len(token_lines(logs, _telemetry.TOKEN_WAIT)) == 1
+    assert_no_secret(exporter, reader, secrets_of(old, *store.saved))
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.12])
+def test_a_long_wait_for_the_store_lock_is_an_event(
+    sandbox: Sandbox, capture: tuple[Any, Any], logs: pytest.LogCaptureFixture, delay: float
+) -> None:
+    exporter, reader = capture
+    store, old = SlowLockStore(delay), issued(sandbox)
+    with client(sandbox, store, old) as boast:
+        boast.get_account()
+    _, (attempt,), _ = spans_of(exporter)
+    waits = events(attempt, _telemetry.TOKEN_WAIT)
+    told = delay >= oauth._STORE_WAIT_WORTH_TELLING
+    assert [w["holder"] for w in waits] == (["token_store"] if told else [])
+    assert all(w["seconds"] >= delay for w in waits)
+    assert len(token_lines(logs, _telemetry.TOKEN_WAIT)) == len(waits)
+    (refresh,) = events(attempt, _telemetry.TOKEN_REFRESH)
+    assert refresh["shared_store"] is True
     assert_no_secret(exporter, reader, secrets_of(old, *store.saved))

@@ -71,6 +71,7 @@ _LONGEST_LIFETIME = 366 * 24 * 3600  # seconds; a longer expires_in is not a lif
 LOCK_WAIT = 90.0
 _SLACK = 0.05  # seconds: a deadline this close is as good as gone
 _POLL = 0.01  # seconds between looks at a lock held by another thread (async waits)
+_STORE_WAIT_WORTH_TELLING = 0.05  # seconds: a longer wait for the store's lock is logged
 _INVALID_GRANT = "invalid_grant"
 _HEADER_SAFE = re.compile(r"[!-~]+")
 
@@ -701,11 +702,13 @@ class TokenKeeper:
             if self._shared is None:
                 return self._locked_sync(seen, fetch, bound)
             with contextlib.ExitStack() as held:
+                started = time.perf_counter()
                 try:
                     held.enter_context(self._shared.lock(bound.wait()))
                 except TimeoutError as error:
                     _gave_up_on_store_lock()
                     raise bound.expired("the token store's lock", error) from None
+                _waited_for_store_lock(time.perf_counter() - started)
                 return self._locked_sync(seen, fetch, bound)
         finally:
             self._state.thread_lock.release()
@@ -743,11 +746,13 @@ class TokenKeeper:
                 if self._shared is None:
                     return await self._locked_async(seen, fetch, bound)
                 async with contextlib.AsyncExitStack() as held:
+                    started = time.perf_counter()
                     try:
                         await held.enter_async_context(self._shared.alock(bound.wait()))
                     except TimeoutError as error:
                         _gave_up_on_store_lock()
                         raise bound.expired("the token store's lock", error) from None
+                    _waited_for_store_lock(time.perf_counter() - started)
                     return await self._locked_async(seen, fetch, bound)
             finally:
                 self._state.thread_lock.release()
@@ -761,8 +766,19 @@ def _waiting(what: str, holder: str) -> None:
     )
 
 
+def _waited_for_store_lock(seconds: float) -> None:
+    # The store's lock blocks inside the store, so a wait is only known once it is over; a
+    # short one is the lock's own cost (a file, a Redis round trip), not another holder.
+    if seconds >= _STORE_WAIT_WORTH_TELLING:
+        _telemetry.event(
+            _telemetry.TOKEN_WAIT,
+            "waited %(seconds).2fs for the Boast token store's lock",
+            holder="token_store",
+            seconds=seconds,
+        )
+
+
 def _gave_up_on_store_lock() -> None:
-    # The store's lock blocks inside the store: only a wait that ran out is seen here.
     _telemetry.event(
         _telemetry.TOKEN_WAIT,
         "gave up waiting for the Boast token store's lock",
