@@ -3,9 +3,9 @@ per-client counters — one call per decision, from `_pipeline` and `_plan`.
 
 Logs go to the `sequence_clients` logger (docs/observability.md lists every line):
 DEBUG each attempt and each rate-limit wait; INFO a retry, a Retry-After pause shared through
-the rate limit, a conflict resolved to the existing enrollment, giving up, a token refresh;
-WARNING a wait the server asked for that is longer than the retry policy honours and a body
-over `max_response_bytes`. Every record carries structured `extra` fields, `event` naming the
+the rate limit, a conflict resolved to the existing enrollment, giving up, a token refresh and
+a wait for another refresher; WARNING a wait the server asked for that is longer than the retry
+policy honours, a body over `max_response_bytes` and a revoked grant. Every record carries structured `extra` fields, `event` naming the
 decision. `SEQUENCE_CLIENTS_LOG=debug|info` attaches a stderr handler at import, as
 `OPENAI_LOG` does.
 
@@ -369,8 +369,9 @@ def event(name: str, message: str, *, level: int = logging.INFO, **fields: objec
     """A decision: a span event on the current span (the attempt's or the call's) and a log
     record with `fields` as its `extra` (and `event=name`). `message` is %-formatted with the
     fields. Callers pass no secret: fields become span attributes and log fields as they are.
-    oauth.py reports a token refresh with `event(TOKEN_REFRESH, ...)` (also counted) and a wait
-    for another refresher with `event(TOKEN_WAIT, ...)`."""
+    oauth.py reports a token refresh with `event(TOKEN_REFRESH, ...)` (also counted), a wait
+    for another refresher with `event(TOKEN_WAIT, ...)` and a revoked grant with
+    `event(TOKEN_REVOKED, ..., level=logging.WARNING)`."""
     _event(name, message, level, fields)
 
 
