@@ -15,7 +15,12 @@ the bulk CLI's CPU per row at 10,000 rows against a sandbox process without limi
 with where it goes (cProfile of a smaller run, by module); and this run's peak memory.
 
     .venv/bin/python bench/overhead.py [--calls 2000] [--cli-rows 10000] [--profile-rows 2000]
-                                       [--without-otel]
+                                       [--without-otel] [--cpu-calls 1000] [--cpu-only]
+
+`--cpu-calls`: also the CPU (process time, not wall) per call of the wrapper and the generated
+function through an httpx.MockTransport — no server, no socket: only the client's own work,
+the figure that survives a busy machine. `--cpu-only` prints just that, quickly; with
+`PYTHONPATH=<another checkout>/wrapper` it measures that checkout's package (side by side).
 
 `--without-otel` measures as a service without the [otel] extra (the dev venv has the SDK):
 `import opentelemetry` fails here and in the import-time interpreters, as when not installed.
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
 import pstats
 import random
@@ -67,6 +73,7 @@ CLI_CONCURRENCY = 16
 # What a user's first line does; `import sequence_clients` alone loads nothing (PEP 562).
 IMPORT = "from sequence_clients import UnifyClient"
 ENROLLMENTS = "/sequences/v1/enrollments"
+NOW = "2026-11-24T10:00:00Z"
 Call = Callable[[], object]
 
 
@@ -84,6 +91,65 @@ def timed_rounds(
             samples[name].append(time.perf_counter() - start)
             between()
     return samples
+
+
+def cpu_per_call(calls: int, repeats: int = 7) -> dict[str, float]:
+    """CPU µs per get_enrollment through a MockTransport: the least of `repeats` batches (the
+    batch least disturbed by other processes), wrapper and generated interleaved per batch."""
+    body = {
+        "id": str(uuid.UUID(int=1)), "created_at": NOW, "updated_at": NOW,
+        "sequence": {"id": str(uuid.UUID(int=2)), "name": "s", "is_paused": False},
+        "person": {"id": str(uuid.UUID(int=3)), "email": "p@x.com", "first_name": None,
+                   "last_name": None, "linkedin_url": None},
+        "mailbox": {"id": str(uuid.UUID(int=4)), "email": "m@x.com", "display_name": None,
+                    "is_paused": False, "is_unauthorized": False},
+        "enrolled_by_play": None, "reply_email_message": None, "status": "IN_PROGRESS",
+        "is_blocked": False, "is_bounced": False, "is_canceled": False, "is_excluded": False,
+        "is_opted_out": False, "is_paused": False, "is_replied": False, "started_at": None,
+        "ended_at": None,
+    }  # fmt: skip
+    content = json.dumps(body).encode()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=content, headers={"content-type": "application/json"})
+
+    base, key, found = (
+        "https://api.unify.example",
+        "sk_bench_0123456789abcdef0123",
+        uuid.UUID(int=1),
+    )
+    mock = httpx.MockTransport(answer)
+    wrapper = UnifyClient(key, base_url=base, httpx_client=httpx.Client(transport=mock))
+    generated = Client(base_url=base, headers={"x-api-key": key}, httpx_args={"transport": mock})
+    variants: dict[str, Call] = {
+        "wrapper": lambda: wrapper.get_enrollment(found),
+        "generated": lambda: get_sequence_enrollment.sync_detailed(found, client=generated).parsed,
+    }
+    best = {name: float("inf") for name in variants}
+    for run in variants.values():  # warm: first-call imports and caches
+        run()
+    for _ in range(repeats):
+        for name, run in variants.items():
+            started = time.process_time()
+            for _ in range(calls):
+                run()
+            best[name] = min(best[name], (time.process_time() - started) / calls * 1e6)
+    wrapper.close()
+    return best
+
+
+def report_cpu(calls: int) -> float:
+    import sequence_clients
+
+    best = cpu_per_call(calls)
+    ratio = best["wrapper"] / best["generated"]
+    print(
+        f"\nCPU per get_enrollment, mock transport (least of 7 batches of {calls}),"
+        f" package {Path(sequence_clients.__file__).parent}:"
+    )
+    print(f"  wrapper {best['wrapper']:.1f} µs, generated {best['generated']:.1f} µs:"
+          f" wrapper/generated = {ratio:.3f}, the wrapper's own {best['wrapper'] - best['generated']:.1f} µs")  # fmt: skip
+    return ratio
 
 
 def p99(values: list[float]) -> float:
@@ -255,9 +321,16 @@ def main() -> int:
     parser.add_argument(
         "--without-otel", action="store_true", help="as if opentelemetry were not installed"
     )
+    parser.add_argument(
+        "--cpu-calls", type=int, default=1000, help="calls per CPU batch; 0 skips the CPU figure"
+    )
+    parser.add_argument("--cpu-only", action="store_true", help="only the CPU per call figure")
     args = parser.parse_args()
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}, load average {os.getloadavg()[0]:.1f}")
     print(f"opentelemetry: {'hidden (--without-otel)' if args.without_otel else 'as installed'}")
+    if args.cpu_only:
+        report_cpu(args.cpu_calls or 1000)
+        return 0
 
     with Sandbox(SandboxConfig(seed=1)) as sandbox:
         state = sandbox.unify
@@ -336,6 +409,8 @@ def main() -> int:
 
     get_ratios = report("get_enrollment", gets)
     enroll_ratios = report("enroll", enrolls)
+    if args.cpu_calls:
+        report_cpu(args.cpu_calls)
     import_ms = import_time_ms(WITHOUT_CLI_EXTRA)
     import_with_cli_ms = import_time_ms()
     httpx_ms, ours_ms = import_ratio()

@@ -173,4 +173,9 @@ def test_no_secret_reaches_a_cassette_a_log_or_an_error(
     assert len(issued) >= 4 and caplog.records
     # Spans carried the URLs, methods and statuses; and the log had a line per attempt.
     assert any("url.full=" in text for text in telemetry)
+    # …and the refreshes, their token requests and the refused grant are among what was checked.
+    assert any(text.endswith("/oauth/token") for text in telemetry)
+    for name in ("sequence_clients.token.refresh", "sequence_clients.token.revoked"):
+        assert name in telemetry
+        assert any(vars(r).get("event") == name for r in caplog.records)
     assert any(vars(r).get("event") == "sequence_clients.attempt" for r in caplog.records)

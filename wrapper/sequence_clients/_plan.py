@@ -13,6 +13,7 @@ protocols below are what this package needs of it, so one path serves every vend
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Generator
@@ -94,7 +95,7 @@ Step = Call[object] | Sleep
 Plan = Generator[Step, object, T]
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)  # the key of its tenacity.Retrying, looked up on every call
 class RetryPolicy:
     """Exponential backoff with full jitter, honouring the server's requested wait."""
 
@@ -133,6 +134,22 @@ class RetryPolicy:
         )
 
 
+@functools.lru_cache(maxsize=64)
+def _retrying_of(policy: RetryPolicy) -> tenacity.Retrying:
+    """One tenacity.Retrying per policy (a frozen, hashable value), built on first use: building
+    it and its stop, wait and retry objects was most of a call's own cost. Sharing it is safe —
+    tenacity keeps its per-run state in a RetryCallState and, for the one synchronous `iter`,
+    in thread-local storage; only its `statistics` (which nothing here reads) mix across calls."""
+    return policy.retrying()
+
+
+def _retrying_for(policy: RetryPolicy) -> tenacity.Retrying:
+    try:
+        return _retrying_of(policy)
+    except TypeError:  # an unhashable subclass of the caller's own: built per call, as before
+        return policy.retrying()
+
+
 def _log_retry(state: tenacity.RetryCallState) -> None:
     error = state.outcome.exception() if state.outcome else None
     method = getattr(error, "method", "?")
@@ -164,31 +181,33 @@ def with_retries(
     may have been applied (`maybe_applied`), `before_retry` runs; a non-None result ends the
     retries with that result — the hook that keeps a retried create from creating twice.
     """
-    retrying = policy.retrying()
-    retrying.begin()
+    retrying = _retrying_for(policy)
     state = tenacity.RetryCallState(retry_object=retrying, fn=None, args=(), kwargs={})
     last_error: SequenceClientError | None = None
+    # Tenacity's first decision is always to attempt, and after a success it returns the result
+    # as it is: asked only once an attempt failed, so a call that succeeds costs it nothing.
+    action: object = tenacity.DoAttempt()
     while True:
-        action = retrying.iter(retry_state=state)
         if isinstance(action, tenacity.DoAttempt):
             if last_error is not None and last_error.maybe_applied and before_retry is not None:
                 resolved = yield from before_retry(last_error)
                 if resolved is not None:
                     return resolved
             try:
-                result = yield call
+                return cast(T, (yield call))
             except SequenceClientError as error:
+                if last_error is None:
+                    retrying.begin()  # its statistics, which `iter` updates, in this thread
                 last_error = error
                 if failures is not None:
                     failures.append(error)
                 state.set_exception(sys.exc_info())  # type: ignore[arg-type]
-            else:
-                state.set_result(result)
         elif isinstance(action, tenacity.DoSleep):
             state.prepare_for_next_attempt()
             yield Sleep(float(action))
-        else:
+        else:  # pragma: no cover - tenacity answers a result only after set_result
             return cast(T, action)
+        action = retrying.iter(retry_state=state)
 
 
 def call(operation: Operation[T], policy: RetryPolicy) -> Plan[T]:

@@ -3,9 +3,9 @@ per-client counters — one call per decision, from `_pipeline` and `_plan`.
 
 Logs go to the `sequence_clients` logger (docs/observability.md lists every line):
 DEBUG each attempt and each rate-limit wait; INFO a retry, a Retry-After pause shared through
-the rate limit, a conflict resolved to the existing enrollment, giving up, a token refresh;
-WARNING a wait the server asked for that is longer than the retry policy honours and a body
-over `max_response_bytes`. Every record carries structured `extra` fields, `event` naming the
+the rate limit, a conflict resolved to the existing enrollment, giving up, a token refresh and
+a wait for another refresher; WARNING a wait the server asked for that is longer than the retry
+policy honours, a body over `max_response_bytes` and a revoked grant. Every record carries structured `extra` fields, `event` naming the
 decision. `SEQUENCE_CLIENTS_LOG=debug|info` attaches a stderr handler at import, as
 `OPENAI_LOG` does.
 
@@ -24,9 +24,10 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from contextvars import ContextVar, Token
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -62,6 +63,7 @@ CONFLICT_RESOLVED = "sequence_clients.conflict.resolved"
 GAVE_UP = "sequence_clients.gave_up"
 TOKEN_REFRESH = "sequence_clients.token.refresh"
 TOKEN_WAIT = "sequence_clients.token.wait_for_refresher"
+TOKEN_REVOKED = "sequence_clients.token.revoked"
 
 
 @attrs.define
@@ -153,12 +155,44 @@ def _tracer() -> Tracer | None:
 
 
 class CallTrace:
-    """One call (a plan driven to its end): its span, the client's counters, resend counts."""
+    """One call (a plan driven to its end): its span, the client's counters, resend counts.
+
+    A context manager of its own (`with call(stats)`): current while the plan runs, so attempts
+    and events land in it, and giving up, logged and counted, when it ends in an error. A class
+    rather than a @contextmanager generator: it is entered on every call."""
 
     def __init__(self, stats: ClientStats | None) -> None:
         self.stats = stats
         self.span: Span | None = None
+        self.tracer: Tracer | None = None
         self._sent: dict[int, tuple[object, int]] = {}  # id(call step) -> (step, attempts)
+        self._entered: AbstractContextManager[Span] | None = None
+        self._token: Token[CallTrace | None] | None = None
+
+    def __enter__(self) -> CallTrace:
+        self._token = _current.set(self)
+        self.tracer = tracer = _tracer()
+        if tracer is not None:
+            self._entered = tracer.start_as_current_span("sequence_clients.call")
+            self.span = self._entered.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if isinstance(error, Exception):
+                _gave_up(self, error)  # inside the span: the event is the call's
+        finally:
+            try:
+                if self._entered is not None:
+                    self._entered.__exit__(kind, error, tb)
+            finally:
+                if self._token is not None:
+                    _current.reset(self._token)
 
     def name(self, operation_id: str) -> None:
         """The call span is named after the operation of the call's first request."""
@@ -176,33 +210,9 @@ class CallTrace:
 _current: ContextVar[CallTrace | None] = ContextVar("sequence_clients_call", default=None)
 
 
-@contextmanager
-def call(stats: ClientStats | None) -> Iterator[CallTrace]:
-    """Around one call: its span (current while the plan runs, so attempts and events land in
-    it) and giving up, logged and counted, when it ends in an error."""
-    trace = CallTrace(stats)
-    token = _current.set(trace)
-    try:
-        tracer = _tracer()
-        if tracer is None:
-            with _giving_up(trace):
-                yield trace
-            return
-        with tracer.start_as_current_span("sequence_clients.call") as span:
-            trace.span = span
-            with _giving_up(trace):  # inside the span: the event is the call's
-                yield trace
-    finally:
-        _current.reset(token)
-
-
-@contextmanager
-def _giving_up(trace: CallTrace) -> Iterator[None]:
-    try:
-        yield
-    except Exception as error:
-        _gave_up(trace, error)
-        raise
+def call(stats: ClientStats | None) -> CallTrace:
+    """Around one call (`with call(stats):`): its span and giving up; see CallTrace."""
+    return CallTrace(stats)
 
 
 def _gave_up(trace: CallTrace, error: Exception) -> None:
@@ -218,12 +228,12 @@ def _gave_up(trace: CallTrace, error: Exception) -> None:
     _event(GAVE_UP, "giving up after %(attempts)s attempt(s): %(error_type)s", logging.INFO, fields)
 
 
-@contextmanager
 def attempt(
     step: object, request: httpx.Request, *, template: str | None, operation_id: str
-) -> Iterator[Attempt]:
-    """One request on the wire: a CLIENT span (current while it is sent, so the auth flow's
-    events land in it), the DEBUG line, the attempt counters, and its duration metric."""
+) -> Attempt:
+    """One request on the wire (`with attempt(...) as record:`): a CLIENT span (current while
+    it is sent, so the auth flow's events land in it), the DEBUG line, the attempt counters, and
+    its duration metric."""
     trace = _current.get()
     resends = 0
     if trace is not None:
@@ -231,7 +241,7 @@ def attempt(
         resends = trace.resends(step)
         if trace.stats is not None:
             trace.stats.add(attempts=1, retries=1 if resends else 0)
-    record = Attempt(request, template=template, trace=trace)
+    record = Attempt(request, template=template, trace=trace, resends=resends)
     if logger.isEnabledFor(logging.DEBUG):
         method, url = record.method, record.url
         logger.debug(
@@ -239,34 +249,62 @@ def attempt(
             extra={"event": ATTEMPT, "method": method, "url": url, "attempt": resends + 1,
                    "operation_id": operation_id},
         )  # fmt: skip
-    tracer = _tracer()
-    if tracer is None or _otel_trace is None:
-        yield record
-        return
-    name = record.method if template is None else f"{record.method} {template}"
-    with tracer.start_as_current_span(
-        name,
-        kind=_otel_trace.SpanKind.CLIENT,
-        record_exception=False,
-        set_status_on_exception=False,
-    ) as span:
-        record.span = span
-        if span.is_recording():
-            span.set_attributes(record.attributes(resends))
-        yield record
+    return record
+
+
+def token_request(request: httpx.Request, *, template: str) -> Attempt:
+    """A request sent outside a plan (the OAuth token request, inside the call that needed a
+    token, or alone for a first token): a CLIENT span like an attempt's and the duration
+    metric, but none of the call's counters (it is not an attempt of the call's own request)."""
+    return Attempt(request, template=template, trace=None)
 
 
 class Attempt:
-    """What one attempt learned, reported when its answer (or failure) is known."""
+    """What one attempt learned, reported when its answer (or failure) is known. Entered, it
+    is the attempt's CLIENT span, when a tracer records (a class, not a @contextmanager
+    generator: it is entered on every request)."""
 
     def __init__(
-        self, request: httpx.Request, *, template: str | None, trace: CallTrace | None
+        self,
+        request: httpx.Request,
+        *,
+        template: str | None,
+        trace: CallTrace | None,
+        resends: int = 0,
     ) -> None:
         self.request = request
         self.method = request.method
         self.template = template
         self.trace = trace
+        self.resends = resends
         self.span: Span | None = None
+        self._entered: AbstractContextManager[Span] | None = None
+
+    def __enter__(self) -> Attempt:
+        # The call's tracer when in one (looked up once per call), else the current one.
+        tracer = self.trace.tracer if self.trace is not None else _tracer()
+        if tracer is None or _otel_trace is None:
+            return self
+        name = self.method if self.template is None else f"{self.method} {self.template}"
+        self._entered = tracer.start_as_current_span(
+            name,
+            kind=_otel_trace.SpanKind.CLIENT,
+            record_exception=False,
+            set_status_on_exception=False,
+        )
+        self.span = span = self._entered.__enter__()
+        if span.is_recording():
+            span.set_attributes(self.attributes(self.resends))
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._entered is not None:
+            self._entered.__exit__(kind, error, tb)
 
     @functools.cached_property
     def url(self) -> str:
@@ -331,8 +369,9 @@ def event(name: str, message: str, *, level: int = logging.INFO, **fields: objec
     """A decision: a span event on the current span (the attempt's or the call's) and a log
     record with `fields` as its `extra` (and `event=name`). `message` is %-formatted with the
     fields. Callers pass no secret: fields become span attributes and log fields as they are.
-    oauth.py reports a token refresh with `event(TOKEN_REFRESH, ...)` (also counted) and a wait
-    for another refresher with `event(TOKEN_WAIT, ...)`."""
+    oauth.py reports a token refresh with `event(TOKEN_REFRESH, ...)` (also counted), a wait
+    for another refresher with `event(TOKEN_WAIT, ...)` and a revoked grant with
+    `event(TOKEN_REVOKED, ..., level=logging.WARNING)`."""
     _event(name, message, level, fields)
 
 

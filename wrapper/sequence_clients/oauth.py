@@ -24,6 +24,7 @@ import logging
 import math
 import re
 import threading
+import time
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
@@ -38,7 +39,7 @@ from sequence_clients.generated.boast import Client as GeneratedBoastClient
 from sequence_clients.generated.boast.api.oauth import create_token
 from sequence_clients.generated.boast.models import TokenRequest, TokenRequestGrantType
 
-from . import _clock
+from . import _clock, _telemetry
 from ._pipeline import DEADLINE_EXTENSION, AnyConnection, Target, connection_of, generated_client
 from ._transport import as_timeout, checked_base_url, translate, within
 from .errors import (
@@ -57,8 +58,6 @@ from .errors import (
     redact_url,
 )
 
-log = logging.getLogger("sequence_clients")
-
 BOAST_AUTH_BASE_URL = "https://app.boast.io"
 DEFAULT_SCOPE = "read write"
 # Refresh this long before expiry, so a token does not lapse between our check and its use.
@@ -72,6 +71,7 @@ _LONGEST_LIFETIME = 366 * 24 * 3600  # seconds; a longer expires_in is not a lif
 LOCK_WAIT = 90.0
 _SLACK = 0.05  # seconds: a deadline this close is as good as gone
 _POLL = 0.01  # seconds between looks at a lock held by another thread (async waits)
+_STORE_WAIT_WORTH_TELLING = 0.05  # seconds: a longer wait for the store's lock is logged
 _INVALID_GRANT = "invalid_grant"
 _HEADER_SAFE = re.compile(r"[!-~]+")
 
@@ -279,9 +279,14 @@ def _refused(error: APIStatusError) -> APIStatusError:
     )
 
 
-def _request_of(grant: TokenRequest) -> dict[str, Any]:
-    # The generated operation builds the request (path, form encoding); we read the answer.
-    return create_token._get_kwargs(body=grant)
+def _request_of(
+    http: httpx.Client | httpx.AsyncClient, grant: TokenRequest, timeout: httpx.Timeout | None
+) -> tuple[httpx.Request, str]:
+    """The token request and its path template (for its span). The generated operation builds
+    it (path, form encoding); we read the answer."""
+    operation = create_token.operation(body=grant)
+    request = http.build_request(**operation.request, timeout=timeout or http.timeout)
+    return request, operation.url_template or operation.request["url"]
 
 
 def _held_refresh_token(grant: TokenRequest) -> str | None:
@@ -296,13 +301,16 @@ def fetch_answer(
     `timeout`: instead of the client's (a refresh cut to its call's deadline)."""
     sent_at = dt.datetime.now(dt.UTC)
     http = client.get_httpx_client()
-    try:
-        response = http.request(**_request_of(grant), timeout=timeout or http.timeout)
-    except httpx.HTTPError as error:
-        raise translate(error) from error
-    if not response.is_success:
-        raise _refused(error_from_response(response))
-    return read_token_answer(response, sent_at, _held_refresh_token(grant))
+    request, template = _request_of(http, grant, timeout)
+    with _telemetry.token_request(request, template=template) as attempt:
+        started = time.perf_counter()
+        try:
+            response = http.send(request)
+        except httpx.HTTPError as error:
+            failure = translate(error)
+            attempt.answered(None, time.perf_counter() - started, failure)
+            raise failure from error
+        return _answer_of(response, sent_at, grant, attempt, time.perf_counter() - started)
 
 
 async def afetch_answer(
@@ -310,12 +318,31 @@ async def afetch_answer(
 ) -> TokenAnswer:
     sent_at = dt.datetime.now(dt.UTC)
     http = client.get_async_httpx_client()
-    try:
-        response = await http.request(**_request_of(grant), timeout=timeout or http.timeout)
-    except httpx.HTTPError as error:
-        raise translate(error) from error
+    request, template = _request_of(http, grant, timeout)
+    with _telemetry.token_request(request, template=template) as attempt:
+        started = time.perf_counter()
+        try:
+            response = await http.send(request)
+        except httpx.HTTPError as error:
+            failure = translate(error)
+            attempt.answered(None, time.perf_counter() - started, failure)
+            raise failure from error
+        return _answer_of(response, sent_at, grant, attempt, time.perf_counter() - started)
+
+
+def _answer_of(
+    response: httpx.Response,
+    sent_at: dt.datetime,
+    grant: TokenRequest,
+    attempt: _telemetry.Attempt,
+    seconds: float,
+) -> TokenAnswer:
+    """The answer read, or the token endpoint's error status raised; the attempt told which."""
     if not response.is_success:
-        raise _refused(error_from_response(response))
+        refused = _refused(error_from_response(response))
+        attempt.answered(response.status_code, seconds, refused)
+        raise refused
+    attempt.answered(response.status_code, seconds, None)
     return read_token_answer(response, sent_at, _held_refresh_token(grant))
 
 
@@ -590,12 +617,32 @@ class TokenKeeper:
         return None if refresh is None or refresh in presented else refresh
 
     def _revoked(self, refused: AuthenticationError | None) -> GrantRevokedError:
-        log.warning("Boast refused the refresh token and no newer one exists: sign in again")
+        _telemetry.event(
+            _telemetry.TOKEN_REVOKED,
+            "Boast refused the refresh token and no newer one exists: sign in again",
+            level=logging.WARNING,
+            has_refresh_token=refused is not None,
+        )
         if refused is None:  # a stored token without a refresh token: nothing renews it
             raise TokenStoreAccessError("the token store holds no refresh token")
         error = GrantRevokedError.from_refusal(refused)
         error.__cause__ = refused
         return error
+
+    def _refreshing(self, seen: OAuthToken, presented: set[str]) -> None:
+        """The decision to ask the token endpoint: logged, a span event, counted."""
+        reason = "expiring" if self._expired(seen) else "refused"
+        _telemetry.event(
+            _telemetry.TOKEN_REFRESH,
+            "refreshing the Boast access token (%(reason)s, try %(refresh_try)s)",
+            reason=reason,
+            shared_store=self._shared is not None,
+            refresh_try=len(presented),  # a refused refresh token may have a newer one behind it
+        )
+
+    @staticmethod
+    def _expired(seen: OAuthToken) -> bool:
+        return not seen.access_token or seen.expires_within(REFRESH_MARGIN)
 
     def _locked_sync(self, seen: OAuthToken, fetch: Fetch, bound: RefreshBound) -> OAuthToken:
         presented: set[str] = set()
@@ -607,7 +654,7 @@ class TokenKeeper:
             if isinstance(choice, OAuthToken):
                 return choice
             presented.add(choice)
-            log.info("refreshing the Boast access token")
+            self._refreshing(seen, presented)
             try:
                 return self._adopt(fetch(self._grant(choice), bound))
             except AuthenticationError as error:
@@ -627,7 +674,7 @@ class TokenKeeper:
             if isinstance(choice, OAuthToken):
                 return choice
             presented.add(choice)
-            log.info("refreshing the Boast access token")
+            self._refreshing(seen, presented)
             try:
                 return self._adopt(await fetch(self._grant(choice), bound))
             except AuthenticationError as error:
@@ -639,7 +686,7 @@ class TokenKeeper:
         lock = self._state.thread_lock
         if lock.acquire(blocking=False):
             return
-        log.info("waiting for another thread's refresh of the Boast token")
+        _waiting("another thread's refresh", "thread")
         if not lock.acquire(timeout=bound.wait()):
             raise bound.expired("another thread's refresh")
 
@@ -655,11 +702,13 @@ class TokenKeeper:
             if self._shared is None:
                 return self._locked_sync(seen, fetch, bound)
             with contextlib.ExitStack() as held:
+                started = time.perf_counter()
                 try:
                     held.enter_context(self._shared.lock(bound.wait()))
                 except TimeoutError as error:
-                    log.info("gave up waiting for the Boast token store's lock")
+                    _gave_up_on_store_lock()
                     raise bound.expired("the token store's lock", error) from None
+                _waited_for_store_lock(time.perf_counter() - started)
                 return self._locked_sync(seen, fetch, bound)
         finally:
             self._state.thread_lock.release()
@@ -670,7 +719,7 @@ class TokenKeeper:
         lock, clock = self._state.thread_lock, _clock.current()
         if lock.acquire(blocking=False):
             return
-        log.info("waiting for another thread's refresh of the Boast token")
+        _waiting("another thread's refresh", "thread")
         ends = clock.monotonic() + bound.wait()
         while not lock.acquire(blocking=False):
             left = ends - clock.monotonic()
@@ -683,6 +732,8 @@ class TokenKeeper:
     ) -> OAuthToken:
         bound = bound or RefreshBound(None)
         task_lock = self._state.task_lock()
+        if task_lock.locked():
+            _waiting("another task's refresh", "task")
         try:
             await asyncio.wait_for(task_lock.acquire(), bound.wait())
         except TimeoutError:
@@ -695,16 +746,45 @@ class TokenKeeper:
                 if self._shared is None:
                     return await self._locked_async(seen, fetch, bound)
                 async with contextlib.AsyncExitStack() as held:
+                    started = time.perf_counter()
                     try:
                         await held.enter_async_context(self._shared.alock(bound.wait()))
                     except TimeoutError as error:
-                        log.info("gave up waiting for the Boast token store's lock")
+                        _gave_up_on_store_lock()
                         raise bound.expired("the token store's lock", error) from None
+                    _waited_for_store_lock(time.perf_counter() - started)
                     return await self._locked_async(seen, fetch, bound)
             finally:
                 self._state.thread_lock.release()
         finally:
             task_lock.release()
+
+
+def _waiting(what: str, holder: str) -> None:
+    _telemetry.event(
+        _telemetry.TOKEN_WAIT, "waiting for %(what)s of the Boast token", what=what, holder=holder
+    )
+
+
+def _waited_for_store_lock(seconds: float) -> None:
+    # The store's lock blocks inside the store, so a wait is only known once it is over; a
+    # short one is the lock's own cost (a file, a Redis round trip), not another holder.
+    if seconds >= _STORE_WAIT_WORTH_TELLING:
+        _telemetry.event(
+            _telemetry.TOKEN_WAIT,
+            "waited %(seconds).2fs for the Boast token store's lock",
+            holder="token_store",
+            seconds=seconds,
+        )
+
+
+def _gave_up_on_store_lock() -> None:
+    _telemetry.event(
+        _telemetry.TOKEN_WAIT,
+        "gave up waiting for the Boast token store's lock",
+        holder="token_store",
+        timed_out=True,
+    )
 
 
 Fetch = Callable[[TokenRequest, RefreshBound], TokenAnswer]
