@@ -39,9 +39,8 @@ from jsonpath_ng.ext import parse as parse_jsonpath
 from oas_patch.overlay import apply_overlay
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import twins
-
 import api_reference
+import twins
 from normalize_spec import normalize
 from open_enums import open_response_enums
 from spec_report import VendorReport, api_changes, digest, spec_changes, update_changes_file

@@ -12,6 +12,9 @@ fails when it is stale. The rewrite, done on the source text so comments and doc
   `await x.aclose()`; a method that awaits becomes `async def` (pagers stay plain methods:
   they are iterated with `async for`).
 
+The same block binds, at runtime, each generated endpoint module the adapter imports under
+`TYPE_CHECKING` to a `LazyModule` (see `_lazy`), so the names are declared once, by the import.
+
 `python scripts/twins.py` rewrites the adapters; `--check` only reports stale ones.
 """
 
@@ -135,10 +138,28 @@ def twin_class(hand_written: str, sync_name: str) -> str:
     return f"class Async{sync_name}({bases}):{body}\n"
 
 
+def lazy_bindings(hand_written: str) -> str:
+    """`name = LazyModule("<module>")` for each endpoint module imported under TYPE_CHECKING."""
+    lines = []
+    for node in ast.parse(hand_written).body:
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            for imported in node.body:
+                if isinstance(imported, ast.ImportFrom) and ".api." in (imported.module or ""):
+                    for alias in imported.names:
+                        path = f"{imported.module}.{alias.name}"
+                        lines.append(f"    {alias.asname or alias.name} = LazyModule({path!r})\n")
+    if not lines:
+        return ""
+    return "if not TYPE_CHECKING:\n" + "".join(sorted(lines)) + "\n\n"
+
+
 def expected(path: Path, sync_name: str) -> str:
     """The adapter as `make generate` leaves it: its hand-written part, then the twin."""
     hand_written = path.read_text().partition(MARKER)[0].rstrip("\n") + "\n"
-    module = f"{hand_written}\n\n{MARKER}\n{_NOTICE}\n\n{twin_class(hand_written, sync_name)}"
+    module = (
+        f"{hand_written}\n\n{MARKER}\n{_NOTICE}\n\n{lazy_bindings(hand_written)}"
+        f"{twin_class(hand_written, sync_name)}"
+    )
     return _formatted(module, path)
 
 
