@@ -13,9 +13,10 @@ For each vendor directory under spec/:
      archive is judged like a clone) and print the change report (scripts/spec_report/), also
      written into spec/CHANGES.md; a breaking change, or no baseline to compare with, stops here,
      generated/ untouched, unless --allow-breaking (`make generate ALLOW_BREAKING=1`);
-  8. write docs/api.md (scripts/api_reference.py) from the new spec, code and the wrapper.
-`--check` builds into a temporary directory and fails, naming files, if generated/ or docs/api.md
-differs.
+  8. derive the async client twins from the sync ones (scripts/twins.py), and write docs/api.md
+     (scripts/api_reference.py) from the new spec, code and the wrapper.
+`--check` builds into a temporary directory and fails, naming files, if generated/, docs/api.md
+or an async twin differs.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from oas_patch.overlay import apply_overlay
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import api_reference
+import twins
 from normalize_spec import normalize
 from open_enums import open_response_enums
 from spec_report import VendorReport, api_changes, digest, spec_changes, update_changes_file
@@ -380,6 +382,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             install(fresh, args.generated_dir)
             update_changes_file(args.changes_file, reports)
+            twins.update()
             write_api_doc(args.generated_dir, args.api_doc)
             return 0
     except PipelineError as error:
@@ -394,6 +397,7 @@ def _check(fresh: Path, generated_dir: Path, api_doc: Path) -> int:
         write_api_doc(fresh, expected_doc)
         if not api_doc.exists() or api_doc.read_text() != expected_doc.read_text():
             differences.append(f"stale: {api_doc.name} (docs/api.md)")
+    differences += [f"stale: {name} (async twin; scripts/twins.py)" for name in twins.stale()]
     if differences:
         print(
             "generated/ or docs/api.md is not what `make generate` produces from spec/:",

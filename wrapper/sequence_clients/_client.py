@@ -246,6 +246,8 @@ class AsyncClient(_ClientBase):
         return AsyncPager[T](self._run, fetch)
 
     async def close(self) -> None:
+        """Close the connection pool (unless the caller passed its own httpx client). A call
+        after this raises ClientClosedError."""
         await self._connection.aclose()
 
     async def __aenter__(self) -> Self:

@@ -4,7 +4,8 @@
 front was most of `from sequence_clients import UnifyClient`. Each is bound instead to a
 `LazyModule`, which imports the real module on its first attribute access (the `.operation(...)`
 of the first call that needs it) and forwards to it from then on. Type checkers see the real
-modules: the vendor modules import them under `TYPE_CHECKING`.
+modules: the vendor modules import them under `TYPE_CHECKING`, and `scripts/twins.py` writes the
+runtime bindings from those imports.
 """
 
 from __future__ import annotations
@@ -32,8 +33,3 @@ class LazyModule:
     def __repr__(self) -> str:
         state = "loaded" if self._module is not None else "not loaded yet"
         return f"<lazy module {self._name!r} ({state})>"
-
-
-def lazy_modules(package: str, *names: str) -> tuple[LazyModule, ...]:
-    """One LazyModule per `package.name`, in order."""
-    return tuple(LazyModule(f"{package}.{name}") for name in names)

@@ -13,7 +13,7 @@ import datetime as dt
 import re
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Self, Unpack
 
 import httpx
 
@@ -24,10 +24,12 @@ from sequence_clients.generated.boast.models import (
     CreateSequenceEnrollmentRequest,
     SequenceEnrollmentResponse,
 )
-from sequence_clients.generated.boast.types import UNSET, ListOperation, Operation
+from sequence_clients.generated.boast.types import UNSET, ListOperation, Operation, Unset
 
-from ._lazy import LazyModule, lazy_modules
+from ._lazy import LazyModule
 
+# Endpoint modules: each is bound at runtime, at the end of the module (scripts/twins.py), to a
+# LazyModule that loads it on the first call that uses it (see _lazy).
 if TYPE_CHECKING:
     from sequence_clients.generated.boast.api.accounts import get_account, list_accounts
     from sequence_clients.generated.boast.api.contacts import create_contact, list_contacts
@@ -40,29 +42,20 @@ if TYPE_CHECKING:
     from sequence_clients.generated.boast.api.sequences import list_sequences
     from sequence_clients.generated.boast.models import Account, Contact, SequenceEnrollment
     from sequence_clients.generated.boast.models import Sequence as BoastSequence
-else:
-    # Each endpoint module loads on the first call that uses it (see _lazy).
-    _API = "sequence_clients.generated.boast.api"
-    get_account, list_accounts = lazy_modules(f"{_API}.accounts", "get_account", "list_accounts")
-    create_contact, list_contacts = lazy_modules(
-        f"{_API}.contacts", "create_contact", "list_contacts"
-    )
-    (
-        create_sequence_enrollment,
-        delete_sequence_enrollment,
-        get_sequence_enrollment,
-        list_sequence_enrollments,
-    ) = lazy_modules(
-        f"{_API}.sequence_enrollments",
-        "create_sequence_enrollment",
-        "delete_sequence_enrollment",
-        "get_sequence_enrollment",
-        "list_sequence_enrollments",
-    )
-    list_sequences = LazyModule(f"{_API}.sequences.list_sequences")
 
 from . import _config, _telemetry, _validate
 from ._client import DEFAULT_MAX_RETRIES, AsyncClient, ClientOptions, SyncClient, page_plan
+from ._common import (
+    ItemT,
+    OnConflict,
+    PageT,
+    T,
+    UuidLike,
+    _id,
+    base_settings,
+    check_on_conflict,
+    id_filters,
+)
 from ._pagination import DEFAULT_MAX_PAGES, AsyncPager, Page, PageGuard, SyncPager
 from ._pipeline import DEFAULT_MAX_RESPONSE_BYTES, Connection
 from ._plan import Call, Plan, RetryPolicy, call, with_retries
@@ -78,11 +71,6 @@ from .oauth import (
 )
 
 BOAST_BASE_URL = "https://api.boast.io"  # the host root: generated paths carry /v1
-OnConflict = Literal["raise", "return_existing"]
-UuidLike = uuid.UUID | str
-T = TypeVar("T")
-PageT = TypeVar("PageT")
-ItemT = TypeVar("ItemT")
 _E164 = re.compile(r"\+[1-9]\d{1,14}")
 _CREDENTIALS = {"access_token", "refresh_token", "expires_at", "client_id", "client_secret"}
 
@@ -99,10 +87,6 @@ class BoastOptions(ClientOptions, total=False):
     client_secret: str | None
     token_store: TokenStore | None
     auth_base_url: str
-
-
-def _id(value: UuidLike, name: str) -> uuid.UUID:
-    return _validate.as_uuid(value, name)
 
 
 def host_root(base_url: str) -> str:
@@ -123,10 +107,7 @@ class _BoastPlans:
         sequence_id: UuidLike,
         on_conflict: OnConflict,
     ) -> Plan[SequenceEnrollment]:
-        if on_conflict not in ("raise", "return_existing"):
-            raise InvalidRequestError(
-                f"on_conflict must be 'raise' or 'return_existing', got {on_conflict!r}"
-            )
+        on_conflict = check_on_conflict(on_conflict)
         body = CreateSequenceEnrollmentRequest(
             contact_id=_id(contact_id, "contact_id"), sequence_id=_id(sequence_id, "sequence_id")
         )
@@ -205,21 +186,32 @@ def _give_up(error: SequenceClientError) -> Plan[None]:
 
 
 def _enrollment_filters(
-    contact_id: UuidLike | None, sequence_id: UuidLike | None, status: str | None
+    *, contact_id: UuidLike | None, sequence_id: UuidLike | None, status: str | None
 ) -> dict[str, Any]:
-    filters: dict[str, Any] = {}
-    if contact_id is not None:
-        filters["contact_id"] = _validate.as_uuid(contact_id, "contact_id")
-    if sequence_id is not None:
-        filters["sequence_id"] = _validate.as_uuid(sequence_id, "sequence_id")
+    """The list operation's filter arguments, each checked; the ones not given are left out."""
+    filters: dict[str, Any] = id_filters(contact_id=contact_id, sequence_id=sequence_id)
     if status is not None:
         filters["status"] = status
     return filters
 
 
+def _given(value: str | None) -> str | Unset:
+    return UNSET if value is None else value
+
+
 def _contact_body(
-    email: str | None, mobile_phone: str | None, **fields: Any
+    *,
+    email: str | None,
+    mobile_phone: str | None,
+    first_name: str | None,
+    last_name: str | None,
+    organization: str | None,
+    job_title: str | None,
+    time_zone: str | None,
+    country_code: str | None,
+    source: str | None,
 ) -> CreateContactRequest:
+    """The request, field by field: a parameter's name never decides what is sent."""
     if email is None and mobile_phone is None:
         raise InvalidRequestError("create_contact needs email or mobile_phone")
     if mobile_phone is not None and not (
@@ -228,15 +220,20 @@ def _contact_body(
         raise InvalidRequestError(
             f"mobile_phone must be E.164 (+15555555555), got {mobile_phone!r}"
         )
-    if fields.get("source") is not None:
-        try:
-            fields["source"] = CreateContactRequestSource(fields["source"])
-        except ValueError:
-            raise InvalidRequestError("source must be 'api' or 'integration'") from None
+    try:
+        checked_source = UNSET if source is None else CreateContactRequestSource(source)
+    except ValueError:
+        raise InvalidRequestError("source must be 'api' or 'integration'") from None
     return CreateContactRequest(
-        email=_validate.as_email(email, "email") if email is not None else UNSET,
-        mobile_phone=mobile_phone if mobile_phone is not None else UNSET,
-        **{name: value for name, value in fields.items() if value is not None},
+        email=UNSET if email is None else _validate.as_email(email, "email"),
+        mobile_phone=_given(mobile_phone),
+        first_name=_given(first_name),
+        last_name=_given(last_name),
+        organization=_given(organization),
+        job_title=_given(job_title),
+        time_zone=_given(time_zone),
+        country_code=_given(country_code),
+        source=checked_source,
     )
 
 
@@ -244,7 +241,7 @@ class _Options:
     """Constructor arguments both twins take, checked once; secrets never reach repr()."""
 
     def __init__(self, arguments: dict[str, Any]) -> None:
-        self.init_kwargs = arguments
+        self.init_kwargs = arguments  # what `with_options` re-applies
         account_id = arguments["account_id"]
         self.account_id = None if account_id is None else _id(account_id, "account_id")
         token = OAuthToken(
@@ -256,12 +253,7 @@ class _Options:
             client_secret=arguments["client_secret"],
             token_store=arguments["token_store"],
         )
-        names = (
-            "timeout", "max_retries", "deadline", "allow_insecure_http", "retry_policy",
-            "rate_limit", "rate_limit_storage", "max_response_bytes",
-        )  # fmt: skip
-        self.settings = {name: arguments[name] for name in names}
-        self.settings["base_url"] = host_root(arguments["base_url"])
+        self.settings = base_settings(arguments, base_url=host_root(arguments["base_url"]))
 
     def auth(
         self, given: Any, make: Callable[[], Any], timeout: httpx.Timeout
@@ -276,12 +268,6 @@ class _Options:
             connection, args["auth_base_url"], timeout, args["allow_insecure_http"]
         )
         return BoastOAuth(self.keeper, tokens), connection
-
-
-def _arguments(local_variables: dict[str, Any]) -> dict[str, Any]:
-    return {
-        name: value for name, value in local_variables.items() if name not in ("self", "__class__")
-    }
 
 
 def _account(account_id: uuid.UUID | None) -> uuid.UUID:
@@ -329,8 +315,18 @@ class BoastClient(SyncClient):
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         # Unset credentials and hosts come from BOAST_* (sequence_clients._config).
-        options = _Options(_config.boast(_arguments(locals()), BOAST_BASE_URL, BOAST_AUTH_BASE_URL))
-        super().__init__(**options.settings, init_kwargs=options.init_kwargs)
+        given = dict(
+            account_id=account_id, access_token=access_token, refresh_token=refresh_token,
+            expires_at=expires_at, client_id=client_id, client_secret=client_secret,
+            token_store=token_store, auth_base_url=auth_base_url, base_url=base_url,
+            timeout=timeout, max_retries=max_retries, deadline=deadline,
+            allow_insecure_http=allow_insecure_http, retry_policy=retry_policy,
+            rate_limit=rate_limit, rate_limit_storage=rate_limit_storage,
+            httpx_client=httpx_client, auth_httpx_client=auth_httpx_client,
+            max_response_bytes=max_response_bytes,
+        )  # fmt: skip
+        options = _Options(_config.boast(given, BOAST_BASE_URL, BOAST_AUTH_BASE_URL))
+        super().__init__(**options.settings)
         self._auth, self._tokens_http = options.auth(auth_httpx_client, httpx.Client, self._timeout)
         # The generated client on the same connection pool (every operation is also `call`able).
         self.raw = self._connect({}, self._auth, httpx_client, GeneratedBoastClient)
@@ -338,12 +334,16 @@ class BoastClient(SyncClient):
         self._plans = _BoastPlans(self._policy)
 
     def with_options(self, **changes: Unpack[BoastOptions]) -> Self:
+        """A new client with the given options or credentials changed (see BoastOptions); it
+        has its own connection pool, and shares the token unless a credential changes."""
         copy = self._copy(changes)
         if not changes.keys() & _CREDENTIALS:  # one token, or rotation would fork it
             copy._auth.keeper = self._auth.keeper
         return copy
 
     def close(self) -> None:
+        """Close the connection pools (unless the caller passed its own httpx clients). A call
+        after this raises ClientClosedError."""
         super().close()
         if self._tokens_http is not None:
             self._tokens_http.close()
@@ -371,6 +371,7 @@ class BoastClient(SyncClient):
         return self._run(self._plans.enroll(self.account_id, contact_id, sequence_id, on_conflict))
 
     def get_enrollment(self, enrollment_id: UuidLike) -> SequenceEnrollment:
+        """The enrollment with this id (NotFoundError if there is none)."""
         enrollment = _id(enrollment_id, "enrollment_id")
         return self._call(get_sequence_enrollment.operation(self.account_id, enrollment)).data
 
@@ -387,19 +388,23 @@ class BoastClient(SyncClient):
         status: str | None = None,
     ) -> SyncPager[SequenceEnrollment]:
         """Every matching enrollment, fetched page by page as you iterate (`.pages()` for pages)."""
-        filters = _enrollment_filters(contact_id, sequence_id, status)
+        filters = _enrollment_filters(contact_id=contact_id, sequence_id=sequence_id, status=status)
         return self._paginate(list_sequence_enrollments.operation(self.account_id, **filters))
 
     def list_accounts(self) -> SyncPager[Account]:
+        """The accounts the token can act for (needs no account_id)."""
         return self._pager(self._plans.accounts_page)
 
     def get_account(self) -> Account:
+        """The client's account."""
         return self._call(get_account.operation(self.account_id)).data
 
     def list_sequences(self) -> SyncPager[BoastSequence]:
+        """Every sequence of the account, page by page."""
         return self._paginate(list_sequences.operation(self.account_id))
 
     def list_contacts(self) -> SyncPager[Contact]:
+        """Every contact of the account, page by page."""
         return self._paginate(list_contacts.operation(self.account_id))
 
     def create_contact(
@@ -417,12 +422,52 @@ class BoastClient(SyncClient):
     ) -> Contact:
         """Create a contact (email or mobile_phone required). Not retried once a failed attempt
         may have been applied: Boast could then hold the contact twice."""
-        body = _contact_body(**_arguments(locals()))
+        body = _contact_body(
+            email=email, mobile_phone=mobile_phone, first_name=first_name, last_name=last_name,
+            organization=organization, job_title=job_title, time_zone=time_zone,
+            country_code=country_code, source=source,
+        )  # fmt: skip
         return self._run(self._plans.create_contact(self.account_id, body))
 
 
+# ---- Everything below is generated by scripts/twins.py from the sync class above. ----
+# Edit the sync class, then run `make generate`; `make check-generated` fails if stale.
+
+
+if not TYPE_CHECKING:
+    create_contact = LazyModule("sequence_clients.generated.boast.api.contacts.create_contact")
+    create_sequence_enrollment = LazyModule(
+        "sequence_clients.generated.boast.api.sequence_enrollments.create_sequence_enrollment"
+    )
+    delete_sequence_enrollment = LazyModule(
+        "sequence_clients.generated.boast.api.sequence_enrollments.delete_sequence_enrollment"
+    )
+    get_account = LazyModule("sequence_clients.generated.boast.api.accounts.get_account")
+    get_sequence_enrollment = LazyModule(
+        "sequence_clients.generated.boast.api.sequence_enrollments.get_sequence_enrollment"
+    )
+    list_accounts = LazyModule("sequence_clients.generated.boast.api.accounts.list_accounts")
+    list_contacts = LazyModule("sequence_clients.generated.boast.api.contacts.list_contacts")
+    list_sequence_enrollments = LazyModule(
+        "sequence_clients.generated.boast.api.sequence_enrollments.list_sequence_enrollments"
+    )
+    list_sequences = LazyModule("sequence_clients.generated.boast.api.sequences.list_sequences")
+
+
 class AsyncBoastClient(AsyncClient):
-    """The asyncio twin of BoastClient: same methods, awaitable, `async for` iterators."""
+    """The asyncio twin of `BoastClient`: the same methods and arguments, awaitable,
+    with `async for` iterators.
+
+    Boast API client for one account. Thread-safe; use as a context manager or call close().
+
+    Give `refresh_token`, `client_id`, `client_secret` and `token_store` to have the access token
+    refreshed as it expires; without them the access token is used until Boast refuses it.
+    `deadline` (seconds, optional) bounds each call as a whole, retries and back-off included.
+    Every credential and host not passed is read from BOAST_ACCOUNT_ID, BOAST_ACCESS_TOKEN,
+    BOAST_REFRESH_TOKEN, BOAST_CLIENT_ID, BOAST_CLIENT_SECRET, BOAST_BASE_URL and
+    BOAST_AUTH_BASE_URL (the three refresh ones only with a `token_store`, which must keep each
+    rotated refresh token); without an access token: errors.ConfigurationError.
+    """
 
     _vendor = "boast"
     _quota_owner = "client_id"
@@ -451,50 +496,74 @@ class AsyncBoastClient(AsyncClient):
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         # Unset credentials and hosts come from BOAST_* (sequence_clients._config).
-        options = _Options(_config.boast(_arguments(locals()), BOAST_BASE_URL, BOAST_AUTH_BASE_URL))
-        super().__init__(**options.settings, init_kwargs=options.init_kwargs)
+        given = dict(
+            account_id=account_id, access_token=access_token, refresh_token=refresh_token,
+            expires_at=expires_at, client_id=client_id, client_secret=client_secret,
+            token_store=token_store, auth_base_url=auth_base_url, base_url=base_url,
+            timeout=timeout, max_retries=max_retries, deadline=deadline,
+            allow_insecure_http=allow_insecure_http, retry_policy=retry_policy,
+            rate_limit=rate_limit, rate_limit_storage=rate_limit_storage,
+            httpx_client=httpx_client, auth_httpx_client=auth_httpx_client,
+            max_response_bytes=max_response_bytes,
+        )  # fmt: skip
+        options = _Options(_config.boast(given, BOAST_BASE_URL, BOAST_AUTH_BASE_URL))
+        super().__init__(**options.settings)
         self._auth, self._tokens_http = options.auth(
             auth_httpx_client, httpx.AsyncClient, self._timeout
         )
+        # The generated client on the same connection pool (every operation is also `call`able).
         self.raw = self._connect({}, self._auth, httpx_client, GeneratedBoastClient)
         self._account_id = options.account_id
         self._plans = _BoastPlans(self._policy)
 
     def with_options(self, **changes: Unpack[BoastOptions]) -> Self:
+        """A new client with the given options or credentials changed (see BoastOptions); it
+        has its own connection pool, and shares the token unless a credential changes."""
         copy = self._copy(changes)
-        if not changes.keys() & _CREDENTIALS:
+        if not changes.keys() & _CREDENTIALS:  # one token, or rotation would fork it
             copy._auth.keeper = self._auth.keeper
         return copy
 
     async def close(self) -> None:
+        """Close the connection pools (unless the caller passed its own httpx clients). A call
+        after this raises ClientClosedError."""
         await super().close()
         if self._tokens_http is not None:
             await self._tokens_http.aclose()
 
     async def call(self, operation: Operation[T]) -> T:
+        """Run any generated operation — `<module>.operation(...)` from
+        `sequence_clients.generated.boast.api` — with retries, timeouts, the token flow and
+        typed errors; returns its documented success model."""
         return await self._call(operation)
 
     def paginate(self, operation: ListOperation[PageT, ItemT]) -> AsyncPager[ItemT]:
+        """Every item of a generated list operation, fetched page by page as you iterate."""
         return self._paginate(operation)
 
     @property
     def account_id(self) -> uuid.UUID:
+        """The account every account-scoped call is made for (InvalidRequestError if none)."""
         return _account(self._account_id)
 
     async def enroll(
         self, contact_id: UuidLike, sequence_id: UuidLike, *, on_conflict: OnConflict = "raise"
     ) -> SequenceEnrollment:
+        """Enroll a contact. Retries never enroll twice. `on_conflict="return_existing"` returns
+        the contact's active enrollment in this sequence instead of raising AlreadyEnrolledError."""
         return await self._run(
             self._plans.enroll(self.account_id, contact_id, sequence_id, on_conflict)
         )
 
     async def get_enrollment(self, enrollment_id: UuidLike) -> SequenceEnrollment:
+        """The enrollment with this id (NotFoundError if there is none)."""
         enrollment = _id(enrollment_id, "enrollment_id")
         return (
             await self._call(get_sequence_enrollment.operation(self.account_id, enrollment))
         ).data
 
     async def remove_enrollment(self, enrollment_id: UuidLike) -> SequenceEnrollment:
+        """DELETE; returns the enrollment with status "removed"."""
         enrollment = _id(enrollment_id, "enrollment_id")
         return (
             await self._call(delete_sequence_enrollment.operation(self.account_id, enrollment))
@@ -507,19 +576,24 @@ class AsyncBoastClient(AsyncClient):
         sequence_id: UuidLike | None = None,
         status: str | None = None,
     ) -> AsyncPager[SequenceEnrollment]:
-        filters = _enrollment_filters(contact_id, sequence_id, status)
+        """Every matching enrollment, fetched page by page as you iterate (`.pages()` for pages)."""
+        filters = _enrollment_filters(contact_id=contact_id, sequence_id=sequence_id, status=status)
         return self._paginate(list_sequence_enrollments.operation(self.account_id, **filters))
 
     def list_accounts(self) -> AsyncPager[Account]:
+        """The accounts the token can act for (needs no account_id)."""
         return self._pager(self._plans.accounts_page)
 
     async def get_account(self) -> Account:
+        """The client's account."""
         return (await self._call(get_account.operation(self.account_id))).data
 
     def list_sequences(self) -> AsyncPager[BoastSequence]:
+        """Every sequence of the account, page by page."""
         return self._paginate(list_sequences.operation(self.account_id))
 
     def list_contacts(self) -> AsyncPager[Contact]:
+        """Every contact of the account, page by page."""
         return self._paginate(list_contacts.operation(self.account_id))
 
     async def create_contact(
@@ -535,5 +609,11 @@ class AsyncBoastClient(AsyncClient):
         country_code: str | None = None,
         source: str | None = None,
     ) -> Contact:
-        body = _contact_body(**_arguments(locals()))
+        """Create a contact (email or mobile_phone required). Not retried once a failed attempt
+        may have been applied: Boast could then hold the contact twice."""
+        body = _contact_body(
+            email=email, mobile_phone=mobile_phone, first_name=first_name, last_name=last_name,
+            organization=organization, job_title=job_title, time_zone=time_zone,
+            country_code=country_code, source=source,
+        )  # fmt: skip
         return await self._run(self._plans.create_contact(self.account_id, body))

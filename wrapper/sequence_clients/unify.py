@@ -8,9 +8,8 @@ behaviour — enroll's 409 handling and the export job — and both twins run th
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal, Self, TypeAlias, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Self, TypeAlias, Unpack
 
 import attrs
 import httpx
@@ -27,8 +26,10 @@ from sequence_clients.generated.unify.models import (
 )
 from sequence_clients.generated.unify.types import UNSET, ListOperation, Operation, Unset
 
-from ._lazy import lazy_modules
+from ._lazy import LazyModule
 
+# Endpoint modules: each is bound at runtime, at the end of the module (scripts/twins.py), to a
+# LazyModule that loads it on the first call that uses it (see _lazy).
 if TYPE_CHECKING:
     from sequence_clients.generated.unify.api.sequence_enrollments import (
         create_sequence_enrollment,
@@ -62,49 +63,20 @@ if TYPE_CHECKING:
         TaskSequenceStep,
     )
     from sequence_clients.generated.unify.models import Sequence as UnifySequence
-else:
-    # Each endpoint module loads on the first call that uses it (see _lazy).
-    (
-        create_sequence_enrollment,
-        create_sequence_enrollment_query_job,
-        delete_sequence_enrollment,
-        get_sequence_enrollment,
-        get_sequence_enrollment_query_job,
-        get_sequence_enrollment_query_job_results,
-        list_sequence_enrollments,
-        pause_sequence_enrollment,
-        resume_sequence_enrollment,
-    ) = lazy_modules(
-        "sequence_clients.generated.unify.api.sequence_enrollments",
-        "create_sequence_enrollment",
-        "create_sequence_enrollment_query_job",
-        "delete_sequence_enrollment",
-        "get_sequence_enrollment",
-        "get_sequence_enrollment_query_job",
-        "get_sequence_enrollment_query_job_results",
-        "list_sequence_enrollments",
-        "pause_sequence_enrollment",
-        "resume_sequence_enrollment",
-    )
-    (
-        delete_sequence,
-        list_sequence_steps,
-        list_sequences,
-        pause_sequence,
-        resume_sequence,
-        retrieve_sequence,
-    ) = lazy_modules(
-        "sequence_clients.generated.unify.api.sequences",
-        "delete_sequence",
-        "list_sequence_steps",
-        "list_sequences",
-        "pause_sequence",
-        "resume_sequence",
-        "retrieve_sequence",
-    )
 
 from . import _config, _telemetry, _validate
 from ._client import DEFAULT_MAX_RETRIES, AsyncClient, ClientOptions, SyncClient, page_plan
+from ._common import (
+    ItemT,
+    OnConflict,
+    PageT,
+    T,
+    UuidLike,
+    _id,
+    base_settings,
+    check_on_conflict,
+    id_filters,
+)
 from ._pagination import AsyncPager, Page, SyncPager
 from ._pipeline import DEFAULT_MAX_RESPONSE_BYTES
 from ._plan import Call, Plan, RetryPolicy, Sleep, call, with_retries
@@ -120,13 +92,8 @@ from .errors import (
 UNIFY_BASE_URL = "https://api.unifygtm.com"
 MAX_PAGE_SIZE = 100  # Unify's documented maximum for `limit`
 DEFAULT_EXPORT_TIMEOUT = 600.0  # seconds of waiting for a bulk export job to finish
-OnConflict = Literal["raise", "return_existing"]
-UuidLike = uuid.UUID | str
 # A string, so the three step models load with list_sequence_steps rather than with this module.
 SequenceStep: TypeAlias = "AutomaticEmailSequenceStep | ManualEmailSequenceStep | TaskSequenceStep"
-T = TypeVar("T")
-PageT = TypeVar("PageT")
-ItemT = TypeVar("ItemT")
 
 # Documented terminal states other than FINISHED; any other status (IN_PROGRESS, or one a later
 # release adds, such as QUEUED) means the job is still running.
@@ -142,10 +109,6 @@ class UnifyOptions(ClientOptions, total=False):
     api_key: str
 
 
-def _id(value: UuidLike, name: str) -> uuid.UUID:
-    return _validate.as_uuid(value, name)
-
-
 class _UnifyPlans:
     def __init__(self, policy: RetryPolicy) -> None:
         self._policy = policy
@@ -157,7 +120,7 @@ class _UnifyPlans:
         mailbox_emails: Sequence[str],
         on_conflict: OnConflict,
     ) -> Plan[Enrollment]:
-        _check_on_conflict(on_conflict)
+        on_conflict = check_on_conflict(on_conflict)
         body = CreateEnrollmentRequest(
             sequence_id=_id(sequence_id, "sequence_id"),
             person_id=_id(person_id, "person_id"),
@@ -237,13 +200,6 @@ class _UnifyPlans:
         )
 
 
-def _check_on_conflict(on_conflict: str) -> None:
-    if on_conflict not in ("raise", "return_existing"):
-        raise InvalidRequestError(
-            f"on_conflict must be 'raise' or 'return_existing', got {on_conflict!r}"
-        )
-
-
 def _enrollment_filters(
     *,
     sequence_id: UuidLike | None,
@@ -253,17 +209,12 @@ def _enrollment_filters(
     status: Sequence[SequenceEnrollmentStatus | str] | None,
     updated_after: dt.datetime | None,
     updated_before: dt.datetime | None,
-    page_size: int,
 ) -> dict[str, Any]:
-    ids = {
-        "sequence_id": sequence_id,
-        "person_id": person_id,
-        "mailbox_id": mailbox_id,
-        "enrolled_by_play_id": enrolled_by_play_id,
-    }
-    filters: dict[str, Any] = {
-        name: _validate.as_uuid(value, name) for name, value in ids.items() if value is not None
-    }
+    """The list operation's filter arguments, each checked; the ones not given are left out."""
+    filters: dict[str, Any] = id_filters(
+        sequence_id=sequence_id, person_id=person_id, mailbox_id=mailbox_id,
+        enrolled_by_play_id=enrolled_by_play_id,
+    )  # fmt: skip
     if status is not None:
         try:
             filters["status"] = [SequenceEnrollmentStatus(s) for s in status]
@@ -279,7 +230,6 @@ def _enrollment_filters(
             if when.tzinfo is None:
                 raise InvalidRequestError(f"{name} must be timezone-aware")
             filters[name] = when
-    filters["limit"] = _page_size(page_size)
     return filters
 
 
@@ -319,29 +269,6 @@ def _step_types(types: Sequence[SequenceStepType | str] | None) -> list[Sequence
         ) from None
 
 
-def _settings(
-    api_key: str,
-    base_url: str,
-    timeout: float | httpx.Timeout | None,
-    max_retries: int,
-    deadline: float | None,
-    allow_insecure_http: bool,
-    retry_policy: RetryPolicy | None,
-    max_response_bytes: int,
-) -> dict[str, Any]:
-    if not api_key:
-        raise InvalidRequestError("api_key is required (UNIFY_API_KEY)")
-    return {
-        "base_url": base_url,
-        "timeout": timeout,
-        "max_retries": max_retries,
-        "deadline": deadline,
-        "allow_insecure_http": allow_insecure_http,
-        "retry_policy": retry_policy,
-        "max_response_bytes": max_response_bytes,
-    }
-
-
 class UnifyClient(SyncClient):
     """Unify Sequences API client. Thread-safe; use as a context manager or call close().
 
@@ -369,19 +296,24 @@ class UnifyClient(SyncClient):
     ) -> None:
         # Unset: UNIFY_API_KEY and UNIFY_BASE_URL (ConfigurationError without a key).
         api_key, base_url = _config.unify(api_key, base_url, UNIFY_BASE_URL)
-        settings = _settings(
-            api_key, base_url, timeout, max_retries, deadline, allow_insecure_http, retry_policy,
-            max_response_bytes,
+        if not api_key:
+            raise InvalidRequestError("api_key is required (UNIFY_API_KEY)")
+        # What `with_options` re-applies: the resolved key and host, the rest as given.
+        given = dict(
+            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries,
+            deadline=deadline, allow_insecure_http=allow_insecure_http, retry_policy=retry_policy,
+            rate_limit=rate_limit, rate_limit_storage=rate_limit_storage,
+            httpx_client=httpx_client, max_response_bytes=max_response_bytes,
         )  # fmt: skip
-        settings.update(rate_limit=rate_limit, rate_limit_storage=rate_limit_storage)
-        super().__init__(
-            **settings, init_kwargs={"api_key": api_key, **settings, "httpx_client": httpx_client}
-        )
+        super().__init__(**base_settings(given))
         # The generated client on the same connection pool (every operation is also `call`able).
         self.raw = self._connect({"x-api-key": api_key}, None, httpx_client, GeneratedUnifyClient)
         self._plans = _UnifyPlans(self._policy)
 
     def with_options(self, **changes: Unpack[UnifyOptions]) -> Self:
+        """A new client with the same credentials and the given options changed
+        (`max_retries`, `timeout`, `deadline`, `base_url`, `rate_limit`, …). It has its own
+        connection pool, and the same rate limit unless `rate_limit` is changed."""
         return self._copy(changes)
 
     def call(self, operation: Operation[T]) -> T:
@@ -408,15 +340,19 @@ class UnifyClient(SyncClient):
         return self._run(self._plans.enroll(sequence_id, person_id, mailbox_emails, on_conflict))
 
     def get_enrollment(self, enrollment_id: UuidLike) -> Enrollment:
+        """The enrollment with this id (NotFoundError if there is none)."""
         return self._call(get_sequence_enrollment.operation(_id(enrollment_id, "enrollment_id")))
 
     def cancel_enrollment(self, enrollment_id: UuidLike) -> DeleteEnrollmentSuccessResponse:
+        """Cancel (DELETE) an enrollment: the person leaves the sequence."""
         return self._call(delete_sequence_enrollment.operation(_id(enrollment_id, "enrollment_id")))
 
     def pause_enrollment(self, enrollment_id: UuidLike) -> PauseEnrollmentSuccessResponse:
+        """Pause an enrollment until it is resumed."""
         return self._call(pause_sequence_enrollment.operation(_id(enrollment_id, "enrollment_id")))
 
     def resume_enrollment(self, enrollment_id: UuidLike) -> ResumeEnrollmentSuccessResponse:
+        """Resume a paused enrollment."""
         return self._call(resume_sequence_enrollment.operation(_id(enrollment_id, "enrollment_id")))
 
     def list_enrollments(
@@ -435,14 +371,17 @@ class UnifyClient(SyncClient):
         filters = _enrollment_filters(
             sequence_id=sequence_id, person_id=person_id, mailbox_id=mailbox_id,
             enrolled_by_play_id=enrolled_by_play_id, status=status,
-            updated_after=updated_after, updated_before=updated_before, page_size=page_size,
+            updated_after=updated_after, updated_before=updated_before,
         )  # fmt: skip
-        return self._paginate(list_sequence_enrollments.operation(**filters))
+        limit = _page_size(page_size)
+        return self._paginate(list_sequence_enrollments.operation(**filters, limit=limit))
 
     def list_sequences(self, *, page_size: int = MAX_PAGE_SIZE) -> SyncPager[UnifySequence]:
+        """Every sequence of the workspace, page by page."""
         return self._paginate(list_sequences.operation(limit=_page_size(page_size)))
 
     def get_sequence(self, sequence_id: UuidLike) -> UnifySequence:
+        """The sequence with this id (NotFoundError if there is none)."""
         return self._call(retrieve_sequence.operation(_id(sequence_id, "sequence_id")))
 
     def pause_sequence(self, sequence_id: UuidLike) -> PauseSequenceSuccessResponse:
@@ -450,9 +389,11 @@ class UnifyClient(SyncClient):
         return self._call(pause_sequence.operation(_id(sequence_id, "sequence_id")))
 
     def resume_sequence(self, sequence_id: UuidLike) -> UnifySequence:
+        """Resume a paused sequence; returns it."""
         return self._call(resume_sequence.operation(_id(sequence_id, "sequence_id")))
 
     def delete_sequence(self, sequence_id: UuidLike) -> DeleteSequenceSuccessResponse:
+        """Delete a sequence."""
         return self._call(delete_sequence.operation(_id(sequence_id, "sequence_id")))
 
     def list_sequence_steps(
@@ -463,13 +404,10 @@ class UnifyClient(SyncClient):
         page_size: int = MAX_PAGE_SIZE,
     ) -> SyncPager[SequenceStep]:
         """The sequence's steps (automatic emails, manual emails, tasks), page by page."""
-        return self._paginate(
-            list_sequence_steps.operation(
-                _id(sequence_id, "sequence_id"),
-                limit=_page_size(page_size),
-                type_=_step_types(types),
-            )
+        steps = list_sequence_steps.operation(
+            _id(sequence_id, "sequence_id"), limit=_page_size(page_size), type_=_step_types(types)
         )
+        return self._paginate(steps)
 
     def export_enrollments(
         self,
@@ -490,8 +428,59 @@ class UnifyClient(SyncClient):
         )
 
 
+# ---- Everything below is generated by scripts/twins.py from the sync class above. ----
+# Edit the sync class, then run `make generate`; `make check-generated` fails if stale.
+
+
+if not TYPE_CHECKING:
+    create_sequence_enrollment = LazyModule(
+        "sequence_clients.generated.unify.api.sequence_enrollments.create_sequence_enrollment"
+    )
+    create_sequence_enrollment_query_job = LazyModule(
+        "sequence_clients.generated.unify.api.sequence_enrollments.create_sequence_enrollment_query_job"
+    )
+    delete_sequence = LazyModule("sequence_clients.generated.unify.api.sequences.delete_sequence")
+    delete_sequence_enrollment = LazyModule(
+        "sequence_clients.generated.unify.api.sequence_enrollments.delete_sequence_enrollment"
+    )
+    get_sequence_enrollment = LazyModule(
+        "sequence_clients.generated.unify.api.sequence_enrollments.get_sequence_enrollment"
+    )
+    get_sequence_enrollment_query_job = LazyModule(
+        "sequence_clients.generated.unify.api.sequence_enrollments.get_sequence_enrollment_query_job"
+    )
+    get_sequence_enrollment_query_job_results = LazyModule(
+        "sequence_clients.generated.unify.api.sequence_enrollments.get_sequence_enrollment_query_job_results"
+    )
+    list_sequence_enrollments = LazyModule(
+        "sequence_clients.generated.unify.api.sequence_enrollments.list_sequence_enrollments"
+    )
+    list_sequence_steps = LazyModule(
+        "sequence_clients.generated.unify.api.sequences.list_sequence_steps"
+    )
+    list_sequences = LazyModule("sequence_clients.generated.unify.api.sequences.list_sequences")
+    pause_sequence = LazyModule("sequence_clients.generated.unify.api.sequences.pause_sequence")
+    pause_sequence_enrollment = LazyModule(
+        "sequence_clients.generated.unify.api.sequence_enrollments.pause_sequence_enrollment"
+    )
+    resume_sequence = LazyModule("sequence_clients.generated.unify.api.sequences.resume_sequence")
+    resume_sequence_enrollment = LazyModule(
+        "sequence_clients.generated.unify.api.sequence_enrollments.resume_sequence_enrollment"
+    )
+    retrieve_sequence = LazyModule(
+        "sequence_clients.generated.unify.api.sequences.retrieve_sequence"
+    )
+
+
 class AsyncUnifyClient(AsyncClient):
-    """The asyncio twin of UnifyClient: same methods, awaitable, `async for` iterators."""
+    """The asyncio twin of `UnifyClient`: the same methods and arguments, awaitable,
+    with `async for` iterators.
+
+    Unify Sequences API client. Thread-safe; use as a context manager or call close().
+
+    `deadline` (seconds, optional) bounds each call as a whole: every attempt, back-off and
+    Retry-After wait included (each page of a list is one call). `api_key` and `base_url`
+    default to UNIFY_API_KEY and UNIFY_BASE_URL; without a key: errors.ConfigurationError."""
 
     _vendor = "unify"
     _quota_owner = "api_key"
@@ -513,24 +502,34 @@ class AsyncUnifyClient(AsyncClient):
     ) -> None:
         # Unset: UNIFY_API_KEY and UNIFY_BASE_URL (ConfigurationError without a key).
         api_key, base_url = _config.unify(api_key, base_url, UNIFY_BASE_URL)
-        settings = _settings(
-            api_key, base_url, timeout, max_retries, deadline, allow_insecure_http, retry_policy,
-            max_response_bytes,
+        if not api_key:
+            raise InvalidRequestError("api_key is required (UNIFY_API_KEY)")
+        # What `with_options` re-applies: the resolved key and host, the rest as given.
+        given = dict(
+            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries,
+            deadline=deadline, allow_insecure_http=allow_insecure_http, retry_policy=retry_policy,
+            rate_limit=rate_limit, rate_limit_storage=rate_limit_storage,
+            httpx_client=httpx_client, max_response_bytes=max_response_bytes,
         )  # fmt: skip
-        settings.update(rate_limit=rate_limit, rate_limit_storage=rate_limit_storage)
-        super().__init__(
-            **settings, init_kwargs={"api_key": api_key, **settings, "httpx_client": httpx_client}
-        )
+        super().__init__(**base_settings(given))
+        # The generated client on the same connection pool (every operation is also `call`able).
         self.raw = self._connect({"x-api-key": api_key}, None, httpx_client, GeneratedUnifyClient)
         self._plans = _UnifyPlans(self._policy)
 
     def with_options(self, **changes: Unpack[UnifyOptions]) -> Self:
+        """A new client with the same credentials and the given options changed
+        (`max_retries`, `timeout`, `deadline`, `base_url`, `rate_limit`, …). It has its own
+        connection pool, and the same rate limit unless `rate_limit` is changed."""
         return self._copy(changes)
 
     async def call(self, operation: Operation[T]) -> T:
+        """Run any generated operation — `<module>.operation(...)` from
+        `sequence_clients.generated.unify.api` — with retries, timeouts and typed errors;
+        returns its documented success model."""
         return await self._call(operation)
 
     def paginate(self, operation: ListOperation[PageT, ItemT]) -> AsyncPager[ItemT]:
+        """Every item of a generated list operation, fetched page by page as you iterate."""
         return self._paginate(operation)
 
     async def enroll(
@@ -541,26 +540,33 @@ class AsyncUnifyClient(AsyncClient):
         mailbox_emails: Sequence[str],
         on_conflict: OnConflict = "raise",
     ) -> Enrollment:
+        """Enroll a person. Retries never enroll twice. `on_conflict="return_existing"` returns
+        the person's active enrollment in this sequence instead of raising AlreadyEnrolledError
+        (an active enrollment in another sequence always raises)."""
         return await self._run(
             self._plans.enroll(sequence_id, person_id, mailbox_emails, on_conflict)
         )
 
     async def get_enrollment(self, enrollment_id: UuidLike) -> Enrollment:
+        """The enrollment with this id (NotFoundError if there is none)."""
         return await self._call(
             get_sequence_enrollment.operation(_id(enrollment_id, "enrollment_id"))
         )
 
     async def cancel_enrollment(self, enrollment_id: UuidLike) -> DeleteEnrollmentSuccessResponse:
+        """Cancel (DELETE) an enrollment: the person leaves the sequence."""
         return await self._call(
             delete_sequence_enrollment.operation(_id(enrollment_id, "enrollment_id"))
         )
 
     async def pause_enrollment(self, enrollment_id: UuidLike) -> PauseEnrollmentSuccessResponse:
+        """Pause an enrollment until it is resumed."""
         return await self._call(
             pause_sequence_enrollment.operation(_id(enrollment_id, "enrollment_id"))
         )
 
     async def resume_enrollment(self, enrollment_id: UuidLike) -> ResumeEnrollmentSuccessResponse:
+        """Resume a paused enrollment."""
         return await self._call(
             resume_sequence_enrollment.operation(_id(enrollment_id, "enrollment_id"))
         )
@@ -577,26 +583,33 @@ class AsyncUnifyClient(AsyncClient):
         updated_before: dt.datetime | None = None,
         page_size: int = MAX_PAGE_SIZE,
     ) -> AsyncPager[Enrollment]:
+        """Every matching enrollment, fetched page by page as you iterate (`.pages()` for pages)."""
         filters = _enrollment_filters(
             sequence_id=sequence_id, person_id=person_id, mailbox_id=mailbox_id,
             enrolled_by_play_id=enrolled_by_play_id, status=status,
-            updated_after=updated_after, updated_before=updated_before, page_size=page_size,
+            updated_after=updated_after, updated_before=updated_before,
         )  # fmt: skip
-        return self._paginate(list_sequence_enrollments.operation(**filters))
+        limit = _page_size(page_size)
+        return self._paginate(list_sequence_enrollments.operation(**filters, limit=limit))
 
     def list_sequences(self, *, page_size: int = MAX_PAGE_SIZE) -> AsyncPager[UnifySequence]:
+        """Every sequence of the workspace, page by page."""
         return self._paginate(list_sequences.operation(limit=_page_size(page_size)))
 
     async def get_sequence(self, sequence_id: UuidLike) -> UnifySequence:
+        """The sequence with this id (NotFoundError if there is none)."""
         return await self._call(retrieve_sequence.operation(_id(sequence_id, "sequence_id")))
 
     async def pause_sequence(self, sequence_id: UuidLike) -> PauseSequenceSuccessResponse:
+        """Pause a sequence: all of its enrollments stop until it is resumed."""
         return await self._call(pause_sequence.operation(_id(sequence_id, "sequence_id")))
 
     async def resume_sequence(self, sequence_id: UuidLike) -> UnifySequence:
+        """Resume a paused sequence; returns it."""
         return await self._call(resume_sequence.operation(_id(sequence_id, "sequence_id")))
 
     async def delete_sequence(self, sequence_id: UuidLike) -> DeleteSequenceSuccessResponse:
+        """Delete a sequence."""
         return await self._call(delete_sequence.operation(_id(sequence_id, "sequence_id")))
 
     def list_sequence_steps(
@@ -606,13 +619,11 @@ class AsyncUnifyClient(AsyncClient):
         types: Sequence[SequenceStepType | str] | None = None,
         page_size: int = MAX_PAGE_SIZE,
     ) -> AsyncPager[SequenceStep]:
-        return self._paginate(
-            list_sequence_steps.operation(
-                _id(sequence_id, "sequence_id"),
-                limit=_page_size(page_size),
-                type_=_step_types(types),
-            )
+        """The sequence's steps (automatic emails, manual emails, tasks), page by page."""
+        steps = list_sequence_steps.operation(
+            _id(sequence_id, "sequence_id"), limit=_page_size(page_size), type_=_step_types(types)
         )
+        return self._paginate(steps)
 
     def export_enrollments(
         self,
@@ -622,6 +633,10 @@ class AsyncUnifyClient(AsyncClient):
         page_size: int = 1000,
         export_timeout: float = DEFAULT_EXPORT_TIMEOUT,
     ) -> AsyncPager[SequenceEnrollment]:
+        """All matching enrollments through a bulk query job: create, poll at growing intervals
+        until FINISHED (BulkJobError if it fails, is canceled or expires; DeadlineExceededError
+        after `export_timeout` seconds of waiting), then page results. Nothing is sent until
+        iteration starts."""
         job_filter = _export_filter(sequence_id, filter)
         timeout = _export_timeout(export_timeout)
         return self._pager(
