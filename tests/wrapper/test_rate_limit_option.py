@@ -2,14 +2,15 @@
 the wait is the driver's sleep inside the deadline, a 429's Retry-After pauses every client on
 the limit, and the option travels through `with_options`.
 
-Waits go through a virtual clock (the driver's sleeps, the limiter's and `limits`' wall clock),
-so a minute's quota costs nothing; only the cancellation test waits for real, a few ms.
+Waits go through one virtual clock put in force with `_clock` (the driver's sleeps and the
+limiter's wall clock read through it), so a minute's quota costs nothing; only the cancellation test waits for real, a few ms.
 Redis and separate processes: tests/ratelimit/test_rate_limit_processes.py.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable
 from types import SimpleNamespace
@@ -288,3 +289,30 @@ def test_boast_quotas_follow_the_oauth_app_and_a_bare_token_shares_the_vendors()
     assert app_one._rate_limit is not app_two._rate_limit
     assert bare._rate_limit is not None and bare._rate_limit.key == "boast"
     assert app_one._rate_limit is not None and app_one._rate_limit.key.startswith("boast-")
+
+
+def test_the_limiters_window_follows_the_clock_in_force() -> None:
+    """No module global patched: the in-process window reads wall time through `_clock`."""
+    from sequence_clients import _clock
+
+    quota = limit("2/10s")
+    virtual = VirtualClock(start=1_800_000_000.0)
+    with _clock.use(virtual):
+        assert [quota.wait_time(), quota.wait_time()] == [0.0, 0.0]
+        assert quota.wait_time() == 10.0
+        virtual.sleep(10.0)  # a hit exactly one window old still counts (as in `limits`)
+        assert quota.wait_time() == 0.001
+        virtual.sleep(0.001)
+        assert quota.wait_time() == 0.0
+
+
+def test_a_clock_without_wall_time_leaves_the_limiter_on_the_real_one() -> None:
+    """A `Clock` written before `time()` joined the protocol (the testing kit's) still works."""
+    from sequence_clients import _clock
+    from sequence_clients.testing import InstantClock
+
+    quota = limit("1/1h")
+    with _clock.use(InstantClock()):
+        assert _clock.wall_time() == pytest.approx(time.time(), abs=5)
+        assert quota.wait_time() == 0.0
+        assert 3590 < quota.wait_time() <= 3600
