@@ -1,0 +1,467 @@
+"""A call's `deadline` bounds everything it waits for: attempts, back-off, Retry-After pauses and
+each request's timeout (cut to what is left); when it runs out the call stops with
+DeadlineExceededError, saying whether an attempt may have been applied."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from virtual_clock import VirtualClock, drive_plans_and_limits_with, drive_plans_with
+from waits import record_waits
+
+from sequence_clients import (
+    AsyncUnifyClient,
+    BoastClient,
+    RetryPolicy,
+    UnifyClient,
+    errors,
+)
+from sequence_clients._pipeline import DEADLINE_EXTENSION
+from sequence_clients.generated.unify.api.sequences import pause_sequence
+
+FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
+
+
+SEQUENCE_ID = uuid.UUID("3d1f0e2c-5b4a-4c3d-9e8f-7a6b5c4d3e2f")
+
+
+PERSON_ID = uuid.UUID("9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d")
+
+
+PAUSE_PATH = f"/sequences/v1/sequences/{SEQUENCE_ID}/pause"
+
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+class Twin:
+    """A Unify client of one flavour, called the same way from a test's coroutine."""
+
+    def __init__(self, flavour: str, handler: Handler, **options: Any) -> None:
+        options.setdefault("retry_policy", FAST)
+        self.flavour = flavour
+        if flavour == "sync":
+            transport = httpx.MockTransport(handler)
+            self.sync = UnifyClient(
+                "key", httpx_client=httpx.Client(transport=transport), **options
+            )
+        else:
+            http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+            self.async_ = AsyncUnifyClient("key", httpx_client=http, **options)
+
+    async def enroll(self, mailbox_emails: object) -> object:
+        arguments: dict[str, Any] = {"mailbox_emails": mailbox_emails}
+        if self.flavour == "sync":
+            return self.sync.enroll(SEQUENCE_ID, PERSON_ID, **arguments)
+        return await self.async_.enroll(SEQUENCE_ID, PERSON_ID, **arguments)
+
+    async def list_sequences(self) -> list[object]:
+        if self.flavour == "sync":
+            return list(self.sync.list_sequences())
+        return [sequence async for sequence in self.async_.list_sequences()]
+
+    async def pause(self) -> object:
+        operation = pause_sequence.operation(SEQUENCE_ID)
+        if self.flavour == "sync":
+            return self.sync.call(operation)
+        return await self.async_.call(operation)
+
+
+@pytest.fixture(params=["sync", "async"])
+def twin(request: pytest.FixtureRequest) -> Callable[..., Twin]:
+    return lambda handler, **options: Twin(request.param, handler, **options)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
+    """One clock for the driver (monotonic, sleep) and the limiter (wall clock)."""
+    return drive_plans_and_limits_with(monkeypatch, VirtualClock(start=1_800_000_000.0))
+
+
+class Server:
+    """Answers in order (the last one repeated), noting each request and when it arrived; each
+    answer takes `takes` seconds of the virtual clock."""
+
+    def __init__(self, clock: VirtualClock, *answers: httpx.Response, takes: float = 0.0) -> None:
+        self.clock = clock
+        self.answers = answers or (paused(),)
+        self.takes = takes
+        self.received: list[httpx.Request] = []
+        self.arrivals: list[float] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.received.append(request)
+        self.arrivals.append(self.clock.now)
+        self.clock.now += self.takes
+        answer = self.answers[min(len(self.received), len(self.answers)) - 1]
+        # A fresh response each time: httpx binds a response to the request it answers.
+        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
+
+
+def paused() -> httpx.Response:
+    return httpx.Response(200, json={"id": str(SEQUENCE_ID), "is_paused": True})
+
+
+def refused(status: int, **headers: str) -> httpx.Response:
+    return httpx.Response(status, headers=headers, json={"status": "x", "message": "slow down"})
+
+
+def timeouts(request: httpx.Request) -> dict[str, float | None]:
+    return dict(request.extensions["timeout"])
+
+
+def cut_to(timeout: httpx.Timeout, left: float) -> dict[str, float | None]:
+    phases = {"connect": timeout.connect, "read": timeout.read, "write": timeout.write}
+    phases["pool"] = timeout.pool
+    return {name: left if t is None else min(t, left) for name, t in phases.items()}
+
+
+# The `async_http` fixture (conftest): an httpx.AsyncClient on the parametrized transport.
+AsyncHttp = Callable[..., httpx.AsyncClient]
+
+
+# What the server does with one request: bytes to answer, "close" (drop the connection after
+# reading it), or "hang" (never answer).
+Action = bytes | str
+
+
+@dataclass
+class Server_async_transport:
+    """A loopback HTTP/1.1 server playing `actions` in order (the last one repeated)."""
+
+    actions: list[Action]
+    requests: list[str] = field(default_factory=list)  # request lines, as received
+    port: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                length = next(
+                    (int(line.split(":", 1)[1]) for line in lines
+                     if line.lower().startswith("content-length:")),
+                    0,
+                )  # fmt: skip
+                await reader.readexactly(length)
+                self.requests.append(lines[0])
+                action = self.actions[min(len(self.requests), len(self.actions)) - 1]
+                if action == "close":
+                    break
+                if action == "hang":
+                    await asyncio.sleep(3600)
+                assert isinstance(action, bytes)
+                writer.write(action)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+
+@contextlib.asynccontextmanager
+async def serving(*actions: Action) -> AsyncIterator[Server_async_transport]:
+    server = Server_async_transport(list(actions))
+    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+    server.port = listener.sockets[0].getsockname()[1]
+    try:
+        yield server
+    finally:
+        listener.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(listener.wait_closed(), 1)
+
+
+async def elapsed(work: Awaitable[object]) -> tuple[float, BaseException | None]:
+    start = time.monotonic()
+    try:
+        await work
+    except BaseException as error:  # the test inspects it
+        return time.monotonic() - start, error
+    return time.monotonic() - start, None
+
+
+def client(http: httpx.AsyncClient, url: str, **options: object) -> AsyncUnifyClient:
+    options.setdefault("retry_policy", FAST)
+    return AsyncUnifyClient("key", base_url=url, httpx_client=http, **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every wait the client takes, in seconds, instead of taking it."""
+    return record_waits(monkeypatch)
+
+
+def always(status: int, retry_after: str) -> httpx.Client:
+    answer = httpx.Response(status, headers={"Retry-After": retry_after})
+    return httpx.Client(transport=httpx.MockTransport(lambda request: answer))
+
+
+@pytest.fixture
+def clock_operations_core(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
+    return drive_plans_with(monkeypatch, VirtualClock())
+
+
+def unify_sync(handler: Handler, **options: Any) -> UnifyClient:
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    return UnifyClient("key", httpx_client=http, retry_policy=FAST, **options)
+
+
+def unify_async(handler: Handler, **options: Any) -> AsyncUnifyClient:
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    return AsyncUnifyClient("key", httpx_client=http, retry_policy=FAST, **options)
+
+
+def scripted(*answers: httpx.Response) -> tuple[Handler, list[httpx.Request]]:
+    """A server that gives these answers in order, and the requests it received."""
+    received: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        received.append(request)
+        return answers[len(received) - 1]
+
+    return handle, received
+
+
+def always_503(
+    clock_operations_core: VirtualClock, takes: float
+) -> tuple[Handler, list[httpx.Request]]:
+    """A server that answers 503 after `takes` seconds (of the virtual clock)."""
+    received: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        received.append(request)
+        clock_operations_core.now += takes
+        return httpx.Response(503, json={"status": "internal_error", "message": "down"})
+
+    return handle, received
+
+
+def sequence_answer(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json={"status": "success", "sequences": [], "next_cursor": None})
+
+
+async def test_a_deadline_stops_the_retries_and_says_what_it_was_doing(
+    twin: Callable[..., Twin], clock: VirtualClock
+) -> None:
+    server = Server(clock, refused(503), takes=0.4)
+    client = twin(server, max_retries=10, deadline=1.0)
+    with pytest.raises(errors.DeadlineExceededError) as raised:
+        await client.pause()
+
+    assert len(server.received) == 3  # at 0, ~0.4 and ~0.8 s; a fourth would start past 1 s
+    error = raised.value
+    # The deadline names the operation's request as planned (its path), not the sent URL.
+    assert str(error) == (
+        f"POST {PAUSE_PATH}: deadline of 1s reached (retries and back-off included)"
+    )
+    assert (error.method, error.url) == ("POST", PAUSE_PATH)
+    assert error.maybe_applied  # a 503 may come after the backend committed
+    assert isinstance(error.__cause__, errors.ServerError)
+    assert error.__cause__.status_code == 503
+
+
+@pytest.mark.parametrize(
+    "timeout",
+    [
+        httpx.Timeout(connect=0.5, read=20.0, write=0.9, pool=None),
+        httpx.Timeout(connect=None, read=1.5, write=30.0, pool=0.7),
+    ],
+)
+async def test_each_request_timeout_is_cut_to_what_is_left_of_the_deadline(
+    twin: Callable[..., Twin], clock: VirtualClock, timeout: httpx.Timeout
+) -> None:
+    server = Server(clock, refused(503), takes=0.3)
+    client = twin(server, max_retries=1, deadline=2.0, timeout=timeout)
+    with pytest.raises(errors.ServerError):
+        await client.pause()
+
+    first, second = (timeouts(request) for request in server.received)
+    # Each phase is the shorter of its own timeout and what is left; a phase without a timeout
+    # gets what is left.
+    assert first == cut_to(timeout, 2.0)
+    left = 2.0 - (server.arrivals[1] - server.arrivals[0])
+    assert 1.6 < left < 1.7
+    assert second == cut_to(timeout, left)
+
+
+async def test_a_retry_after_that_would_use_up_the_deadline_is_not_slept(
+    twin: Callable[..., Twin], clock: VirtualClock
+) -> None:
+    server = Server(clock, refused(429, **{"Retry-After": "10"}), paused())
+    client = twin(server, deadline=10.0)
+    with pytest.raises(errors.DeadlineExceededError) as raised:
+        await client.pause()
+
+    # Waiting exactly the 10 s left would leave no time to send: it says so at once.
+    assert clock.sleeps == [] and len(server.received) == 1
+    assert isinstance(raised.value.__cause__, errors.RateLimitError)
+    assert not raised.value.maybe_applied  # a 429 was refused, not applied
+
+
+async def test_a_retry_after_within_the_deadline_is_slept_and_the_call_succeeds(
+    twin: Callable[..., Twin], clock: VirtualClock
+) -> None:
+    server = Server(clock, refused(429, **{"Retry-After": "7"}), paused())
+    client = twin(server, deadline=10.0)
+    result = await client.pause()
+
+    assert getattr(result, "is_paused", None) is True
+    assert clock.sleeps == [7.0]
+    assert server.arrivals[1] - server.arrivals[0] == 7.0
+
+
+async def test_the_deadline_bounds_a_call_whose_timeouts_are_longer(
+    async_http: AsyncHttp,
+) -> None:
+    async with serving("hang") as server:
+        unify = client(async_http(), server.url, timeout=30.0, deadline=0.5, max_retries=3)
+        took, error = await elapsed(unify.pause_sequence(SEQUENCE_ID))
+    assert isinstance(error, errors.APITimeoutError)
+    assert 0.4 <= took < 2.5
+
+
+def test_a_deadline_stops_retries_that_would_outlast_it(slept: list[float]) -> None:
+    unify = UnifyClient("key", httpx_client=always(503, "5"), deadline=2.0)
+    with unify, pytest.raises(errors.DeadlineExceededError) as raised:
+        list(unify.list_sequences())
+    error = raised.value
+    message = str(error)
+    assert message.startswith("GET ") and "/sequences/v1/sequences" in message
+    assert message.endswith(": deadline of 2s reached (retries and back-off included)")
+    assert error.method == "GET" and "/sequences/v1/sequences" in error.url
+    assert slept == []  # a 5 s wait cannot fit in 2 s: raised at once, not slept through
+    assert isinstance(error, errors.APITimeoutError)
+
+
+def test_a_deadline_after_an_ambiguous_create_says_it_may_have_been_applied() -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        time.sleep(0.03)  # the create reached Unify; the answer is lost
+        raise httpx.ReadError("reset", request=request)
+
+    http = httpx.Client(transport=httpx.MockTransport(handle))
+    quick = RetryPolicy(base_delay=0.001, max_delay=0.002)
+    unify = UnifyClient("key", httpx_client=http, deadline=0.1, retry_policy=quick)
+    with unify, pytest.raises(errors.DeadlineExceededError) as raised:
+        unify.enroll(uuid.uuid4(), uuid.uuid4(), mailbox_emails=["rep@acme.example"])
+    assert raised.value.maybe_applied is True
+    assert raised.value.method == "POST"
+
+
+def test_a_conflict_answered_as_the_deadline_runs_out_sends_no_lookup(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """return_existing looks the active enrollment up after a 409; when the 409 itself used the
+    last of the deadline, that lookup is not sent."""
+    clock = drive_plans_with(monkeypatch, VirtualClock())
+    sequence, person = uuid.uuid4(), uuid.uuid4()
+    sent: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        sent.append(request.method)
+        clock.now += 2.0  # the answer arrives exactly as the 2 s deadline ends
+        conflict = {"message": "already enrolled", "active_enrollment_id": str(uuid.uuid4()),
+                    "active_sequence_id": str(sequence)}  # fmt: skip
+        return httpx.Response(409, json=conflict)
+
+    http = httpx.Client(transport=httpx.MockTransport(handle))
+    unify = UnifyClient("key", httpx_client=http, deadline=2.0)
+    with unify, pytest.raises(errors.DeadlineExceededError):
+        unify.enroll(
+            sequence, person, mailbox_emails=["rep@acme.example"], on_conflict="return_existing"
+        )
+    assert sent == ["POST"]
+
+
+@pytest.mark.parametrize("deadline", [0, -1.5])
+def test_a_deadline_must_be_positive(deadline: float) -> None:
+    with pytest.raises(errors.InvalidRequestError, match="deadline must be a positive number"):
+        UnifyClient("key", deadline=deadline)
+
+
+def test_a_deadline_bounds_the_whole_call_retries_and_backoff_included(
+    clock_operations_core: VirtualClock,
+) -> None:
+    handle, received = always_503(clock_operations_core, takes=0.4)
+    unify = unify_sync(handle, max_retries=10, deadline=1.0)
+    with unify, pytest.raises(errors.DeadlineExceededError) as raised:
+        unify.pause_sequence(SEQUENCE_ID)
+
+    assert len(received) == 3  # at 0, ~0.4 and ~0.8 s; the fourth would start past 1 s
+    assert clock_operations_core.now < 1.0 + 0.4 + FAST.max_delay
+    # Each request's timeouts are cut to what is left of the deadline.
+    assert received[-1].extensions["timeout"]["read"] < 0.25
+    assert isinstance(raised.value, errors.APITimeoutError)
+    assert "deadline of 1s" in str(raised.value) and "/pause" in str(raised.value)
+    assert isinstance(raised.value.__cause__, errors.ServerError)  # what went wrong meanwhile
+
+
+async def test_the_async_twin_and_with_options_take_a_deadline(
+    clock_operations_core: VirtualClock,
+) -> None:
+    handle, received = always_503(clock_operations_core, takes=0.4)
+    async with unify_async(handle, max_retries=10) as unify:
+        bounded = unify.with_options(deadline=1.0)
+        with pytest.raises(errors.DeadlineExceededError):
+            await bounded.pause_sequence(SEQUENCE_ID)
+        await bounded.close()
+    assert len(received) == 3 and "deadline=1.0" in repr(bounded)
+
+
+def test_a_retry_after_past_the_deadline_is_not_slept_through(
+    clock_operations_core: VirtualClock,
+) -> None:
+    handle, received = scripted(
+        httpx.Response(429, headers={"Retry-After": "30"}, json={"status": "rate_limited"}),
+        paused(),
+    )
+    unify = unify_sync(handle, deadline=10.0)
+    with unify, pytest.raises(errors.DeadlineExceededError) as raised:
+        unify.call(pause_sequence.operation(SEQUENCE_ID))
+    assert clock_operations_core.sleeps == [] and len(received) == 1
+    assert isinstance(raised.value.__cause__, errors.RateLimitError)
+
+
+def test_no_deadline_by_default_and_a_bad_one_is_refused() -> None:
+    with UnifyClient("key") as unify:
+        assert "deadline=None" in repr(unify)
+    for wrong in (0, -1.0):
+        with pytest.raises(errors.InvalidRequestError, match="deadline"):
+            UnifyClient("key", deadline=wrong)
+        with pytest.raises(errors.InvalidRequestError, match="deadline"):
+            BoastClient(access_token="t", deadline=wrong)
+
+
+@pytest.mark.parametrize("deadline", [None, 5.0])
+def test_every_request_carries_when_its_calls_deadline_ends(
+    deadline: float | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What an auth flow reads to bound a token refresh by the call's deadline."""
+    clock = drive_plans_with(monkeypatch, VirtualClock(start=100.0))
+    seen: list[httpx.Request] = []
+    answers = iter([httpx.Response(503), sequence_answer(httpx.Request("GET", "/"))])
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return next(answers)
+
+    http = httpx.Client(transport=httpx.MockTransport(answer))
+    policy = RetryPolicy(base_delay=0.5, max_delay=0.5)
+    with UnifyClient("key", httpx_client=http, deadline=deadline, retry_policy=policy) as unify:
+        list(unify.list_sequences())
+    ends = [request.extensions[DEADLINE_EXTENSION] for request in seen]
+    assert len(ends) == 2 and clock.now > 100.0  # the retry slept on the call's clock
+    expected = [None, None] if deadline is None else [pytest.approx(100.0 + deadline)] * 2
+    assert ends == expected

@@ -1,0 +1,238 @@
+"""Every network call has a timeout: the configured ones are sent with each request, connecting
+is bounded, and an unanswered request or a full connection pool ends at its timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from virtual_clock import VirtualClock, drive_plans_and_limits_with
+
+from sequence_clients import (
+    AsyncUnifyClient,
+    RetryPolicy,
+    UnifyClient,
+    errors,
+)
+from sequence_clients.generated.unify.api.sequences import pause_sequence
+
+FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
+
+
+SEQUENCE_ID = uuid.UUID("3d1f0e2c-5b4a-4c3d-9e8f-7a6b5c4d3e2f")
+
+
+PERSON_ID = uuid.UUID("9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d")
+
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+class Twin:
+    """A Unify client of one flavour, called the same way from a test's coroutine."""
+
+    def __init__(self, flavour: str, handler: Handler, **options: Any) -> None:
+        options.setdefault("retry_policy", FAST)
+        self.flavour = flavour
+        if flavour == "sync":
+            transport = httpx.MockTransport(handler)
+            self.sync = UnifyClient(
+                "key", httpx_client=httpx.Client(transport=transport), **options
+            )
+        else:
+            http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+            self.async_ = AsyncUnifyClient("key", httpx_client=http, **options)
+
+    async def enroll(self, mailbox_emails: object) -> object:
+        arguments: dict[str, Any] = {"mailbox_emails": mailbox_emails}
+        if self.flavour == "sync":
+            return self.sync.enroll(SEQUENCE_ID, PERSON_ID, **arguments)
+        return await self.async_.enroll(SEQUENCE_ID, PERSON_ID, **arguments)
+
+    async def list_sequences(self) -> list[object]:
+        if self.flavour == "sync":
+            return list(self.sync.list_sequences())
+        return [sequence async for sequence in self.async_.list_sequences()]
+
+    async def pause(self) -> object:
+        operation = pause_sequence.operation(SEQUENCE_ID)
+        if self.flavour == "sync":
+            return self.sync.call(operation)
+        return await self.async_.call(operation)
+
+
+@pytest.fixture(params=["sync", "async"])
+def twin(request: pytest.FixtureRequest) -> Callable[..., Twin]:
+    return lambda handler, **options: Twin(request.param, handler, **options)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
+    """One clock for the driver (monotonic, sleep) and the limiter (wall clock)."""
+    return drive_plans_and_limits_with(monkeypatch, VirtualClock(start=1_800_000_000.0))
+
+
+class Server:
+    """Answers in order (the last one repeated), noting each request and when it arrived; each
+    answer takes `takes` seconds of the virtual clock."""
+
+    def __init__(self, clock: VirtualClock, *answers: httpx.Response, takes: float = 0.0) -> None:
+        self.clock = clock
+        self.answers = answers or (paused(),)
+        self.takes = takes
+        self.received: list[httpx.Request] = []
+        self.arrivals: list[float] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.received.append(request)
+        self.arrivals.append(self.clock.now)
+        self.clock.now += self.takes
+        answer = self.answers[min(len(self.received), len(self.answers)) - 1]
+        # A fresh response each time: httpx binds a response to the request it answers.
+        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
+
+
+def paused() -> httpx.Response:
+    return httpx.Response(200, json={"id": str(SEQUENCE_ID), "is_paused": True})
+
+
+def timeouts(request: httpx.Request) -> dict[str, float | None]:
+    return dict(request.extensions["timeout"])
+
+
+# The `async_http` fixture (conftest): an httpx.AsyncClient on the parametrized transport.
+AsyncHttp = Callable[..., httpx.AsyncClient]
+
+
+# What the server does with one request: bytes to answer, "close" (drop the connection after
+# reading it), or "hang" (never answer).
+Action = bytes | str
+
+
+@dataclass
+class Server_async_transport:
+    """A loopback HTTP/1.1 server playing `actions` in order (the last one repeated)."""
+
+    actions: list[Action]
+    requests: list[str] = field(default_factory=list)  # request lines, as received
+    port: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                length = next(
+                    (int(line.split(":", 1)[1]) for line in lines
+                     if line.lower().startswith("content-length:")),
+                    0,
+                )  # fmt: skip
+                await reader.readexactly(length)
+                self.requests.append(lines[0])
+                action = self.actions[min(len(self.requests), len(self.actions)) - 1]
+                if action == "close":
+                    break
+                if action == "hang":
+                    await asyncio.sleep(3600)
+                assert isinstance(action, bytes)
+                writer.write(action)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+
+@contextlib.asynccontextmanager
+async def serving(*actions: Action) -> AsyncIterator[Server_async_transport]:
+    server = Server_async_transport(list(actions))
+    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+    server.port = listener.sockets[0].getsockname()[1]
+    try:
+        yield server
+    finally:
+        listener.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(listener.wait_closed(), 1)
+
+
+async def elapsed(work: Awaitable[object]) -> tuple[float, BaseException | None]:
+    start = time.monotonic()
+    try:
+        await work
+    except BaseException as error:  # the test inspects it
+        return time.monotonic() - start, error
+    return time.monotonic() - start, None
+
+
+def client(http: httpx.AsyncClient, url: str, **options: object) -> AsyncUnifyClient:
+    options.setdefault("retry_policy", FAST)
+    return AsyncUnifyClient("key", base_url=url, httpx_client=http, **options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "sent"),
+    [
+        (10, {"connect": 5.0, "read": 10.0, "write": 10.0, "pool": 10.0}),  # connecting: 5 s at most
+        (2.5, {"connect": 2.5, "read": 2.5, "write": 2.5, "pool": 2.5}),
+        (None, {"connect": 5.0, "read": 30.0, "write": 30.0, "pool": 30.0}),  # the default
+    ],
+)  # fmt: skip
+async def test_a_timeout_in_seconds_bounds_connecting_to_five_at_most(
+    twin: Callable[..., Twin], clock: VirtualClock, seconds: float | None, sent: dict[str, float]
+) -> None:
+    server = Server(clock)
+    client = twin(server, timeout=seconds)
+    await client.pause()
+    assert timeouts(server.received[0]) == sent
+
+
+async def test_without_a_deadline_the_timeouts_are_sent_as_configured(
+    twin: Callable[..., Twin], clock: VirtualClock
+) -> None:
+    server = Server(clock, takes=5.0)
+    timeout = httpx.Timeout(connect=0.5, read=20.0, write=0.9, pool=None)
+    client = twin(server, timeout=timeout)
+    await client.pause()
+    await client.pause()
+    for request in server.received:
+        assert timeouts(request) == {"connect": 0.5, "read": 20.0, "write": 0.9, "pool": None}
+
+
+async def test_an_unanswered_request_ends_at_its_read_timeout(async_http: AsyncHttp) -> None:
+    async with serving("hang") as server:
+        unify = client(async_http(), server.url, max_retries=0, timeout=httpx.Timeout(5, read=0.3))
+        took, error = await elapsed(unify.pause_sequence(SEQUENCE_ID))
+    assert isinstance(error, errors.APITimeoutError)
+    assert error.maybe_applied is True
+    assert 0.25 <= took < 2.5
+
+
+async def test_waiting_for_a_pooled_connection_ends_at_the_pool_timeout_unsent(
+    async_http: AsyncHttp,
+) -> None:
+    async with serving("hang") as server:
+        http = async_http(limits=httpx.Limits(max_connections=1))
+        unify = client(http, server.url, max_retries=0, timeout=httpx.Timeout(5, pool=0.3))
+        holder = asyncio.create_task(unify.pause_sequence(SEQUENCE_ID))
+        while not server.requests:  # the one connection is now busy
+            await asyncio.sleep(0.01)
+        took, error = await elapsed(unify.pause_sequence(SEQUENCE_ID))
+        holder.cancel()
+        with contextlib.suppress(BaseException):
+            await holder
+    assert isinstance(error, errors.APITimeoutError)
+    assert error.maybe_applied is False
+    assert took < 2.5
+    assert len(server.requests) == 1
