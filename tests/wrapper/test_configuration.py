@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import inspect
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from twins import ASYNC, SYNC, Twin, closed, every, settle
 from virtual_clock import VirtualClock, drive_plans_and_limits_with
 
 from sequence_clients import (
@@ -28,7 +28,6 @@ from sequence_clients import (
 from sequence_clients.generated.boast.api.accounts import get_account
 from sequence_clients.generated.boast.api.sequences import list_sequences as boast_sequences
 from sequence_clients.generated.unify.api.sequences import list_sequences as unify_sequences
-from sequence_clients.generated.unify.api.sequences import pause_sequence
 from sequence_clients.sandbox import Sandbox
 from sequence_clients.unify import UNIFY_BASE_URL
 
@@ -65,45 +64,6 @@ class Wire:
 
     def close(self) -> None:
         self._loopback.close()
-
-
-@dataclass(frozen=True)
-class Twin:
-    name: str
-    unify: type[UnifyClient] | type[AsyncUnifyClient]
-    boast: type[BoastClient] | type[AsyncBoastClient]
-    http: type[httpx.Client] | type[httpx.AsyncClient]
-
-    def over(self, wire: Wire) -> Any:
-        """An httpx client of the twin's kind whose every request goes to `wire`."""
-        return self.http(transport=httpx.MockTransport(wire.handle))
-
-
-SYNC = Twin("sync", UnifyClient, BoastClient, httpx.Client)
-
-
-ASYNC = Twin("async", AsyncUnifyClient, AsyncBoastClient, httpx.AsyncClient)
-
-
-@pytest.fixture(params=[SYNC, ASYNC], ids=lambda twin: twin.name)
-def twin(request: pytest.FixtureRequest) -> Twin:
-    return request.param  # type: ignore[no-any-return]
-
-
-async def settle(value: Any) -> Any:
-    """What a method of either twin gives: awaited if it is awaitable."""
-    return await value if inspect.isawaitable(value) else value
-
-
-async def every(pager: Any) -> list[Any]:
-    if isinstance(pager, Iterable):
-        return list(pager)
-    found: AsyncIterator[Any] = aiter(pager)
-    return [item async for item in found]
-
-
-async def closed(client: Any) -> None:
-    await settle(client.close())
 
 
 @pytest.fixture
@@ -148,44 +108,6 @@ PAUSE_PATH = f"/sequences/v1/sequences/{SEQUENCE_ID}/pause"
 
 
 Handler = Callable[[httpx.Request], httpx.Response]
-
-
-class Twin_async_core:
-    """A Unify client of one flavour, called the same way from a test's coroutine."""
-
-    def __init__(self, flavour: str, handler: Handler, **options: Any) -> None:
-        options.setdefault("retry_policy", FAST)
-        self.flavour = flavour
-        if flavour == "sync":
-            transport = httpx.MockTransport(handler)
-            self.sync = UnifyClient(
-                "key", httpx_client=httpx.Client(transport=transport), **options
-            )
-        else:
-            http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-            self.async_ = AsyncUnifyClient("key", httpx_client=http, **options)
-
-    async def enroll(self, mailbox_emails: object) -> object:
-        arguments: dict[str, Any] = {"mailbox_emails": mailbox_emails}
-        if self.flavour == "sync":
-            return self.sync.enroll(SEQUENCE_ID, PERSON_ID, **arguments)
-        return await self.async_.enroll(SEQUENCE_ID, PERSON_ID, **arguments)
-
-    async def list_sequences(self) -> list[object]:
-        if self.flavour == "sync":
-            return list(self.sync.list_sequences())
-        return [sequence async for sequence in self.async_.list_sequences()]
-
-    async def pause(self) -> object:
-        operation = pause_sequence.operation(SEQUENCE_ID)
-        if self.flavour == "sync":
-            return self.sync.call(operation)
-        return await self.async_.call(operation)
-
-
-@pytest.fixture(params=["sync", "async"])
-def twin_async_core(request: pytest.FixtureRequest) -> Callable[..., Twin_async_core]:
-    return lambda handler, **options: Twin_async_core(request.param, handler, **options)
 
 
 @pytest.fixture
@@ -479,13 +401,13 @@ async def test_boast_sends_the_bearer_from_every_entry_point(
     ],
 )
 async def test_a_base_url_with_a_path_is_kept_and_its_trailing_slashes_dropped(
-    twin_async_core: Callable[..., Twin_async_core],
+    twin: Twin,
     clock: VirtualClock,
     base_url: str,
     sent_to: str,
 ) -> None:
     server = Server(clock)
-    client = twin_async_core(server, base_url=base_url)
+    client = twin(server, base_url=base_url)
     await client.pause()
     assert str(server.received[0].url) == sent_to
 

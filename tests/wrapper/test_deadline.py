@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from twins import Twin
 from virtual_clock import VirtualClock, drive_plans_and_limits_with, drive_plans_with
 from waits import record_waits
 
@@ -40,44 +41,6 @@ PAUSE_PATH = f"/sequences/v1/sequences/{SEQUENCE_ID}/pause"
 
 
 Handler = Callable[[httpx.Request], httpx.Response]
-
-
-class Twin:
-    """A Unify client of one flavour, called the same way from a test's coroutine."""
-
-    def __init__(self, flavour: str, handler: Handler, **options: Any) -> None:
-        options.setdefault("retry_policy", FAST)
-        self.flavour = flavour
-        if flavour == "sync":
-            transport = httpx.MockTransport(handler)
-            self.sync = UnifyClient(
-                "key", httpx_client=httpx.Client(transport=transport), **options
-            )
-        else:
-            http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-            self.async_ = AsyncUnifyClient("key", httpx_client=http, **options)
-
-    async def enroll(self, mailbox_emails: object) -> object:
-        arguments: dict[str, Any] = {"mailbox_emails": mailbox_emails}
-        if self.flavour == "sync":
-            return self.sync.enroll(SEQUENCE_ID, PERSON_ID, **arguments)
-        return await self.async_.enroll(SEQUENCE_ID, PERSON_ID, **arguments)
-
-    async def list_sequences(self) -> list[object]:
-        if self.flavour == "sync":
-            return list(self.sync.list_sequences())
-        return [sequence async for sequence in self.async_.list_sequences()]
-
-    async def pause(self) -> object:
-        operation = pause_sequence.operation(SEQUENCE_ID)
-        if self.flavour == "sync":
-            return self.sync.call(operation)
-        return await self.async_.call(operation)
-
-
-@pytest.fixture(params=["sync", "async"])
-def twin(request: pytest.FixtureRequest) -> Callable[..., Twin]:
-    return lambda handler, **options: Twin(request.param, handler, **options)
 
 
 @pytest.fixture
@@ -254,7 +217,7 @@ def sequence_answer(request: httpx.Request) -> httpx.Response:
 
 
 async def test_a_deadline_stops_the_retries_and_says_what_it_was_doing(
-    twin: Callable[..., Twin], clock: VirtualClock
+    twin: Twin, clock: VirtualClock
 ) -> None:
     server = Server(clock, refused(503), takes=0.4)
     client = twin(server, max_retries=10, deadline=1.0)
@@ -281,7 +244,7 @@ async def test_a_deadline_stops_the_retries_and_says_what_it_was_doing(
     ],
 )
 async def test_each_request_timeout_is_cut_to_what_is_left_of_the_deadline(
-    twin: Callable[..., Twin], clock: VirtualClock, timeout: httpx.Timeout
+    twin: Twin, clock: VirtualClock, timeout: httpx.Timeout
 ) -> None:
     server = Server(clock, refused(503), takes=0.3)
     client = twin(server, max_retries=1, deadline=2.0, timeout=timeout)
@@ -298,7 +261,7 @@ async def test_each_request_timeout_is_cut_to_what_is_left_of_the_deadline(
 
 
 async def test_a_retry_after_that_would_use_up_the_deadline_is_not_slept(
-    twin: Callable[..., Twin], clock: VirtualClock
+    twin: Twin, clock: VirtualClock
 ) -> None:
     server = Server(clock, refused(429, **{"Retry-After": "10"}), paused())
     client = twin(server, deadline=10.0)
@@ -312,7 +275,7 @@ async def test_a_retry_after_that_would_use_up_the_deadline_is_not_slept(
 
 
 async def test_a_retry_after_within_the_deadline_is_slept_and_the_call_succeeds(
-    twin: Callable[..., Twin], clock: VirtualClock
+    twin: Twin, clock: VirtualClock
 ) -> None:
     server = Server(clock, refused(429, **{"Retry-After": "7"}), paused())
     client = twin(server, deadline=10.0)

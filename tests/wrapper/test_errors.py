@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 import httpx
 import pytest
+from twins import Twin
 from virtual_clock import VirtualClock, drive_plans_and_limits_with
 from virtual_clock import fresh_limit as limit
 
@@ -34,7 +35,6 @@ from sequence_clients import (
 from sequence_clients._aiohttp import typed_failure
 from sequence_clients._transport import translate
 from sequence_clients.errors import describe_error_body, redact_url
-from sequence_clients.generated.unify.api.sequences import pause_sequence
 from sequence_clients.sandbox import FaultConfig, Sandbox
 
 FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
@@ -53,44 +53,6 @@ PAUSE_URL = f"https://api.unifygtm.com{PAUSE_PATH}"
 
 
 Handler = Callable[[httpx.Request], httpx.Response]
-
-
-class Twin:
-    """A Unify client of one flavour, called the same way from a test's coroutine."""
-
-    def __init__(self, flavour: str, handler: Handler, **options: Any) -> None:
-        options.setdefault("retry_policy", FAST)
-        self.flavour = flavour
-        if flavour == "sync":
-            transport = httpx.MockTransport(handler)
-            self.sync = UnifyClient(
-                "key", httpx_client=httpx.Client(transport=transport), **options
-            )
-        else:
-            http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-            self.async_ = AsyncUnifyClient("key", httpx_client=http, **options)
-
-    async def enroll(self, mailbox_emails: object) -> object:
-        arguments: dict[str, Any] = {"mailbox_emails": mailbox_emails}
-        if self.flavour == "sync":
-            return self.sync.enroll(SEQUENCE_ID, PERSON_ID, **arguments)
-        return await self.async_.enroll(SEQUENCE_ID, PERSON_ID, **arguments)
-
-    async def list_sequences(self) -> list[object]:
-        if self.flavour == "sync":
-            return list(self.sync.list_sequences())
-        return [sequence async for sequence in self.async_.list_sequences()]
-
-    async def pause(self) -> object:
-        operation = pause_sequence.operation(SEQUENCE_ID)
-        if self.flavour == "sync":
-            return self.sync.call(operation)
-        return await self.async_.call(operation)
-
-
-@pytest.fixture(params=["sync", "async"])
-def twin(request: pytest.FixtureRequest) -> Callable[..., Twin]:
-    return lambda handler, **options: Twin(request.param, handler, **options)
 
 
 @pytest.fixture
@@ -387,7 +349,7 @@ def ids(sandbox: Sandbox) -> tuple[str, list[str], str]:
     ],
 )
 async def test_a_failed_send_is_a_typed_error_naming_the_request(
-    twin: Callable[..., Twin],
+    twin: Twin,
     clock: VirtualClock,
     raised: httpx.HTTPError,
     error_type: type[errors.APIConnectionError],
@@ -408,7 +370,7 @@ async def test_a_failed_send_is_a_typed_error_naming_the_request(
 
 
 async def test_an_answer_the_spec_does_not_document_is_an_unexpected_response(
-    twin: Callable[..., Twin], clock: VirtualClock
+    twin: Twin, clock: VirtualClock
 ) -> None:
     server = Server(clock, httpx.Response(202, json={"id": str(SEQUENCE_ID), "is_paused": True}))
     client = twin(server, max_retries=3)
@@ -424,7 +386,7 @@ async def test_an_answer_the_spec_does_not_document_is_an_unexpected_response(
 
 
 async def test_a_failed_send_on_a_rate_limited_client_is_the_same_typed_error(
-    twin: Callable[..., Twin], clock: VirtualClock
+    twin: Twin, clock: VirtualClock
 ) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused")
@@ -443,7 +405,7 @@ async def test_a_failed_send_on_a_rate_limited_client_is_the_same_typed_error(
 
 
 async def test_a_status_without_a_reason_phrase_or_body_still_says_error(
-    twin: Callable[..., Twin], clock: VirtualClock
+    twin: Twin, clock: VirtualClock
 ) -> None:
     server = Server(clock, httpx.Response(499))
     client = twin(server)
@@ -466,7 +428,7 @@ async def test_a_status_without_a_reason_phrase_or_body_still_says_error(
     ],
 )
 async def test_an_error_body_of_unknown_shape_is_quoted_saying_whether_it_was_json(
-    twin: Callable[..., Twin], clock: VirtualClock, answer: httpx.Response, said: str
+    twin: Twin, clock: VirtualClock, answer: httpx.Response, said: str
 ) -> None:
     server = Server(clock, answer)
     client = twin(server, max_retries=0)
@@ -496,7 +458,7 @@ async def test_an_error_body_of_unknown_shape_is_quoted_saying_whether_it_was_js
     ],
 )  # fmt: skip
 async def test_the_vendors_codes_and_messages_are_all_in_the_error(
-    twin: Callable[..., Twin], clock: VirtualClock, answer: httpx.Response, said: str
+    twin: Twin, clock: VirtualClock, answer: httpx.Response, said: str
 ) -> None:
     client = twin(Server(clock, answer), max_retries=0)
     with pytest.raises(errors.APIStatusError) as raised:

@@ -4,22 +4,19 @@ error naming it."""
 
 from __future__ import annotations
 
-import inspect
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import httpx
 import pytest
+from twins import Twin, closed, every
 from virtual_clock import VirtualClock, drive_plans_with
 from waits import record_waits
 
 from sequence_clients import (
-    AsyncBoastClient,
     AsyncUnifyClient,
-    BoastClient,
     RetryPolicy,
     UnifyClient,
     errors,
@@ -66,45 +63,6 @@ class Wire:
 
     def close(self) -> None:
         self._loopback.close()
-
-
-@dataclass(frozen=True)
-class Twin:
-    name: str
-    unify: type[UnifyClient] | type[AsyncUnifyClient]
-    boast: type[BoastClient] | type[AsyncBoastClient]
-    http: type[httpx.Client] | type[httpx.AsyncClient]
-
-    def over(self, wire: Wire) -> Any:
-        """An httpx client of the twin's kind whose every request goes to `wire`."""
-        return self.http(transport=httpx.MockTransport(wire.handle))
-
-
-SYNC = Twin("sync", UnifyClient, BoastClient, httpx.Client)
-
-
-ASYNC = Twin("async", AsyncUnifyClient, AsyncBoastClient, httpx.AsyncClient)
-
-
-@pytest.fixture(params=[SYNC, ASYNC], ids=lambda twin: twin.name)
-def twin(request: pytest.FixtureRequest) -> Twin:
-    return request.param  # type: ignore[no-any-return]
-
-
-async def settle(value: Any) -> Any:
-    """What a method of either twin gives: awaited if it is awaitable."""
-    return await value if inspect.isawaitable(value) else value
-
-
-async def every(pager: Any) -> list[Any]:
-    if isinstance(pager, Iterable):
-        return list(pager)
-    found: AsyncIterator[Any] = aiter(pager)
-    return [item async for item in found]
-
-
-async def closed(client: Any) -> None:
-    await settle(client.close())
 
 
 @pytest.fixture

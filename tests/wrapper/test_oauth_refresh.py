@@ -7,26 +7,23 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import inspect
 import itertools
 import json
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
+from twins import ASYNC, Twin, closed, settle
 
 from sequence_clients import (
     AsyncBoastClient,
-    AsyncUnifyClient,
     BoastClient,
     OAuthToken,
-    UnifyClient,
     aexchange_code,
     authorization_url,
     errors,
@@ -67,38 +64,6 @@ class Wire:
 
     def close(self) -> None:
         self._loopback.close()
-
-
-@dataclass(frozen=True)
-class Twin:
-    name: str
-    unify: type[UnifyClient] | type[AsyncUnifyClient]
-    boast: type[BoastClient] | type[AsyncBoastClient]
-    http: type[httpx.Client] | type[httpx.AsyncClient]
-
-    def over(self, wire: Wire) -> Any:
-        """An httpx client of the twin's kind whose every request goes to `wire`."""
-        return self.http(transport=httpx.MockTransport(wire.handle))
-
-
-SYNC = Twin("sync", UnifyClient, BoastClient, httpx.Client)
-
-
-ASYNC = Twin("async", AsyncUnifyClient, AsyncBoastClient, httpx.AsyncClient)
-
-
-@pytest.fixture(params=[SYNC, ASYNC], ids=lambda twin: twin.name)
-def twin(request: pytest.FixtureRequest) -> Twin:
-    return request.param  # type: ignore[no-any-return]
-
-
-async def settle(value: Any) -> Any:
-    """What a method of either twin gives: awaited if it is awaitable."""
-    return await value if inspect.isawaitable(value) else value
-
-
-async def closed(client: Any) -> None:
-    await settle(client.close())
 
 
 @pytest.fixture
@@ -370,7 +335,7 @@ class Store_hardening_oauth:
         self.saved.append(token)
 
 
-class Twin_hardening_oauth:
+class BoastOAuthTwin:
     """One of the two clients, driven the same way."""
 
     def __init__(self, kind: str) -> None:
@@ -414,9 +379,10 @@ class Twin_hardening_oauth:
             await client.close()
 
 
-@pytest.fixture(params=["sync", "async"])
-def twin_hardening_oauth(request: pytest.FixtureRequest) -> Twin_hardening_oauth:
-    return Twin_hardening_oauth(request.param)
+@pytest.fixture
+def oauth_twin(twin: Twin) -> BoastOAuthTwin:
+    """A refreshing Boast client of `twin`'s flavour on a scripted token endpoint."""
+    return BoastOAuthTwin(twin.name)
 
 
 EXCHANGE = {
@@ -1247,13 +1213,13 @@ async def test_fifty_tasks_at_expiry_refresh_once(
 
 
 async def test_an_answer_without_expires_in_is_a_token_of_the_documented_lifetime(
-    twin_hardening_oauth: Twin_hardening_oauth,
+    oauth_twin: BoastOAuthTwin,
 ) -> None:
     fake = ScriptedBoast(token_json(access_token="access-1", refresh_token="refresh-1"))
     store = Store_hardening_oauth()
-    client = twin_hardening_oauth.client(fake, store)
-    assert await twin_hardening_oauth.list_sequences(client) == []
-    await twin_hardening_oauth.close(client)
+    client = oauth_twin.client(fake, store)
+    assert await oauth_twin.list_sequences(client) == []
+    await oauth_twin.close(client)
 
     (saved,) = store.saved
     assert (saved.access_token, saved.refresh_token) == ("access-1", "refresh-1")
@@ -1276,31 +1242,31 @@ async def test_an_answer_without_expires_in_is_a_token_of_the_documented_lifetim
     ],
 )
 async def test_an_odd_expires_in_never_loses_the_token(
-    twin_hardening_oauth: Twin_hardening_oauth, expires_in: Any, lifetime: float
+    oauth_twin: BoastOAuthTwin, expires_in: Any, lifetime: float
 ) -> None:
     answer = token_json(access_token="access-1", refresh_token="refresh-1", expires_in=expires_in)
     fake, store = ScriptedBoast(answer), Store_hardening_oauth()
-    client = twin_hardening_oauth.client(fake, store)
-    await twin_hardening_oauth.list_sequences(client)
-    await twin_hardening_oauth.close(client)
+    client = oauth_twin.client(fake, store)
+    await oauth_twin.list_sequences(client)
+    await oauth_twin.close(client)
 
     assert [t.refresh_token for t in store.saved] == ["refresh-1"]
     assert lifetime - 60 < seconds_left(store.saved[0]) <= lifetime
 
 
 async def test_an_answer_without_a_refresh_token_keeps_the_one_we_hold(
-    twin_hardening_oauth: Twin_hardening_oauth,
+    oauth_twin: BoastOAuthTwin,
 ) -> None:
     fake = ScriptedBoast(
         token_json(access_token="access-1", expires_in=0.001),  # no rotation, expired at once
         token_json(access_token="access-2", refresh_token="refresh-2", expires_in=7200),
     )
     store = Store_hardening_oauth()
-    client = twin_hardening_oauth.client(fake, store)
-    await twin_hardening_oauth.list_sequences(client)
+    client = oauth_twin.client(fake, store)
+    await oauth_twin.list_sequences(client)
     fake.valid = {"access-2"}  # access-1 has expired: refreshed before the second call
-    await twin_hardening_oauth.list_sequences(client)
-    await twin_hardening_oauth.close(client)
+    await oauth_twin.list_sequences(client)
+    await oauth_twin.close(client)
 
     assert [t.refresh_token for t in store.saved] == ["refresh-0", "refresh-2"]
     assert fake.refresh_tokens_sent() == ["refresh-0", "refresh-0"]
@@ -1318,114 +1284,114 @@ async def test_an_answer_without_a_refresh_token_keeps_the_one_we_hold(
     ids=["html", "empty", "json-list", "no-tokens", "wrong-types"],
 )
 async def test_an_answer_with_no_token_is_a_typed_error_and_the_old_token_stays(
-    twin_hardening_oauth: Twin_hardening_oauth, answer: Callable[[], httpx.Response]
+    oauth_twin: BoastOAuthTwin, answer: Callable[[], httpx.Response]
 ) -> None:
     fake = ScriptedBoast(answer(), token_json(access_token="access-1", refresh_token="refresh-1"))
     store = Store_hardening_oauth()
-    client = twin_hardening_oauth.client(fake, store)
+    client = oauth_twin.client(fake, store)
     with pytest.raises(errors.TokenResponseError) as raised:
-        await twin_hardening_oauth.list_sequences(client)
+        await oauth_twin.list_sequences(client)
     assert raised.value.token is None and store.saved == [] and fake.bearers == []
     assert not raised.value.maybe_applied
     # The next call renews with the refresh token we still hold.
-    await twin_hardening_oauth.list_sequences(client)
-    await twin_hardening_oauth.close(client)
+    await oauth_twin.list_sequences(client)
+    await oauth_twin.close(client)
     assert fake.refresh_tokens_sent() == ["refresh-0", "refresh-0"]
     assert [t.refresh_token for t in store.saved] == ["refresh-1"]
 
 
 async def test_a_refresh_token_without_an_access_token_is_saved_then_used(
-    twin_hardening_oauth: Twin_hardening_oauth,
+    oauth_twin: BoastOAuthTwin,
 ) -> None:
     fake = ScriptedBoast(
         token_json(refresh_token="refresh-1", expires_in=7200),
         token_json(access_token="access-2", refresh_token="refresh-2", expires_in=7200),
     )
     store = Store_hardening_oauth()
-    client = twin_hardening_oauth.client(fake, store)
+    client = oauth_twin.client(fake, store)
     with pytest.raises(errors.TokenResponseError, match="no usable access_token") as raised:
-        await twin_hardening_oauth.list_sequences(client)
+        await oauth_twin.list_sequences(client)
     assert [t.refresh_token for t in store.saved] == ["refresh-1"]  # saved before the error
     assert raised.value.token.refresh_token == "refresh-1"
     assert "refresh-1" not in str(raised.value) + repr(raised.value)
     assert fake.bearers == []  # no request went out with an empty bearer
 
-    await twin_hardening_oauth.list_sequences(client)
-    await twin_hardening_oauth.close(client)
+    await oauth_twin.list_sequences(client)
+    await oauth_twin.close(client)
     assert fake.refresh_tokens_sent() == ["refresh-0", "refresh-1"]
     assert fake.bearers == ["access-2"]
 
 
 async def test_an_access_token_no_header_can_carry_is_not_used(
-    twin_hardening_oauth: Twin_hardening_oauth,
+    oauth_twin: BoastOAuthTwin,
 ) -> None:
     fake = ScriptedBoast(
         token_json(access_token="access 1\r\nX-Injected: yes", refresh_token="refresh-1"),
         token_json(access_token="access-2", refresh_token="refresh-2"),
     )
     store = Store_hardening_oauth()
-    client = twin_hardening_oauth.client(fake, store)
+    client = oauth_twin.client(fake, store)
     with pytest.raises(errors.TokenResponseError, match="no usable access_token"):
-        await twin_hardening_oauth.list_sequences(client)
-    await twin_hardening_oauth.list_sequences(client)
-    await twin_hardening_oauth.close(client)
+        await oauth_twin.list_sequences(client)
+    await oauth_twin.list_sequences(client)
+    await oauth_twin.close(client)
     assert [t.refresh_token for t in store.saved] == ["refresh-1", "refresh-2"]
     assert fake.bearers == ["access-2"]
 
 
 async def test_a_client_can_start_from_a_saved_refresh_token_alone(
-    twin_hardening_oauth: Twin_hardening_oauth,
+    oauth_twin: BoastOAuthTwin,
 ) -> None:
     # What the store holds after an answer that brought only a refresh token.
     fake = ScriptedBoast(token_json(access_token="access-1", refresh_token="refresh-1"))
     store = Store_hardening_oauth()
-    client = twin_hardening_oauth.client(fake, store, access_token="", expires_at=None)
-    await twin_hardening_oauth.list_sequences(client)
-    await twin_hardening_oauth.close(client)
+    client = oauth_twin.client(fake, store, access_token="", expires_at=None)
+    await oauth_twin.list_sequences(client)
+    await oauth_twin.close(client)
     assert fake.refresh_tokens_sent() == ["refresh-0"] and fake.bearers == ["access-1"]
 
 
 async def test_a_store_refusing_a_salvaged_refresh_token_is_offered_it_again(
-    twin_hardening_oauth: Twin_hardening_oauth,
+    oauth_twin: BoastOAuthTwin,
 ) -> None:
     fake = ScriptedBoast(
         token_json(refresh_token="refresh-1"),
         token_json(access_token="access-2", refresh_token="refresh-2", expires_in=7200),
     )
     store = Store_hardening_oauth(fail=1)
-    client = twin_hardening_oauth.client(fake, store)
+    client = oauth_twin.client(fake, store)
     with pytest.raises(errors.TokenStoreError) as raised:
-        await twin_hardening_oauth.list_sequences(client)
+        await oauth_twin.list_sequences(client)
     assert raised.value.token.refresh_token == "refresh-1"
 
-    await twin_hardening_oauth.list_sequences(client)
-    await twin_hardening_oauth.close(client)
+    await oauth_twin.list_sequences(client)
+    await oauth_twin.close(client)
     assert [t.refresh_token for t in store.saved] == ["refresh-1", "refresh-2"]
     assert fake.refresh_tokens_sent() == ["refresh-0", "refresh-1"]
 
 
 async def test_a_cut_short_answer_never_quotes_its_tokens(
-    twin_hardening_oauth: Twin_hardening_oauth,
+    oauth_twin: BoastOAuthTwin,
 ) -> None:
     cut = b'{"access_token": "access-1", "refresh_token": "refresh-1", "expi'
     fake = ScriptedBoast(httpx.Response(200, content=cut, headers={"content-type": "text/json"}))
-    client = twin_hardening_oauth.client(fake, Store_hardening_oauth())
+    client = oauth_twin.client(fake, Store_hardening_oauth())
     with pytest.raises(errors.TokenResponseError) as raised:
-        await twin_hardening_oauth.list_sequences(client)
-    await twin_hardening_oauth.close(client)
+        await oauth_twin.list_sequences(client)
+    await oauth_twin.close(client)
     shown = str(raised.value) + repr(raised.value)
     assert "not JSON" in shown and "access-1" not in shown and "refresh-1" not in shown
 
 
-async def test_a_form_encoded_answer_is_read(twin_hardening_oauth: Twin_hardening_oauth) -> None:
+async def test_a_form_encoded_answer_is_read(oauth_twin: BoastOAuthTwin) -> None:
     form = urlencode({"access_token": "access-1", "refresh_token": "refresh-1", "expires_in": 60})
     answer = httpx.Response(
         200, content=form.encode(), headers={"content-type": "application/x-www-form-urlencoded"}
     )
     fake, store = ScriptedBoast(answer), Store_hardening_oauth()
-    client = twin_hardening_oauth.client(fake, store)
-    await twin_hardening_oauth.list_sequences(client)
-    await twin_hardening_oauth.close(client)
+    client = oauth_twin.client(fake, store)
+    await oauth_twin.list_sequences(client)
+    await oauth_twin.close(client)
     assert [t.refresh_token for t in store.saved] == ["refresh-1"]
     assert 0 < seconds_left(store.saved[0]) <= 60
 
@@ -1452,16 +1418,16 @@ async def test_aexchange_code_hands_back_a_refresh_token_it_could_not_use() -> N
     [(400, errors.AuthenticationError), (500, errors.ServerError), (403, errors.PermissionDeniedError)],
 )  # fmt: skip
 async def test_a_token_endpoint_error_body_of_unknown_shape_is_never_quoted(
-    twin_hardening_oauth: Twin_hardening_oauth,
+    oauth_twin: BoastOAuthTwin,
     status: int,
     error_class: type[errors.APIStatusError],
 ) -> None:
     echo = {"received": {"refresh_token": "refresh-0", "client_secret": CLIENT_SECRET}}
     fake = ScriptedBoast(httpx.Response(status, json=echo))
-    client = twin_hardening_oauth.client(fake, Store_hardening_oauth())
+    client = oauth_twin.client(fake, Store_hardening_oauth())
     with pytest.raises(error_class) as raised:
-        await twin_hardening_oauth.list_sequences(client)
-    await twin_hardening_oauth.close(client)
+        await oauth_twin.list_sequences(client)
+    await oauth_twin.close(client)
     error = raised.value
     shown = str(error) + repr(error) + repr(vars(error))
     assert "refresh-0" not in shown and CLIENT_SECRET not in shown

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from twins import Twin
 from virtual_clock import VirtualClock, drive_plans_and_limits_with
 from virtual_clock import fresh_limit as limit
 
@@ -40,44 +41,6 @@ PAUSE_PATH = f"/sequences/v1/sequences/{SEQUENCE_ID}/pause"
 
 
 Handler = Callable[[httpx.Request], httpx.Response]
-
-
-class Twin:
-    """A Unify client of one flavour, called the same way from a test's coroutine."""
-
-    def __init__(self, flavour: str, handler: Handler, **options: Any) -> None:
-        options.setdefault("retry_policy", FAST)
-        self.flavour = flavour
-        if flavour == "sync":
-            transport = httpx.MockTransport(handler)
-            self.sync = UnifyClient(
-                "key", httpx_client=httpx.Client(transport=transport), **options
-            )
-        else:
-            http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-            self.async_ = AsyncUnifyClient("key", httpx_client=http, **options)
-
-    async def enroll(self, mailbox_emails: object) -> object:
-        arguments: dict[str, Any] = {"mailbox_emails": mailbox_emails}
-        if self.flavour == "sync":
-            return self.sync.enroll(SEQUENCE_ID, PERSON_ID, **arguments)
-        return await self.async_.enroll(SEQUENCE_ID, PERSON_ID, **arguments)
-
-    async def list_sequences(self) -> list[object]:
-        if self.flavour == "sync":
-            return list(self.sync.list_sequences())
-        return [sequence async for sequence in self.async_.list_sequences()]
-
-    async def pause(self) -> object:
-        operation = pause_sequence.operation(SEQUENCE_ID)
-        if self.flavour == "sync":
-            return self.sync.call(operation)
-        return await self.async_.call(operation)
-
-
-@pytest.fixture(params=["sync", "async"])
-def twin(request: pytest.FixtureRequest) -> Callable[..., Twin]:
-    return lambda handler, **options: Twin(request.param, handler, **options)
 
 
 @pytest.fixture
@@ -149,7 +112,7 @@ def busiest(arrivals: list[float], window: float) -> int:
 
 
 async def test_a_limiter_wait_past_the_deadline_is_refused_without_sending(
-    twin: Callable[..., Twin], clock: VirtualClock
+    twin: Twin, clock: VirtualClock
 ) -> None:
     server = Server(clock)
     client = twin(server, rate_limit=limit("1/1m"), deadline=10.0)
@@ -167,7 +130,7 @@ async def test_a_limiter_wait_past_the_deadline_is_refused_without_sending(
 
 
 async def test_a_limiter_wait_within_the_deadline_is_waited(
-    twin: Callable[..., Twin], clock: VirtualClock
+    twin: Twin, clock: VirtualClock
 ) -> None:
     server = Server(clock)
     client = twin(server, rate_limit=limit("1/5s"), deadline=10.0)
@@ -180,7 +143,7 @@ async def test_a_limiter_wait_within_the_deadline_is_waited(
 
 
 async def test_a_limiter_wait_without_a_deadline_is_waited_however_long(
-    twin: Callable[..., Twin], clock: VirtualClock
+    twin: Twin, clock: VirtualClock
 ) -> None:
     server = Server(clock)
     client = twin(server, rate_limit=limit("1/1m"))
@@ -204,7 +167,7 @@ async def test_a_limiter_wait_without_a_deadline_is_waited_however_long(
     ],
 )
 async def test_a_retry_after_pauses_every_client_on_the_shared_limit(
-    twin: Callable[..., Twin],
+    twin: Twin,
     clock: VirtualClock,
     answer: httpx.Response,
     error_type: type[errors.APIStatusError],
@@ -234,7 +197,7 @@ async def test_a_retry_after_pauses_every_client_on_the_shared_limit(
     ],
 )
 async def test_other_refusals_do_not_pause_the_other_clients(
-    twin: Callable[..., Twin], clock: VirtualClock, answer: httpx.Response
+    twin: Twin, clock: VirtualClock, answer: httpx.Response
 ) -> None:
     shared = limit("100/1s")
     hit, other = Server(clock, answer), Server(clock)
@@ -249,7 +212,7 @@ async def test_other_refusals_do_not_pause_the_other_clients(
 
 
 async def test_a_lower_max_retry_after_also_bounds_the_shared_pause(
-    twin: Callable[..., Twin], clock: VirtualClock
+    twin: Twin, clock: VirtualClock
 ) -> None:
     shared = limit("100/1s")
     hit, other = Server(clock, refused(429, **{"Retry-After": "30"})), Server(clock)
@@ -266,7 +229,7 @@ async def test_a_lower_max_retry_after_also_bounds_the_shared_pause(
 
 
 async def test_every_retry_takes_its_own_slot_on_either_twin(
-    twin: Callable[..., Twin], clock: VirtualClock
+    twin: Twin, clock: VirtualClock
 ) -> None:
     server = Server(clock, refused(503), refused(502), paused())
     client = twin(server, rate_limit=limit("1/4s"))

@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import email.utils
-import inspect
 import json
 import logging
 import random
@@ -21,13 +20,12 @@ from typing import Any
 
 import httpx
 import pytest
+from twins import Twin, closed, settle
 from virtual_clock import VirtualClock, drive_plans_and_limits_with, drive_plans_with
 from waits import record_waits
 
 from sequence_clients import (
-    AsyncBoastClient,
     AsyncUnifyClient,
-    BoastClient,
     RetryPolicy,
     UnifyClient,
     errors,
@@ -74,38 +72,6 @@ class Wire:
         self._loopback.close()
 
 
-@dataclass(frozen=True)
-class Twin:
-    name: str
-    unify: type[UnifyClient] | type[AsyncUnifyClient]
-    boast: type[BoastClient] | type[AsyncBoastClient]
-    http: type[httpx.Client] | type[httpx.AsyncClient]
-
-    def over(self, wire: Wire) -> Any:
-        """An httpx client of the twin's kind whose every request goes to `wire`."""
-        return self.http(transport=httpx.MockTransport(wire.handle))
-
-
-SYNC = Twin("sync", UnifyClient, BoastClient, httpx.Client)
-
-
-ASYNC = Twin("async", AsyncUnifyClient, AsyncBoastClient, httpx.AsyncClient)
-
-
-@pytest.fixture(params=[SYNC, ASYNC], ids=lambda twin: twin.name)
-def twin(request: pytest.FixtureRequest) -> Twin:
-    return request.param  # type: ignore[no-any-return]
-
-
-async def settle(value: Any) -> Any:
-    """What a method of either twin gives: awaited if it is awaitable."""
-    return await value if inspect.isawaitable(value) else value
-
-
-async def closed(client: Any) -> None:
-    await settle(client.close())
-
-
 @pytest.fixture
 def wire() -> Iterable[Wire]:
     w = Wire()
@@ -127,44 +93,6 @@ PERSON_ID = uuid.UUID("9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d")
 
 
 Handler = Callable[[httpx.Request], httpx.Response]
-
-
-class Twin_async_core:
-    """A Unify client of one flavour, called the same way from a test's coroutine."""
-
-    def __init__(self, flavour: str, handler: Handler, **options: Any) -> None:
-        options.setdefault("retry_policy", FAST)
-        self.flavour = flavour
-        if flavour == "sync":
-            transport = httpx.MockTransport(handler)
-            self.sync = UnifyClient(
-                "key", httpx_client=httpx.Client(transport=transport), **options
-            )
-        else:
-            http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-            self.async_ = AsyncUnifyClient("key", httpx_client=http, **options)
-
-    async def enroll(self, mailbox_emails: object) -> object:
-        arguments: dict[str, Any] = {"mailbox_emails": mailbox_emails}
-        if self.flavour == "sync":
-            return self.sync.enroll(SEQUENCE_ID, PERSON_ID, **arguments)
-        return await self.async_.enroll(SEQUENCE_ID, PERSON_ID, **arguments)
-
-    async def list_sequences(self) -> list[object]:
-        if self.flavour == "sync":
-            return list(self.sync.list_sequences())
-        return [sequence async for sequence in self.async_.list_sequences()]
-
-    async def pause(self) -> object:
-        operation = pause_sequence.operation(SEQUENCE_ID)
-        if self.flavour == "sync":
-            return self.sync.call(operation)
-        return await self.async_.call(operation)
-
-
-@pytest.fixture(params=["sync", "async"])
-def twin_async_core(request: pytest.FixtureRequest) -> Callable[..., Twin_async_core]:
-    return lambda handler, **options: Twin_async_core(request.param, handler, **options)
 
 
 @pytest.fixture
@@ -505,21 +433,21 @@ async def test_unify_max_retries_and_retry_policy_are_the_ones_given(
     ],
 )
 async def test_a_wait_that_is_already_over_is_retried_at_once(
-    twin_async_core: Callable[..., Twin_async_core], clock: VirtualClock, headers: dict[str, str]
+    twin: Twin, clock: VirtualClock, headers: dict[str, str]
 ) -> None:
     server = Server(clock, refused(429, **headers), paused())
-    client = twin_async_core(server)
+    client = twin(server)
     await client.pause()
     assert clock.sleeps == [0.0] and len(server.received) == 2
 
 
 async def test_a_reset_of_exactly_a_billion_is_a_delay_not_a_date(
-    twin_async_core: Callable[..., Twin_async_core], clock: VirtualClock
+    twin: Twin, clock: VirtualClock
 ) -> None:
     # Vendors send an epoch time or a delay; up to 1e9 it is read as a delay (here decades,
     # more than the policy waits, so it is raised at once).
     server = Server(clock, refused(429, **{"X-RateLimit-Reset": "1000000000"}))
-    client = twin_async_core(server)
+    client = twin(server)
     with pytest.raises(errors.RateLimitError) as raised:
         await client.pause()
     assert raised.value.retry_after == 1e9 and clock.sleeps == []

@@ -9,19 +9,17 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 import pytest
+from twins import Twin
 from virtual_clock import VirtualClock, drive_plans_and_limits_with
 
 from sequence_clients import (
     AsyncUnifyClient,
     RetryPolicy,
-    UnifyClient,
     errors,
 )
-from sequence_clients.generated.unify.api.sequences import pause_sequence
 
 FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
 
@@ -33,44 +31,6 @@ PERSON_ID = uuid.UUID("9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d")
 
 
 Handler = Callable[[httpx.Request], httpx.Response]
-
-
-class Twin:
-    """A Unify client of one flavour, called the same way from a test's coroutine."""
-
-    def __init__(self, flavour: str, handler: Handler, **options: Any) -> None:
-        options.setdefault("retry_policy", FAST)
-        self.flavour = flavour
-        if flavour == "sync":
-            transport = httpx.MockTransport(handler)
-            self.sync = UnifyClient(
-                "key", httpx_client=httpx.Client(transport=transport), **options
-            )
-        else:
-            http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-            self.async_ = AsyncUnifyClient("key", httpx_client=http, **options)
-
-    async def enroll(self, mailbox_emails: object) -> object:
-        arguments: dict[str, Any] = {"mailbox_emails": mailbox_emails}
-        if self.flavour == "sync":
-            return self.sync.enroll(SEQUENCE_ID, PERSON_ID, **arguments)
-        return await self.async_.enroll(SEQUENCE_ID, PERSON_ID, **arguments)
-
-    async def list_sequences(self) -> list[object]:
-        if self.flavour == "sync":
-            return list(self.sync.list_sequences())
-        return [sequence async for sequence in self.async_.list_sequences()]
-
-    async def pause(self) -> object:
-        operation = pause_sequence.operation(SEQUENCE_ID)
-        if self.flavour == "sync":
-            return self.sync.call(operation)
-        return await self.async_.call(operation)
-
-
-@pytest.fixture(params=["sync", "async"])
-def twin(request: pytest.FixtureRequest) -> Callable[..., Twin]:
-    return lambda handler, **options: Twin(request.param, handler, **options)
 
 
 @pytest.fixture
@@ -190,7 +150,7 @@ def client(http: httpx.AsyncClient, url: str, **options: object) -> AsyncUnifyCl
     ],
 )  # fmt: skip
 async def test_a_timeout_in_seconds_bounds_connecting_to_five_at_most(
-    twin: Callable[..., Twin], clock: VirtualClock, seconds: float | None, sent: dict[str, float]
+    twin: Twin, clock: VirtualClock, seconds: float | None, sent: dict[str, float]
 ) -> None:
     server = Server(clock)
     client = twin(server, timeout=seconds)
@@ -199,7 +159,7 @@ async def test_a_timeout_in_seconds_bounds_connecting_to_five_at_most(
 
 
 async def test_without_a_deadline_the_timeouts_are_sent_as_configured(
-    twin: Callable[..., Twin], clock: VirtualClock
+    twin: Twin, clock: VirtualClock
 ) -> None:
     server = Server(clock, takes=5.0)
     timeout = httpx.Timeout(connect=0.5, read=20.0, write=0.9, pool=None)

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import inspect
 import json
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
+from twins import Twin, closed, settle
 from virtual_clock import VirtualClock, drive_plans_and_limits_with
 
 from sequence_clients import (
@@ -25,7 +24,6 @@ from sequence_clients import (
     UnifyClient,
     errors,
 )
-from sequence_clients.generated.unify.api.sequences import pause_sequence
 from sequence_clients.sandbox import Sandbox
 
 Answer = Callable[[httpx.Request], httpx.Response | None]
@@ -63,38 +61,6 @@ class Wire:
         self._loopback.close()
 
 
-@dataclass(frozen=True)
-class Twin:
-    name: str
-    unify: type[UnifyClient] | type[AsyncUnifyClient]
-    boast: type[BoastClient] | type[AsyncBoastClient]
-    http: type[httpx.Client] | type[httpx.AsyncClient]
-
-    def over(self, wire: Wire) -> Any:
-        """An httpx client of the twin's kind whose every request goes to `wire`."""
-        return self.http(transport=httpx.MockTransport(wire.handle))
-
-
-SYNC = Twin("sync", UnifyClient, BoastClient, httpx.Client)
-
-
-ASYNC = Twin("async", AsyncUnifyClient, AsyncBoastClient, httpx.AsyncClient)
-
-
-@pytest.fixture(params=[SYNC, ASYNC], ids=lambda twin: twin.name)
-def twin(request: pytest.FixtureRequest) -> Twin:
-    return request.param  # type: ignore[no-any-return]
-
-
-async def settle(value: Any) -> Any:
-    """What a method of either twin gives: awaited if it is awaitable."""
-    return await value if inspect.isawaitable(value) else value
-
-
-async def closed(client: Any) -> None:
-    await settle(client.close())
-
-
 @pytest.fixture
 def wire() -> Iterable[Wire]:
     w = Wire()
@@ -129,44 +95,6 @@ PERSON_ID = uuid.UUID("9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d")
 
 
 Handler = Callable[[httpx.Request], httpx.Response]
-
-
-class Twin_async_core:
-    """A Unify client of one flavour, called the same way from a test's coroutine."""
-
-    def __init__(self, flavour: str, handler: Handler, **options: Any) -> None:
-        options.setdefault("retry_policy", FAST)
-        self.flavour = flavour
-        if flavour == "sync":
-            transport = httpx.MockTransport(handler)
-            self.sync = UnifyClient(
-                "key", httpx_client=httpx.Client(transport=transport), **options
-            )
-        else:
-            http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-            self.async_ = AsyncUnifyClient("key", httpx_client=http, **options)
-
-    async def enroll(self, mailbox_emails: object) -> object:
-        arguments: dict[str, Any] = {"mailbox_emails": mailbox_emails}
-        if self.flavour == "sync":
-            return self.sync.enroll(SEQUENCE_ID, PERSON_ID, **arguments)
-        return await self.async_.enroll(SEQUENCE_ID, PERSON_ID, **arguments)
-
-    async def list_sequences(self) -> list[object]:
-        if self.flavour == "sync":
-            return list(self.sync.list_sequences())
-        return [sequence async for sequence in self.async_.list_sequences()]
-
-    async def pause(self) -> object:
-        operation = pause_sequence.operation(SEQUENCE_ID)
-        if self.flavour == "sync":
-            return self.sync.call(operation)
-        return await self.async_.call(operation)
-
-
-@pytest.fixture(params=["sync", "async"])
-def twin_async_core(request: pytest.FixtureRequest) -> Callable[..., Twin_async_core]:
-    return lambda handler, **options: Twin_async_core(request.param, handler, **options)
 
 
 @pytest.fixture
@@ -393,13 +321,13 @@ async def test_boast_create_contact_refuses_bad_fields_before_sending(
     ],
 )  # fmt: skip
 async def test_a_bad_mailbox_list_is_refused_with_what_is_wrong_and_nothing_is_sent(
-    twin_async_core: Callable[..., Twin_async_core],
+    twin: Twin,
     clock: VirtualClock,
     mailboxes: object,
     message: str,
 ) -> None:
     server = Server(clock)
-    client = twin_async_core(server)
+    client = twin(server)
     with pytest.raises(errors.InvalidRequestError) as raised:
         await client.enroll(mailboxes)
     assert str(raised.value) == message
