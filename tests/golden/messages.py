@@ -8,14 +8,18 @@ maybe_applied, retry_after…), so a change to a message's wording or frame is o
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
-from sequence_clients import RetryPolicy, UnifyClient, errors
+from sequence_clients import BoastClient, OAuthToken, RetryPolicy, UnifyClient, _clock, errors
+from sequence_clients._pagination import Page, SyncPager
 from sequence_clients.generated.unify.api.sequences import pause_sequence
+from sequence_clients.oauth import exchange_code
 
 SEQUENCE_ID = uuid.UUID("3d1f0e2c-5b4a-4c3d-9e8f-7a6b5c4d3e2f")
 PAUSE_URL = f"https://api.unifygtm.com/sequences/v1/sequences/{SEQUENCE_ID}/pause"
@@ -84,6 +88,118 @@ def refused(text: str) -> errors.InvalidRequestError:
     raise AssertionError("not refused")
 
 
+def raised_by(action: Callable[[], object]) -> Callable[[], errors.SequenceClientError]:
+    """What `action` raises (it must raise one of ours)."""
+
+    def build() -> errors.SequenceClientError:
+        try:
+            action()
+        except errors.SequenceClientError as error:
+            return error
+        raise AssertionError("nothing was raised")
+
+    return build
+
+
+class _Clock:
+    """Moves only when the code sleeps, or when a request takes time (`took`)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    time = monotonic
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+    async def asleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+
+def deadline_reached() -> errors.SequenceClientError:
+    """A one-second deadline on a call answered 503, each answer taking 0.4 s."""
+    clock = _Clock()
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        clock.now += 0.4
+        return httpx.Response(503, json={"status": "x", "message": "slow down"})
+
+    with _clock.use(clock):
+        http = httpx.Client(transport=httpx.MockTransport(handle))
+        policy = RetryPolicy(base_delay=0.001, max_delay=0.01)
+        with UnifyClient("key", httpx_client=http, retry_policy=policy, max_retries=10, deadline=1.0) as unify:
+            return raised_by(lambda: unify.call(pause_sequence.operation(SEQUENCE_ID)))()
+
+
+def paging(pages: dict[Any, Page[int]]) -> Callable[[], errors.SequenceClientError]:
+    """What a pager raises reading `pages` (cursor -> page; a list cursor is looked up as a tuple)."""
+
+    def fetch(token: Any) -> Iterator[Any]:
+        return pages[tuple(token) if isinstance(token, list) else token]
+        yield  # a plan: a generator
+
+    def run(plan: Any) -> Any:
+        try:
+            next(plan)
+        except StopIteration as done:
+            return done.value
+        raise AssertionError("the fake plan made a request")
+
+    return raised_by(lambda: list(SyncPager(run, fetch)))
+
+
+GRANT = {"client_id": "cid", "client_secret": "csecret", "redirect_uri": "https://app.example/cb"}
+TOKEN_URL = "https://app.boast.io/oauth/token"
+
+
+def exchanging(handler: Handler, code: str = "c", **grant: str) -> Callable[[], errors.SequenceClientError]:
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    return raised_by(lambda: exchange_code(code, **{**GRANT, **grant}, httpx_client=http))
+
+
+def store_refusing() -> errors.SequenceClientError:
+    """A client whose token store cannot save the rotated token."""
+
+    class BrokenStore:
+        def save(self, token: OAuthToken) -> None:
+            raise PermissionError("read-only file system")
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/oauth/token":
+            return httpx.Response(
+                200, json={"access_token": "a1", "token_type": "Bearer", "refresh_token": "r1"}
+            )
+        return httpx.Response(200, json={"data": []})
+
+    transport = httpx.MockTransport(handle)
+    boast = BoastClient(
+        account_id=uuid.uuid4(), access_token="a0", refresh_token="r0",
+        expires_at=dt.datetime.now(dt.UTC), client_id="id", client_secret="secret",
+        token_store=BrokenStore(), httpx_client=httpx.Client(transport=transport),
+        auth_httpx_client=httpx.Client(transport=transport),
+    )  # fmt: skip
+    with boast:
+        return raised_by(lambda: list(boast.list_sequences()))()
+
+
+def enrolling(mailboxes: object, **options: Any) -> Callable[[], errors.SequenceClientError]:
+    unify = UnifyClient("key")
+    return raised_by(lambda: unify.enroll(SEQUENCE_ID, PERSON_ID, mailbox_emails=mailboxes, **options))
+
+
+def unify_refusing(method: str, *args: Any, **kwargs: Any) -> Callable[[], errors.SequenceClientError]:
+    return raised_by(lambda: getattr(UnifyClient("key"), method)(*args, **kwargs))
+
+
+PERSON_ID = uuid.UUID("9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d")
+TEN = [f"rep{n}@example.com" for n in range(10)]
+PARTIAL_MESSAGE = (
+    "refreshing needs refresh_token, client_id, client_secret and token_store together "
+    "(Boast rotates refresh tokens, so each new one must be saved)"
+)
 LONG_URL = "https://h.example/" + "p" * 400
 CODES = [{"code": f"code{n:06}"} for n in range(40)]
 _PAUSED = httpx.Response(202, json={"id": str(SEQUENCE_ID), "is_paused": True})
@@ -163,4 +279,98 @@ CASES = [
             ("https://h.example/v1/x", "https://h.example/v1/x"),
         ])
     ),
+    # The deadline names the operation's request as planned (its path), not the sent URL.
+    Case("deadline-reached", deadline_reached,
+         f"POST /sequences/v1/sequences/{SEQUENCE_ID}/pause: deadline of 1s reached (retries and back-off included)"),
+    # Paging stopped: how many pages were read, and why.
+    Case("pagination-repeated-cursor",
+         paging({None: Page([1], raw=None, next="c-a"), "c-a": Page([2], raw=None, next="c-b"),
+                 "c-b": Page([3], raw=None, next="c-a")}),
+         "pagination stopped after 3 pages: the server repeated the cursor 'c-a'"),
+    Case("pagination-previous-page-again",
+         paging({None: Page([1, 2], raw=None, next="c-a"), "c-a": Page([1, 2], raw=None, next="c-b")}),
+         "pagination stopped after 1 pages: the server sent the previous page again"),
+    Case("pagination-repeated-unhashable-cursor",
+         paging({None: Page([1], raw=None, next=["a"]), ("a",): Page([2], raw=None, next=["a"])}),
+         "pagination stopped after 2 pages: the server repeated the cursor ['a']"),
+    # A bulk job that failed.
+    Case("bulk-job-failed", lambda: errors.BulkJobError("job-1", "FAILED", "QUERY_TIMEOUT"),
+         "bulk job job-1 ended FAILED (QUERY_TIMEOUT)"),
+    # OAuth: the token store, the code grant, the token endpoint.
+    Case("token-store-failure", store_refusing,
+         "token_store.save() raised PermissionError; the rotated OAuth token was not used. "
+         "It is kept on this error as .token and offered to the store again next request"),
+    *(
+        Case(f"grant-missing-{part}", exchanging(lambda r: httpx.Response(500), **{part: ""}),
+             "code, client_id, client_secret and redirect_uri are required")
+        for part in ["client_id", "client_secret", "redirect_uri"]
+    ),
+    Case("grant-missing-code", exchanging(lambda r: httpx.Response(500), code=""),
+         "code, client_id, client_secret and redirect_uri are required"),
+    Case("token-endpoint-out-of-reach",
+         exchanging(raise_(lambda r: httpx.ConnectError("connection refused", request=r))),
+         f"POST {TOKEN_URL}: ConnectError: connection refused"),
+    *(
+        Case(f"token-endpoint-{status}",
+             exchanging(answer(httpx.Response(status, json={"error": code, "error_description": "try again later"}))),
+             f"POST {TOKEN_URL} -> {status} {said}")
+        for status, code, said in [
+            (503, "temporarily_unavailable", "[temporarily_unavailable]: try again later"),
+            (403, "access_denied", "[access_denied]: try again later"),
+            (400, "access_denied", "[access_denied]: the token endpoint refused the grant: try again later"),
+        ]
+    ),
+    Case("refresh-credentials-partial",
+         raised_by(lambda: BoastClient(access_token="access-0", refresh_token="refresh-0")),
+         PARTIAL_MESSAGE),
+    Case("refresh-credential-empty",
+         raised_by(lambda: BoastClient(access_token="access-0", refresh_token="", client_id="i",
+                                       client_secret="s", token_store=object())),
+         PARTIAL_MESSAGE),
+    Case("access-token-required", raised_by(lambda: BoastClient(access_token="")),
+         "access_token is required (or the refresh credentials)"),
+    Case("expiry-without-time-zone",
+         raised_by(lambda: BoastClient(access_token="a", expires_at=dt.datetime(2030, 1, 1, 12))),
+         "expires_at must be a timezone-aware datetime"),
+    # Arguments refused before anything is sent.
+    *(
+        Case(f"mailboxes-{n}", enrolling(mailboxes), text)
+        for n, (mailboxes, text) in enumerate([
+            ({"rep@example.com"}, "mailbox_emails must be a list of email addresses, got set"),
+            (iter(TEN), "mailbox_emails must be a list of email addresses, got list_iterator"),
+            (["rep@example.com", "rep at example"], "mailbox_emails must be an email address, got 'rep at example'"),
+            ([], "mailbox_emails takes 1 to 10 addresses, got 0"),
+            ([*TEN, "one.more@example.com"], "mailbox_emails takes 1 to 10 addresses, got 11"),
+            ([*TEN, "one.more@example.com", "REP0@example.com"],
+             "mailbox_emails takes 1 to 10 addresses, got 11 once repeats are removed (12 given)"),
+        ])
+    ),
+    Case("on-conflict-unknown", enrolling(["a@b.example"], on_conflict="skip"),
+         "on_conflict must be 'raise' or 'return_existing', got 'skip'"),
+    Case("enrollment-id-not-a-uuid", unify_refusing("get_enrollment", "not-a-uuid"),
+         "enrollment_id must be a UUID, got 'not-a-uuid'"),
+    Case("sequence-id-not-a-uuid", unify_refusing("get_sequence", "not-a-uuid"),
+         "sequence_id must be a UUID, got 'not-a-uuid'"),
+    Case("export-timeout-negative", unify_refusing("export_enrollments", export_timeout=-1),
+         "export_timeout must be seconds >= 0, got -1"),
+    Case("export-timeout-not-a-number", unify_refusing("export_enrollments", export_timeout="soon"),
+         "export_timeout must be seconds >= 0, got 'soon'"),
+    Case("export-sequence-and-filter",
+         unify_refusing("export_enrollments", sequence_id=uuid.UUID(int=1), filter=object()),
+         "pass either sequence_id or filter, not both"),
+    Case("export-sequence-not-a-uuid", unify_refusing("export_enrollments", sequence_id="seq"),
+         "sequence_id must be a UUID, got 'seq'"),
+    *(
+        Case(f"page-size-{method}-{size!r}", unify_refusing(method, page_size=size),
+             f"page_size must be 1..100, got {size!r}")
+        for size in [0, 101, 2.5]
+        for method in ["list_enrollments", "list_sequences"]
+    ),
+    Case("status-unknown", unify_refusing("list_enrollments", status=["DONE"]),
+         "status must be among DRAFT, FINISHED, IN_PROGRESS; got ['DONE']"),
+    Case("plain-http-base-url",
+         raised_by(lambda: UnifyClient("key", base_url="http://proxy.example.com/?api_key=s3cret")),
+         "refusing base URL 'http://proxy.example.com/?api_key=REDACTED': credentials must "
+         "travel over https (plain http is allowed to loopback addresses, or with "
+         "allow_insecure_http=True)"),
 ]  # fmt: skip
