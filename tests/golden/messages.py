@@ -130,7 +130,9 @@ def deadline_reached() -> errors.SequenceClientError:
     with _clock.use(clock):
         http = httpx.Client(transport=httpx.MockTransport(handle))
         policy = RetryPolicy(base_delay=0.001, max_delay=0.01)
-        with UnifyClient("key", httpx_client=http, retry_policy=policy, max_retries=10, deadline=1.0) as unify:
+        with UnifyClient(
+            "key", httpx_client=http, retry_policy=policy, max_retries=10, deadline=1.0
+        ) as unify:
             return raised_by(lambda: unify.call(pause_sequence.operation(SEQUENCE_ID)))()
 
 
@@ -155,7 +157,9 @@ GRANT = {"client_id": "cid", "client_secret": "csecret", "redirect_uri": "https:
 TOKEN_URL = "https://app.boast.io/oauth/token"
 
 
-def exchanging(handler: Handler, code: str = "c", **grant: str) -> Callable[[], errors.SequenceClientError]:
+def exchanging(
+    handler: Handler, code: str = "c", **grant: str
+) -> Callable[[], errors.SequenceClientError]:
     http = httpx.Client(transport=httpx.MockTransport(handler))
     return raised_by(lambda: exchange_code(code, **{**GRANT, **grant}, httpx_client=http))
 
@@ -187,10 +191,14 @@ def store_refusing() -> errors.SequenceClientError:
 
 def enrolling(mailboxes: object, **options: Any) -> Callable[[], errors.SequenceClientError]:
     unify = UnifyClient("key")
-    return raised_by(lambda: unify.enroll(SEQUENCE_ID, PERSON_ID, mailbox_emails=mailboxes, **options))
+    return raised_by(
+        lambda: unify.enroll(SEQUENCE_ID, PERSON_ID, mailbox_emails=mailboxes, **options)
+    )
 
 
-def unify_refusing(method: str, *args: Any, **kwargs: Any) -> Callable[[], errors.SequenceClientError]:
+def unify_refusing(
+    method: str, *args: Any, **kwargs: Any
+) -> Callable[[], errors.SequenceClientError]:
     return raised_by(lambda: getattr(UnifyClient("key"), method)(*args, **kwargs))
 
 

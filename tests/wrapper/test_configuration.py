@@ -415,11 +415,7 @@ async def test_a_base_url_with_a_path_is_kept_and_its_trailing_slashes_dropped(
 def test_a_plain_http_base_url_is_refused_saying_why_with_its_secrets_hidden() -> None:
     with pytest.raises(errors.InvalidRequestError) as raised:
         UnifyClient("key", base_url="http://proxy.example.com/?api_key=s3cret")
-    assert str(raised.value) == (
-        "refusing base URL 'http://proxy.example.com/?api_key=REDACTED': credentials must "
-        "travel over https (plain http is allowed to loopback addresses, or with "
-        "allow_insecure_http=True)"
-    )
+    assert "s3cret" not in str(raised.value)  # the key is hidden; wording: tests/golden
 
 
 async def test_a_proxy_given_carries_every_request(async_http: AsyncHttp) -> None:

