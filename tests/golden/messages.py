@@ -376,6 +376,9 @@ CASES = [
     ),
     Case("status-unknown", unify_refusing("list_enrollments", status=["DONE"]),
          "status must be among DRAFT, FINISHED, IN_PROGRESS; got ['DONE']"),
+    Case("api-key-required", raised_by(lambda: UnifyClient("")), "api_key is required (UNIFY_API_KEY)"),
+    Case("account-id-not-a-uuid", raised_by(lambda: BoastClient(access_token="a", account_id="x")),
+         "account_id must be a UUID, got 'x'"),
     Case("plain-http-base-url",
          raised_by(lambda: UnifyClient("key", base_url="http://proxy.example.com/?api_key=s3cret")),
          "refusing base URL 'http://proxy.example.com/?api_key=REDACTED': credentials must "

