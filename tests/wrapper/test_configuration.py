@@ -8,14 +8,29 @@ import asyncio
 import contextlib
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from twins import ASYNC, SYNC, Twin, closed, every, settle
 from virtual_clock import VirtualClock, drive_plans_and_limits_with
+from wrapper_helpers import (
+    PAUSE_PATH,
+    PAUSED,
+    SEQUENCE_ID,
+    Action,
+    AsyncHttp,
+    BoastOptions,
+    Server_async_transport,
+    Wire,
+    answer,
+    boast_on,
+    boast_root,
+    contact_pages,
+    paused,
+    unavailable,
+)
 
 from sequence_clients import (
     AsyncBoastClient,
@@ -31,83 +46,7 @@ from sequence_clients.generated.unify.api.sequences import list_sequences as uni
 from sequence_clients.sandbox import Sandbox
 from sequence_clients.unify import UNIFY_BASE_URL
 
-Answer = Callable[[httpx.Request], httpx.Response | None]
-
-
-class Wire:
-    """Every request a client sends, in order; each answered by `answer` or, when that gives
-    None (or there is none), by the sandbox."""
-
-    def __init__(self, answer: Answer | None = None) -> None:
-        self.sent: list[httpx.Request] = []
-        self._answer = answer
-        self._loopback = httpx.Client()
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        self.sent.append(request)
-        scripted = self._answer(request) if self._answer else None
-        if scripted is not None:
-            return scripted
-        return self.forward(request, request.url)
-
-    def forward(self, request: httpx.Request, url: httpx.URL) -> httpx.Response:
-        """`request` sent to the sandbox at `url`, and its answer."""
-        passed = httpx.Request(
-            request.method, url, headers=request.headers, content=request.content
-        )
-        answer = self._loopback.send(passed)
-        headers = {k: v for k, v in answer.headers.items() if k.lower() != "content-encoding"}
-        return httpx.Response(answer.status_code, headers=headers, content=answer.content)
-
-    def paths(self) -> list[str]:
-        return [f"{r.method} {r.url.path}" for r in self.sent]
-
-    def close(self) -> None:
-        self._loopback.close()
-
-
-@pytest.fixture
-def wire() -> Iterable[Wire]:
-    w = Wire()
-    yield w
-    w.close()
-
-
-def unavailable(request: httpx.Request) -> httpx.Response:
-    return httpx.Response(503, json={"status": "unavailable", "message": "try later"})
-
-
-def boast_root(sandbox: Sandbox) -> str:
-    """The path every Boast request of the sandbox starts with (its host root, then /v1)."""
-    return httpx.URL(sandbox.boast_base_url).path.rstrip("/") + "/v1"
-
-
-def boast_on(twin: Twin, sandbox: Sandbox, wire: Wire, **options: Any) -> Any:
-    state = sandbox.boast
-    settings: dict[str, Any] = {
-        "account_id": state.account_ids[0],
-        "access_token": state.issue_token().access_token,
-        "base_url": sandbox.boast_base_url,
-        "max_retries": 0,
-        "httpx_client": twin.over(wire),
-        **options,
-    }
-    return twin.boast(**settings)
-
-
 FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
-
-
-SEQUENCE_ID = uuid.UUID("3d1f0e2c-5b4a-4c3d-9e8f-7a6b5c4d3e2f")
-
-
-PERSON_ID = uuid.UUID("9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d")
-
-
-PAUSE_PATH = f"/sequences/v1/sequences/{SEQUENCE_ID}/pause"
-
-
-Handler = Callable[[httpx.Request], httpx.Response]
 
 
 @pytest.fixture
@@ -136,70 +75,6 @@ class Server:
         return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
 
 
-def paused() -> httpx.Response:
-    return httpx.Response(200, json={"id": str(SEQUENCE_ID), "is_paused": True})
-
-
-# The `async_http` fixture (conftest): an httpx.AsyncClient on the parametrized transport.
-AsyncHttp = Callable[..., httpx.AsyncClient]
-
-
-PAUSED = b'{"id": "3d1f0e2c-5b4a-4c3d-9e8f-7a6b5c4d3e2f", "is_paused": true}'
-
-
-def answer(status: int, body: bytes = b"{}", **headers: str) -> bytes:
-    lines = [
-        f"HTTP/1.1 {status} X",
-        f"content-length: {len(body)}",
-        "content-type: application/json",
-    ]
-    lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-
-
-# What the server does with one request: bytes to answer, "close" (drop the connection after
-# reading it), or "hang" (never answer).
-Action = bytes | str
-
-
-@dataclass
-class Server_async_transport:
-    """A loopback HTTP/1.1 server playing `actions` in order (the last one repeated)."""
-
-    actions: list[Action]
-    requests: list[str] = field(default_factory=list)  # request lines, as received
-    port: int = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                length = next(
-                    (int(line.split(":", 1)[1]) for line in lines
-                     if line.lower().startswith("content-length:")),
-                    0,
-                )  # fmt: skip
-                await reader.readexactly(length)
-                self.requests.append(lines[0])
-                action = self.actions[min(len(self.requests), len(self.actions)) - 1]
-                if action == "close":
-                    break
-                if action == "hang":
-                    await asyncio.sleep(3600)
-                assert isinstance(action, bytes)
-                writer.write(action)
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
-
-
 @contextlib.asynccontextmanager
 async def serving(*actions: Action) -> AsyncIterator[Server_async_transport]:
     server = Server_async_transport(list(actions))
@@ -221,26 +96,7 @@ def client(http: httpx.AsyncClient, url: str, **options: object) -> AsyncUnifyCl
 TARGET = "http://api.unify.test"  # never resolved: only the proxy is ever connected to
 
 
-BoastOptions = Callable[..., dict[str, Any]]
-
-
 ACCOUNT_ID = uuid.UUID("6a5b4c3d-2e1f-4a0b-8c9d-0e1f2a3b4c5d")
-
-
-def contact(number: int) -> dict[str, Any]:
-    when = "2026-01-01T00:00:00Z"
-    return {
-        "id": str(uuid.UUID(int=number + 1)), "email": f"c{number}@acme.example",
-        "created_at": when, "updated_at": when,
-    }  # fmt: skip
-
-
-def contact_pages(request: httpx.Request) -> httpx.Response:
-    """Boast's shape: `data` and meta.pagination; three pages of two."""
-    number = int(request.url.params["page"])
-    meta = {"pagination": {"count": 6, "page": number, "items": 2, "pages": 3}}
-    data = [contact(n) for n in range(2 * (number - 1), 2 * number)]
-    return httpx.Response(200, json={"data": data, "meta": meta})
 
 
 ENROLLMENT_ID = "00000000-0000-4000-8000-000000000001"

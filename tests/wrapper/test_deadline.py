@@ -8,15 +8,27 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from twins import Twin
 from virtual_clock import VirtualClock, drive_plans_and_limits_with, drive_plans_with
-from waits import record_waits
+from wrapper_helpers import (
+    PAUSE_PATH,
+    SEQUENCE_ID,
+    Action,
+    AsyncHttp,
+    Handler,
+    Server_async_transport,
+    elapsed,
+    paused,
+    refused,
+    scripted,
+    sequence_answer,
+    timeouts,
+)
 
 from sequence_clients import (
     AsyncUnifyClient,
@@ -29,18 +41,6 @@ from sequence_clients._pipeline import DEADLINE_EXTENSION
 from sequence_clients.generated.unify.api.sequences import pause_sequence
 
 FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
-
-
-SEQUENCE_ID = uuid.UUID("3d1f0e2c-5b4a-4c3d-9e8f-7a6b5c4d3e2f")
-
-
-PERSON_ID = uuid.UUID("9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d")
-
-
-PAUSE_PATH = f"/sequences/v1/sequences/{SEQUENCE_ID}/pause"
-
-
-Handler = Callable[[httpx.Request], httpx.Response]
 
 
 @pytest.fixture
@@ -69,69 +69,10 @@ class Server:
         return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
 
 
-def paused() -> httpx.Response:
-    return httpx.Response(200, json={"id": str(SEQUENCE_ID), "is_paused": True})
-
-
-def refused(status: int, **headers: str) -> httpx.Response:
-    return httpx.Response(status, headers=headers, json={"status": "x", "message": "slow down"})
-
-
-def timeouts(request: httpx.Request) -> dict[str, float | None]:
-    return dict(request.extensions["timeout"])
-
-
 def cut_to(timeout: httpx.Timeout, left: float) -> dict[str, float | None]:
     phases = {"connect": timeout.connect, "read": timeout.read, "write": timeout.write}
     phases["pool"] = timeout.pool
     return {name: left if t is None else min(t, left) for name, t in phases.items()}
-
-
-# The `async_http` fixture (conftest): an httpx.AsyncClient on the parametrized transport.
-AsyncHttp = Callable[..., httpx.AsyncClient]
-
-
-# What the server does with one request: bytes to answer, "close" (drop the connection after
-# reading it), or "hang" (never answer).
-Action = bytes | str
-
-
-@dataclass
-class Server_async_transport:
-    """A loopback HTTP/1.1 server playing `actions` in order (the last one repeated)."""
-
-    actions: list[Action]
-    requests: list[str] = field(default_factory=list)  # request lines, as received
-    port: int = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                length = next(
-                    (int(line.split(":", 1)[1]) for line in lines
-                     if line.lower().startswith("content-length:")),
-                    0,
-                )  # fmt: skip
-                await reader.readexactly(length)
-                self.requests.append(lines[0])
-                action = self.actions[min(len(self.requests), len(self.actions)) - 1]
-                if action == "close":
-                    break
-                if action == "hang":
-                    await asyncio.sleep(3600)
-                assert isinstance(action, bytes)
-                writer.write(action)
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
 
 
 @contextlib.asynccontextmanager
@@ -147,34 +88,14 @@ async def serving(*actions: Action) -> AsyncIterator[Server_async_transport]:
             await asyncio.wait_for(listener.wait_closed(), 1)
 
 
-async def elapsed(work: Awaitable[object]) -> tuple[float, BaseException | None]:
-    start = time.monotonic()
-    try:
-        await work
-    except BaseException as error:  # the test inspects it
-        return time.monotonic() - start, error
-    return time.monotonic() - start, None
-
-
 def client(http: httpx.AsyncClient, url: str, **options: object) -> AsyncUnifyClient:
     options.setdefault("retry_policy", FAST)
     return AsyncUnifyClient("key", base_url=url, httpx_client=http, **options)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Every wait the client takes, in seconds, instead of taking it."""
-    return record_waits(monkeypatch)
-
-
 def always(status: int, retry_after: str) -> httpx.Client:
     answer = httpx.Response(status, headers={"Retry-After": retry_after})
     return httpx.Client(transport=httpx.MockTransport(lambda request: answer))
-
-
-@pytest.fixture
-def clock_operations_core(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
-    return drive_plans_with(monkeypatch, VirtualClock())
 
 
 def unify_sync(handler: Handler, **options: Any) -> UnifyClient:
@@ -185,17 +106,6 @@ def unify_sync(handler: Handler, **options: Any) -> UnifyClient:
 def unify_async(handler: Handler, **options: Any) -> AsyncUnifyClient:
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     return AsyncUnifyClient("key", httpx_client=http, retry_policy=FAST, **options)
-
-
-def scripted(*answers: httpx.Response) -> tuple[Handler, list[httpx.Request]]:
-    """A server that gives these answers in order, and the requests it received."""
-    received: list[httpx.Request] = []
-
-    def handle(request: httpx.Request) -> httpx.Response:
-        received.append(request)
-        return answers[len(received) - 1]
-
-    return handle, received
 
 
 def always_503(
@@ -210,10 +120,6 @@ def always_503(
         return httpx.Response(503, json={"status": "internal_error", "message": "down"})
 
     return handle, received
-
-
-def sequence_answer(request: httpx.Request) -> httpx.Response:
-    return httpx.Response(200, json={"status": "success", "sequences": [], "next_cursor": None})
 
 
 async def test_a_deadline_stops_the_retries_and_says_what_it_was_doing(

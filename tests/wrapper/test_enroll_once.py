@@ -9,13 +9,27 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 from twins import Twin, closed, settle
-from waits import record_waits
+from wrapper_helpers import (
+    MAILBOX,
+    STAMP,
+    Answer,
+    AsyncHttp,
+    BoastOptions,
+    FAST_messages,
+    FAST_unify_client,
+    MakeSandbox,
+    Wire,
+    boast_on,
+    boast_root,
+    free_pair,
+    targets,
+)
 
 from sequence_clients import (
     AsyncBoastClient,
@@ -31,76 +45,6 @@ from sequence_clients.generated.unify.models import (
     Enrollment,
 )
 from sequence_clients.sandbox import Sandbox
-
-Answer = Callable[[httpx.Request], httpx.Response | None]
-
-
-class Wire:
-    """Every request a client sends, in order; each answered by `answer` or, when that gives
-    None (or there is none), by the sandbox."""
-
-    def __init__(self, answer: Answer | None = None) -> None:
-        self.sent: list[httpx.Request] = []
-        self._answer = answer
-        self._loopback = httpx.Client()
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        self.sent.append(request)
-        scripted = self._answer(request) if self._answer else None
-        if scripted is not None:
-            return scripted
-        return self.forward(request, request.url)
-
-    def forward(self, request: httpx.Request, url: httpx.URL) -> httpx.Response:
-        """`request` sent to the sandbox at `url`, and its answer."""
-        passed = httpx.Request(
-            request.method, url, headers=request.headers, content=request.content
-        )
-        answer = self._loopback.send(passed)
-        headers = {k: v for k, v in answer.headers.items() if k.lower() != "content-encoding"}
-        return httpx.Response(answer.status_code, headers=headers, content=answer.content)
-
-    def paths(self) -> list[str]:
-        return [f"{r.method} {r.url.path}" for r in self.sent]
-
-    def close(self) -> None:
-        self._loopback.close()
-
-
-@pytest.fixture
-def wire() -> Iterable[Wire]:
-    w = Wire()
-    yield w
-    w.close()
-
-
-def boast_root(sandbox: Sandbox) -> str:
-    """The path every Boast request of the sandbox starts with (its host root, then /v1)."""
-    return httpx.URL(sandbox.boast_base_url).path.rstrip("/") + "/v1"
-
-
-def boast_on(twin: Twin, sandbox: Sandbox, wire: Wire, **options: Any) -> Any:
-    state = sandbox.boast
-    settings: dict[str, Any] = {
-        "account_id": state.account_ids[0],
-        "access_token": state.issue_token().access_token,
-        "base_url": sandbox.boast_base_url,
-        "max_retries": 0,
-        "httpx_client": twin.over(wire),
-        **options,
-    }
-    return twin.boast(**settings)
-
-
-def free_pair(sandbox: Sandbox) -> tuple[str, str, str]:
-    """An account, one of its contacts and an active sequence the contact is not enrolled in."""
-    state = sandbox.boast
-    account = state.account_ids[0]
-    for sequence in state.active_sequences(account):
-        for contact in state.contacts[account]:
-            if state.active_enrollment(contact["id"], sequence["id"]) is None:
-                return account, contact["id"], sequence["id"]
-    raise AssertionError("the seed has no free (contact, sequence) pair")
 
 
 def ignoring_filters(pages: list[list[dict[str, Any]]], *, label: int | None = None) -> Answer:
@@ -140,23 +84,10 @@ def enrollment(contact: str, sequence: str, status: str) -> dict[str, Any]:
     }
 
 
-# The `async_http` fixture (conftest): an httpx.AsyncClient on the parametrized transport.
-AsyncHttp = Callable[..., httpx.AsyncClient]
-
-
 FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
 
 
 ACCOUNT = str(uuid.uuid4())
-
-
-STAMP = "2026-01-01T00:00:00Z"
-
-
-@pytest.fixture
-def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Every wait the client takes, in seconds, instead of taking it."""
-    return record_waits(monkeypatch)
 
 
 class ScriptedBoast:
@@ -205,16 +136,10 @@ def boast_on_boast(server: ScriptedBoast, **options: Any) -> BoastClient:
     return BoastClient(account_id=ACCOUNT, access_token="t", httpx_client=http, **options)
 
 
-FAST_messages = RetryPolicy(base_delay=0.001, max_delay=0.002)
-
-
 SEQUENCE, OTHER_SEQUENCE = str(uuid.uuid4()), str(uuid.uuid4())
 
 
 PERSON = str(uuid.uuid4())
-
-
-MAILBOX = "rep@acme.example"
 
 
 NOW = "2026-11-24T10:00:00Z"
@@ -292,24 +217,7 @@ def unify_on(
     return UnifyClient("secret-key-123", httpx_client=http, **options)
 
 
-MakeSandbox = Callable[..., Sandbox]
-
-
-BoastOptions = Callable[..., dict[str, Any]]
-
-
 FAST_boast_client = RetryPolicy(base_delay=0.001, max_delay=0.01)
-
-
-def targets(sandbox: Sandbox) -> tuple[list[str], str, str]:
-    """Contacts of account 0 with no seeded history, an active sequence, and a paused one."""
-    state = sandbox.boast
-    account = state.account_ids[0]
-    contacts = [c["id"] for c in state.contacts[account][:2900]]  # the last 60 have history
-    sequences = state.sequences[account]
-    active = next(s["id"] for s in sequences if s["status"] == "active")
-    paused = next(s["id"] for s in sequences if s["status"] == "paused")
-    return contacts, active, paused
 
 
 def enrollment_json(contact: str, sequence: str) -> dict[str, str]:
@@ -321,10 +229,6 @@ def enrollment_json(contact: str, sequence: str) -> dict[str, str]:
         "created_at": "2026-01-01T00:00:00Z",
         "updated_at": "2026-01-01T00:00:00Z",
     }
-
-
-# Millisecond backoff keeps fault tests fast; server-requested waits are still honoured.
-FAST_unify_client = RetryPolicy(base_delay=0.001, max_delay=0.01)
 
 
 def ids(sandbox: Sandbox) -> tuple[str, list[str], str]:

@@ -14,7 +14,6 @@ import json
 import pickle
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -23,6 +22,22 @@ import pytest
 from twins import Twin
 from virtual_clock import VirtualClock, drive_plans_and_limits_with
 from virtual_clock import fresh_limit as limit
+from wrapper_helpers import (
+    PAUSE_PATH,
+    SEQUENCE_ID,
+    Action,
+    AsyncHttp,
+    BoastOptions,
+    FAST_async_transport,
+    FAST_messages,
+    Handler,
+    MakeSandbox,
+    Server_async_transport,
+    answer,
+    client_answering,
+    paused,
+    targets,
+)
 
 from sequence_clients import (
     AsyncUnifyClient,
@@ -40,19 +55,7 @@ from sequence_clients.sandbox import FaultConfig, Sandbox
 FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
 
 
-SEQUENCE_ID = uuid.UUID("3d1f0e2c-5b4a-4c3d-9e8f-7a6b5c4d3e2f")
-
-
-PERSON_ID = uuid.UUID("9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d")
-
-
-PAUSE_PATH = f"/sequences/v1/sequences/{SEQUENCE_ID}/pause"
-
-
 PAUSE_URL = f"https://api.unifygtm.com{PAUSE_PATH}"
-
-
-Handler = Callable[[httpx.Request], httpx.Response]
 
 
 @pytest.fixture
@@ -81,76 +84,8 @@ class Server:
         return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
 
 
-def paused() -> httpx.Response:
-    return httpx.Response(200, json={"id": str(SEQUENCE_ID), "is_paused": True})
-
-
-def refused(status: int, **headers: str) -> httpx.Response:
-    return httpx.Response(status, headers=headers, json={"status": "x", "message": "slow down"})
-
-
 def vendor_error(status: int, body: dict[str, Any]) -> httpx.Response:
     return httpx.Response(status, json=body)
-
-
-# The `async_http` fixture (conftest): an httpx.AsyncClient on the parametrized transport.
-AsyncHttp = Callable[..., httpx.AsyncClient]
-
-
-FAST_async_transport = RetryPolicy(base_delay=0.001, max_delay=0.01)
-
-
-def answer(status: int, body: bytes = b"{}", **headers: str) -> bytes:
-    lines = [
-        f"HTTP/1.1 {status} X",
-        f"content-length: {len(body)}",
-        "content-type: application/json",
-    ]
-    lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-
-
-# What the server does with one request: bytes to answer, "close" (drop the connection after
-# reading it), or "hang" (never answer).
-Action = bytes | str
-
-
-@dataclass
-class Server_async_transport:
-    """A loopback HTTP/1.1 server playing `actions` in order (the last one repeated)."""
-
-    actions: list[Action]
-    requests: list[str] = field(default_factory=list)  # request lines, as received
-    port: int = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                length = next(
-                    (int(line.split(":", 1)[1]) for line in lines
-                     if line.lower().startswith("content-length:")),
-                    0,
-                )  # fmt: skip
-                await reader.readexactly(length)
-                self.requests.append(lines[0])
-                action = self.actions[min(len(self.requests), len(self.actions)) - 1]
-                if action == "close":
-                    break
-                if action == "hang":
-                    await asyncio.sleep(3600)
-                assert isinstance(action, bytes)
-                writer.write(action)
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
 
 
 @contextlib.asynccontextmanager
@@ -183,9 +118,6 @@ def client(http: httpx.AsyncClient, url: str, **options: object) -> AsyncUnifyCl
 SEQUENCES = "https://api.unifygtm.com/sequences/v1/sequences"
 
 
-FAST_messages = RetryPolicy(base_delay=0.001, max_delay=0.002)
-
-
 def unify_answering(handler: Handler, **options: Any) -> UnifyClient:
     http = httpx.Client(transport=httpx.MockTransport(handler))
     return UnifyClient("secret-key-123", httpx_client=http, retry_policy=FAST_messages, **options)
@@ -198,31 +130,7 @@ def raising(error: Callable[[httpx.Request], Exception]) -> Handler:
     return handle
 
 
-MakeSandbox = Callable[..., Sandbox]
-
-
-BoastOptions = Callable[..., dict[str, Any]]
-
-
-def targets(sandbox: Sandbox) -> tuple[list[str], str, str]:
-    """Contacts of account 0 with no seeded history, an active sequence, and a paused one."""
-    state = sandbox.boast
-    account = state.account_ids[0]
-    contacts = [c["id"] for c in state.contacts[account][:2900]]  # the last 60 have history
-    sequences = state.sequences[account]
-    active = next(s["id"] for s in sequences if s["status"] == "active")
-    paused = next(s["id"] for s in sequences if s["status"] == "paused")
-    return contacts, active, paused
-
-
 ENROLLMENT_ID = uuid.uuid4()
-
-
-def client_answering(handler: Handler, **options: object) -> UnifyClient:
-    http = httpx.Client(transport=httpx.MockTransport(handler))
-    return UnifyClient(
-        "secret-key-123", httpx_client=http, retry_policy=RetryPolicy(base_delay=0.001), **options
-    )  # type: ignore[arg-type]
 
 
 def valid_enrollment() -> dict[str, object]:

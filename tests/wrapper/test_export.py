@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterable
 from typing import Any
 
 import httpx
 import pytest
 from twins import Twin, closed, every
 from virtual_clock import VirtualClock, drive_plans_with
-from waits import record_waits
+from wrapper_helpers import FAST_unify_client, Handler, MakeSandbox, Wire, job
 
 from sequence_clients import (
     AsyncUnifyClient,
@@ -27,62 +26,12 @@ from sequence_clients.generated.unify.models import (
 )
 from sequence_clients.sandbox import Sandbox
 
-Answer = Callable[[httpx.Request], httpx.Response | None]
-
-
-MakeSandbox = Callable[..., Sandbox]
-
-
-class Wire:
-    """Every request a client sends, in order; each answered by `answer` or, when that gives
-    None (or there is none), by the sandbox."""
-
-    def __init__(self, answer: Answer | None = None) -> None:
-        self.sent: list[httpx.Request] = []
-        self._answer = answer
-        self._loopback = httpx.Client()
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        self.sent.append(request)
-        scripted = self._answer(request) if self._answer else None
-        if scripted is not None:
-            return scripted
-        return self.forward(request, request.url)
-
-    def forward(self, request: httpx.Request, url: httpx.URL) -> httpx.Response:
-        """`request` sent to the sandbox at `url`, and its answer."""
-        passed = httpx.Request(
-            request.method, url, headers=request.headers, content=request.content
-        )
-        answer = self._loopback.send(passed)
-        headers = {k: v for k, v in answer.headers.items() if k.lower() != "content-encoding"}
-        return httpx.Response(answer.status_code, headers=headers, content=answer.content)
-
-    def paths(self) -> list[str]:
-        return [f"{r.method} {r.url.path}" for r in self.sent]
-
-    def close(self) -> None:
-        self._loopback.close()
-
-
-@pytest.fixture
-def wire() -> Iterable[Wire]:
-    w = Wire()
-    yield w
-    w.close()
-
 
 @pytest.fixture
 def sandbox(make_sandbox: MakeSandbox) -> Sandbox:
     """A sandbox whose jobs are done at once: the held polls below decide how long they take.
     Tests list it before `slept`, so it starts with real sleeps."""
     return make_sandbox(job_seconds=0)
-
-
-@pytest.fixture
-def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Every wait the client takes, in seconds, instead of taking it."""
-    return record_waits(monkeypatch)
 
 
 def _is_poll(request: httpx.Request) -> bool:
@@ -185,9 +134,6 @@ class FailingJobs(httpx.BaseTransport):
 FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
 
 
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
     return drive_plans_with(monkeypatch, VirtualClock())
@@ -201,14 +147,6 @@ def unify_sync(handler: Handler, **options: Any) -> UnifyClient:
 def unify_async(handler: Handler, **options: Any) -> AsyncUnifyClient:
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     return AsyncUnifyClient("key", httpx_client=http, retry_policy=FAST, **options)
-
-
-def job(number: int) -> dict[str, Any]:
-    return {
-        "job_id": f"job-{number}", "status": "FINISHED", "total_rows": number,
-        "error_code": None, "created_at": "2026-01-01T00:00:00Z",
-        "expires_at": "2026-01-02T00:00:00Z", "canceled_at": None,
-    }  # fmt: skip
 
 
 def export_server(statuses: list[str]) -> tuple[Handler, list[str]]:
@@ -228,10 +166,6 @@ def export_server(statuses: list[str]) -> tuple[Handler, list[str]]:
         return httpx.Response(200, json={**job(1), "job_id": "job-1", "status": status, **failed})
 
     return handle, polls
-
-
-# Millisecond backoff keeps fault tests fast; server-requested waits are still honoured.
-FAST_unify_client = RetryPolicy(base_delay=0.001, max_delay=0.01)
 
 
 def ids(sandbox: Sandbox) -> tuple[str, list[str], str]:

@@ -14,41 +14,16 @@ import sys
 import threading
 import time
 import tracemalloc
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 
 import httpx
 import pytest
+from wrapper_helpers import PAUSED, SEQUENCE_ID, Action, AsyncHttp, answer, elapsed, sequence_answer
 
 from sequence_clients import AsyncUnifyClient, BoastClient, RetryPolicy, UnifyClient, errors
 
-# The `async_http` fixture (conftest): an httpx.AsyncClient on the parametrized transport.
-AsyncHttp = Callable[..., httpx.AsyncClient]
-
-
 FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
-
-
-SEQUENCE_ID = uuid.UUID("3d1f0e2c-5b4a-4c3d-9e8f-7a6b5c4d3e2f")
-
-
-PAUSED = b'{"id": "3d1f0e2c-5b4a-4c3d-9e8f-7a6b5c4d3e2f", "is_paused": true}'
-
-
-def answer(status: int, body: bytes = b"{}", **headers: str) -> bytes:
-    lines = [
-        f"HTTP/1.1 {status} X",
-        f"content-length: {len(body)}",
-        "content-type: application/json",
-    ]
-    lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-
-
-# What the server does with one request: bytes to answer, "close" (drop the connection after
-# reading it), or "hang" (never answer).
-Action = bytes | str
 
 
 @dataclass
@@ -100,15 +75,6 @@ async def serving(*actions: Action) -> AsyncIterator[Server]:
         listener.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(listener.wait_closed(), 1)
-
-
-async def elapsed(work: Awaitable[object]) -> tuple[float, BaseException | None]:
-    start = time.monotonic()
-    try:
-        await work
-    except BaseException as error:  # the test inspects it
-        return time.monotonic() - start, error
-    return time.monotonic() - start, None
 
 
 def client(http: httpx.AsyncClient, url: str, **options: object) -> AsyncUnifyClient:
@@ -182,10 +148,6 @@ def in_children(work: Callable[[int], int]) -> list[int]:
         _, status = os.waitpid(pid, 0)
         results.append(os.waitstatus_to_exitcode(status))
     return results
-
-
-def sequence_answer(request: httpx.Request) -> httpx.Response:
-    return httpx.Response(200, json={"status": "success", "sequences": [], "next_cursor": None})
 
 
 async def listed(client: AsyncUnifyClient) -> list[object]:

@@ -12,13 +12,14 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
 from twins import ASYNC, Twin, closed, settle
+from wrapper_helpers import BoastOptions, MakeSandbox, Wire, boast_on, targets, unavailable
 
 from sequence_clients import (
     AsyncBoastClient,
@@ -30,64 +31,6 @@ from sequence_clients import (
     exchange_code,
 )
 from sequence_clients.sandbox import Sandbox
-
-Answer = Callable[[httpx.Request], httpx.Response | None]
-
-
-class Wire:
-    """Every request a client sends, in order; each answered by `answer` or, when that gives
-    None (or there is none), by the sandbox."""
-
-    def __init__(self, answer: Answer | None = None) -> None:
-        self.sent: list[httpx.Request] = []
-        self._answer = answer
-        self._loopback = httpx.Client()
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        self.sent.append(request)
-        scripted = self._answer(request) if self._answer else None
-        if scripted is not None:
-            return scripted
-        return self.forward(request, request.url)
-
-    def forward(self, request: httpx.Request, url: httpx.URL) -> httpx.Response:
-        """`request` sent to the sandbox at `url`, and its answer."""
-        passed = httpx.Request(
-            request.method, url, headers=request.headers, content=request.content
-        )
-        answer = self._loopback.send(passed)
-        headers = {k: v for k, v in answer.headers.items() if k.lower() != "content-encoding"}
-        return httpx.Response(answer.status_code, headers=headers, content=answer.content)
-
-    def paths(self) -> list[str]:
-        return [f"{r.method} {r.url.path}" for r in self.sent]
-
-    def close(self) -> None:
-        self._loopback.close()
-
-
-@pytest.fixture
-def wire() -> Iterable[Wire]:
-    w = Wire()
-    yield w
-    w.close()
-
-
-def unavailable(request: httpx.Request) -> httpx.Response:
-    return httpx.Response(503, json={"status": "unavailable", "message": "try later"})
-
-
-def boast_on(twin: Twin, sandbox: Sandbox, wire: Wire, **options: Any) -> Any:
-    state = sandbox.boast
-    settings: dict[str, Any] = {
-        "account_id": state.account_ids[0],
-        "access_token": state.issue_token().access_token,
-        "base_url": sandbox.boast_base_url,
-        "max_retries": 0,
-        "httpx_client": twin.over(wire),
-        **options,
-    }
-    return twin.boast(**settings)
 
 
 class Saved:
@@ -268,23 +211,6 @@ def reason(error: errors.TokenResponseError) -> str:
 def seconds_left(token: OAuthToken) -> float:
     assert token.expires_at is not None
     return (token.expires_at - dt.datetime.now(dt.UTC)).total_seconds()
-
-
-MakeSandbox = Callable[..., Sandbox]
-
-
-BoastOptions = Callable[..., dict[str, Any]]
-
-
-def targets(sandbox: Sandbox) -> tuple[list[str], str, str]:
-    """Contacts of account 0 with no seeded history, an active sequence, and a paused one."""
-    state = sandbox.boast
-    account = state.account_ids[0]
-    contacts = [c["id"] for c in state.contacts[account][:2900]]  # the last 60 have history
-    sequences = state.sequences[account]
-    active = next(s["id"] for s in sequences if s["status"] == "active")
-    paused = next(s["id"] for s in sequences if s["status"] == "paused")
-    return contacts, active, paused
 
 
 ACCOUNT_ID = "7a2f1f8c-7771-47e2-8dbd-332b301028a8"

@@ -16,7 +16,7 @@ import textwrap
 import types
 import typing
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -24,6 +24,17 @@ from typing import Any
 import httpx
 import pytest
 from twins import Twin, closed, every, settle
+from wrapper_helpers import (
+    STAMP,
+    BoastOptions,
+    Wire,
+    boast_on,
+    boast_root,
+    free_pair,
+    listing_recorder,
+    targets,
+    unavailable,
+)
 
 import sequence_clients.generated.boast as boast_client
 from sequence_clients import (
@@ -42,52 +53,6 @@ from sequence_clients.generated.unify.models import (
 )
 from sequence_clients.sandbox import Sandbox
 
-Answer = Callable[[httpx.Request], httpx.Response | None]
-
-
-class Wire:
-    """Every request a client sends, in order; each answered by `answer` or, when that gives
-    None (or there is none), by the sandbox."""
-
-    def __init__(self, answer: Answer | None = None) -> None:
-        self.sent: list[httpx.Request] = []
-        self._answer = answer
-        self._loopback = httpx.Client()
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        self.sent.append(request)
-        scripted = self._answer(request) if self._answer else None
-        if scripted is not None:
-            return scripted
-        return self.forward(request, request.url)
-
-    def forward(self, request: httpx.Request, url: httpx.URL) -> httpx.Response:
-        """`request` sent to the sandbox at `url`, and its answer."""
-        passed = httpx.Request(
-            request.method, url, headers=request.headers, content=request.content
-        )
-        answer = self._loopback.send(passed)
-        headers = {k: v for k, v in answer.headers.items() if k.lower() != "content-encoding"}
-        return httpx.Response(answer.status_code, headers=headers, content=answer.content)
-
-    def paths(self) -> list[str]:
-        return [f"{r.method} {r.url.path}" for r in self.sent]
-
-    def close(self) -> None:
-        self._loopback.close()
-
-
-@pytest.fixture
-def wire() -> Iterable[Wire]:
-    w = Wire()
-    yield w
-    w.close()
-
-
-def unavailable(request: httpx.Request) -> httpx.Response:
-    return httpx.Response(503, json={"status": "unavailable", "message": "try later"})
-
-
 ENROLLMENT_CALLS = {
     "get_enrollment": ("GET", "/enrollments/{}"),
     "cancel_enrollment": ("DELETE", "/enrollments/{}"),
@@ -104,39 +69,7 @@ SEQUENCE_CALLS = {
 }
 
 
-def boast_root(sandbox: Sandbox) -> str:
-    """The path every Boast request of the sandbox starts with (its host root, then /v1)."""
-    return httpx.URL(sandbox.boast_base_url).path.rstrip("/") + "/v1"
-
-
-def boast_on(twin: Twin, sandbox: Sandbox, wire: Wire, **options: Any) -> Any:
-    state = sandbox.boast
-    settings: dict[str, Any] = {
-        "account_id": state.account_ids[0],
-        "access_token": state.issue_token().access_token,
-        "base_url": sandbox.boast_base_url,
-        "max_retries": 0,
-        "httpx_client": twin.over(wire),
-        **options,
-    }
-    return twin.boast(**settings)
-
-
-def free_pair(sandbox: Sandbox) -> tuple[str, str, str]:
-    """An account, one of its contacts and an active sequence the contact is not enrolled in."""
-    state = sandbox.boast
-    account = state.account_ids[0]
-    for sequence in state.active_sequences(account):
-        for contact in state.contacts[account]:
-            if state.active_enrollment(contact["id"], sequence["id"]) is None:
-                return account, contact["id"], sequence["id"]
-    raise AssertionError("the seed has no free (contact, sequence) pair")
-
-
 ACCOUNT = str(uuid.uuid4())
-
-
-STAMP = "2026-01-01T00:00:00Z"
 
 
 class ScriptedBoast:
@@ -187,31 +120,6 @@ def boast_on_boast(server: ScriptedBoast, **options: Any) -> BoastClient:
 
 def a_live_sequence(sandbox: Sandbox) -> str:
     return str(sandbox.unify.live_sequences()[0]["id"])
-
-
-def listing_recorder() -> tuple[httpx.Client, list[httpx.Request]]:
-    """A client whose every request answers an empty page, and the requests it sent."""
-    sent: list[httpx.Request] = []
-
-    def handle(request: httpx.Request) -> httpx.Response:
-        sent.append(request)
-        return httpx.Response(200, json={"enrollments": [], "next_cursor": None})
-
-    return httpx.Client(transport=httpx.MockTransport(handle)), sent
-
-
-BoastOptions = Callable[..., dict[str, Any]]
-
-
-def targets(sandbox: Sandbox) -> tuple[list[str], str, str]:
-    """Contacts of account 0 with no seeded history, an active sequence, and a paused one."""
-    state = sandbox.boast
-    account = state.account_ids[0]
-    contacts = [c["id"] for c in state.contacts[account][:2900]]  # the last 60 have history
-    sequences = state.sequences[account]
-    active = next(s["id"] for s in sequences if s["status"] == "active")
-    paused = next(s["id"] for s in sequences if s["status"] == "paused")
-    return contacts, active, paused
 
 
 ROOT = Path(__file__).resolve().parents[2]

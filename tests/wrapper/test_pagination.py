@@ -7,12 +7,23 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 from twins import Twin, closed, every
+from wrapper_helpers import (
+    STAMP,
+    BoastOptions,
+    FAST_operations_core,
+    Handler,
+    Wire,
+    boast_on,
+    contact_pages,
+    job,
+    targets,
+)
 
 from sequence_clients import (
     AsyncBoastClient,
@@ -32,60 +43,6 @@ from sequence_clients.generated.unify.models import (
     BulkApiJob,
 )
 from sequence_clients.sandbox import Sandbox
-
-Answer = Callable[[httpx.Request], httpx.Response | None]
-
-
-class Wire:
-    """Every request a client sends, in order; each answered by `answer` or, when that gives
-    None (or there is none), by the sandbox."""
-
-    def __init__(self, answer: Answer | None = None) -> None:
-        self.sent: list[httpx.Request] = []
-        self._answer = answer
-        self._loopback = httpx.Client()
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        self.sent.append(request)
-        scripted = self._answer(request) if self._answer else None
-        if scripted is not None:
-            return scripted
-        return self.forward(request, request.url)
-
-    def forward(self, request: httpx.Request, url: httpx.URL) -> httpx.Response:
-        """`request` sent to the sandbox at `url`, and its answer."""
-        passed = httpx.Request(
-            request.method, url, headers=request.headers, content=request.content
-        )
-        answer = self._loopback.send(passed)
-        headers = {k: v for k, v in answer.headers.items() if k.lower() != "content-encoding"}
-        return httpx.Response(answer.status_code, headers=headers, content=answer.content)
-
-    def paths(self) -> list[str]:
-        return [f"{r.method} {r.url.path}" for r in self.sent]
-
-    def close(self) -> None:
-        self._loopback.close()
-
-
-@pytest.fixture
-def wire() -> Iterable[Wire]:
-    w = Wire()
-    yield w
-    w.close()
-
-
-def boast_on(twin: Twin, sandbox: Sandbox, wire: Wire, **options: Any) -> Any:
-    state = sandbox.boast
-    settings: dict[str, Any] = {
-        "account_id": state.account_ids[0],
-        "access_token": state.issue_token().access_token,
-        "base_url": sandbox.boast_base_url,
-        "max_retries": 0,
-        "httpx_client": twin.over(wire),
-        **options,
-    }
-    return twin.boast(**settings)
 
 
 def fake_pages(pages: dict[Any, Page[int]], asked: list[object]) -> Callable[[Any], Any]:
@@ -112,9 +69,6 @@ async def arun_fake_plan(plan: Any) -> Any:
 
 
 ACCOUNT = str(uuid.uuid4())
-
-
-STAMP = "2026-01-01T00:00:00Z"
 
 
 class ScriptedBoast:
@@ -163,29 +117,12 @@ def boast_on_boast(server: ScriptedBoast, **options: Any) -> BoastClient:
     return BoastClient(account_id=ACCOUNT, access_token="t", httpx_client=http, **options)
 
 
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
 FAST = RetryPolicy(base_delay=0.001, max_delay=0.002)
 
 
 def unify_answering(handler: Handler, **options: Any) -> UnifyClient:
     http = httpx.Client(transport=httpx.MockTransport(handler))
     return UnifyClient("secret-key-123", httpx_client=http, retry_policy=FAST, **options)
-
-
-BoastOptions = Callable[..., dict[str, Any]]
-
-
-def targets(sandbox: Sandbox) -> tuple[list[str], str, str]:
-    """Contacts of account 0 with no seeded history, an active sequence, and a paused one."""
-    state = sandbox.boast
-    account = state.account_ids[0]
-    contacts = [c["id"] for c in state.contacts[account][:2900]]  # the last 60 have history
-    sequences = state.sequences[account]
-    active = next(s["id"] for s in sequences if s["status"] == "active")
-    paused = next(s["id"] for s in sequences if s["status"] == "paused")
-    return contacts, active, paused
 
 
 def counting_client() -> tuple[httpx.Client, list[httpx.Request]]:
@@ -352,9 +289,6 @@ def served_elsewhere() -> dict[Any, Page[int]]:
     }
 
 
-FAST_operations_core = RetryPolicy(base_delay=0.001, max_delay=0.01)
-
-
 ACCOUNT_ID_operations_core = uuid.UUID("6a5b4c3d-2e1f-4a0b-8c9d-0e1f2a3b4c5d")
 
 
@@ -368,36 +302,12 @@ def unify_async_operations_core(handler: Handler, **options: Any) -> AsyncUnifyC
     return AsyncUnifyClient("key", httpx_client=http, retry_policy=FAST_operations_core, **options)
 
 
-def job(number: int) -> dict[str, Any]:
-    return {
-        "job_id": f"job-{number}", "status": "FINISHED", "total_rows": number,
-        "error_code": None, "created_at": "2026-01-01T00:00:00Z",
-        "expires_at": "2026-01-02T00:00:00Z", "canceled_at": None,
-    }  # fmt: skip
-
-
 def job_pages(request: httpx.Request) -> httpx.Response:
     """Five jobs, two a page, behind cursors c2 and c4."""
     start = {None: 0, "c2": 2, "c4": 4}[request.url.params.get("cursor")]
     following = f"c{start + 2}" if start + 2 < 5 else None
     jobs = [job(n) for n in range(start, min(start + 2, 5))]
     return httpx.Response(200, json={"jobs": jobs, "next_cursor": following})
-
-
-def contact(number: int) -> dict[str, Any]:
-    when = "2026-01-01T00:00:00Z"
-    return {
-        "id": str(uuid.UUID(int=number + 1)), "email": f"c{number}@acme.example",
-        "created_at": when, "updated_at": when,
-    }  # fmt: skip
-
-
-def contact_pages(request: httpx.Request) -> httpx.Response:
-    """Boast's shape: `data` and meta.pagination; three pages of two."""
-    number = int(request.url.params["page"])
-    meta = {"pagination": {"count": 6, "page": number, "items": 2, "pages": 3}}
-    data = [contact(n) for n in range(2 * (number - 1), 2 * number)]
-    return httpx.Response(200, json={"data": data, "meta": meta})
 
 
 def ids(sandbox: Sandbox) -> tuple[str, list[str], str]:

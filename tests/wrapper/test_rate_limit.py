@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 from twins import Twin
 from virtual_clock import VirtualClock, drive_plans_and_limits_with
 from virtual_clock import fresh_limit as limit
+from wrapper_helpers import PAUSE_PATH, SEQUENCE_ID, Handler, paused, refused
 
 from sequence_clients import (
     AsyncBoastClient,
@@ -29,18 +29,6 @@ from sequence_clients import (
 from sequence_clients.generated.unify.api.sequences import pause_sequence
 
 FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
-
-
-SEQUENCE_ID = uuid.UUID("3d1f0e2c-5b4a-4c3d-9e8f-7a6b5c4d3e2f")
-
-
-PERSON_ID = uuid.UUID("9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d")
-
-
-PAUSE_PATH = f"/sequences/v1/sequences/{SEQUENCE_ID}/pause"
-
-
-Handler = Callable[[httpx.Request], httpx.Response]
 
 
 @pytest.fixture
@@ -67,14 +55,6 @@ class Server:
         answer = self.answers[min(len(self.received), len(self.answers)) - 1]
         # A fresh response each time: httpx binds a response to the request it answers.
         return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
-
-
-def paused() -> httpx.Response:
-    return httpx.Response(200, json={"id": str(SEQUENCE_ID), "is_paused": True})
-
-
-def refused(status: int, **headers: str) -> httpx.Response:
-    return httpx.Response(status, headers=headers, json={"status": "x", "message": "slow down"})
 
 
 ACCOUNT_ID = uuid.UUID("6a5b4c3d-2e1f-4a0b-8c9d-0e1f2a3b4c5d")

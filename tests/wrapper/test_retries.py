@@ -14,15 +14,35 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
 from twins import Twin, closed, settle
-from virtual_clock import VirtualClock, drive_plans_and_limits_with, drive_plans_with
+from virtual_clock import VirtualClock, drive_plans_and_limits_with
 from waits import record_waits
+from wrapper_helpers import (
+    MAILBOX,
+    PAUSED,
+    SEQUENCE_ID,
+    Action,
+    AsyncHttp,
+    FAST_async_transport,
+    FAST_operations_core,
+    FAST_unify_client,
+    Handler,
+    MakeSandbox,
+    Server_async_transport,
+    Wire,
+    answer,
+    client_answering,
+    elapsed,
+    paused,
+    refused,
+    scripted,
+    unavailable,
+)
 
 from sequence_clients import (
     AsyncUnifyClient,
@@ -35,64 +55,8 @@ from sequence_clients.generated.unify.api.sequences import pause_sequence
 from sequence_clients.generated.unify.models import (
     PauseSequenceSuccessResponse,
 )
-from sequence_clients.sandbox import Sandbox
-
-Answer = Callable[[httpx.Request], httpx.Response | None]
-
-
-class Wire:
-    """Every request a client sends, in order; each answered by `answer` or, when that gives
-    None (or there is none), by the sandbox."""
-
-    def __init__(self, answer: Answer | None = None) -> None:
-        self.sent: list[httpx.Request] = []
-        self._answer = answer
-        self._loopback = httpx.Client()
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        self.sent.append(request)
-        scripted = self._answer(request) if self._answer else None
-        if scripted is not None:
-            return scripted
-        return self.forward(request, request.url)
-
-    def forward(self, request: httpx.Request, url: httpx.URL) -> httpx.Response:
-        """`request` sent to the sandbox at `url`, and its answer."""
-        passed = httpx.Request(
-            request.method, url, headers=request.headers, content=request.content
-        )
-        answer = self._loopback.send(passed)
-        headers = {k: v for k, v in answer.headers.items() if k.lower() != "content-encoding"}
-        return httpx.Response(answer.status_code, headers=headers, content=answer.content)
-
-    def paths(self) -> list[str]:
-        return [f"{r.method} {r.url.path}" for r in self.sent]
-
-    def close(self) -> None:
-        self._loopback.close()
-
-
-@pytest.fixture
-def wire() -> Iterable[Wire]:
-    w = Wire()
-    yield w
-    w.close()
-
-
-def unavailable(request: httpx.Request) -> httpx.Response:
-    return httpx.Response(503, json={"status": "unavailable", "message": "try later"})
-
 
 FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
-
-
-SEQUENCE_ID = uuid.UUID("3d1f0e2c-5b4a-4c3d-9e8f-7a6b5c4d3e2f")
-
-
-PERSON_ID = uuid.UUID("9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d")
-
-
-Handler = Callable[[httpx.Request], httpx.Response]
 
 
 @pytest.fixture
@@ -121,77 +85,6 @@ class Server:
         return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
 
 
-def paused() -> httpx.Response:
-    return httpx.Response(200, json={"id": str(SEQUENCE_ID), "is_paused": True})
-
-
-def refused(status: int, **headers: str) -> httpx.Response:
-    return httpx.Response(status, headers=headers, json={"status": "x", "message": "slow down"})
-
-
-# The `async_http` fixture (conftest): an httpx.AsyncClient on the parametrized transport.
-AsyncHttp = Callable[..., httpx.AsyncClient]
-
-
-FAST_async_transport = RetryPolicy(base_delay=0.001, max_delay=0.01)
-
-
-PAUSED = b'{"id": "3d1f0e2c-5b4a-4c3d-9e8f-7a6b5c4d3e2f", "is_paused": true}'
-
-
-def answer(status: int, body: bytes = b"{}", **headers: str) -> bytes:
-    lines = [
-        f"HTTP/1.1 {status} X",
-        f"content-length: {len(body)}",
-        "content-type: application/json",
-    ]
-    lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-
-
-# What the server does with one request: bytes to answer, "close" (drop the connection after
-# reading it), or "hang" (never answer).
-Action = bytes | str
-
-
-@dataclass
-class Server_async_transport:
-    """A loopback HTTP/1.1 server playing `actions` in order (the last one repeated)."""
-
-    actions: list[Action]
-    requests: list[str] = field(default_factory=list)  # request lines, as received
-    port: int = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                length = next(
-                    (int(line.split(":", 1)[1]) for line in lines
-                     if line.lower().startswith("content-length:")),
-                    0,
-                )  # fmt: skip
-                await reader.readexactly(length)
-                self.requests.append(lines[0])
-                action = self.actions[min(len(self.requests), len(self.actions)) - 1]
-                if action == "close":
-                    break
-                if action == "hang":
-                    await asyncio.sleep(3600)
-                assert isinstance(action, bytes)
-                writer.write(action)
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
-
-
 @contextlib.asynccontextmanager
 async def serving(*actions: Action) -> AsyncIterator[Server_async_transport]:
     server = Server_async_transport(list(actions))
@@ -205,15 +98,6 @@ async def serving(*actions: Action) -> AsyncIterator[Server_async_transport]:
             await asyncio.wait_for(listener.wait_closed(), 1)
 
 
-async def elapsed(work: Awaitable[object]) -> tuple[float, BaseException | None]:
-    start = time.monotonic()
-    try:
-        await work
-    except BaseException as error:  # the test inspects it
-        return time.monotonic() - start, error
-    return time.monotonic() - start, None
-
-
 def client(http: httpx.AsyncClient, url: str, **options: object) -> AsyncUnifyClient:
     options.setdefault("retry_policy", FAST_async_transport)
     return AsyncUnifyClient("key", base_url=url, httpx_client=http, **options)  # type: ignore[arg-type]
@@ -223,9 +107,6 @@ SEQUENCE, OTHER_SEQUENCE = str(uuid.uuid4()), str(uuid.uuid4())
 
 
 PERSON = str(uuid.uuid4())
-
-
-MAILBOX = "rep@acme.example"
 
 
 NOW = "2026-11-24T10:00:00Z"
@@ -303,12 +184,6 @@ def unify_on(
     return UnifyClient("secret-key-123", httpx_client=http, **options)
 
 
-@pytest.fixture
-def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Every wait the client takes, in seconds, instead of taking it."""
-    return record_waits(monkeypatch)
-
-
 def answering(
     *responses: httpx.Response,
 ) -> tuple[Callable[[httpx.Request], httpx.Response], list[httpx.Request]]:
@@ -329,13 +204,6 @@ def answering(
 ENROLLMENT_ID = uuid.uuid4()
 
 
-def client_answering(handler: Handler, **options: object) -> UnifyClient:
-    http = httpx.Client(transport=httpx.MockTransport(handler))
-    return UnifyClient(
-        "secret-key-123", httpx_client=http, retry_policy=RetryPolicy(base_delay=0.001), **options
-    )  # type: ignore[arg-type]
-
-
 def valid_enrollment() -> dict[str, object]:
     now = "2026-11-24T10:00:00Z"
     return {
@@ -349,14 +217,6 @@ def valid_enrollment() -> dict[str, object]:
     }  # fmt: skip
 
 
-FAST_operations_core = RetryPolicy(base_delay=0.001, max_delay=0.01)
-
-
-@pytest.fixture
-def clock_operations_core(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
-    return drive_plans_with(monkeypatch, VirtualClock())
-
-
 def unify_sync(handler: Handler, **options: Any) -> UnifyClient:
     http = httpx.Client(transport=httpx.MockTransport(handler))
     return UnifyClient("key", httpx_client=http, retry_policy=FAST_operations_core, **options)
@@ -367,17 +227,6 @@ def unify_async(handler: Handler, **options: Any) -> AsyncUnifyClient:
     return AsyncUnifyClient("key", httpx_client=http, retry_policy=FAST_operations_core, **options)
 
 
-def scripted(*answers: httpx.Response) -> tuple[Handler, list[httpx.Request]]:
-    """A server that gives these answers in order, and the requests it received."""
-    received: list[httpx.Request] = []
-
-    def handle(request: httpx.Request) -> httpx.Response:
-        received.append(request)
-        return answers[len(received) - 1]
-
-    return handle, received
-
-
 def flaky_then_paused() -> tuple[Handler, list[httpx.Request]]:
     return scripted(
         httpx.Response(503, json={"status": "internal_error", "message": "try again"}),
@@ -386,13 +235,6 @@ def flaky_then_paused() -> tuple[Handler, list[httpx.Request]]:
         ),
         paused(),
     )
-
-
-MakeSandbox = Callable[..., Sandbox]
-
-
-# Millisecond backoff keeps fault tests fast; server-requested waits are still honoured.
-FAST_unify_client = RetryPolicy(base_delay=0.001, max_delay=0.01)
 
 
 async def test_unify_max_retries_and_retry_policy_are_the_ones_given(

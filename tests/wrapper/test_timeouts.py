@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from twins import Twin
 from virtual_clock import VirtualClock, drive_plans_and_limits_with
+from wrapper_helpers import (
+    SEQUENCE_ID,
+    Action,
+    AsyncHttp,
+    Server_async_transport,
+    elapsed,
+    paused,
+    timeouts,
+)
 
 from sequence_clients import (
     AsyncUnifyClient,
@@ -22,15 +28,6 @@ from sequence_clients import (
 )
 
 FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
-
-
-SEQUENCE_ID = uuid.UUID("3d1f0e2c-5b4a-4c3d-9e8f-7a6b5c4d3e2f")
-
-
-PERSON_ID = uuid.UUID("9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d")
-
-
-Handler = Callable[[httpx.Request], httpx.Response]
 
 
 @pytest.fixture
@@ -59,61 +56,6 @@ class Server:
         return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
 
 
-def paused() -> httpx.Response:
-    return httpx.Response(200, json={"id": str(SEQUENCE_ID), "is_paused": True})
-
-
-def timeouts(request: httpx.Request) -> dict[str, float | None]:
-    return dict(request.extensions["timeout"])
-
-
-# The `async_http` fixture (conftest): an httpx.AsyncClient on the parametrized transport.
-AsyncHttp = Callable[..., httpx.AsyncClient]
-
-
-# What the server does with one request: bytes to answer, "close" (drop the connection after
-# reading it), or "hang" (never answer).
-Action = bytes | str
-
-
-@dataclass
-class Server_async_transport:
-    """A loopback HTTP/1.1 server playing `actions` in order (the last one repeated)."""
-
-    actions: list[Action]
-    requests: list[str] = field(default_factory=list)  # request lines, as received
-    port: int = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                length = next(
-                    (int(line.split(":", 1)[1]) for line in lines
-                     if line.lower().startswith("content-length:")),
-                    0,
-                )  # fmt: skip
-                await reader.readexactly(length)
-                self.requests.append(lines[0])
-                action = self.actions[min(len(self.requests), len(self.actions)) - 1]
-                if action == "close":
-                    break
-                if action == "hang":
-                    await asyncio.sleep(3600)
-                assert isinstance(action, bytes)
-                writer.write(action)
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
-
-
 @contextlib.asynccontextmanager
 async def serving(*actions: Action) -> AsyncIterator[Server_async_transport]:
     server = Server_async_transport(list(actions))
@@ -125,15 +67,6 @@ async def serving(*actions: Action) -> AsyncIterator[Server_async_transport]:
         listener.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(listener.wait_closed(), 1)
-
-
-async def elapsed(work: Awaitable[object]) -> tuple[float, BaseException | None]:
-    start = time.monotonic()
-    try:
-        await work
-    except BaseException as error:  # the test inspects it
-        return time.monotonic() - start, error
-    return time.monotonic() - start, None
 
 
 def client(http: httpx.AsyncClient, url: str, **options: object) -> AsyncUnifyClient:

@@ -8,13 +8,20 @@ import asyncio
 import datetime as dt
 import json
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 from twins import Twin, closed, settle
 from virtual_clock import VirtualClock, drive_plans_and_limits_with
+from wrapper_helpers import (
+    Wire,
+    boast_on,
+    listing_recorder,
+    paused,
+    unavailable,
+)
 
 from sequence_clients import (
     AsyncBoastClient,
@@ -26,75 +33,7 @@ from sequence_clients import (
 )
 from sequence_clients.sandbox import Sandbox
 
-Answer = Callable[[httpx.Request], httpx.Response | None]
-
-
-class Wire:
-    """Every request a client sends, in order; each answered by `answer` or, when that gives
-    None (or there is none), by the sandbox."""
-
-    def __init__(self, answer: Answer | None = None) -> None:
-        self.sent: list[httpx.Request] = []
-        self._answer = answer
-        self._loopback = httpx.Client()
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        self.sent.append(request)
-        scripted = self._answer(request) if self._answer else None
-        if scripted is not None:
-            return scripted
-        return self.forward(request, request.url)
-
-    def forward(self, request: httpx.Request, url: httpx.URL) -> httpx.Response:
-        """`request` sent to the sandbox at `url`, and its answer."""
-        passed = httpx.Request(
-            request.method, url, headers=request.headers, content=request.content
-        )
-        answer = self._loopback.send(passed)
-        headers = {k: v for k, v in answer.headers.items() if k.lower() != "content-encoding"}
-        return httpx.Response(answer.status_code, headers=headers, content=answer.content)
-
-    def paths(self) -> list[str]:
-        return [f"{r.method} {r.url.path}" for r in self.sent]
-
-    def close(self) -> None:
-        self._loopback.close()
-
-
-@pytest.fixture
-def wire() -> Iterable[Wire]:
-    w = Wire()
-    yield w
-    w.close()
-
-
-def unavailable(request: httpx.Request) -> httpx.Response:
-    return httpx.Response(503, json={"status": "unavailable", "message": "try later"})
-
-
-def boast_on(twin: Twin, sandbox: Sandbox, wire: Wire, **options: Any) -> Any:
-    state = sandbox.boast
-    settings: dict[str, Any] = {
-        "account_id": state.account_ids[0],
-        "access_token": state.issue_token().access_token,
-        "base_url": sandbox.boast_base_url,
-        "max_retries": 0,
-        "httpx_client": twin.over(wire),
-        **options,
-    }
-    return twin.boast(**settings)
-
-
 FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
-
-
-SEQUENCE_ID = uuid.UUID("3d1f0e2c-5b4a-4c3d-9e8f-7a6b5c4d3e2f")
-
-
-PERSON_ID = uuid.UUID("9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d")
-
-
-Handler = Callable[[httpx.Request], httpx.Response]
 
 
 @pytest.fixture
@@ -123,22 +62,7 @@ class Server:
         return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
 
 
-def paused() -> httpx.Response:
-    return httpx.Response(200, json={"id": str(SEQUENCE_ID), "is_paused": True})
-
-
 TEN = [f"rep{n}@example.com" for n in range(10)]
-
-
-def listing_recorder() -> tuple[httpx.Client, list[httpx.Request]]:
-    """A client whose every request answers an empty page, and the requests it sent."""
-    sent: list[httpx.Request] = []
-
-    def handle(request: httpx.Request) -> httpx.Response:
-        sent.append(request)
-        return httpx.Response(200, json={"enrollments": [], "next_cursor": None})
-
-    return httpx.Client(transport=httpx.MockTransport(handle)), sent
 
 
 def offline_client() -> BoastClient:
