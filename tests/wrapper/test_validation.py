@@ -75,7 +75,7 @@ def offline_client() -> BoastClient:
     return BoastClient(account_id=uuid.uuid4(), access_token="t", httpx_client=http)
 
 
-SEQUENCE_ID_hardening_validation, PERSON_ID_hardening_validation = uuid.uuid4(), uuid.uuid4()
+SEQUENCE_ID, PERSON_ID = uuid.uuid4(), uuid.uuid4()
 
 
 ACCOUNT_ID = "7a2f1f8c-7771-47e2-8dbd-332b301028a8"
@@ -126,9 +126,9 @@ BAD_MAILBOXES = [
 BAD_IDS = [
     pytest.param(None, id="None"),
     pytest.param(12345678901234567890123456789012, id="int-that-spells-a-uuid"),
-    pytest.param(str(SEQUENCE_ID_hardening_validation).encode(), id="bytes"),
-    pytest.param(f"{SEQUENCE_ID_hardening_validation}\n", id="trailing-newline"),
-    pytest.param([str(SEQUENCE_ID_hardening_validation)], id="list"),
+    pytest.param(str(SEQUENCE_ID).encode(), id="bytes"),
+    pytest.param(f"{SEQUENCE_ID}\n", id="trailing-newline"),
+    pytest.param([str(SEQUENCE_ID)], id="list"),
 ]
 
 
@@ -396,8 +396,8 @@ def test_bad_mailbox_emails_are_refused_before_sending(mailboxes: Any, complaint
     recorder = Recorder()
     with unify(recorder) as client, pytest.raises(errors.InvalidRequestError, match=complaint):
         client.enroll(
-            SEQUENCE_ID_hardening_validation,
-            PERSON_ID_hardening_validation,
+            SEQUENCE_ID,
+            PERSON_ID,
             mailbox_emails=mailboxes,
         )
     assert recorder.requests == []
@@ -412,8 +412,8 @@ async def test_async_bad_mailbox_emails_are_refused_before_sending(
     async with AsyncUnifyClient("key-123", httpx_client=http, max_retries=0) as client:
         with pytest.raises(errors.InvalidRequestError, match=complaint):
             await client.enroll(
-                SEQUENCE_ID_hardening_validation,
-                PERSON_ID_hardening_validation,
+                SEQUENCE_ID,
+                PERSON_ID,
                 mailbox_emails=mailboxes,
             )
     assert recorder.requests == []
@@ -424,12 +424,10 @@ def test_ids_of_the_wrong_type_are_refused_before_sending(bad_id: Any) -> None:
     recorder = Recorder()
     with unify(recorder) as unify_client, boast(recorder) as boast_client:
         for attempt in (
-            lambda: unify_client.enroll(
-                bad_id, PERSON_ID_hardening_validation, mailbox_emails=["rep@acme.example"]
-            ),
+            lambda: unify_client.enroll(bad_id, PERSON_ID, mailbox_emails=["rep@acme.example"]),
             lambda: unify_client.get_enrollment(bad_id),
             lambda: boast_client.get_enrollment(bad_id),
-            lambda: boast_client.enroll(bad_id, SEQUENCE_ID_hardening_validation),
+            lambda: boast_client.enroll(bad_id, SEQUENCE_ID),
         ):
             with pytest.raises(errors.InvalidRequestError, match="must be a UUID"):
                 attempt()
@@ -462,9 +460,7 @@ def test_repeated_mailboxes_are_sent_once_first_spelling_kept() -> None:
     recorder = Recorder()
     given = ["Rep@Acme.example", "other@acme.example", "rep@acme.example", "OTHER@ACME.EXAMPLE"]
     with unify(recorder) as client, pytest.raises(errors.ServerError):
-        client.enroll(
-            SEQUENCE_ID_hardening_validation, PERSON_ID_hardening_validation, mailbox_emails=given
-        )
+        client.enroll(SEQUENCE_ID, PERSON_ID, mailbox_emails=given)
     assert sent_mailboxes(recorder) == ["Rep@Acme.example", "other@acme.example"]
 
 
@@ -474,21 +470,19 @@ def test_more_than_ten_mailboxes_count_once_repeats_are_removed() -> None:
     with unify(recorder) as client:
         with pytest.raises(errors.ServerError):  # accepted: ten different addresses
             client.enroll(
-                SEQUENCE_ID_hardening_validation,
-                PERSON_ID_hardening_validation,
+                SEQUENCE_ID,
+                PERSON_ID,
                 mailbox_emails=[*ten, ten[0].upper()],
             )
         assert sent_mailboxes(recorder) == ten
         with pytest.raises(errors.InvalidRequestError, match="got 11"):
             client.enroll(
-                SEQUENCE_ID_hardening_validation,
-                PERSON_ID_hardening_validation,
+                SEQUENCE_ID,
+                PERSON_ID,
                 mailbox_emails=[*ten, "rep10@acme.example"],
             )
         with pytest.raises(errors.InvalidRequestError, match="got 0"):
-            client.enroll(
-                SEQUENCE_ID_hardening_validation, PERSON_ID_hardening_validation, mailbox_emails=()
-            )
+            client.enroll(SEQUENCE_ID, PERSON_ID, mailbox_emails=())
     assert len(recorder.requests) == 1
 
 
@@ -498,8 +492,8 @@ def test_a_tuple_and_a_single_address_are_accepted() -> None:
         for mailboxes in (("rep@acme.example",), "rep@acme.example"):
             with pytest.raises(errors.ServerError):
                 client.enroll(
-                    SEQUENCE_ID_hardening_validation,
-                    PERSON_ID_hardening_validation,
+                    SEQUENCE_ID,
+                    PERSON_ID,
                     mailbox_emails=mailboxes,
                 )
     assert len(recorder.requests) == 2
