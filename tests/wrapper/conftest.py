@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from twins import ASYNC, SYNC, Twin
-from wrapper_helpers import clock_operations_core, slept, wire  # noqa: F401  (fixtures)
+from wrapper_helpers import clock_at_zero, slept, wire  # noqa: F401  (fixtures
 
 from sequence_clients import BoastClient, OAuthToken, UnifyClient
 from sequence_clients.sandbox import Sandbox

@@ -22,7 +22,7 @@ from wrapper_helpers import (
     Action,
     AsyncHttp,
     BoastOptions,
-    Server_async_transport,
+    SocketServer,
     Wire,
     answer,
     boast_on,
@@ -76,8 +76,8 @@ class Server:
 
 
 @contextlib.asynccontextmanager
-async def serving(*actions: Action) -> AsyncIterator[Server_async_transport]:
-    server = Server_async_transport(list(actions))
+async def serving(*actions: Action) -> AsyncIterator[SocketServer]:
+    server = SocketServer(list(actions))
     listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
     server.port = listener.sockets[0].getsockname()[1]
     try:

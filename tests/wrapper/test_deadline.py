@@ -21,7 +21,7 @@ from wrapper_helpers import (
     Action,
     AsyncHttp,
     Handler,
-    Server_async_transport,
+    SocketServer,
     elapsed,
     paused,
     refused,
@@ -76,8 +76,8 @@ def cut_to(timeout: httpx.Timeout, left: float) -> dict[str, float | None]:
 
 
 @contextlib.asynccontextmanager
-async def serving(*actions: Action) -> AsyncIterator[Server_async_transport]:
-    server = Server_async_transport(list(actions))
+async def serving(*actions: Action) -> AsyncIterator[SocketServer]:
+    server = SocketServer(list(actions))
     listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
     server.port = listener.sockets[0].getsockname()[1]
     try:
@@ -108,15 +108,13 @@ def unify_async(handler: Handler, **options: Any) -> AsyncUnifyClient:
     return AsyncUnifyClient("key", httpx_client=http, retry_policy=FAST, **options)
 
 
-def always_503(
-    clock_operations_core: VirtualClock, takes: float
-) -> tuple[Handler, list[httpx.Request]]:
+def always_503(clock_at_zero: VirtualClock, takes: float) -> tuple[Handler, list[httpx.Request]]:
     """A server that answers 503 after `takes` seconds (of the virtual clock)."""
     received: list[httpx.Request] = []
 
     def handle(request: httpx.Request) -> httpx.Response:
         received.append(request)
-        clock_operations_core.now += takes
+        clock_at_zero.now += takes
         return httpx.Response(503, json={"status": "internal_error", "message": "down"})
 
     return handle, received
@@ -258,15 +256,15 @@ def test_a_deadline_must_be_positive(deadline: float) -> None:
 
 
 def test_a_deadline_bounds_the_whole_call_retries_and_backoff_included(
-    clock_operations_core: VirtualClock,
+    clock_at_zero: VirtualClock,
 ) -> None:
-    handle, received = always_503(clock_operations_core, takes=0.4)
+    handle, received = always_503(clock_at_zero, takes=0.4)
     unify = unify_sync(handle, max_retries=10, deadline=1.0)
     with unify, pytest.raises(errors.DeadlineExceededError) as raised:
         unify.pause_sequence(SEQUENCE_ID)
 
     assert len(received) == 3  # at 0, ~0.4 and ~0.8 s; the fourth would start past 1 s
-    assert clock_operations_core.now < 1.0 + 0.4 + FAST.max_delay
+    assert clock_at_zero.now < 1.0 + 0.4 + FAST.max_delay
     # Each request's timeouts are cut to what is left of the deadline.
     assert received[-1].extensions["timeout"]["read"] < 0.25
     assert isinstance(raised.value, errors.APITimeoutError)
@@ -275,9 +273,9 @@ def test_a_deadline_bounds_the_whole_call_retries_and_backoff_included(
 
 
 async def test_the_async_twin_and_with_options_take_a_deadline(
-    clock_operations_core: VirtualClock,
+    clock_at_zero: VirtualClock,
 ) -> None:
-    handle, received = always_503(clock_operations_core, takes=0.4)
+    handle, received = always_503(clock_at_zero, takes=0.4)
     async with unify_async(handle, max_retries=10) as unify:
         bounded = unify.with_options(deadline=1.0)
         with pytest.raises(errors.DeadlineExceededError):
@@ -287,7 +285,7 @@ async def test_the_async_twin_and_with_options_take_a_deadline(
 
 
 def test_a_retry_after_past_the_deadline_is_not_slept_through(
-    clock_operations_core: VirtualClock,
+    clock_at_zero: VirtualClock,
 ) -> None:
     handle, received = scripted(
         httpx.Response(429, headers={"Retry-After": "30"}, json={"status": "rate_limited"}),
@@ -296,7 +294,7 @@ def test_a_retry_after_past_the_deadline_is_not_slept_through(
     unify = unify_sync(handle, deadline=10.0)
     with unify, pytest.raises(errors.DeadlineExceededError) as raised:
         unify.call(pause_sequence.operation(SEQUENCE_ID))
-    assert clock_operations_core.sleeps == [] and len(received) == 1
+    assert clock_at_zero.sleeps == [] and len(received) == 1
     assert isinstance(raised.value.__cause__, errors.RateLimitError)
 
 

@@ -16,13 +16,13 @@ import httpx
 import pytest
 from twins import Twin, closed, settle
 from wrapper_helpers import (
+    FAST_BACKOFF,
+    FASTER_BACKOFF,
     MAILBOX,
     STAMP,
     Answer,
     AsyncHttp,
     BoastOptions,
-    FAST_messages,
-    FAST_unify_client,
     MakeSandbox,
     Wire,
     boast_on,
@@ -452,7 +452,7 @@ def test_a_create_answered_with_a_cut_body_is_looked_up_not_made_twice() -> None
 
     http = httpx.Client(transport=httpx.MockTransport(handle))
     with BoastClient(
-        account_id=uuid.uuid4(), access_token="t", httpx_client=http, retry_policy=FAST_messages
+        account_id=uuid.uuid4(), access_token="t", httpx_client=http, retry_policy=FASTER_BACKOFF
     ) as boast:
         found = boast.enroll(contact, sequence)
     assert len(stored) == 1 and str(found.id) == stored[0]["id"]
@@ -715,7 +715,7 @@ async def test_thousand_enrollments_through_faults_end_with_exactly_a_thousand(
         sandbox.unify_api_key,
         base_url=sandbox.unify_base_url,
         max_retries=8,
-        retry_policy=FAST_unify_client,
+        retry_policy=FAST_BACKOFF,
     ) as unify:
 
         async def enroll(person: str) -> Enrollment:

@@ -23,16 +23,16 @@ from twins import Twin
 from virtual_clock import VirtualClock, drive_plans_and_limits_with
 from virtual_clock import fresh_limit as limit
 from wrapper_helpers import (
+    FAST_BACKOFF,
+    FASTER_BACKOFF,
     PAUSE_PATH,
     SEQUENCE_ID,
     Action,
     AsyncHttp,
     BoastOptions,
-    FAST_async_transport,
-    FAST_messages,
     Handler,
     MakeSandbox,
-    Server_async_transport,
+    SocketServer,
     answer,
     client_answering,
     paused,
@@ -89,8 +89,8 @@ def vendor_error(status: int, body: dict[str, Any]) -> httpx.Response:
 
 
 @contextlib.asynccontextmanager
-async def serving(*actions: Action) -> AsyncIterator[Server_async_transport]:
-    server = Server_async_transport(list(actions))
+async def serving(*actions: Action) -> AsyncIterator[SocketServer]:
+    server = SocketServer(list(actions))
     listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
     server.port = listener.sockets[0].getsockname()[1]
     try:
@@ -111,7 +111,7 @@ def free_port() -> int:
 
 
 def client(http: httpx.AsyncClient, url: str, **options: object) -> AsyncUnifyClient:
-    options.setdefault("retry_policy", FAST_async_transport)
+    options.setdefault("retry_policy", FAST_BACKOFF)
     return AsyncUnifyClient("key", base_url=url, httpx_client=http, **options)  # type: ignore[arg-type]
 
 
@@ -120,7 +120,7 @@ SEQUENCES = "https://api.unifygtm.com/sequences/v1/sequences"
 
 def unify_answering(handler: Handler, **options: Any) -> UnifyClient:
     http = httpx.Client(transport=httpx.MockTransport(handler))
-    return UnifyClient("secret-key-123", httpx_client=http, retry_policy=FAST_messages, **options)
+    return UnifyClient("secret-key-123", httpx_client=http, retry_policy=FASTER_BACKOFF, **options)
 
 
 def raising(error: Callable[[httpx.Request], Exception]) -> Handler:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from twins import Twin, closed, every
 from virtual_clock import VirtualClock, drive_plans_with
-from wrapper_helpers import FAST_unify_client, Handler, MakeSandbox, Wire, job
+from wrapper_helpers import FAST_BACKOFF, Handler, MakeSandbox, Wire, job
 
 from sequence_clients import (
     AsyncUnifyClient,
@@ -452,7 +452,7 @@ def test_export_enrollments_runs_a_bulk_job(make_sandbox: MakeSandbox) -> None:
     sequence_id, people, mailbox = ids(sandbox)
     # Results requests are rate-limited (a few a second): a patient client honours Retry-After.
     unify = UnifyClient(
-        sandbox.unify_api_key, base_url=sandbox.unify_base_url, retry_policy=FAST_unify_client
+        sandbox.unify_api_key, base_url=sandbox.unify_base_url, retry_policy=FAST_BACKOFF
     )
     with unify:
         for person in people[:30]:

@@ -14,9 +14,9 @@ import httpx
 import pytest
 from twins import Twin, closed, every
 from wrapper_helpers import (
+    FAST_BACKOFF,
     STAMP,
     BoastOptions,
-    FAST_operations_core,
     Handler,
     Wire,
     boast_on,
@@ -294,12 +294,12 @@ ACCOUNT_ID_operations_core = uuid.UUID("6a5b4c3d-2e1f-4a0b-8c9d-0e1f2a3b4c5d")
 
 def unify_sync_operations_core(handler: Handler, **options: Any) -> UnifyClient:
     http = httpx.Client(transport=httpx.MockTransport(handler))
-    return UnifyClient("key", httpx_client=http, retry_policy=FAST_operations_core, **options)
+    return UnifyClient("key", httpx_client=http, retry_policy=FAST_BACKOFF, **options)
 
 
 def unify_async_operations_core(handler: Handler, **options: Any) -> AsyncUnifyClient:
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    return AsyncUnifyClient("key", httpx_client=http, retry_policy=FAST_operations_core, **options)
+    return AsyncUnifyClient("key", httpx_client=http, retry_policy=FAST_BACKOFF, **options)
 
 
 def job_pages(request: httpx.Request) -> httpx.Response:

@@ -23,17 +23,15 @@ from twins import Twin, closed, settle
 from virtual_clock import VirtualClock, drive_plans_and_limits_with
 from waits import record_waits
 from wrapper_helpers import (
+    FAST_BACKOFF,
     MAILBOX,
     PAUSED,
     SEQUENCE_ID,
     Action,
     AsyncHttp,
-    FAST_async_transport,
-    FAST_operations_core,
-    FAST_unify_client,
     Handler,
     MakeSandbox,
-    Server_async_transport,
+    SocketServer,
     Wire,
     answer,
     client_answering,
@@ -86,8 +84,8 @@ class Server:
 
 
 @contextlib.asynccontextmanager
-async def serving(*actions: Action) -> AsyncIterator[Server_async_transport]:
-    server = Server_async_transport(list(actions))
+async def serving(*actions: Action) -> AsyncIterator[SocketServer]:
+    server = SocketServer(list(actions))
     listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
     server.port = listener.sockets[0].getsockname()[1]
     try:
@@ -99,7 +97,7 @@ async def serving(*actions: Action) -> AsyncIterator[Server_async_transport]:
 
 
 def client(http: httpx.AsyncClient, url: str, **options: object) -> AsyncUnifyClient:
-    options.setdefault("retry_policy", FAST_async_transport)
+    options.setdefault("retry_policy", FAST_BACKOFF)
     return AsyncUnifyClient("key", base_url=url, httpx_client=http, **options)  # type: ignore[arg-type]
 
 
@@ -219,12 +217,12 @@ def valid_enrollment() -> dict[str, object]:
 
 def unify_sync(handler: Handler, **options: Any) -> UnifyClient:
     http = httpx.Client(transport=httpx.MockTransport(handler))
-    return UnifyClient("key", httpx_client=http, retry_policy=FAST_operations_core, **options)
+    return UnifyClient("key", httpx_client=http, retry_policy=FAST_BACKOFF, **options)
 
 
 def unify_async(handler: Handler, **options: Any) -> AsyncUnifyClient:
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    return AsyncUnifyClient("key", httpx_client=http, retry_policy=FAST_operations_core, **options)
+    return AsyncUnifyClient("key", httpx_client=http, retry_policy=FAST_BACKOFF, **options)
 
 
 def flaky_then_paused() -> tuple[Handler, list[httpx.Request]]:
@@ -521,7 +519,7 @@ def test_a_retry_waits_what_retry_after_ms_asks(caplog: pytest.LogCaptureFixture
 
 
 def test_an_operation_without_a_method_is_retried_through_503_and_429(
-    clock_operations_core: VirtualClock,
+    clock_at_zero: VirtualClock,
 ) -> None:
     handle, received = flaky_then_paused()
     with unify_sync(handle) as unify:
@@ -529,20 +527,18 @@ def test_an_operation_without_a_method_is_retried_through_503_and_429(
 
     assert isinstance(result, PauseSequenceSuccessResponse) and result.is_paused
     assert [r.url.path for r in received] == [f"/sequences/v1/sequences/{SEQUENCE_ID}/pause"] * 3
-    assert (
-        clock_operations_core.sleeps[0] <= FAST_operations_core.max_delay
-    )  # back-off after the 503
-    assert clock_operations_core.sleeps[1] == 7.0  # the server's Retry-After, not a guess
+    assert clock_at_zero.sleeps[0] <= FAST_BACKOFF.max_delay  # back-off after the 503
+    assert clock_at_zero.sleeps[1] == 7.0  # the server's Retry-After, not a guess
 
 
 async def test_the_async_twin_retries_an_operation_the_same_way(
-    clock_operations_core: VirtualClock,
+    clock_at_zero: VirtualClock,
 ) -> None:
     handle, received = flaky_then_paused()
     async with unify_async(handle) as unify:
         result = await unify.call(pause_sequence.operation(SEQUENCE_ID))
 
-    assert result.is_paused and len(received) == 3 and clock_operations_core.sleeps[1] == 7.0
+    assert result.is_paused and len(received) == 3 and clock_at_zero.sleeps[1] == 7.0
 
 
 def test_retries_ride_out_faults_and_log_each_retry(
@@ -563,7 +559,7 @@ def test_retries_ride_out_faults_and_log_each_retry(
         sandbox.unify_api_key,
         base_url=sandbox.unify_base_url,
         max_retries=10,
-        retry_policy=FAST_unify_client,
+        retry_policy=FAST_BACKOFF,
     ) as unify:
         for _ in range(10):
             assert len(list(unify.list_sequences())) == len(sandbox.unify.live_sequences())

@@ -11,15 +11,7 @@ import httpx
 import pytest
 from twins import Twin
 from virtual_clock import VirtualClock, drive_plans_and_limits_with
-from wrapper_helpers import (
-    SEQUENCE_ID,
-    Action,
-    AsyncHttp,
-    Server_async_transport,
-    elapsed,
-    paused,
-    timeouts,
-)
+from wrapper_helpers import SEQUENCE_ID, Action, AsyncHttp, SocketServer, elapsed, paused, timeouts
 
 from sequence_clients import (
     AsyncUnifyClient,
@@ -57,8 +49,8 @@ class Server:
 
 
 @contextlib.asynccontextmanager
-async def serving(*actions: Action) -> AsyncIterator[Server_async_transport]:
-    server = Server_async_transport(list(actions))
+async def serving(*actions: Action) -> AsyncIterator[SocketServer]:
+    server = SocketServer(list(actions))
     listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
     server.port = listener.sockets[0].getsockname()[1]
     try:

@@ -15,13 +15,7 @@ import httpx
 import pytest
 from twins import Twin, closed, settle
 from virtual_clock import VirtualClock, drive_plans_and_limits_with
-from wrapper_helpers import (
-    Wire,
-    boast_on,
-    listing_recorder,
-    paused,
-    unavailable,
-)
+from wrapper_helpers import Wire, boast_on, listing_recorder, paused, unavailable
 
 from sequence_clients import (
     AsyncBoastClient,

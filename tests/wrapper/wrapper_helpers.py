@@ -136,7 +136,7 @@ Action = bytes | str
 
 
 @dataclass
-class Server_async_transport:
+class SocketServer:
     """A loopback HTTP/1.1 server playing `actions` in order (the last one repeated)."""
 
     actions: list[Action]
@@ -216,7 +216,7 @@ def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 
 @pytest.fixture
-def clock_operations_core(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
+def clock_at_zero(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
     return drive_plans_with(monkeypatch, VirtualClock())
 
 
@@ -238,7 +238,7 @@ def free_pair(sandbox: Sandbox) -> tuple[str, str, str]:
 STAMP = "2026-01-01T00:00:00Z"
 
 
-FAST_messages = RetryPolicy(base_delay=0.001, max_delay=0.002)
+FASTER_BACKOFF = RetryPolicy(base_delay=0.001, max_delay=0.002)
 
 
 MAILBOX = "rep@acme.example"
@@ -259,10 +259,7 @@ def targets(sandbox: Sandbox) -> tuple[list[str], str, str]:
 
 
 # Millisecond backoff keeps fault tests fast; server-requested waits are still honoured.
-FAST_unify_client = RetryPolicy(base_delay=0.001, max_delay=0.01)
-
-
-FAST_async_transport = RetryPolicy(base_delay=0.001, max_delay=0.01)
+FAST_BACKOFF = RetryPolicy(base_delay=0.001, max_delay=0.01)
 
 
 def client_answering(handler: Handler, **options: object) -> UnifyClient:
@@ -289,6 +286,3 @@ def listing_recorder() -> tuple[httpx.Client, list[httpx.Request]]:
         return httpx.Response(200, json={"enrollments": [], "next_cursor": None})
 
     return httpx.Client(transport=httpx.MockTransport(handle)), sent
-
-
-FAST_operations_core = RetryPolicy(base_delay=0.001, max_delay=0.01)

@@ -401,7 +401,9 @@ class _Grant:
 
 # One _Grant per token store object, so two clients built on one store never both refresh.
 _GRANTS: dict[int, tuple[Callable[[], object], _Grant]] = {}
-_GRANTS_LOCK = threading.Lock()
+# Reentrant: creating the weakref.finalize below can run the garbage collector, which may call
+# _forget for another, dead store on this very thread while the lock is held.
+_GRANTS_LOCK = threading.RLock()
 
 
 def _grant_of(store: TokenStore) -> _Grant:
