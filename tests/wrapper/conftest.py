@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from twins import ASYNC, SYNC, Twin
+from wrapper_helpers import clock_at_zero, slept, wire  # noqa: F401  (fixtures
 
 from sequence_clients import BoastClient, OAuthToken, UnifyClient
 from sequence_clients.sandbox import Sandbox
@@ -94,3 +96,10 @@ async def async_http(request: pytest.FixtureRequest) -> Any:
     yield build
     for http in built:
         await http.aclose()
+
+
+@pytest.fixture(params=[SYNC, ASYNC], ids=lambda twin: twin.name)
+def twin(request: pytest.FixtureRequest) -> Twin:
+    """The one twin harness (tests/wrapper/twins.py): each test taking it runs on the sync
+    client, then on the async one."""
+    return request.param  # type: ignore[no-any-return]

@@ -4,18 +4,16 @@ waits run instantly and can be asserted exactly."""
 from __future__ import annotations
 
 import uuid
-from types import SimpleNamespace
 
-import limits.storage.memory
 import pytest
 
-from sequence_clients import _clock, _ratelimit
+from sequence_clients import _clock
 from sequence_clients._ratelimit import RateLimit
 
 
 class VirtualClock:
-    """The request path's clock (`_clock`) (and, where a test patches it, for the
-    wall clock of the rate limiter: `start` then looks like a real epoch time)."""
+    """The request path's clock (`_clock`): monotonic time for waits and deadlines, wall time
+    (`time()`) for the rate limiter's windows and pauses; both move only when code sleeps."""
 
     def __init__(self, start: float = 0.0) -> None:
         self.now = start
@@ -35,19 +33,13 @@ class VirtualClock:
 
 
 def drive_plans_with(monkeypatch: pytest.MonkeyPatch, clock: VirtualClock) -> VirtualClock:
+    """Put `clock` in force (the one switch every wait goes through) until the test ends."""
     monkeypatch.setattr(_clock, "_current", clock)
     return clock
 
 
-def drive_plans_and_limits_with(
-    monkeypatch: pytest.MonkeyPatch, clock: VirtualClock
-) -> VirtualClock:
-    """`drive_plans_with`, and the rate limiter's wall clock too (ours and limits' memory
-    storage), so a wait for a slot is a virtual sleep like any other."""
-    drive_plans_with(monkeypatch, clock)
-    monkeypatch.setattr(_ratelimit, "time", SimpleNamespace(time=clock.time))
-    monkeypatch.setattr(limits.storage.memory, "time", SimpleNamespace(time=clock.time))
-    return clock
+# The rate limiter reads its wall time through the same clock: one switch drives both.
+drive_plans_and_limits_with = drive_plans_with
 
 
 def fresh_limit(text: str) -> RateLimit:

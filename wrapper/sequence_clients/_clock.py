@@ -3,6 +3,12 @@
 Back-off, `Retry-After` pauses, rate-limit waits and the call's deadline all go through
 `current()`, so one switch (`use`) replaces every wait at once: the testing kit's instant clock
 and the test suite's virtual clock are both just another `Clock`.
+
+`monotonic()` measures waits and deadlines; `time()` is wall time, which the rate limiter's
+windows and pauses are kept in (Redis shares them between machines, so they must be epoch
+seconds). A clock without `time()` (one written against the older protocol) still works: the
+rate limiter then reads the process's wall clock (`wall_time`), as the testing kit's
+`InstantClock` does.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class Clock(Protocol):
@@ -19,11 +25,21 @@ class Clock(Protocol):
     async def asleep(self, seconds: float) -> None: ...
 
 
+@runtime_checkable
+class WallClock(Clock, Protocol):
+    """A clock that also tells wall time: the rate limiter's windows then follow it too."""
+
+    def time(self) -> float: ...
+
+
 class RealClock:
-    """The process's monotonic clock and real sleeps."""
+    """The process's monotonic and wall clocks and real sleeps."""
 
     def monotonic(self) -> float:
         return time.monotonic()
+
+    def time(self) -> float:
+        return time.time()
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
@@ -41,6 +57,12 @@ _current: Clock = REAL
 def current() -> Clock:
     """The clock in force now (read at every use, so a switch reaches calls already running)."""
     return _current
+
+
+def wall_time() -> float:
+    """Wall time (epoch seconds) by the clock in force; the real one for a clock without it."""
+    clock = _current
+    return clock.time() if isinstance(clock, WallClock) else time.time()
 
 
 def set_clock(clock: Clock | None) -> None:

@@ -20,8 +20,11 @@ After `os.fork()` a child notices the pid change and opens Redis connections (an
 its own: the parent's sockets would interleave two processes' answers. A memory:// window is
 per process, so a child starts from a copy of the parent's.
 
-Times are wall-clock (`time.time()`), as `limits` reads them itself: machines sharing a Redis
-need synchronised clocks (NTP), as for any moving window kept in Redis.
+Times are wall-clock, as `limits` reads them itself: machines sharing a Redis need synchronised
+clocks (NTP), as for any moving window kept in Redis. They are read through the request path's
+clock (`_clock.wall_time()`), and the in-process window (`_LocalWindow`) is kept here rather than
+in `limits`' memory storage, which reads `time.time()` itself: so one clock put in force with
+`_clock.use` moves every wait, the rate limiter's included.
 
 `limits` costs ~140 ms to import (it imports its async storages and `deprecated`); it is
 imported when the first `RateLimit` is built, not with the package.
@@ -33,11 +36,12 @@ import logging
 import os
 import re
 import threading
-import time
+from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from . import _clock
 from .errors import InvalidRequestError
 
 if TYPE_CHECKING:
@@ -100,8 +104,6 @@ class RateLimit:
         storage_options: Mapping[str, Any] | None = None,
     ) -> None:
         from limits import RateLimitItemPerSecond
-        from limits.storage import MemoryStorage
-        from limits.strategies import MovingWindowRateLimiter
 
         count, window = parse_limit(limit)
         scheme = urlsplit(storage).scheme
@@ -113,13 +115,15 @@ class RateLimit:
         self.key = key
         self._item: RateLimitItem = RateLimitItemPerSecond(count, window)
         fallback_count, fallback_window = parse_limit(fallback_limit or limit)
-        self._fallback_item: RateLimitItem = RateLimitItemPerSecond(fallback_count, fallback_window)
         self._fallback_text = fallback_limit or limit
         self._uri = storage
         self._retry_after = retry_storage_after
         self._options = {**_REDIS_TIMEOUTS, **(storage_options or {})}
         # The in-process window: the whole limiter for memory://, the fallback for Redis.
-        self._local = MovingWindowRateLimiter(MemoryStorage())
+        local_count, local_window = (
+            (fallback_count, fallback_window) if self.shared else (count, window)
+        )
+        self._local = _LocalWindow(local_count, local_window)
         self._local_paused_until = 0.0
         self._shared_sync: tuple[redis.Redis, MovingWindowRateLimiter] | None = None
         self._shared_async: tuple[redis.asyncio.Redis, AsyncMovingWindow, object] | None = None
@@ -146,6 +150,7 @@ class RateLimit:
         self._shared_async = None
         self._asking = threading.Lock()
         self._state_lock = threading.Lock()
+        self._local.after_fork()
 
     @property
     def shared(self) -> bool:
@@ -252,7 +257,7 @@ class RateLimit:
         """Pause this process's users; the moment the pause ends, or None for no pause."""
         if seconds <= 0:
             return None
-        until = time.time() + seconds
+        until = _clock.wall_time() + seconds
         self._local_paused_until = max(self._local_paused_until, until)
         self._not_before = max(self._not_before, until)
         return until
@@ -260,7 +265,7 @@ class RateLimit:
     def _wait_without_asking(self) -> float | None:
         """How long to wait without asking the storage, or None: ask it (the caller then holds
         `_asking` and must release it)."""
-        now = time.time()
+        now = _clock.wall_time()
         if self._not_before > now:
             return self._not_before - now
         if not self._asking.acquire(blocking=False):
@@ -269,30 +274,27 @@ class RateLimit:
 
     def _asked(self, wait: float) -> float:
         if wait > 0:
-            self._not_before = time.time() + wait
+            self._not_before = _clock.wall_time() + wait
         return wait
 
     def _local_wait_time(self) -> float:
-        item = self._fallback_item if self.shared else self._item
-        paused = self._local_paused_until - time.time()
+        paused = self._local_paused_until - _clock.wall_time()
         if paused > 0:
             return paused
-        if self._local.hit(item, self.key):
-            return 0.0
-        return self._until(self._local.get_window_stats(item, self.key).reset_time)
+        return self._local.hit()
 
     def _until(self, moment: float) -> float:
         # Never 0 when refused: 0 means "go", and a caller would spin on a slot it does not hold.
-        return max(moment - time.time(), 0.001)
+        return max(moment - _clock.wall_time(), 0.001)
 
     def _pause_left(self, until: Any) -> float:
-        return 0.0 if until is None else float(until) - time.time()
+        return 0.0 if until is None else float(until) - _clock.wall_time()
 
     def _use_shared(self) -> bool:
         if not self.shared:
             return False
         down_since = self._down_since
-        return down_since is None or time.time() - down_since >= self._retry_after
+        return down_since is None or _clock.wall_time() - down_since >= self._retry_after
 
     def _redis_url(self) -> str:
         return self._uri.replace("redis+unix://", "unix://", 1)
@@ -342,7 +344,7 @@ class RateLimit:
     def _storage_failed(self, error: Exception) -> None:
         with self._state_lock:
             first = self._down_since is None
-            self._down_since = time.time()
+            self._down_since = _clock.wall_time()
         if first:  # once per outage, not once per request
             logger.warning(
                 "rate limit storage %s unreachable (%s); limiting this process alone to %s "
@@ -387,3 +389,31 @@ def limit_for(limit: str, storage: str, key: str) -> RateLimit:
         if found is None:
             found = _shared_limits[limit, storage, key] = RateLimit(limit, storage, key=key)
         return found
+
+
+class _LocalWindow:
+    """The in-process moving window: at most `count` hits in any `window` seconds, by the
+    request path's clock. (`limits`' MemoryStorage does the same but reads `time.time()`
+    itself, so a test's clock could reach it only by patching the library's module.)"""
+
+    def __init__(self, count: int, window: float) -> None:
+        self._count = count
+        self._window = window
+        self._hits: deque[float] = deque()  # the moments of the hits still in the window
+        self._lock = threading.Lock()
+
+    def after_fork(self) -> None:
+        self._lock = threading.Lock()  # another thread of the parent may have held it
+
+    def hit(self) -> float:
+        """Take a slot: 0.0 when taken, else the seconds until the oldest hit leaves the window
+        (never 0: 0 means "go", and a caller would spin on a slot it does not hold)."""
+        now = _clock.wall_time()
+        with self._lock:
+            # A hit exactly one window old still counts, as in `limits`' moving window.
+            while self._hits and self._hits[0] < now - self._window:
+                self._hits.popleft()
+            if len(self._hits) < self._count:
+                self._hits.append(now)
+                return 0.0
+            return max(self._hits[0] + self._window - now, 0.001)

@@ -1,24 +1,21 @@
-"""`rate_limit=` on the four clients (memory://): every attempt takes a slot before it is sent,
-the wait is the driver's sleep inside the deadline, a 429's Retry-After pauses every client on
-the limit, and the option travels through `with_options`.
-
-Waits go through a virtual clock (the driver's sleeps, the limiter's and `limits`' wall clock),
-so a minute's quota costs nothing; only the cancellation test waits for real, a few ms.
-Redis and separate processes: tests/ratelimit/test_rate_limit_processes.py.
-"""
+"""`rate_limit=`: every attempt takes a slot before it is sent, the wait counts against the
+deadline, a 429's Retry-After pauses every client on the limit, quotas are per API key (named
+by a fingerprint, never the key), and the limiter follows the one clock in force."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
-from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
+from twins import Twin
 from virtual_clock import VirtualClock, drive_plans_and_limits_with
 from virtual_clock import fresh_limit as limit
+from wrapper_helpers import PAUSE_PATH, SEQUENCE_ID, Handler, paused, refused
 
 from sequence_clients import (
     AsyncBoastClient,
@@ -32,9 +29,6 @@ from sequence_clients import (
 from sequence_clients.generated.unify.api.sequences import pause_sequence
 
 FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
-SEQUENCE_ID = uuid.UUID("3d1f0e2c-5b4a-4c3d-9e8f-7a6b5c4d3e2f")
-ACCOUNT_ID = uuid.UUID("6a5b4c3d-2e1f-4a0b-8c9d-0e1f2a3b4c5d")
-Handler = Callable[[httpx.Request], httpx.Response]
 
 
 @pytest.fixture
@@ -44,6 +38,29 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
 
 
 class Server:
+    """Answers in order (the last one repeated), noting each request and when it arrived; each
+    answer takes `takes` seconds of the virtual clock."""
+
+    def __init__(self, clock: VirtualClock, *answers: httpx.Response, takes: float = 0.0) -> None:
+        self.clock = clock
+        self.answers = answers or (paused(),)
+        self.takes = takes
+        self.received: list[httpx.Request] = []
+        self.arrivals: list[float] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.received.append(request)
+        self.arrivals.append(self.clock.now)
+        self.clock.now += self.takes
+        answer = self.answers[min(len(self.received), len(self.answers)) - 1]
+        # A fresh response each time: httpx binds a response to the request it answers.
+        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
+
+
+ACCOUNT_ID = uuid.UUID("6a5b4c3d-2e1f-4a0b-8c9d-0e1f2a3b4c5d")
+
+
+class Server_rate_limit_option:
     """Answers in order (the last one repeated) and notes when each request arrived."""
 
     def __init__(self, clock: VirtualClock | None, *answers: httpx.Response) -> None:
@@ -54,14 +71,6 @@ class Server:
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.arrivals.append(self.clock.now if self.clock else 0.0)
         return self.answers[min(len(self.arrivals), len(self.answers)) - 1]
-
-
-def paused() -> httpx.Response:
-    return httpx.Response(200, json={"id": str(SEQUENCE_ID), "is_paused": True})
-
-
-def refused(status: int, **headers: str) -> httpx.Response:
-    return httpx.Response(status, headers=headers, json={"status": "x", "message": "slow down"})
 
 
 def unify(handler: Handler, **options: Any) -> UnifyClient:
@@ -82,10 +91,159 @@ def busiest(arrivals: list[float], window: float) -> int:
     )
 
 
+async def test_a_limiter_wait_past_the_deadline_is_refused_without_sending(
+    twin: Twin, clock: VirtualClock
+) -> None:
+    server = Server(clock)
+    client = twin(server, rate_limit=limit("1/1m"), deadline=10.0)
+    await client.pause()
+    with pytest.raises(errors.DeadlineExceededError) as raised:
+        await client.pause()
+
+    assert len(server.received) == 1
+    # It says so rather than sleeping into the deadline: no wait beyond the (ms) back-off.
+    assert sum(clock.sleeps) < 1.0
+    error = raised.value
+    assert (error.method, error.url) == ("POST", PAUSE_PATH)
+    assert "deadline of 10s reached" in str(error)
+    assert error.maybe_applied is False and error.__cause__ is None  # nothing was sent
+
+
+async def test_a_limiter_wait_within_the_deadline_is_waited(
+    twin: Twin, clock: VirtualClock
+) -> None:
+    server = Server(clock)
+    client = twin(server, rate_limit=limit("1/5s"), deadline=10.0)
+    await client.pause()
+    await client.pause()
+
+    assert len(server.received) == 2
+    assert 5.0 <= server.arrivals[1] - server.arrivals[0] < 6.0
+    assert 5.0 <= sum(clock.sleeps) < 6.0
+
+
+async def test_a_limiter_wait_without_a_deadline_is_waited_however_long(
+    twin: Twin, clock: VirtualClock
+) -> None:
+    server = Server(clock)
+    client = twin(server, rate_limit=limit("1/1m"))
+    await client.pause()
+    await client.pause()
+
+    assert 60.0 <= server.arrivals[1] - server.arrivals[0] < 61.0
+
+
+@pytest.mark.parametrize(
+    ("answer", "error_type", "pause"),
+    [
+        (refused(429, **{"Retry-After": "6"}), errors.RateLimitError, 6.0),
+        (refused(503, **{"retry-after-ms": "2500"}), errors.ServerError, 2.5),
+        (refused(429, **{"Retry-After": "120"}), errors.RateLimitError, 120.0),
+        (
+            refused(429, **{"retry-after-ms": "800"}),
+            errors.RateLimitError,
+            0.8,
+        ),  # under a second  # the policy's most
+    ],
+)
+async def test_a_retry_after_pauses_every_client_on_the_shared_limit(
+    twin: Twin,
+    clock: VirtualClock,
+    answer: httpx.Response,
+    error_type: type[errors.APIStatusError],
+    pause: float,
+) -> None:
+    shared = limit("100/1s")
+    hit, other = Server(clock, answer), Server(clock)
+    first = twin(hit, rate_limit=shared, max_retries=0)
+    second = twin(other, rate_limit=shared)
+    started = clock.now
+    with pytest.raises(error_type):
+        await first.pause()
+    await second.pause()
+
+    waited = other.arrivals[0] - started  # it never met the refusal itself
+    # (less a microsecond: the limiter's clock reads like an epoch time, in float seconds)
+    assert pause - 1e-6 <= waited < pause + 1.0
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        refused(429, **{"Retry-After": "3600"}),  # beyond what the policy honours
+        refused(500, **{"Retry-After": "6"}),  # a 500 asks nothing of the other clients
+        refused(502, **{"Retry-After": "6"}),
+        refused(429),  # no wait given
+    ],
+)
+async def test_other_refusals_do_not_pause_the_other_clients(
+    twin: Twin, clock: VirtualClock, answer: httpx.Response
+) -> None:
+    shared = limit("100/1s")
+    hit, other = Server(clock, answer), Server(clock)
+    first = twin(hit, rate_limit=shared, max_retries=0)
+    second = twin(other, rate_limit=shared)
+    started = clock.now
+    with pytest.raises(errors.APIStatusError):
+        await first.pause()
+    await second.pause()
+
+    assert other.arrivals[0] - started < 1.0
+
+
+async def test_a_lower_max_retry_after_also_bounds_the_shared_pause(
+    twin: Twin, clock: VirtualClock
+) -> None:
+    shared = limit("100/1s")
+    hit, other = Server(clock, refused(429, **{"Retry-After": "30"})), Server(clock)
+    policy = RetryPolicy(base_delay=0.001, max_delay=0.01, max_retry_after=20.0)
+    first = twin(hit, rate_limit=shared, retry_policy=policy)
+    second = twin(other, rate_limit=shared)
+    started = clock.now
+    with pytest.raises(errors.RateLimitError):
+        await first.pause()  # 30 s is more than this policy waits: raised at once
+    await second.pause()
+
+    assert len(hit.received) == 1
+    assert other.arrivals[0] - started < 1.0
+
+
+async def test_every_retry_takes_its_own_slot_on_either_twin(
+    twin: Twin, clock: VirtualClock
+) -> None:
+    server = Server(clock, refused(503), refused(502), paused())
+    client = twin(server, rate_limit=limit("1/4s"))
+    await client.pause()
+
+    first, second, third = server.arrivals
+    # The back-off is milliseconds (FAST); the limit spaces the attempts a window apart.
+    assert second - first >= 4.0 and third - second >= 4.0
+
+
+async def test_cancelling_an_async_call_waiting_for_its_slot_sends_nothing() -> None:
+    received: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        received.append(request)
+        return paused()
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    async with AsyncUnifyClient("key", httpx_client=http, rate_limit=limit("1/1m")) as client:
+        await client.call(pause_sequence.operation(SEQUENCE_ID))
+        waiting = asyncio.create_task(client.call(pause_sequence.operation(SEQUENCE_ID)))
+        await asyncio.sleep(0.02)
+        assert not waiting.done()  # waiting for the next minute's slot
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+
+    assert len(received) == 1
+
+
 def test_calls_beyond_the_limit_wait_for_the_window_instead_of_being_sent(
     clock: VirtualClock,
 ) -> None:
-    server = Server(clock)
+    server = Server_rate_limit_option(clock)
     with unify(server, rate_limit=limit("3/10s")) as client:
         for _ in range(7):
             client.call(pause_sequence.operation(SEQUENCE_ID))
@@ -98,7 +256,7 @@ def test_calls_beyond_the_limit_wait_for_the_window_instead_of_being_sent(
 
 
 async def test_the_async_twin_waits_for_the_same_window(clock: VirtualClock) -> None:
-    server = Server(clock)
+    server = Server_rate_limit_option(clock)
     async with async_unify(server, rate_limit=limit("2/5s")) as client:
         for _ in range(5):
             await client.call(pause_sequence.operation(SEQUENCE_ID))
@@ -108,7 +266,7 @@ async def test_the_async_twin_waits_for_the_same_window(clock: VirtualClock) -> 
 
 
 def test_every_retry_takes_its_own_slot(clock: VirtualClock) -> None:
-    server = Server(clock, refused(503), refused(502), paused())
+    server = Server_rate_limit_option(clock, refused(503), refused(502), paused())
     with unify(server, rate_limit=limit("1/4s")) as client:
         assert client.call(pause_sequence.operation(SEQUENCE_ID)).is_paused
 
@@ -132,8 +290,8 @@ def test_a_retry_after_pauses_every_client_on_the_limit(
     pause: float,
 ) -> None:
     shared = limit("100/1s")
-    hit = Server(clock, answer)
-    other = Server(clock)
+    hit = Server_rate_limit_option(clock, answer)
+    other = Server_rate_limit_option(clock)
     with (
         unify(hit, rate_limit=shared, max_retries=0) as first,
         unify(other, rate_limit=shared) as second,
@@ -148,8 +306,8 @@ def test_a_retry_after_pauses_every_client_on_the_limit(
 
 def test_a_retry_after_beyond_the_policy_is_not_imposed_on_everyone(clock: VirtualClock) -> None:
     shared = limit("100/1s")
-    hit = Server(clock, refused(429, **{"Retry-After": "3600"}))
-    other = Server(clock)
+    hit = Server_rate_limit_option(clock, refused(429, **{"Retry-After": "3600"}))
+    other = Server_rate_limit_option(clock)
     with unify(hit, rate_limit=shared) as first, unify(other, rate_limit=shared) as second:
         started = clock.now
         with pytest.raises(errors.RateLimitError):
@@ -160,7 +318,7 @@ def test_a_retry_after_beyond_the_policy_is_not_imposed_on_everyone(clock: Virtu
 
 
 def test_the_deadline_counts_the_wait_and_nothing_is_sent_past_it(clock: VirtualClock) -> None:
-    server = Server(clock)
+    server = Server_rate_limit_option(clock)
     with unify(server, rate_limit=limit("1/1m"), deadline=10) as client:
         client.call(pause_sequence.operation(SEQUENCE_ID))
         with pytest.raises(errors.DeadlineExceededError) as raised:
@@ -172,7 +330,7 @@ def test_the_deadline_counts_the_wait_and_nothing_is_sent_past_it(clock: Virtual
 
 
 def test_a_wait_within_the_deadline_is_waited(clock: VirtualClock) -> None:
-    server = Server(clock)
+    server = Server_rate_limit_option(clock)
     with unify(server, rate_limit=limit("1/5s"), deadline=10) as client:
         client.call(pause_sequence.operation(SEQUENCE_ID))
         client.call(pause_sequence.operation(SEQUENCE_ID))
@@ -181,7 +339,7 @@ def test_a_wait_within_the_deadline_is_waited(clock: VirtualClock) -> None:
 
 
 async def test_cancelling_a_waiting_call_cancels_its_wait_and_sends_nothing() -> None:
-    server = Server(None)
+    server = Server_rate_limit_option(None)
     async with async_unify(server, rate_limit=limit("1/1m")) as client:
         await client.call(pause_sequence.operation(SEQUENCE_ID))
         waiting = asyncio.create_task(client.call(pause_sequence.operation(SEQUENCE_ID)))
@@ -198,7 +356,7 @@ def test_the_string_form_is_one_window_for_the_vendors_clients_in_a_process(
     clock: VirtualClock,
 ) -> None:
     text = f"2/{uuid.uuid4().int % 1000 + 1000}s"  # a limit no other test uses
-    servers = [Server(clock) for _ in range(3)]
+    servers = [Server_rate_limit_option(clock) for _ in range(3)]
     clients = [unify(server, rate_limit=text) for server in servers]
     clients.append(clients[0].with_options(max_retries=1))  # a copy keeps the limit
     copy_server = servers[0]
@@ -213,7 +371,7 @@ def test_the_string_form_is_one_window_for_the_vendors_clients_in_a_process(
 
 
 def test_with_options_can_change_or_drop_the_limit(clock: VirtualClock) -> None:
-    server = Server(clock)
+    server = Server_rate_limit_option(clock)
     with unify(server, rate_limit=limit("1/1h")) as limited:
         limited.call(pause_sequence.operation(SEQUENCE_ID))
         with limited.with_options(rate_limit=None) as unlimited:
@@ -288,3 +446,30 @@ def test_boast_quotas_follow_the_oauth_app_and_a_bare_token_shares_the_vendors()
     assert app_one._rate_limit is not app_two._rate_limit
     assert bare._rate_limit is not None and bare._rate_limit.key == "boast"
     assert app_one._rate_limit is not None and app_one._rate_limit.key.startswith("boast-")
+
+
+def test_the_limiters_window_follows_the_clock_in_force() -> None:
+    """No module global patched: the in-process window reads wall time through `_clock`."""
+    from sequence_clients import _clock
+
+    quota = limit("2/10s")
+    virtual = VirtualClock(start=1_800_000_000.0)
+    with _clock.use(virtual):
+        assert [quota.wait_time(), quota.wait_time()] == [0.0, 0.0]
+        assert quota.wait_time() == 10.0
+        virtual.sleep(10.0)  # a hit exactly one window old still counts (as in `limits`)
+        assert quota.wait_time() == 0.001
+        virtual.sleep(0.001)
+        assert quota.wait_time() == 0.0
+
+
+def test_a_clock_without_wall_time_leaves_the_limiter_on_the_real_one() -> None:
+    """A `Clock` written before `time()` joined the protocol (the testing kit's) still works."""
+    from sequence_clients import _clock
+    from sequence_clients.testing import InstantClock
+
+    quota = limit("1/1h")
+    with _clock.use(InstantClock()):
+        assert _clock.wall_time() == pytest.approx(time.time(), abs=5)
+        assert quota.wait_time() == 0.0
+        assert 3590 < quota.wait_time() <= 3600

@@ -1,0 +1,425 @@
+"""What a client is built from and keeps: its settings checked and shown (secrets hidden) in its
+repr, the base URL, keys and timeouts sent from every entry point, proxies, the caller's own
+httpx client left as it was given, and `with_options` copies changing only their own requests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from twins import ASYNC, SYNC, Twin, closed, every, settle
+from virtual_clock import VirtualClock, drive_plans_and_limits_with
+from wrapper_helpers import (
+    PAUSE_PATH,
+    PAUSED,
+    SEQUENCE_ID,
+    Action,
+    AsyncHttp,
+    BoastOptions,
+    SocketServer,
+    Wire,
+    answer,
+    boast_on,
+    boast_root,
+    contact_pages,
+    paused,
+    unavailable,
+)
+
+from sequence_clients import (
+    AsyncBoastClient,
+    AsyncUnifyClient,
+    BoastClient,
+    RetryPolicy,
+    UnifyClient,
+    errors,
+)
+from sequence_clients.generated.boast.api.accounts import get_account
+from sequence_clients.generated.boast.api.sequences import list_sequences as boast_sequences
+from sequence_clients.generated.unify.api.sequences import list_sequences as unify_sequences
+from sequence_clients.sandbox import Sandbox
+from sequence_clients.unify import UNIFY_BASE_URL
+
+FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
+    """One clock for the driver (monotonic, sleep) and the limiter (wall clock)."""
+    return drive_plans_and_limits_with(monkeypatch, VirtualClock(start=1_800_000_000.0))
+
+
+class Server:
+    """Answers in order (the last one repeated), noting each request and when it arrived; each
+    answer takes `takes` seconds of the virtual clock."""
+
+    def __init__(self, clock: VirtualClock, *answers: httpx.Response, takes: float = 0.0) -> None:
+        self.clock = clock
+        self.answers = answers or (paused(),)
+        self.takes = takes
+        self.received: list[httpx.Request] = []
+        self.arrivals: list[float] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.received.append(request)
+        self.arrivals.append(self.clock.now)
+        self.clock.now += self.takes
+        answer = self.answers[min(len(self.received), len(self.answers)) - 1]
+        # A fresh response each time: httpx binds a response to the request it answers.
+        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
+
+
+@contextlib.asynccontextmanager
+async def serving(*actions: Action) -> AsyncIterator[SocketServer]:
+    server = SocketServer(list(actions))
+    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+    server.port = listener.sockets[0].getsockname()[1]
+    try:
+        yield server
+    finally:
+        listener.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(listener.wait_closed(), 1)
+
+
+def client(http: httpx.AsyncClient, url: str, **options: object) -> AsyncUnifyClient:
+    options.setdefault("retry_policy", FAST)
+    return AsyncUnifyClient("key", base_url=url, httpx_client=http, **options)  # type: ignore[arg-type]
+
+
+TARGET = "http://api.unify.test"  # never resolved: only the proxy is ever connected to
+
+
+ACCOUNT_ID = uuid.UUID("6a5b4c3d-2e1f-4a0b-8c9d-0e1f2a3b4c5d")
+
+
+ENROLLMENT_ID = "00000000-0000-4000-8000-000000000001"
+
+
+def _recording_client(keys: list[str | None]) -> httpx.Client:
+    def answer(request: httpx.Request) -> httpx.Response:
+        keys.append(request.headers.get("x-api-key"))
+        return httpx.Response(200, json={"status": "success", "sequences": [], "next_cursor": None})
+
+    return httpx.Client(transport=httpx.MockTransport(answer))
+
+
+def _callers_own_client(keys: list[str | None], hooked: list[str]) -> httpx.Client:
+    """An httpx client with settings of its own: base URL, a header, auth, an event hook."""
+    http = _recording_client(keys)
+    http.base_url = httpx.URL("https://callers-own.example/api/")
+    http.headers["x-callers-header"] = "theirs"
+    http.auth = httpx.BasicAuth("caller", "pass")
+    http.event_hooks = {"request": [], "response": [lambda r: hooked.append(r.url.host)]}
+    return http
+
+
+def _settings_of(http: httpx.Client) -> tuple[object, ...]:
+    return (
+        str(http.base_url), dict(http.headers), http.auth, http.timeout,
+        {name: list(hooks) for name, hooks in http.event_hooks.items()},
+    )  # fmt: skip
+
+
+async def test_unify_refuses_bad_settings_with_messages_naming_them(twin: Twin) -> None:
+    with pytest.raises(errors.InvalidRequestError, match=r"^api_key "):
+        twin.unify("")
+    with pytest.raises(errors.InvalidRequestError, match="credentials must travel over https"):
+        twin.unify("key", base_url="http://api.example.com")
+    with pytest.raises(errors.InvalidRequestError, match="deadline must be a positive number"):
+        twin.unify("key", deadline=0)
+    with pytest.raises(errors.InvalidRequestError, match="rate_limit_storage needs a rate_limit"):
+        twin.unify("key", rate_limit_storage="memory://")
+    await closed(twin.unify("key", base_url="http://api.example.com", allow_insecure_http=True))
+
+
+async def test_unify_settings_show_in_its_repr(twin: Twin) -> None:
+    secret = "sk-unify-4f1d"
+    client = twin.unify(secret, timeout=7, max_retries=2, deadline=2.5, rate_limit="5/s")
+    shown = repr(client)
+    assert "timeout=7" in shown and "max_retries=2" in shown and "deadline=2.5" in shown
+    assert "rate_limit=RateLimit('5/s'" in shown
+    assert secret not in shown
+    await closed(client)
+
+
+async def test_unify_sends_its_key_and_timeout_from_every_entry_point(
+    twin: Twin, sandbox: Sandbox, wire: Wire
+) -> None:
+    """The named methods, a with_options copy and the generated client under `raw` all send
+    the key, to the configured host, within the configured timeout."""
+    key = sandbox.unify_api_key
+    http = twin.over(wire)
+    unify = twin.unify(key, base_url=sandbox.unify_base_url, timeout=7.5, httpx_client=http)
+    await every(unify.list_sequences(page_size=1))
+    copy = unify.with_options(max_retries=0)
+    await every(copy.list_sequences(page_size=2))
+    raw = unify_sequences.sync_detailed if twin is SYNC else unify_sequences.asyncio_detailed
+    answer = await settle(raw(client=unify.raw, limit=3))
+    assert answer.status_code == 200
+    for request in wire.sent:
+        assert request.headers["x-api-key"] == key
+        assert request.url.host == httpx.URL(sandbox.unify_base_url).host
+        assert request.extensions["timeout"]["read"] == 7.5
+    assert {r.url.params["limit"] for r in wire.sent} == {"1", "2", "3"}
+    await closed(copy)
+    await closed(unify)
+    await settle(http.aclose() if twin is ASYNC else http.close())
+
+
+async def test_raw_clients_copied_with_new_headers_keep_the_configured_host(twin: Twin) -> None:
+    """`raw.with_headers(...)` is a generated client of its own: it still points where the
+    wrapper was pointed."""
+    unify = twin.unify("key", base_url="https://unify.example")
+    boast = twin.boast(access_token="t", base_url="https://boast.example/v1")
+    for client, host in ((unify, "https://unify.example"), (boast, "https://boast.example")):
+        copy = client.raw.with_headers({"x-trace": "1"})
+        built = copy.get_httpx_client() if twin is SYNC else copy.get_async_httpx_client()
+        assert str(built.base_url).rstrip("/") == host
+        await settle(built.close() if twin is SYNC else built.aclose())
+        await closed(client)
+
+
+async def test_boast_refuses_bad_settings_with_messages_naming_them(twin: Twin) -> None:
+    with pytest.raises(errors.InvalidRequestError, match="credentials must travel over https"):
+        twin.boast(access_token="t", base_url="http://api.example.com")
+    with pytest.raises(errors.InvalidRequestError, match=r"^account_id "):
+        twin.boast(access_token="t", account_id="x")
+    with pytest.raises(errors.InvalidRequestError, match="deadline must be a positive number"):
+        twin.boast(access_token="t", deadline=-1)
+    client = twin.boast(
+        access_token="t", base_url="http://api.example.com/v1/", allow_insecure_http=True
+    )
+    assert "base_url='http://api.example.com'" in repr(client)
+    wire = Wire(unavailable)
+    proxied = twin.boast(
+        account_id=uuid.uuid4(),
+        access_token="t",
+        base_url="https://gw.example/X/",
+        max_retries=0,
+        httpx_client=twin.over(wire),
+    )
+    with pytest.raises(errors.ServerError):
+        await settle(proxied.get_account())
+    assert wire.sent[0].url.path.startswith("/X/v1/accounts/")
+    await closed(proxied)
+    with pytest.raises(errors.InvalidRequestError, match=r"needs account_id \(list_accounts"):
+        client.account_id  # noqa: B018
+    await closed(client)
+
+
+async def test_boast_sends_the_bearer_from_every_entry_point(
+    twin: Twin, sandbox: Sandbox, wire: Wire
+) -> None:
+    """get_account, `call`, `paginate`, a with_options copy and `raw`: one bearer, one host."""
+    root = boast_root(sandbox)
+    state = sandbox.boast
+    token = state.issue_token().access_token
+    account = state.account_ids[0]
+    boast = boast_on(twin, sandbox, wire, access_token=token, timeout=6.0)
+    found = await settle(boast.get_account())
+    assert str(found.id) == account and found.name == (state.account(account) or {})["name"]
+    called = await settle(boast.call(get_account.operation(uuid.UUID(account))))
+    assert str(called.data.id) == account
+    names = [
+        s.name for s in await every(boast.paginate(boast_sequences.operation(boast.account_id)))
+    ]
+    assert names == [s["name"] for s in state.sequences[account]]
+    copy = boast.with_options(max_retries=1)
+    assert [a.id for a in await every(copy.list_accounts())]
+    raw = boast_sequences.sync_detailed if twin is SYNC else boast_sequences.asyncio_detailed
+    assert (await settle(raw(account_id=uuid.UUID(account), client=boast.raw))).status_code == 200
+    assert wire.paths()[:2] == [f"GET {root}/accounts/{account}"] * 2
+    assert wire.paths()[2] == f"GET {root}/accounts/{account}/sequences"
+    for request in wire.sent:
+        assert request.headers["authorization"] == f"Bearer {token}"
+        assert request.url.host == httpx.URL(sandbox.boast_base_url).host
+        assert request.extensions["timeout"]["read"] == 6.0
+    await closed(copy)
+    await closed(boast)
+
+
+@pytest.mark.parametrize(
+    ("base_url", "sent_to"),
+    [
+        ("https://proxy.example.com/unify/", "https://proxy.example.com/unify" + PAUSE_PATH),
+        ("https://proxy.example.com/BOX/", "https://proxy.example.com/BOX" + PAUSE_PATH),
+        ("https://proxy.example.com/unify", "https://proxy.example.com/unify" + PAUSE_PATH),
+        ("https://proxy.example.com/unify//", "https://proxy.example.com/unify" + PAUSE_PATH),
+    ],
+)
+async def test_a_base_url_with_a_path_is_kept_and_its_trailing_slashes_dropped(
+    twin: Twin,
+    clock: VirtualClock,
+    base_url: str,
+    sent_to: str,
+) -> None:
+    server = Server(clock)
+    client = twin(server, base_url=base_url)
+    await client.pause()
+    assert str(server.received[0].url) == sent_to
+
+
+def test_a_plain_http_base_url_is_refused_saying_why_with_its_secrets_hidden() -> None:
+    with pytest.raises(errors.InvalidRequestError) as raised:
+        UnifyClient("key", base_url="http://proxy.example.com/?api_key=s3cret")
+    assert "s3cret" not in str(raised.value)  # the key is hidden; wording: tests/golden
+
+
+async def test_a_proxy_given_carries_every_request(async_http: AsyncHttp) -> None:
+    async with serving(answer(200, PAUSED)) as proxy:
+        unify = client(async_http(proxy=proxy.url), TARGET, allow_insecure_http=True)
+        await unify.pause_sequence(SEQUENCE_ID)
+    assert proxy.requests == [f"POST {TARGET}{PAUSE_PATH} HTTP/1.1"]
+
+
+@pytest.mark.parametrize("trust_env", [True, False])
+async def test_the_environments_proxy_is_used_only_with_trust_env(
+    async_http: AsyncHttp, monkeypatch: pytest.MonkeyPatch, trust_env: bool
+) -> None:
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    async with serving(answer(200, PAUSED)) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        # Direct, the target is a loopback server of its own.
+        async with serving(answer(200, PAUSED)) as direct:
+            target = TARGET if trust_env else direct.url
+            unify = client(async_http(trust_env=trust_env), target, allow_insecure_http=True)
+            await unify.pause_sequence(SEQUENCE_ID)
+    assert len(proxy.requests) == (1 if trust_env else 0)
+    assert len(direct.requests) == (0 if trust_env else 1)
+
+
+def test_an_api_key_is_required() -> None:
+    with pytest.raises(errors.InvalidRequestError, match=r"^api_key "):
+        UnifyClient("")
+
+
+def test_an_option_copy_with_a_new_access_token_uses_it() -> None:
+    bearers: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        bearers.append(request.headers["authorization"])
+        return httpx.Response(200, json={"data": []})
+
+    http = httpx.Client(transport=httpx.MockTransport(handle))
+    own = httpx.Client(transport=httpx.MockTransport(handle))
+    with BoastClient(account_id=uuid.uuid4(), access_token="first", httpx_client=http) as boast:
+        list(boast.with_options(access_token="second", httpx_client=own).list_sequences())
+        list(boast.with_options(max_retries=0).list_sequences())
+        list(boast.list_sequences())
+    assert bearers == ["Bearer second", "Bearer first", "Bearer first"]
+
+
+def test_constructor_checks(
+    sandbox: Sandbox, token_store: Any, boast_options: BoastOptions
+) -> None:
+    with pytest.raises(errors.InvalidRequestError, match="account_id must be a UUID"):
+        BoastClient(**boast_options(sandbox, token_store, account_id="acct-1"))
+    with pytest.raises(errors.InvalidRequestError, match="https"):
+        BoastClient(**boast_options(sandbox, token_store, base_url="http://api.boast.io"))
+    with pytest.raises(errors.InvalidRequestError, match="timezone-aware"):
+        BoastClient(**boast_options(sandbox, token_store, expires_at=dt.datetime(2030, 1, 1)))
+    anonymous = BoastClient(**boast_options(sandbox, token_store, account_id=None))
+    with anonymous, pytest.raises(errors.InvalidRequestError, match="account_id"):
+        anonymous.enroll(uuid.uuid4(), uuid.uuid4())
+
+
+@pytest.mark.parametrize("base_url", ["https://api.boast.io", "https://api.boast.io/v1/"])
+async def test_boast_base_url_is_the_host_root_and_the_old_v1_form_still_works(
+    base_url: str,
+) -> None:
+    http = httpx.AsyncClient(transport=httpx.MockTransport(contact_pages))
+    async with AsyncBoastClient(
+        account_id=ACCOUNT_ID, access_token="t", base_url=base_url, httpx_client=http
+    ) as boast:
+        contacts = [c async for c in boast.list_contacts()]
+    assert len(contacts) == 6 and "base_url='https://api.boast.io'" in repr(boast)
+
+
+@pytest.mark.parametrize("change", [{"api_key": "key-B"}, {"base_url": "https://eu.example"}])
+def test_a_copy_changes_its_own_requests_not_the_callers_httpx_client(
+    change: dict[str, object],
+) -> None:
+    keys: list[str | None] = []
+    hooked: list[str] = []
+    with _callers_own_client(keys, hooked) as http:
+        before = _settings_of(http)
+        original = UnifyClient("key-A", httpx_client=http)
+        copy = original.with_options(**change)  # type: ignore[arg-type]
+        list(copy.list_sequences())
+        list(original.list_sequences())
+        assert _settings_of(http) == before
+    assert keys == [change.get("api_key", "key-A"), "key-A"]
+    assert hooked == [
+        httpx.URL(str(change.get("base_url", UNIFY_BASE_URL))).host,
+        "api.unifygtm.com",
+    ]
+
+
+def test_the_callers_httpx_client_keeps_its_settings_after_use_by_both_vendors() -> None:
+    keys: list[str | None] = []
+    hooked: list[str] = []
+    with _callers_own_client(keys, hooked) as http:
+        before = _settings_of(http)
+        list(UnifyClient("key-A", httpx_client=http, timeout=2.0).list_sequences())
+        boast = BoastClient(account_id=ENROLLMENT_ID, access_token="first", httpx_client=http)
+        with pytest.raises(errors.UnexpectedResponseError):  # the recorder answers Unify's shape
+            boast.get_account()
+        assert _settings_of(http) == before
+        assert http.auth is before[2] and not http.is_closed
+    assert hooked == ["api.unifygtm.com", "api.boast.io"]  # the caller's hook saw both
+
+
+def test_a_copy_with_its_own_httpx_client_leaves_the_original_alone() -> None:
+    keys: list[str | None] = []
+    with _recording_client(keys) as mine, _recording_client(keys) as theirs:
+        original = UnifyClient("key-A", httpx_client=mine)
+        copy = original.with_options(api_key="key-B", httpx_client=theirs)
+        list(original.list_sequences())
+        list(copy.list_sequences())
+        patient = original.with_options(max_retries=9, timeout=2.0)  # sent per request
+        list(patient.list_sequences())
+        assert mine.event_hooks == {"request": [], "response": []}  # none of ours added
+    assert keys == ["key-A", "key-B", "key-A"]
+
+
+def test_boast_copy_with_another_token_on_a_shared_httpx_client_sends_its_own() -> None:
+    sent: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers.get("authorization"))
+        return httpx.Response(500)
+
+    with httpx.Client(transport=httpx.MockTransport(answer)) as http:
+        boast = BoastClient(
+            account_id=ENROLLMENT_ID, access_token="first", httpx_client=http, max_retries=0
+        )
+        copy = boast.with_options(access_token="second")
+        for client in (copy, boast):
+            with pytest.raises(errors.ServerError):
+                client.get_account()
+    assert sent == ["Bearer second", "Bearer first"]
+
+
+def test_plain_http_is_refused_except_to_loopback() -> None:
+    with pytest.raises(errors.InvalidRequestError, match="https"):
+        UnifyClient("key", base_url="http://api.unifygtm.com")
+    UnifyClient("key", base_url="http://api.unifygtm.com", allow_insecure_http=True).close()
+    UnifyClient("key", base_url="http://localhost:8000/unify").close()
+
+
+def test_with_options_keeps_credentials_and_changes_settings(
+    sandbox: Sandbox, unify: UnifyClient
+) -> None:
+    patient = unify.with_options(max_retries=7, timeout=3.0)
+    assert "max_retries=7" in repr(patient) and "timeout=3.0" in repr(patient)
+    assert sandbox.unify_api_key not in repr(patient)
+    assert len(list(patient.list_sequences())) == len(sandbox.unify.live_sequences())
+    patient.close()
