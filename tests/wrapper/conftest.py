@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from twins import ASYNC, SYNC, Twin
+from twin_harness import ASYNC, SYNC, Twin
 from wrapper_helpers import clock_at_zero, slept, wire  # noqa: F401  (fixtures
 
 from sequence_clients import BoastClient, OAuthToken, UnifyClient
@@ -100,6 +100,6 @@ async def async_http(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture(params=[SYNC, ASYNC], ids=lambda twin: twin.name)
 def twin(request: pytest.FixtureRequest) -> Twin:
-    """The one twin harness (tests/wrapper/twins.py): each test taking it runs on the sync
+    """The one twin harness (tests/wrapper/twin_harness.py): each test taking it runs on the sync
     client, then on the async one."""
     return request.param  # type: ignore[no-any-return]

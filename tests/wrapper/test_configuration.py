@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from twins import ASYNC, SYNC, Twin, closed, every, settle
+from twin_harness import ASYNC, SYNC, Twin, closed, every, settle
 from virtual_clock import VirtualClock, drive_plans_and_limits_with
 from wrapper_helpers import (
     PAUSE_PATH,

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from twins import Twin
+from twin_harness import Twin
 from virtual_clock import VirtualClock, drive_plans_and_limits_with, drive_plans_with
 from wrapper_helpers import (
     PAUSE_PATH,

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from twins import Twin, closed, settle
+from twin_harness import Twin, closed, settle
 from wrapper_helpers import (
     FAST_BACKOFF,
     FASTER_BACKOFF,

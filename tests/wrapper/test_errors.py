@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import httpx
 import pytest
-from twins import Twin
+from twin_harness import Twin
 from virtual_clock import VirtualClock, drive_plans_and_limits_with
 from virtual_clock import fresh_limit as limit
 from wrapper_helpers import (

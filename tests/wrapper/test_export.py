@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from twins import Twin, closed, every
+from twin_harness import Twin, closed, every
 from virtual_clock import VirtualClock, drive_plans_with
 from wrapper_helpers import FAST_BACKOFF, Handler, MakeSandbox, Wire, job
 

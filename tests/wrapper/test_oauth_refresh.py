@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
-from twins import ASYNC, Twin, closed, settle
+from twin_harness import ASYNC, Twin, closed, settle
 from wrapper_helpers import BoastOptions, MakeSandbox, Wire, boast_on, targets, unavailable
 
 from sequence_clients import (

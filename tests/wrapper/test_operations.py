@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
-from twins import Twin, closed, every, settle
+from twin_harness import Twin, closed, every, settle
 from wrapper_helpers import (
     STAMP,
     BoastOptions,

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from twins import Twin, closed, every
+from twin_harness import Twin, closed, every
 from wrapper_helpers import (
     FAST_BACKOFF,
     STAMP,

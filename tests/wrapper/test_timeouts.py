@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from twins import Twin
+from twin_harness import Twin
 from virtual_clock import VirtualClock, drive_plans_and_limits_with
 from wrapper_helpers import SEQUENCE_ID, Action, AsyncHttp, SocketServer, elapsed, paused, timeouts
 

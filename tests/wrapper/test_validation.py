@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from twins import Twin, closed, settle
+from twin_harness import Twin, closed, settle
 from virtual_clock import VirtualClock, drive_plans_and_limits_with
 from wrapper_helpers import Wire, boast_on, listing_recorder, paused, unavailable
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from twins import Twin
+from twin_harness import Twin
 from virtual_clock import VirtualClock, drive_plans_with
 from waits import record_waits
 
