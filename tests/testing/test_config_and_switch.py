@@ -137,6 +137,17 @@ def test_set_testing_counts_waits_and_restores_the_clock() -> None:
     assert _clock.current() is before and not is_testing() and counted_waits() == []
 
 
+def test_a_clients_own_rate_limit_waits_are_instant_and_counted(
+    unify_sandbox: UnifySandbox, instant_waits: object
+) -> None:
+    started = time.monotonic()
+    with unify_sandbox.client(rate_limit="2/s") as client:
+        for _ in range(6):
+            client.get_sequence(unify_sandbox.sequence())
+    assert time.monotonic() - started < 2  # six calls at 2/s take over 2 s for real
+    assert len(counted_waits()) >= 2 and sum(counted_waits()) >= 1.5
+
+
 def test_a_deadline_shorter_than_retry_after_fails_at_once(
     unify_sandbox: UnifySandbox, instant_waits: object
 ) -> None:

@@ -44,6 +44,12 @@ class InstantClock:
         with self._lock:
             return time.monotonic() + self._skipped
 
+    def time(self) -> float:
+        """Wall time moved by every skipped wait too, so a client's own `rate_limit=` window
+        opens after a skipped wait as it would after a real one."""
+        with self._lock:
+            return time.time() + self._skipped
+
     def sleep(self, seconds: float) -> None:
         with self._lock:
             self._waits.append(seconds)
