@@ -9,8 +9,8 @@ policy honours, a body over `max_response_bytes` and a revoked grant. Every reco
 decision. `SEQUENCE_CLIENTS_LOG=debug|info` attaches a stderr handler at import, as
 `OPENAI_LOG` does.
 
-OpenTelemetry is optional (`pip install 'sequence-clients[otel]'`, the API only): imported once
-here; without it every function below is a plain branch. With the API but no SDK configured the
+OpenTelemetry is optional (`pip install 'sequence-clients[otel]'`, the API only): imported once,
+on the first call that could record (`_api`); without it every function below is a plain branch. With the API but no SDK configured the
 tracer and meter are the API's no-op ones, and attributes are only computed for a span that
 records. A call is an INTERNAL span named after its operationId; each attempt a CLIENT span
 following the HTTP client semantic conventions. No secret reaches any of them: URLs go through
@@ -40,16 +40,38 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("sequence_clients")
 
-try:  # imported once: without the [otel] extra, telemetry is the `None` branch below
+# OpenTelemetry's API is imported on the first call that could record, not here: installed
+# beside a service, it would cost a fifth of `from sequence_clients import UnifyClient`.
+if TYPE_CHECKING:
     from opentelemetry import metrics as _otel_metrics
     from opentelemetry import trace as _otel_trace
-except ImportError:  # pragma: no cover - exercised by the benchmark run without the extra
-    _otel_trace = None  # type: ignore[assignment]
-    _otel_metrics = None  # type: ignore[assignment]
-try:  # the API's stand-in until an SDK is set: not exported, so looked up defensively
     from opentelemetry.metrics._internal import _ProxyMeterProvider
-except ImportError:  # pragma: no cover - no API, or a release that moved it (then: record)
-    _ProxyMeterProvider = None  # type: ignore[assignment,misc]
+else:
+    _otel_trace = _otel_metrics = None
+# The API's stand-in until an SDK is set (then nothing would record an instrument).
+_proxy_meter_provider: type[_ProxyMeterProvider] | None = None
+_api_loaded: bool | None = None  # None: not tried yet; False: the [otel] extra is absent
+
+
+def _api() -> bool:
+    """Whether OpenTelemetry's API is there (imported once, on first use)."""
+    global _api_loaded, _otel_trace, _otel_metrics, _proxy_meter_provider
+    if _api_loaded is None:
+        try:
+            from opentelemetry import metrics, trace
+        except ImportError:  # without the [otel] extra, telemetry is logs and counters only
+            _api_loaded = False
+            return False
+        _otel_trace, _otel_metrics = trace, metrics
+        try:  # the API's stand-in until an SDK is set: not exported, so looked up defensively
+            from opentelemetry.metrics._internal import _ProxyMeterProvider as proxy
+        except ImportError:  # a release that moved it: then instruments are made and record
+            pass
+        else:
+            _proxy_meter_provider = proxy
+        _api_loaded = True
+    return _api_loaded
+
 
 INSTRUMENTATION = "sequence_clients"
 
@@ -123,12 +145,12 @@ _instruments: _Instruments | None = None
 def _metrics() -> _Instruments | None:
     """The instruments, or None while no SDK is set up (nothing would record them)."""
     global _instruments
-    if _otel_metrics is None:
+    if not _api():
         return None
     if _instruments is None:
         provider = _otel_metrics.get_meter_provider()
         if isinstance(provider, _otel_metrics.NoOpMeterProvider) or (
-            _ProxyMeterProvider is not None and isinstance(provider, _ProxyMeterProvider)
+            _proxy_meter_provider is not None and isinstance(provider, _proxy_meter_provider)
         ):
             return None
         _instruments = _Instruments()
@@ -143,7 +165,7 @@ def _tracer() -> Tracer | None:
     (the API's proxy or no-op provider), and then no span is made at all. Read at each call,
     so an SDK configured after import is picked up."""
     global _tracer_of
-    if _otel_trace is None:
+    if not _api():
         return None
     provider = _otel_trace.get_tracer_provider()
     if isinstance(provider, _otel_trace.ProxyTracerProvider | _otel_trace.NoOpTracerProvider):
@@ -283,7 +305,7 @@ class Attempt:
     def __enter__(self) -> Attempt:
         # The call's tracer when in one (looked up once per call), else the current one.
         tracer = self.trace.tracer if self.trace is not None else _tracer()
-        if tracer is None or _otel_trace is None:
+        if tracer is None:  # no SDK (or no API): no span
             return self
         name = self.method if self.template is None else f"{self.method} {self.template}"
         self._entered = tracer.start_as_current_span(
@@ -381,7 +403,7 @@ def _event(name: str, message: str, level: int, fields: Mapping[str, object]) ->
     if logger.isEnabledFor(level):
         extra = {f"field_{k}" if k in _RECORD_ATTRIBUTES else k: v for k, v in fields.items()}
         logger.log(level, message, fields, extra={"event": name, **extra})
-    if _otel_trace is not None:
+    if _api():
         span = _otel_trace.get_current_span()
         if span.is_recording():
             span.add_event(name, {k: _attribute(v) for k, v in fields.items() if v is not None})
@@ -411,7 +433,7 @@ def retrying(fields: Mapping[str, object], message: str, *args: object) -> None:
     if (instruments := _metrics()) is not None:
         instruments.retries.add(1)
     logger.info(message, *args, extra={"event": RETRY, **fields})
-    if _otel_trace is not None:
+    if _api():
         span = _otel_trace.get_current_span()
         if span.is_recording():
             span.add_event(RETRY, {k: _attribute(v) for k, v in fields.items()})
