@@ -25,16 +25,17 @@ from sequence_clients import UnifyClient
 from sequence_clients.sandbox import Sandbox, SandboxConfig
 
 CLI = [sys.executable, "-m", "sequence_clients.cli"]
-# The issue's campaign has 5,000 rows; on a shared 2-core machine the sandbox takes ~100 rows/s,
-# so these tests use sizes that prove the same (refusal, report, undo, kill -9) in seconds.
-CAMPAIGN = 500
+# The issue's size: a 5,000-row campaign is refused with another sequence and then undone in one
+# process (about 4 s each way on the aiohttp transport against the unthrottled sandbox). The
+# kill -9 test undoes 400 at 100/s, so that the kill lands half-way.
+CAMPAIGN = 5_000
 CONCURRENCY = 16
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(SandboxConfig(seed=24, rate_limit=None, people=3_000)) as running:
+    with Sandbox(SandboxConfig(seed=24, rate_limit=None, people=8_000)) as running:
         yield running
 
 
@@ -42,7 +43,7 @@ class People:
     """Seeded people nobody else in this module enrolls (the last ones carry history)."""
 
     def __init__(self, sandbox: Sandbox) -> None:
-        self._ids = iter(p["id"] for p in sandbox.unify.people[:2_900])
+        self._ids = iter(p["id"] for p in sandbox.unify.people[:7_900])
 
     def take(self, n: int) -> list[str]:
         return [next(self._ids) for _ in range(n)]
