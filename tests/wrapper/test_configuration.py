@@ -4,11 +4,8 @@ httpx client left as it was given, and `with_options` copies changing only their
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -19,24 +16,22 @@ from wrapper_helpers import (
     PAUSE_PATH,
     PAUSED,
     SEQUENCE_ID,
-    Action,
     AsyncHttp,
     BoastOptions,
-    SocketServer,
+    Server,
     Wire,
     answer,
     boast_on,
     boast_root,
+    client,
     contact_pages,
-    paused,
+    serving,
     unavailable,
 )
 
 from sequence_clients import (
     AsyncBoastClient,
-    AsyncUnifyClient,
     BoastClient,
-    RetryPolicy,
     UnifyClient,
     errors,
 )
@@ -46,51 +41,11 @@ from sequence_clients.generated.unify.api.sequences import list_sequences as uni
 from sequence_clients.sandbox import Sandbox
 from sequence_clients.unify import UNIFY_BASE_URL
 
-FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
-
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
     """One clock for the driver (monotonic, sleep) and the limiter (wall clock)."""
     return drive_plans_and_limits_with(monkeypatch, VirtualClock(start=1_800_000_000.0))
-
-
-class Server:
-    """Answers in order (the last one repeated), noting each request and when it arrived; each
-    answer takes `takes` seconds of the virtual clock."""
-
-    def __init__(self, clock: VirtualClock, *answers: httpx.Response, takes: float = 0.0) -> None:
-        self.clock = clock
-        self.answers = answers or (paused(),)
-        self.takes = takes
-        self.received: list[httpx.Request] = []
-        self.arrivals: list[float] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.received.append(request)
-        self.arrivals.append(self.clock.now)
-        self.clock.now += self.takes
-        answer = self.answers[min(len(self.received), len(self.answers)) - 1]
-        # A fresh response each time: httpx binds a response to the request it answers.
-        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
-
-
-@contextlib.asynccontextmanager
-async def serving(*actions: Action) -> AsyncIterator[SocketServer]:
-    server = SocketServer(list(actions))
-    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
-    server.port = listener.sockets[0].getsockname()[1]
-    try:
-        yield server
-    finally:
-        listener.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(listener.wait_closed(), 1)
-
-
-def client(http: httpx.AsyncClient, url: str, **options: object) -> AsyncUnifyClient:
-    options.setdefault("retry_policy", FAST)
-    return AsyncUnifyClient("key", base_url=url, httpx_client=http, **options)  # type: ignore[arg-type]
 
 
 TARGET = "http://api.unify.test"  # never resolved: only the proxy is ever connected to
@@ -178,12 +133,12 @@ async def test_raw_clients_copied_with_new_headers_keep_the_configured_host(twin
     wrapper was pointed."""
     unify = twin.unify("key", base_url="https://unify.example")
     boast = twin.boast(access_token="t", base_url="https://boast.example/v1")
-    for client, host in ((unify, "https://unify.example"), (boast, "https://boast.example")):
-        copy = client.raw.with_headers({"x-trace": "1"})
+    for made, host in ((unify, "https://unify.example"), (boast, "https://boast.example")):
+        copy = made.raw.with_headers({"x-trace": "1"})
         built = copy.get_httpx_client() if twin is SYNC else copy.get_async_httpx_client()
         assert str(built.base_url).rstrip("/") == host
         await settle(built.close() if twin is SYNC else built.aclose())
-        await closed(client)
+        await closed(made)
 
 
 async def test_boast_refuses_bad_settings_with_messages_naming_them(twin: Twin) -> None:

@@ -4,34 +4,33 @@ DeadlineExceededError, saying whether an attempt may have been applied."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
 from twin_harness import Twin
 from virtual_clock import VirtualClock, drive_plans_and_limits_with, drive_plans_with
 from wrapper_helpers import (
+    FAST,
     PAUSE_PATH,
     SEQUENCE_ID,
-    Action,
     AsyncHttp,
     Handler,
-    SocketServer,
+    Server,
+    client,
     elapsed,
     paused,
     refused,
     scripted,
     sequence_answer,
+    serving,
     timeouts,
+    unify_async,
+    unify_sync,
 )
 
 from sequence_clients import (
-    AsyncUnifyClient,
     BoastClient,
     RetryPolicy,
     UnifyClient,
@@ -40,33 +39,11 @@ from sequence_clients import (
 from sequence_clients._pipeline import DEADLINE_EXTENSION
 from sequence_clients.generated.unify.api.sequences import pause_sequence
 
-FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
-
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
     """One clock for the driver (monotonic, sleep) and the limiter (wall clock)."""
     return drive_plans_and_limits_with(monkeypatch, VirtualClock(start=1_800_000_000.0))
-
-
-class Server:
-    """Answers in order (the last one repeated), noting each request and when it arrived; each
-    answer takes `takes` seconds of the virtual clock."""
-
-    def __init__(self, clock: VirtualClock, *answers: httpx.Response, takes: float = 0.0) -> None:
-        self.clock = clock
-        self.answers = answers or (paused(),)
-        self.takes = takes
-        self.received: list[httpx.Request] = []
-        self.arrivals: list[float] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.received.append(request)
-        self.arrivals.append(self.clock.now)
-        self.clock.now += self.takes
-        answer = self.answers[min(len(self.received), len(self.answers)) - 1]
-        # A fresh response each time: httpx binds a response to the request it answers.
-        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
 
 
 def cut_to(timeout: httpx.Timeout, left: float) -> dict[str, float | None]:
@@ -75,37 +52,9 @@ def cut_to(timeout: httpx.Timeout, left: float) -> dict[str, float | None]:
     return {name: left if t is None else min(t, left) for name, t in phases.items()}
 
 
-@contextlib.asynccontextmanager
-async def serving(*actions: Action) -> AsyncIterator[SocketServer]:
-    server = SocketServer(list(actions))
-    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
-    server.port = listener.sockets[0].getsockname()[1]
-    try:
-        yield server
-    finally:
-        listener.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(listener.wait_closed(), 1)
-
-
-def client(http: httpx.AsyncClient, url: str, **options: object) -> AsyncUnifyClient:
-    options.setdefault("retry_policy", FAST)
-    return AsyncUnifyClient("key", base_url=url, httpx_client=http, **options)  # type: ignore[arg-type]
-
-
 def always(status: int, retry_after: str) -> httpx.Client:
     answer = httpx.Response(status, headers={"Retry-After": retry_after})
     return httpx.Client(transport=httpx.MockTransport(lambda request: answer))
-
-
-def unify_sync(handler: Handler, **options: Any) -> UnifyClient:
-    http = httpx.Client(transport=httpx.MockTransport(handler))
-    return UnifyClient("key", httpx_client=http, retry_policy=FAST, **options)
-
-
-def unify_async(handler: Handler, **options: Any) -> AsyncUnifyClient:
-    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    return AsyncUnifyClient("key", httpx_client=http, retry_policy=FAST, **options)
 
 
 def always_503(clock_at_zero: VirtualClock, takes: float) -> tuple[Handler, list[httpx.Request]]:

@@ -16,18 +16,24 @@ import httpx
 import pytest
 from twin_harness import Twin, closed, settle
 from wrapper_helpers import (
+    ACCOUNT,
+    FAST,
     FAST_BACKOFF,
     FASTER_BACKOFF,
     MAILBOX,
-    STAMP,
+    NOW,
+    PERSON,
     Answer,
     AsyncHttp,
     BoastOptions,
     MakeSandbox,
+    ScriptedBoast,
     Wire,
     boast_on,
+    boast_on_boast,
     boast_root,
     free_pair,
+    ids,
     targets,
 )
 
@@ -84,65 +90,7 @@ def enrollment(contact: str, sequence: str, status: str) -> dict[str, Any]:
     }
 
 
-FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
-
-
-ACCOUNT = str(uuid.uuid4())
-
-
-class ScriptedBoast:
-    """Boast's contacts and sequences. Each contact POST's fate is scripted: "ok", "refuse"
-    (never arrived) or "commit-then-reset" (stored, answer lost). Sequences come `per_page`
-    to a page, and each list request's query is kept."""
-
-    def __init__(self, *fates: str, sequences: int = 0, per_page: int = 2) -> None:
-        self.fates = list(fates)
-        self.contacts: list[dict[str, Any]] = []
-        self.sequences = [
-            {"id": str(uuid.uuid4()), "name": f"s{n}", "status": "active", "created_at": STAMP, "updated_at": STAMP}
-            for n in range(sequences)
-        ]  # fmt: skip
-        self.per_page = per_page
-        self.queries: list[dict[str, str]] = []
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        if request.method == "POST" and request.url.path.endswith("/contacts"):
-            return self._create_contact(request)
-        self.queries.append(dict(request.url.params))
-        if request.url.path.endswith("/sequences"):
-            number = int(request.url.params.get("page", "1"))
-            pages = max(1, -(-len(self.sequences) // self.per_page))
-            start = (number - 1) * self.per_page
-            meta = {"pagination": {"count": len(self.sequences), "page": number, "items": self.per_page, "pages": pages}}  # fmt: skip
-            return httpx.Response(
-                200, json={"data": self.sequences[start : start + self.per_page], "meta": meta}
-            )
-        return httpx.Response(200, json={"data": []})
-
-    def _create_contact(self, request: httpx.Request) -> httpx.Response:
-        fate = self.fates.pop(0) if self.fates else "ok"
-        if fate == "refuse":
-            raise httpx.ConnectError("connection refused", request=request)
-        fields = json.loads(request.content)
-        contact = {"id": str(uuid.uuid4()), "created_at": STAMP, "updated_at": STAMP, **fields}
-        self.contacts.append(contact)
-        if fate == "commit-then-reset":
-            raise httpx.ReadError("connection reset by peer", request=request)
-        return httpx.Response(201, json={"data": contact})
-
-
-def boast_on_boast(server: ScriptedBoast, **options: Any) -> BoastClient:
-    http = httpx.Client(transport=httpx.MockTransport(server.handle))
-    return BoastClient(account_id=ACCOUNT, access_token="t", httpx_client=http, **options)
-
-
 SEQUENCE, OTHER_SEQUENCE = str(uuid.uuid4()), str(uuid.uuid4())
-
-
-PERSON = str(uuid.uuid4())
-
-
-NOW = "2026-11-24T10:00:00Z"
 
 
 def enrollment_retries(enrollment_id: str, sequence_id: str, person_id: str) -> dict[str, Any]:
@@ -229,18 +177,6 @@ def enrollment_json(contact: str, sequence: str) -> dict[str, str]:
         "created_at": "2026-01-01T00:00:00Z",
         "updated_at": "2026-01-01T00:00:00Z",
     }
-
-
-def ids(sandbox: Sandbox) -> tuple[str, list[str], str]:
-    """A live sequence with no active enrollment yet, people free to enroll, and a sandbox
-    mailbox address."""
-    state = sandbox.unify
-    empty = (s["id"] for s in state.live_sequences() if state.active_enrollment_count(s["id"]) == 0)
-    return (
-        next(empty),
-        [p["id"] for p in state.people[:3000]],
-        state.mailboxes[0]["email"],
-    )
 
 
 async def test_unify_enroll_names_a_malformed_active_enrollment_in_a_conflict(twin: Twin) -> None:

@@ -6,14 +6,12 @@ errors survive pickling with their fields."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import inspect
 import json
 import pickle
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -23,27 +21,28 @@ from twin_harness import Twin
 from virtual_clock import VirtualClock, drive_plans_and_limits_with
 from virtual_clock import fresh_limit as limit
 from wrapper_helpers import (
+    ENROLLMENT_ID,
     FAST_BACKOFF,
     FASTER_BACKOFF,
     PAUSE_PATH,
     SEQUENCE_ID,
-    Action,
     AsyncHttp,
     BoastOptions,
     Handler,
     MakeSandbox,
-    SocketServer,
+    Server,
     answer,
     client_answering,
-    paused,
+    ids,
+    serving,
     targets,
+    valid_enrollment,
 )
 
 from sequence_clients import (
     AsyncUnifyClient,
     BoastClient,
     OAuthToken,
-    RetryPolicy,
     UnifyClient,
     errors,
 )
@@ -51,9 +50,6 @@ from sequence_clients._aiohttp import typed_failure
 from sequence_clients._transport import translate
 from sequence_clients.errors import describe_error_body, redact_url
 from sequence_clients.sandbox import FaultConfig, Sandbox
-
-FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
-
 
 PAUSE_URL = f"https://api.unifygtm.com{PAUSE_PATH}"
 
@@ -64,41 +60,8 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
     return drive_plans_and_limits_with(monkeypatch, VirtualClock(start=1_800_000_000.0))
 
 
-class Server:
-    """Answers in order (the last one repeated), noting each request and when it arrived; each
-    answer takes `takes` seconds of the virtual clock."""
-
-    def __init__(self, clock: VirtualClock, *answers: httpx.Response, takes: float = 0.0) -> None:
-        self.clock = clock
-        self.answers = answers or (paused(),)
-        self.takes = takes
-        self.received: list[httpx.Request] = []
-        self.arrivals: list[float] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.received.append(request)
-        self.arrivals.append(self.clock.now)
-        self.clock.now += self.takes
-        answer = self.answers[min(len(self.received), len(self.answers)) - 1]
-        # A fresh response each time: httpx binds a response to the request it answers.
-        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
-
-
 def vendor_error(status: int, body: dict[str, Any]) -> httpx.Response:
     return httpx.Response(status, json=body)
-
-
-@contextlib.asynccontextmanager
-async def serving(*actions: Action) -> AsyncIterator[SocketServer]:
-    server = SocketServer(list(actions))
-    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
-    server.port = listener.sockets[0].getsockname()[1]
-    try:
-        yield server
-    finally:
-        listener.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(listener.wait_closed(), 1)
 
 
 def free_port() -> int:
@@ -128,22 +91,6 @@ def raising(error: Callable[[httpx.Request], Exception]) -> Handler:
         raise error(request)
 
     return handle
-
-
-ENROLLMENT_ID = uuid.uuid4()
-
-
-def valid_enrollment() -> dict[str, object]:
-    now = "2026-11-24T10:00:00Z"
-    return {
-        "id": str(ENROLLMENT_ID), "created_at": now, "updated_at": now,
-        "sequence": {"id": str(uuid.uuid4()), "name": "s", "is_paused": False},
-        "person": {"id": str(uuid.uuid4()), "email": "p@x.com", "first_name": None, "last_name": None, "linkedin_url": None},
-        "mailbox": {"id": str(uuid.uuid4()), "email": "m@x.com", "display_name": None, "is_paused": False, "is_unauthorized": False},
-        "enrolled_by_play": None, "reply_email_message": None, "status": "IN_PROGRESS",
-        "is_blocked": False, "is_bounced": False, "is_canceled": False, "is_excluded": False,
-        "is_opted_out": False, "is_paused": False, "is_replied": False, "started_at": None, "ended_at": None,
-    }  # fmt: skip
 
 
 MEGABYTE = "x" * 1_000_000
@@ -232,18 +179,6 @@ def sample_error(
 
 
 ENROLLMENT_ID_shared_httpx_client = "00000000-0000-4000-8000-000000000001"
-
-
-def ids(sandbox: Sandbox) -> tuple[str, list[str], str]:
-    """A live sequence with no active enrollment yet, people free to enroll, and a sandbox
-    mailbox address."""
-    state = sandbox.unify
-    empty = (s["id"] for s in state.live_sequences() if state.active_enrollment_count(s["id"]) == 0)
-    return (
-        next(empty),
-        [p["id"] for p in state.people[:3000]],
-        state.mailboxes[0]["email"],
-    )
 
 
 @pytest.mark.parametrize(

@@ -12,11 +12,19 @@ import httpx
 import pytest
 from twin_harness import Twin, closed, every
 from virtual_clock import VirtualClock, drive_plans_with
-from wrapper_helpers import FAST_BACKOFF, Handler, MakeSandbox, Wire, job
+from wrapper_helpers import (
+    FAST_BACKOFF,
+    Handler,
+    MakeSandbox,
+    Wire,
+    ids,
+    job,
+    unify_async,
+    unify_sync,
+)
 
 from sequence_clients import (
     AsyncUnifyClient,
-    RetryPolicy,
     UnifyClient,
     errors,
 )
@@ -131,22 +139,9 @@ class FailingJobs(httpx.BaseTransport):
         self.inner.close()
 
 
-FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
-
-
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
     return drive_plans_with(monkeypatch, VirtualClock())
-
-
-def unify_sync(handler: Handler, **options: Any) -> UnifyClient:
-    http = httpx.Client(transport=httpx.MockTransport(handler))
-    return UnifyClient("key", httpx_client=http, retry_policy=FAST, **options)
-
-
-def unify_async(handler: Handler, **options: Any) -> AsyncUnifyClient:
-    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    return AsyncUnifyClient("key", httpx_client=http, retry_policy=FAST, **options)
 
 
 def export_server(statuses: list[str]) -> tuple[Handler, list[str]]:
@@ -166,18 +161,6 @@ def export_server(statuses: list[str]) -> tuple[Handler, list[str]]:
         return httpx.Response(200, json={**job(1), "job_id": "job-1", "status": status, **failed})
 
     return handle, polls
-
-
-def ids(sandbox: Sandbox) -> tuple[str, list[str], str]:
-    """A live sequence with no active enrollment yet, people free to enroll, and a sandbox
-    mailbox address."""
-    state = sandbox.unify
-    empty = (s["id"] for s in state.live_sequences() if state.active_enrollment_count(s["id"]) == 0)
-    return (
-        next(empty),
-        [p["id"] for p in state.people[:3000]],
-        state.mailboxes[0]["email"],
-    )
 
 
 async def test_unify_export_sends_the_filter_and_page_size_and_reads_every_page(

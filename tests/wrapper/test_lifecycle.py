@@ -19,11 +19,18 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
-from wrapper_helpers import PAUSED, SEQUENCE_ID, Action, AsyncHttp, answer, elapsed, sequence_answer
+from wrapper_helpers import (
+    PAUSED,
+    SEQUENCE_ID,
+    Action,
+    AsyncHttp,
+    answer,
+    client,
+    elapsed,
+    sequence_answer,
+)
 
-from sequence_clients import AsyncUnifyClient, BoastClient, RetryPolicy, UnifyClient, errors
-
-FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
+from sequence_clients import AsyncUnifyClient, BoastClient, UnifyClient, errors
 
 
 @dataclass
@@ -75,11 +82,6 @@ async def serving(*actions: Action) -> AsyncIterator[Server]:
         listener.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(listener.wait_closed(), 1)
-
-
-def client(http: httpx.AsyncClient, url: str, **options: object) -> AsyncUnifyClient:
-    options.setdefault("retry_policy", FAST)
-    return AsyncUnifyClient("key", base_url=url, httpx_client=http, **options)  # type: ignore[arg-type]
 
 
 CHILDREN = 4

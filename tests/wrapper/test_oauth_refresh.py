@@ -19,7 +19,16 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 from twin_harness import ASYNC, Twin, closed, settle
-from wrapper_helpers import BoastOptions, MakeSandbox, Wire, boast_on, targets, unavailable
+from wrapper_helpers import (
+    ACCOUNT,
+    ACCOUNT_ID,
+    BoastOptions,
+    MakeSandbox,
+    Wire,
+    boast_on,
+    targets,
+    unavailable,
+)
 
 from sequence_clients import (
     AsyncBoastClient,
@@ -53,9 +62,6 @@ def expired_token_options(sandbox: Sandbox, store: Saved) -> dict[str, Any]:
         "token_store": store,
         "auth_base_url": sandbox.boast_auth_base_url,
     }
-
-
-ACCOUNT = str(uuid.uuid4())
 
 
 CLIENT_ID, CLIENT_SECRET = "client-id-abc", "client-secret-xyz"
@@ -211,9 +217,6 @@ def reason(error: errors.TokenResponseError) -> str:
 def seconds_left(token: OAuthToken) -> float:
     assert token.expires_at is not None
     return (token.expires_at - dt.datetime.now(dt.UTC)).total_seconds()
-
-
-ACCOUNT_ID = "7a2f1f8c-7771-47e2-8dbd-332b301028a8"
 
 
 Client = BoastClient | AsyncBoastClient

@@ -25,12 +25,16 @@ import httpx
 import pytest
 from twin_harness import Twin, closed, every, settle
 from wrapper_helpers import (
-    STAMP,
+    ACCOUNT,
+    ROOT,
     BoastOptions,
+    ScriptedBoast,
     Wire,
     boast_on,
+    boast_on_boast,
     boast_root,
     free_pair,
+    ids,
     listing_recorder,
     targets,
     unavailable,
@@ -69,60 +73,8 @@ SEQUENCE_CALLS = {
 }
 
 
-ACCOUNT = str(uuid.uuid4())
-
-
-class ScriptedBoast:
-    """Boast's contacts and sequences. Each contact POST's fate is scripted: "ok", "refuse"
-    (never arrived) or "commit-then-reset" (stored, answer lost). Sequences come `per_page`
-    to a page, and each list request's query is kept."""
-
-    def __init__(self, *fates: str, sequences: int = 0, per_page: int = 2) -> None:
-        self.fates = list(fates)
-        self.contacts: list[dict[str, Any]] = []
-        self.sequences = [
-            {"id": str(uuid.uuid4()), "name": f"s{n}", "status": "active", "created_at": STAMP, "updated_at": STAMP}
-            for n in range(sequences)
-        ]  # fmt: skip
-        self.per_page = per_page
-        self.queries: list[dict[str, str]] = []
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        if request.method == "POST" and request.url.path.endswith("/contacts"):
-            return self._create_contact(request)
-        self.queries.append(dict(request.url.params))
-        if request.url.path.endswith("/sequences"):
-            number = int(request.url.params.get("page", "1"))
-            pages = max(1, -(-len(self.sequences) // self.per_page))
-            start = (number - 1) * self.per_page
-            meta = {"pagination": {"count": len(self.sequences), "page": number, "items": self.per_page, "pages": pages}}  # fmt: skip
-            return httpx.Response(
-                200, json={"data": self.sequences[start : start + self.per_page], "meta": meta}
-            )
-        return httpx.Response(200, json={"data": []})
-
-    def _create_contact(self, request: httpx.Request) -> httpx.Response:
-        fate = self.fates.pop(0) if self.fates else "ok"
-        if fate == "refuse":
-            raise httpx.ConnectError("connection refused", request=request)
-        fields = json.loads(request.content)
-        contact = {"id": str(uuid.uuid4()), "created_at": STAMP, "updated_at": STAMP, **fields}
-        self.contacts.append(contact)
-        if fate == "commit-then-reset":
-            raise httpx.ReadError("connection reset by peer", request=request)
-        return httpx.Response(201, json={"data": contact})
-
-
-def boast_on_boast(server: ScriptedBoast, **options: Any) -> BoastClient:
-    http = httpx.Client(transport=httpx.MockTransport(server.handle))
-    return BoastClient(account_id=ACCOUNT, access_token="t", httpx_client=http, **options)
-
-
 def a_live_sequence(sandbox: Sandbox) -> str:
     return str(sandbox.unify.live_sequences()[0]["id"])
-
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 VENDORS = ("unify", "boast")
@@ -256,18 +208,6 @@ def runtime_types(model: Any) -> tuple[type, ...]:
 @pytest.fixture
 def live_sequence(sandbox: Sandbox) -> Iterator[str]:
     yield next(s["id"] for s in sandbox.unify.live_sequences() if sandbox.unify.steps[s["id"]])
-
-
-def ids(sandbox: Sandbox) -> tuple[str, list[str], str]:
-    """A live sequence with no active enrollment yet, people free to enroll, and a sandbox
-    mailbox address."""
-    state = sandbox.unify
-    empty = (s["id"] for s in state.live_sequences() if state.active_enrollment_count(s["id"]) == 0)
-    return (
-        next(empty),
-        [p["id"] for p in state.people[:3000]],
-        state.mailboxes[0]["email"],
-    )
 
 
 async def test_unify_list_sequence_steps_sends_its_arguments(

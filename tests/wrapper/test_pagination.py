@@ -5,7 +5,6 @@ job's pages), on both twins; a server paging in circles, serving the wrong page 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -14,13 +13,18 @@ import httpx
 import pytest
 from twin_harness import Twin, closed, every
 from wrapper_helpers import (
+    ACCOUNT,
+    ACCOUNT_ID,
     FAST_BACKOFF,
-    STAMP,
+    NOW,
     BoastOptions,
     Handler,
+    ScriptedBoast,
     Wire,
     boast_on,
+    boast_on_boast,
     contact_pages,
+    ids,
     job,
     targets,
 )
@@ -68,55 +72,6 @@ async def arun_fake_plan(plan: Any) -> Any:
     return run_fake_plan(plan)
 
 
-ACCOUNT = str(uuid.uuid4())
-
-
-class ScriptedBoast:
-    """Boast's contacts and sequences. Each contact POST's fate is scripted: "ok", "refuse"
-    (never arrived) or "commit-then-reset" (stored, answer lost). Sequences come `per_page`
-    to a page, and each list request's query is kept."""
-
-    def __init__(self, *fates: str, sequences: int = 0, per_page: int = 2) -> None:
-        self.fates = list(fates)
-        self.contacts: list[dict[str, Any]] = []
-        self.sequences = [
-            {"id": str(uuid.uuid4()), "name": f"s{n}", "status": "active", "created_at": STAMP, "updated_at": STAMP}
-            for n in range(sequences)
-        ]  # fmt: skip
-        self.per_page = per_page
-        self.queries: list[dict[str, str]] = []
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        if request.method == "POST" and request.url.path.endswith("/contacts"):
-            return self._create_contact(request)
-        self.queries.append(dict(request.url.params))
-        if request.url.path.endswith("/sequences"):
-            number = int(request.url.params.get("page", "1"))
-            pages = max(1, -(-len(self.sequences) // self.per_page))
-            start = (number - 1) * self.per_page
-            meta = {"pagination": {"count": len(self.sequences), "page": number, "items": self.per_page, "pages": pages}}  # fmt: skip
-            return httpx.Response(
-                200, json={"data": self.sequences[start : start + self.per_page], "meta": meta}
-            )
-        return httpx.Response(200, json={"data": []})
-
-    def _create_contact(self, request: httpx.Request) -> httpx.Response:
-        fate = self.fates.pop(0) if self.fates else "ok"
-        if fate == "refuse":
-            raise httpx.ConnectError("connection refused", request=request)
-        fields = json.loads(request.content)
-        contact = {"id": str(uuid.uuid4()), "created_at": STAMP, "updated_at": STAMP, **fields}
-        self.contacts.append(contact)
-        if fate == "commit-then-reset":
-            raise httpx.ReadError("connection reset by peer", request=request)
-        return httpx.Response(201, json={"data": contact})
-
-
-def boast_on_boast(server: ScriptedBoast, **options: Any) -> BoastClient:
-    http = httpx.Client(transport=httpx.MockTransport(server.handle))
-    return BoastClient(account_id=ACCOUNT, access_token="t", httpx_client=http, **options)
-
-
 FAST = RetryPolicy(base_delay=0.001, max_delay=0.002)
 
 
@@ -128,12 +83,6 @@ def unify_answering(handler: Handler, **options: Any) -> UnifyClient:
 def counting_client() -> tuple[httpx.Client, list[httpx.Request]]:
     sent: list[httpx.Request] = []
     return httpx.Client(event_hooks={"request": [sent.append]}), sent
-
-
-ACCOUNT_ID = "7a2f1f8c-7771-47e2-8dbd-332b301028a8"
-
-
-NOW = "2026-11-24T10:00:00Z"
 
 
 def unify_enrollment(n: int) -> dict[str, Any]:
@@ -308,18 +257,6 @@ def job_pages(request: httpx.Request) -> httpx.Response:
     following = f"c{start + 2}" if start + 2 < 5 else None
     jobs = [job(n) for n in range(start, min(start + 2, 5))]
     return httpx.Response(200, json={"jobs": jobs, "next_cursor": following})
-
-
-def ids(sandbox: Sandbox) -> tuple[str, list[str], str]:
-    """A live sequence with no active enrollment yet, people free to enroll, and a sandbox
-    mailbox address."""
-    state = sandbox.unify
-    empty = (s["id"] for s in state.live_sequences() if state.active_enrollment_count(s["id"]) == 0)
-    return (
-        next(empty),
-        [p["id"] for p in state.people[:3000]],
-        state.mailboxes[0]["email"],
-    )
 
 
 async def test_boast_account_pages_carry_the_answer(

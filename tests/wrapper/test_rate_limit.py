@@ -15,7 +15,7 @@ import pytest
 from twin_harness import Twin
 from virtual_clock import VirtualClock, drive_plans_and_limits_with
 from virtual_clock import fresh_limit as limit
-from wrapper_helpers import PAUSE_PATH, SEQUENCE_ID, Handler, paused, refused
+from wrapper_helpers import FAST, PAUSE_PATH, SEQUENCE_ID, Handler, Server, paused, refused
 
 from sequence_clients import (
     AsyncBoastClient,
@@ -28,33 +28,11 @@ from sequence_clients import (
 )
 from sequence_clients.generated.unify.api.sequences import pause_sequence
 
-FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
-
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
     """One clock for the driver (monotonic, sleep) and the limiter (wall clock)."""
     return drive_plans_and_limits_with(monkeypatch, VirtualClock(start=1_800_000_000.0))
-
-
-class Server:
-    """Answers in order (the last one repeated), noting each request and when it arrived; each
-    answer takes `takes` seconds of the virtual clock."""
-
-    def __init__(self, clock: VirtualClock, *answers: httpx.Response, takes: float = 0.0) -> None:
-        self.clock = clock
-        self.answers = answers or (paused(),)
-        self.takes = takes
-        self.received: list[httpx.Request] = []
-        self.arrivals: list[float] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.received.append(request)
-        self.arrivals.append(self.clock.now)
-        self.clock.now += self.takes
-        answer = self.answers[min(len(self.received), len(self.answers)) - 1]
-        # A fresh response each time: httpx binds a response to the request it answers.
-        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
 
 
 ACCOUNT_ID = uuid.UUID("6a5b4c3d-2e1f-4a0b-8c9d-0e1f2a3b4c5d")

@@ -5,8 +5,6 @@ raised at once, and each retry is logged naming the request and the reason."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import email.utils
 import json
@@ -14,7 +12,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -23,15 +21,17 @@ from twin_harness import Twin, closed, settle
 from virtual_clock import VirtualClock, drive_plans_and_limits_with
 from waits import record_waits
 from wrapper_helpers import (
+    ENROLLMENT_ID,
     FAST_BACKOFF,
     MAILBOX,
+    NOW,
     PAUSED,
+    PERSON,
     SEQUENCE_ID,
-    Action,
     AsyncHttp,
     Handler,
     MakeSandbox,
-    SocketServer,
+    Server,
     Wire,
     answer,
     client_answering,
@@ -39,7 +39,9 @@ from wrapper_helpers import (
     paused,
     refused,
     scripted,
+    serving,
     unavailable,
+    valid_enrollment,
 )
 
 from sequence_clients import (
@@ -54,46 +56,11 @@ from sequence_clients.generated.unify.models import (
     PauseSequenceSuccessResponse,
 )
 
-FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
-
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
     """One clock for the driver (monotonic, sleep) and the limiter (wall clock)."""
     return drive_plans_and_limits_with(monkeypatch, VirtualClock(start=1_800_000_000.0))
-
-
-class Server:
-    """Answers in order (the last one repeated), noting each request and when it arrived; each
-    answer takes `takes` seconds of the virtual clock."""
-
-    def __init__(self, clock: VirtualClock, *answers: httpx.Response, takes: float = 0.0) -> None:
-        self.clock = clock
-        self.answers = answers or (paused(),)
-        self.takes = takes
-        self.received: list[httpx.Request] = []
-        self.arrivals: list[float] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.received.append(request)
-        self.arrivals.append(self.clock.now)
-        self.clock.now += self.takes
-        answer = self.answers[min(len(self.received), len(self.answers)) - 1]
-        # A fresh response each time: httpx binds a response to the request it answers.
-        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
-
-
-@contextlib.asynccontextmanager
-async def serving(*actions: Action) -> AsyncIterator[SocketServer]:
-    server = SocketServer(list(actions))
-    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
-    server.port = listener.sockets[0].getsockname()[1]
-    try:
-        yield server
-    finally:
-        listener.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(listener.wait_closed(), 1)
 
 
 def client(http: httpx.AsyncClient, url: str, **options: object) -> AsyncUnifyClient:
@@ -102,12 +69,6 @@ def client(http: httpx.AsyncClient, url: str, **options: object) -> AsyncUnifyCl
 
 
 SEQUENCE, OTHER_SEQUENCE = str(uuid.uuid4()), str(uuid.uuid4())
-
-
-PERSON = str(uuid.uuid4())
-
-
-NOW = "2026-11-24T10:00:00Z"
 
 
 def enrollment(enrollment_id: str, sequence_id: str, person_id: str) -> dict[str, Any]:
@@ -197,22 +158,6 @@ def answering(
         )
 
     return handle, seen
-
-
-ENROLLMENT_ID = uuid.uuid4()
-
-
-def valid_enrollment() -> dict[str, object]:
-    now = "2026-11-24T10:00:00Z"
-    return {
-        "id": str(ENROLLMENT_ID), "created_at": now, "updated_at": now,
-        "sequence": {"id": str(uuid.uuid4()), "name": "s", "is_paused": False},
-        "person": {"id": str(uuid.uuid4()), "email": "p@x.com", "first_name": None, "last_name": None, "linkedin_url": None},
-        "mailbox": {"id": str(uuid.uuid4()), "email": "m@x.com", "display_name": None, "is_paused": False, "is_unauthorized": False},
-        "enrolled_by_play": None, "reply_email_message": None, "status": "IN_PROGRESS",
-        "is_blocked": False, "is_bounced": False, "is_canceled": False, "is_excluded": False,
-        "is_opted_out": False, "is_paused": False, "is_replied": False, "started_at": None, "ended_at": None,
-    }  # fmt: skip
 
 
 def unify_sync(handler: Handler, **options: Any) -> UnifyClient:

@@ -5,65 +5,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from twin_harness import Twin
 from virtual_clock import VirtualClock, drive_plans_and_limits_with
-from wrapper_helpers import SEQUENCE_ID, Action, AsyncHttp, SocketServer, elapsed, paused, timeouts
-
-from sequence_clients import (
-    AsyncUnifyClient,
-    RetryPolicy,
-    errors,
+from wrapper_helpers import (
+    SEQUENCE_ID,
+    AsyncHttp,
+    Server,
+    client,
+    elapsed,
+    serving,
+    timeouts,
 )
 
-FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
+from sequence_clients import (
+    errors,
+)
 
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
     """One clock for the driver (monotonic, sleep) and the limiter (wall clock)."""
     return drive_plans_and_limits_with(monkeypatch, VirtualClock(start=1_800_000_000.0))
-
-
-class Server:
-    """Answers in order (the last one repeated), noting each request and when it arrived; each
-    answer takes `takes` seconds of the virtual clock."""
-
-    def __init__(self, clock: VirtualClock, *answers: httpx.Response, takes: float = 0.0) -> None:
-        self.clock = clock
-        self.answers = answers or (paused(),)
-        self.takes = takes
-        self.received: list[httpx.Request] = []
-        self.arrivals: list[float] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.received.append(request)
-        self.arrivals.append(self.clock.now)
-        self.clock.now += self.takes
-        answer = self.answers[min(len(self.received), len(self.answers)) - 1]
-        # A fresh response each time: httpx binds a response to the request it answers.
-        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
-
-
-@contextlib.asynccontextmanager
-async def serving(*actions: Action) -> AsyncIterator[SocketServer]:
-    server = SocketServer(list(actions))
-    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
-    server.port = listener.sockets[0].getsockname()[1]
-    try:
-        yield server
-    finally:
-        listener.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(listener.wait_closed(), 1)
-
-
-def client(http: httpx.AsyncClient, url: str, **options: object) -> AsyncUnifyClient:
-    options.setdefault("retry_policy", FAST)
-    return AsyncUnifyClient("key", base_url=url, httpx_client=http, **options)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -13,11 +13,11 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from wrapper_helpers import ROOT
 
 from sequence_clients import AsyncBoastClient, AsyncUnifyClient, BoastClient, UnifyClient
 
 TWINS = [(UnifyClient, AsyncUnifyClient), (BoastClient, AsyncBoastClient)]
-ROOT = Path(__file__).resolve().parents[2]
 # Context-manager protocol methods are named after the protocol, not twinned by name.
 PROTOCOL = {"__enter__", "__exit__", "__aenter__", "__aexit__"}
 

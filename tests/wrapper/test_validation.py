@@ -15,45 +15,30 @@ import httpx
 import pytest
 from twin_harness import Twin, closed, settle
 from virtual_clock import VirtualClock, drive_plans_and_limits_with
-from wrapper_helpers import Wire, boast_on, listing_recorder, paused, unavailable
+from wrapper_helpers import (
+    ACCOUNT_ID,
+    Server,
+    Wire,
+    boast_on,
+    ids,
+    listing_recorder,
+    unavailable,
+)
 
 from sequence_clients import (
     AsyncBoastClient,
     AsyncUnifyClient,
     BoastClient,
-    RetryPolicy,
     UnifyClient,
     errors,
 )
 from sequence_clients.sandbox import Sandbox
-
-FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
 
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
     """One clock for the driver (monotonic, sleep) and the limiter (wall clock)."""
     return drive_plans_and_limits_with(monkeypatch, VirtualClock(start=1_800_000_000.0))
-
-
-class Server:
-    """Answers in order (the last one repeated), noting each request and when it arrived; each
-    answer takes `takes` seconds of the virtual clock."""
-
-    def __init__(self, clock: VirtualClock, *answers: httpx.Response, takes: float = 0.0) -> None:
-        self.clock = clock
-        self.answers = answers or (paused(),)
-        self.takes = takes
-        self.received: list[httpx.Request] = []
-        self.arrivals: list[float] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.received.append(request)
-        self.arrivals.append(self.clock.now)
-        self.clock.now += self.takes
-        answer = self.answers[min(len(self.received), len(self.answers)) - 1]
-        # A fresh response each time: httpx binds a response to the request it answers.
-        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
 
 
 TEN = [f"rep{n}@example.com" for n in range(10)]
@@ -70,9 +55,6 @@ def offline_client() -> BoastClient:
 
 
 SEQUENCE_ID, PERSON_ID = uuid.uuid4(), uuid.uuid4()
-
-
-ACCOUNT_ID = "7a2f1f8c-7771-47e2-8dbd-332b301028a8"
 
 
 class Recorder:
@@ -129,18 +111,6 @@ BAD_IDS = [
 def sent_mailboxes(recorder: Recorder) -> list[str]:
     mailboxes: list[str] = json.loads(recorder.requests[-1].content)["mailbox_emails"]
     return mailboxes
-
-
-def ids(sandbox: Sandbox) -> tuple[str, list[str], str]:
-    """A live sequence with no active enrollment yet, people free to enroll, and a sandbox
-    mailbox address."""
-    state = sandbox.unify
-    empty = (s["id"] for s in state.live_sequences() if state.active_enrollment_count(s["id"]) == 0)
-    return (
-        next(empty),
-        [p["id"] for p in state.people[:3000]],
-        state.mailboxes[0]["email"],
-    )
 
 
 async def test_unify_list_sequence_steps_refuses_bad_arguments_by_name(twin: Twin) -> None:

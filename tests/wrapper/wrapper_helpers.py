@@ -4,10 +4,13 @@ the fixtures among them (`wire`, `slept`, …) reach every test through conftest
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +20,8 @@ from virtual_clock import VirtualClock, drive_plans_with
 from waits import record_waits
 
 from sequence_clients import (
+    AsyncUnifyClient,
+    BoastClient,
     RetryPolicy,
     UnifyClient,
 )
@@ -286,3 +291,141 @@ def listing_recorder() -> tuple[httpx.Client, list[httpx.Request]]:
         return httpx.Response(200, json={"enrollments": [], "next_cursor": None})
 
     return httpx.Client(transport=httpx.MockTransport(handle)), sent
+
+
+FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
+
+
+class Server:
+    """Answers in order (the last one repeated), noting each request and when it arrived; each
+    answer takes `takes` seconds of the virtual clock."""
+
+    def __init__(self, clock: VirtualClock, *answers: httpx.Response, takes: float = 0.0) -> None:
+        self.clock = clock
+        self.answers = answers or (paused(),)
+        self.takes = takes
+        self.received: list[httpx.Request] = []
+        self.arrivals: list[float] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.received.append(request)
+        self.arrivals.append(self.clock.now)
+        self.clock.now += self.takes
+        answer = self.answers[min(len(self.received), len(self.answers)) - 1]
+        # A fresh response each time: httpx binds a response to the request it answers.
+        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
+
+
+@contextlib.asynccontextmanager
+async def serving(*actions: Action) -> AsyncIterator[SocketServer]:
+    server = SocketServer(list(actions))
+    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+    server.port = listener.sockets[0].getsockname()[1]
+    try:
+        yield server
+    finally:
+        listener.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(listener.wait_closed(), 1)
+
+
+def client(http: httpx.AsyncClient, url: str, **options: object) -> AsyncUnifyClient:
+    options.setdefault("retry_policy", FAST)
+    return AsyncUnifyClient("key", base_url=url, httpx_client=http, **options)  # type: ignore[arg-type]
+
+
+ACCOUNT_ID = "7a2f1f8c-7771-47e2-8dbd-332b301028a8"
+
+ENROLLMENT_ID = uuid.uuid4()
+
+
+def unify_sync(handler: Handler, **options: Any) -> UnifyClient:
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    return UnifyClient("key", httpx_client=http, retry_policy=FAST, **options)
+
+
+def unify_async(handler: Handler, **options: Any) -> AsyncUnifyClient:
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    return AsyncUnifyClient("key", httpx_client=http, retry_policy=FAST, **options)
+
+
+ACCOUNT = str(uuid.uuid4())
+
+
+class ScriptedBoast:
+    """Boast's contacts and sequences. Each contact POST's fate is scripted: "ok", "refuse"
+    (never arrived) or "commit-then-reset" (stored, answer lost). Sequences come `per_page`
+    to a page, and each list request's query is kept."""
+
+    def __init__(self, *fates: str, sequences: int = 0, per_page: int = 2) -> None:
+        self.fates = list(fates)
+        self.contacts: list[dict[str, Any]] = []
+        self.sequences = [
+            {"id": str(uuid.uuid4()), "name": f"s{n}", "status": "active", "created_at": STAMP, "updated_at": STAMP}
+            for n in range(sequences)
+        ]  # fmt: skip
+        self.per_page = per_page
+        self.queries: list[dict[str, str]] = []
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/contacts"):
+            return self._create_contact(request)
+        self.queries.append(dict(request.url.params))
+        if request.url.path.endswith("/sequences"):
+            number = int(request.url.params.get("page", "1"))
+            pages = max(1, -(-len(self.sequences) // self.per_page))
+            start = (number - 1) * self.per_page
+            meta = {"pagination": {"count": len(self.sequences), "page": number, "items": self.per_page, "pages": pages}}  # fmt: skip
+            return httpx.Response(
+                200, json={"data": self.sequences[start : start + self.per_page], "meta": meta}
+            )
+        return httpx.Response(200, json={"data": []})
+
+    def _create_contact(self, request: httpx.Request) -> httpx.Response:
+        fate = self.fates.pop(0) if self.fates else "ok"
+        if fate == "refuse":
+            raise httpx.ConnectError("connection refused", request=request)
+        fields = json.loads(request.content)
+        contact = {"id": str(uuid.uuid4()), "created_at": STAMP, "updated_at": STAMP, **fields}
+        self.contacts.append(contact)
+        if fate == "commit-then-reset":
+            raise httpx.ReadError("connection reset by peer", request=request)
+        return httpx.Response(201, json={"data": contact})
+
+
+def boast_on_boast(server: ScriptedBoast, **options: Any) -> BoastClient:
+    http = httpx.Client(transport=httpx.MockTransport(server.handle))
+    return BoastClient(account_id=ACCOUNT, access_token="t", httpx_client=http, **options)
+
+
+PERSON = str(uuid.uuid4())
+
+NOW = "2026-11-24T10:00:00Z"
+
+
+def ids(sandbox: Sandbox) -> tuple[str, list[str], str]:
+    """A live sequence with no active enrollment yet, people free to enroll, and a sandbox
+    mailbox address."""
+    state = sandbox.unify
+    empty = (s["id"] for s in state.live_sequences() if state.active_enrollment_count(s["id"]) == 0)
+    return (
+        next(empty),
+        [p["id"] for p in state.people[:3000]],
+        state.mailboxes[0]["email"],
+    )
+
+
+def valid_enrollment() -> dict[str, object]:
+    now = "2026-11-24T10:00:00Z"
+    return {
+        "id": str(ENROLLMENT_ID), "created_at": now, "updated_at": now,
+        "sequence": {"id": str(uuid.uuid4()), "name": "s", "is_paused": False},
+        "person": {"id": str(uuid.uuid4()), "email": "p@x.com", "first_name": None, "last_name": None, "linkedin_url": None},
+        "mailbox": {"id": str(uuid.uuid4()), "email": "m@x.com", "display_name": None, "is_paused": False, "is_unauthorized": False},
+        "enrolled_by_play": None, "reply_email_message": None, "status": "IN_PROGRESS",
+        "is_blocked": False, "is_bounced": False, "is_canceled": False, "is_excluded": False,
+        "is_opted_out": False, "is_paused": False, "is_replied": False, "started_at": None, "ended_at": None,
+    }  # fmt: skip
+
+
+ROOT = Path(__file__).resolve().parents[2]
