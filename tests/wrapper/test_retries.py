@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
-import json
 import logging
 import random
 import time
@@ -24,13 +23,14 @@ from wrapper_helpers import (
     ENROLLMENT_ID,
     FAST_BACKOFF,
     MAILBOX,
-    NOW,
     PAUSED,
     PERSON,
+    SEQUENCE,
     SEQUENCE_ID,
     AsyncHttp,
     Handler,
     MakeSandbox,
+    ScriptedUnify,
     Server,
     Wire,
     answer,
@@ -41,6 +41,7 @@ from wrapper_helpers import (
     scripted,
     serving,
     unavailable,
+    unify_on,
     valid_enrollment,
 )
 
@@ -66,81 +67,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
 def client(http: httpx.AsyncClient, url: str, **options: object) -> AsyncUnifyClient:
     options.setdefault("retry_policy", FAST_BACKOFF)
     return AsyncUnifyClient("key", base_url=url, httpx_client=http, **options)  # type: ignore[arg-type]
-
-
-SEQUENCE, OTHER_SEQUENCE = str(uuid.uuid4()), str(uuid.uuid4())
-
-
-def enrollment(enrollment_id: str, sequence_id: str, person_id: str) -> dict[str, Any]:
-    return {
-        "id": enrollment_id, "created_at": NOW, "updated_at": NOW,
-        "sequence": {"id": sequence_id, "name": "s", "is_paused": False},
-        "person": {"id": person_id, "email": "p@x.com", "first_name": None, "last_name": None, "linkedin_url": None},
-        "mailbox": {"id": str(uuid.uuid4()), "email": MAILBOX, "display_name": None, "is_paused": False, "is_unauthorized": False},
-        "enrolled_by_play": None, "reply_email_message": None, "status": "IN_PROGRESS",
-        "is_blocked": False, "is_bounced": False, "is_canceled": False, "is_excluded": False,
-        "is_opted_out": False, "is_paused": False, "is_replied": False, "started_at": None, "ended_at": None,
-    }  # fmt: skip
-
-
-class ScriptedUnify:
-    """Unify's enroll and get, one active enrollment per person, with the fate of each POST
-    scripted: "ok", "refuse" (connection refused: never arrived), "commit-then-500" and
-    "commit-then-reset" (applied, but the answer is lost)."""
-
-    def __init__(self, *fates: str) -> None:
-        self.fates = list(fates)
-        self.active: dict[str, dict[str, Any]] = {}  # person id -> enrollment
-        self.created = 0
-        self.requests: list[httpx.Request] = []
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        if request.method == "GET":
-            wanted = request.url.path.rsplit("/", 1)[-1]
-            found = [e for e in self.active.values() if e["id"] == wanted]
-            return httpx.Response(200, json=found[0]) if found else httpx.Response(404, json={})
-        fate = self.fates.pop(0) if self.fates else "ok"
-        if fate == "refuse":
-            raise httpx.ConnectError("connection refused", request=request)
-        body = json.loads(request.content)
-        person, sequence = str(body["person_id"]), str(body["sequence_id"])
-        held = self.active.get(person)
-        if held is not None:
-            return httpx.Response(
-                409,
-                json={
-                    "status": "conflict",
-                    "message": f"Person {person} is already enrolled in an active sequence",
-                    "active_sequence_id": held["sequence"]["id"],
-                    "active_enrollment_id": held["id"],
-                },
-            )
-        created = enrollment(str(uuid.uuid4()), sequence, person)
-        self.active[person] = created
-        self.created += 1
-        if fate == "commit-then-500":
-            return httpx.Response(500, json={"status": "internal", "message": "try again"})
-        if fate == "commit-then-reset":
-            raise httpx.ReadError("connection reset by peer", request=request)
-        return httpx.Response(201, json=created)
-
-    def someone_else_enrolled(self, sequence_id: str) -> str:
-        """Another integration enrolled PERSON first; the id of that enrollment."""
-        other = enrollment(str(uuid.uuid4()), sequence_id, PERSON)
-        self.active[PERSON] = other
-        return str(other["id"])
-
-    def posts(self) -> int:
-        return sum(1 for r in self.requests if r.method == "POST")
-
-
-def unify_on(
-    server: ScriptedUnify | Callable[[httpx.Request], httpx.Response], **options: Any
-) -> UnifyClient:
-    handler = server.handle if isinstance(server, ScriptedUnify) else server
-    http = httpx.Client(transport=httpx.MockTransport(handler))
-    return UnifyClient("secret-key-123", httpx_client=http, **options)
 
 
 def answering(
