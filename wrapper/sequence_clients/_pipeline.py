@@ -58,6 +58,8 @@ from .errors import (
 if TYPE_CHECKING:
     import asyncio
 
+    from httpx._client import UseClientDefault
+
 T = TypeVar("T")
 H = TypeVar("H", httpx.Client, httpx.AsyncClient)
 
@@ -259,7 +261,7 @@ async def send_async(
         return result
 
 
-def _auth(target: Target) -> Any:
+def _auth(target: Target) -> httpx.Auth | UseClientDefault:
     # No auth of ours (Unify's key is a header): the caller's httpx client keeps its own.
     return httpx.USE_CLIENT_DEFAULT if target.auth is None else target.auth
 

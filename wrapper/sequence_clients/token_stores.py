@@ -36,6 +36,7 @@ from .oauth import OAuthToken
 if TYPE_CHECKING:
     import filelock
     import redis
+    from redis.lock import Lock as RedisLock
 
 # How many refresh tokens a store remembers having rotated past (fingerprints only): enough for
 # months of daily refreshes, small enough to read at every load.
@@ -363,16 +364,17 @@ class RedisTokenStore:
         except self._redis_errors as error:
             raise self._failed("save", error) from None
 
-    def _redis_lock(self, timeout: float) -> Any:
+    def _redis_lock(self, timeout: float) -> RedisLock:
         # thread_local=False: the async path may acquire in a worker thread and release here.
-        return self.redis.lock(
+        lock = self.redis.lock(
             f"{self.key}:lock",
             timeout=self.lock_ttl,
             blocking_timeout=max(timeout, 0.0),
             thread_local=False,
         )
+        return cast("RedisLock", lock)  # redis-py types Redis.lock loosely; it is this class
 
-    def _acquire(self, timeout: float) -> Any:
+    def _acquire(self, timeout: float) -> RedisLock:
         held = self._redis_lock(timeout)
         try:
             acquired = held.acquire()
@@ -382,11 +384,11 @@ class RedisTokenStore:
             raise _waited_too_long(f"the Redis lock {self.key}:lock", timeout)
         return held
 
-    def _release_when_acquired(self, waiting: asyncio.Future[Any]) -> None:
+    def _release_when_acquired(self, waiting: asyncio.Future[RedisLock]) -> None:
         if not waiting.cancelled() and waiting.exception() is None:
             self._release(waiting.result())
 
-    def _release(self, held: Any) -> None:
+    def _release(self, held: RedisLock) -> None:
         # An expired lock (held past lock_ttl) cannot be released; the token is saved by then.
         with contextlib.suppress(*self._redis_errors):
             held.release()
