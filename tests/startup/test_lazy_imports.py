@@ -54,6 +54,7 @@ def test_importing_the_unify_client_imports_no_boast_code_and_no_endpoint_module
     assert "importlib.metadata" not in loaded
     assert "asyncio" not in loaded  # a sync user pays no event loop
     assert not {m for m in loaded if m.split(".")[0] == "opentelemetry"}  # loaded by a first call
+    assert "tenacity" not in loaded  # loaded with the first failed attempt
 
 
 def test_an_endpoint_module_loads_with_the_first_call_that_uses_it() -> None:

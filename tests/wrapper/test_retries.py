@@ -51,6 +51,7 @@ from sequence_clients import (
     UnifyClient,
     errors,
 )
+from sequence_clients._plan import Call, Sleep, with_retries
 from sequence_clients.errors import parse_retry_after
 from sequence_clients.generated.unify.api.sequences import pause_sequence
 from sequence_clients.generated.unify.models import (
@@ -290,6 +291,22 @@ def test_errors_and_retry_logs_name_the_method_url_and_reason(
     assert "attempt 1 failed (APIConnectionError)" in logged
     assert vars(retry)["method"] == "POST" and vars(retry)["reason"] == "APIConnectionError"
     assert "secret-key-123" not in logged + message
+
+
+def test_a_callers_policy_may_retry_an_error_that_names_no_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class RetryEverything(RetryPolicy):
+        def is_retryable(self, error: BaseException) -> bool:
+            return True
+
+    caplog.set_level(logging.INFO, logger="sequence_clients")
+    plan = with_retries(Call(pause_sequence.operation(SEQUENCE_ID)), RetryEverything(base_delay=0))
+    assert isinstance(next(plan), Call)
+    assert isinstance(plan.throw(errors.SequenceClientError("the store is locked")), Sleep)
+    (retry,) = [r for r in caplog.records if vars(r).get("event") == "sequence_clients.retry"]
+    assert (vars(retry)["method"], vars(retry)["url"]) == ("?", "?")
+    assert vars(retry)["reason"] == "SequenceClientError" and vars(retry)["attempt"] == 1
 
 
 def test_a_status_error_names_its_status_in_the_retry_log(

@@ -3,8 +3,8 @@
 A plan is a generator that yields steps — `Call` (one HTTP request: a generated operation) or
 `Sleep` — and receives each result, or has the typed error thrown into it. `run_sync` and
 `run_async` are the only places that do I/O; they also hold a call's overall deadline. Retries are
-a plan too (`with_retries`), driven by tenacity's own retry state machine, so backoff, stop and
-logging are tenacity's, not ours.
+a plan too (`with_retries`), driven by tenacity's own retry state machine once an attempt has
+failed, so back-off and when to stop are tenacity's, not ours.
 
 Every generated endpoint module has `operation(...)`, returning a typed description of one call
 (spec/templates/types.py.jinja): the request to send and the parser of its success answer. The
@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 import attrs
 import httpx
-import tenacity
 
 from . import _clock, _telemetry
 from .errors import (
@@ -35,6 +34,8 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
+    import tenacity
+
     from ._ratelimit import RateLimit
 
 T = TypeVar("T")
@@ -95,7 +96,7 @@ Step = Call[object] | Sleep
 Plan = Generator[Step, object, T]
 
 
-@attrs.frozen(cache_hash=True)  # the key of its tenacity.Retrying, looked up on every call
+@attrs.frozen(cache_hash=True)  # the key of its tenacity.Retrying, looked up after a failure
 class RetryPolicy:
     """Exponential backoff with full jitter, honouring the server's requested wait."""
 
@@ -116,20 +117,20 @@ class RetryPolicy:
             return error.retry_after is None or error.retry_after <= self.max_retry_after
         return False
 
-    def retrying(self) -> tenacity.Retrying:
-        jitter = tenacity.wait_random_exponential(multiplier=self.base_delay, max=self.max_delay)
+    def pause_after(self, error: SequenceClientError, backoff: float) -> float:
+        """Seconds to wait before the next attempt: the server's Retry-After when a 429 or 5xx
+        carried one, else the jittered back-off."""
+        if isinstance(error, RateLimitError | ServerError) and error.retry_after is not None:
+            return error.retry_after
+        return backoff
 
-        def wait(state: tenacity.RetryCallState) -> float:
-            error = state.outcome.exception() if state.outcome else None
-            if isinstance(error, RateLimitError | ServerError) and error.retry_after is not None:
-                return error.retry_after
-            return jitter(state)
+    def retrying(self) -> tenacity.Retrying:
+        import tenacity  # loaded with the first failure: a process whose calls succeed never does
 
         return tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.max_retries + 1),
-            wait=wait,
+            wait=tenacity.wait_random_exponential(multiplier=self.base_delay, max=self.max_delay),
             retry=tenacity.retry_if_exception(self.is_retryable),
-            before_sleep=_log_retry,
             reraise=True,
         )
 
@@ -143,25 +144,29 @@ def _retrying_of(policy: RetryPolicy) -> tenacity.Retrying:
     return policy.retrying()
 
 
-def _retrying_for(policy: RetryPolicy) -> tenacity.Retrying:
+def _start_retrying(policy: RetryPolicy) -> tuple[tenacity.Retrying, tenacity.RetryCallState]:
+    import tenacity
+
     try:
-        return _retrying_of(policy)
+        retrying = _retrying_of(policy)
     except TypeError:  # an unhashable subclass of the caller's own: built per call, as before
-        return policy.retrying()
+        retrying = policy.retrying()
+    retrying.begin()  # its statistics, which `iter` updates, in this thread
+    return retrying, tenacity.RetryCallState(retry_object=retrying, fn=None, args=(), kwargs={})
 
 
-def _log_retry(state: tenacity.RetryCallState) -> None:
-    error = state.outcome.exception() if state.outcome else None
+def _log_retry(error: SequenceClientError, attempt: int, wait: float) -> None:
+    # Every error the default policy retries names its request; a caller's own policy may retry
+    # one that does not.
     method = getattr(error, "method", "?")
     url = getattr(error, "url", "?")
     reason = type(error).__name__
     if isinstance(error, APIStatusError):
         reason += f" {error.status_code}"
-    wait = state.upcoming_sleep
     _telemetry.retrying(
-        {"method": method, "url": url, "attempt": state.attempt_number, "wait": wait, "reason": reason},
+        {"method": method, "url": url, "attempt": attempt, "wait": wait, "reason": reason},
         "retrying %s %s: attempt %d failed (%s); waiting %.2fs",
-        method, url, state.attempt_number, reason, wait,
+        method, url, attempt, reason, wait,
     )  # fmt: skip
     if isinstance(error, APIStatusError) and error.retry_after is not None and wait > 0:
         # The wait is the server's (Retry-After), not back-off: this call pauses for it.
@@ -181,33 +186,31 @@ def with_retries(
     may have been applied (`maybe_applied`), `before_retry` runs; a non-None result ends the
     retries with that result — the hook that keeps a retried create from creating twice.
     """
-    retrying = _retrying_for(policy)
-    state = tenacity.RetryCallState(retry_object=retrying, fn=None, args=(), kwargs={})
-    last_error: SequenceClientError | None = None
-    # Tenacity's first decision is always to attempt, and after a success it returns the result
-    # as it is: asked only once an attempt failed, so a call that succeeds costs it nothing.
-    action: object = tenacity.DoAttempt()
+    # Tenacity is asked only once an attempt failed (its first decision is always to attempt,
+    # and it returns a success as it is): a call that succeeds costs it nothing.
+    retrying: tenacity.Retrying | None = None
+    state: tenacity.RetryCallState | None = None
+    error: SequenceClientError | None = None
     while True:
-        if isinstance(action, tenacity.DoAttempt):
-            if last_error is not None and last_error.maybe_applied and before_retry is not None:
-                resolved = yield from before_retry(last_error)
-                if resolved is not None:
-                    return resolved
-            try:
-                return cast(T, (yield call))
-            except SequenceClientError as error:
-                if last_error is None:
-                    retrying.begin()  # its statistics, which `iter` updates, in this thread
-                last_error = error
-                if failures is not None:
-                    failures.append(error)
-                state.set_exception(sys.exc_info())  # type: ignore[arg-type]
-        elif isinstance(action, tenacity.DoSleep):
-            state.prepare_for_next_attempt()
-            yield Sleep(float(action))
-        else:  # pragma: no cover - tenacity answers a result only after set_result
-            return cast(T, action)
-        action = retrying.iter(retry_state=state)
+        if error is not None and error.maybe_applied and before_retry is not None:
+            resolved = yield from before_retry(error)
+            if resolved is not None:
+                return resolved
+        try:
+            return cast(T, (yield call))
+        except SequenceClientError as failure:
+            error = failure
+            if failures is not None:
+                failures.append(error)
+            if retrying is None or state is None:
+                retrying, state = _start_retrying(policy)
+            state.set_exception(sys.exc_info())  # type: ignore[arg-type]
+        # A DoSleep (a float) to try again; once the policy says stop, tenacity raises the error.
+        backoff = cast("tenacity.DoSleep", retrying.iter(retry_state=state))
+        wait = policy.pause_after(error, backoff)
+        _log_retry(error, state.attempt_number, wait)
+        state.prepare_for_next_attempt()
+        yield Sleep(wait)
 
 
 def call(operation: Operation[T], policy: RetryPolicy) -> Plan[T]:
@@ -225,7 +228,8 @@ class _Deadline:
         self.seconds = seconds
         self._clock = clock
         self._ends = None if seconds is None else clock() + seconds
-        self._last: Call[object] | None = None
+        # Set by the first check: every plan's first step is a Call (a Sleep only follows one).
+        self._last: Call[object]
         self._failure: SequenceClientError | None = None
         self._maybe_applied = False
 
@@ -250,11 +254,11 @@ class _Deadline:
         self._maybe_applied = self._maybe_applied or error.maybe_applied
 
     def _exceeded(self) -> DeadlineExceededError:
-        request = self._last.operation.request if self._last is not None else {}
+        request = self._last.operation.request  # every operation's request has both
         error = DeadlineExceededError(
             f"deadline of {self.seconds:g}s reached (retries and back-off included)",
-            method=str(request.get("method", "?")).upper(),
-            url=str(request.get("url", "?")),
+            method=str(request["method"]).upper(),
+            url=str(request["url"]),
             maybe_applied=self._maybe_applied,
         )
         error.__cause__ = self._failure  # what kept the call from finishing in time
