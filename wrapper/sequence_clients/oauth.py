@@ -535,8 +535,7 @@ class TokenKeeper:
         if not token.access_token and not self.can_refresh:
             raise InvalidRequestError("access_token is required (or the refresh credentials)")
         self.token = token
-        self._client_id = client_id or ""
-        self._client_secret = client_secret or ""
+        self._client_id, self._client_secret = client_id, client_secret
         self._store = token_store
         self._shared = token_store if isinstance(token_store, SharedTokenStore) else None
         self._state = _grant_of(token_store) if token_store is not None else _Grant()
@@ -545,6 +544,7 @@ class TokenKeeper:
         return f"TokenKeeper(token={self.token!r}, can_refresh={self.can_refresh})"
 
     def _grant(self, refresh_token: str) -> TokenRequest:
+        assert self._client_id and self._client_secret  # only a keeper that can_refresh asks
         return TokenRequest(
             grant_type=TokenRequestGrantType.REFRESH_TOKEN,
             client_id=self._client_id,

@@ -133,7 +133,7 @@ class Journal:
             )
         self._pending: list[tuple[str, str | None, str, int, float, str, str, str]] = []
         self._notes: list[tuple[int, str, str, str]] = []
-        self.run_id = 0
+        self.run_id: int  # set by begin_run(), which the engine and bulk-report call first
 
     # --- a run ---------------------------------------------------------------------------------
     def begin_run(self) -> int:
@@ -147,7 +147,8 @@ class Journal:
                 "DELETE FROM notes WHERE vendor = ? AND sequence_id = ?",
                 (self.vendor, self.sequence_id),
             )
-        self.run_id = int(cursor.lastrowid or 0)
+        assert cursor.lastrowid is not None  # an INSERT sets it
+        self.run_id = cursor.lastrowid
         return self.run_id
 
     def claim(self, rows: Sequence[Row]) -> list[Claim]:
