@@ -157,9 +157,9 @@ def test_config_file_and_base_url_flag(shared_sandbox: Sandbox, tmp_path: Path) 
 def test_sandbox_command_passes_its_arguments_through() -> None:
     result = run_cli("sandbox", "--help")
     assert result.exit_code == 0
-    # Laid out as every other command's help (typer's): a usage line and an options panel.
+    # Laid out as every other command's help (click's plain layout): usage, then its options.
     assert "Usage: sequence-clients sandbox [OPTIONS]" in result.stdout
-    assert "╭─ Options" in result.stdout and "--faults" in result.stdout
+    assert "\nOptions:\n" in result.stdout and "--faults" in result.stdout
     assert "--port" in result.stdout and "[default: 8000]" in result.stdout
     bad = run_cli("sandbox", "--faults", "bogus=1")
     assert bad.exit_code == 2 and "unknown fault 'bogus'" in bad.stderr

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
+from . import HELP_MARKUP
+
 if TYPE_CHECKING:  # typer's own click: vendored in typer >= 0.24, the click package before
     from typer import _click as click
 
@@ -76,7 +78,7 @@ def load_command(name: str) -> click.Command:
     if isinstance(target, typer.Typer):
         command = typer.main.get_command(target)
     else:
-        single = typer.Typer()
+        single = typer.Typer(rich_markup_mode=HELP_MARKUP)
         single.command(name)(target)
         command = typer.main.get_command(single)
     command.name = name
@@ -120,6 +122,7 @@ class _LazyRoot(TyperGroup):
 
 app = typer.Typer(
     name="sequence-clients",
+    rich_markup_mode=HELP_MARKUP,
     help="Enroll people in Unify and Boast sequences, one at a time or from a CSV.",
     no_args_is_help=True,
     # Locals in a traceback could show an API key or token: never print them.

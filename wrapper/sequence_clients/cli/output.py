@@ -11,14 +11,16 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from .config import ConfigError
+
+# rich loads with the first table or console: a command's --help, --json and CSV output never
+# need it (bench/startup.py measures the start).
+if TYPE_CHECKING:
+    from rich.console import Console
 
 # Exit codes (the README lists them): 1 = the vendor refused or a row failed; 2 = bad input,
 # configuration or preflight, nothing sent (as click uses 2); 3 = bulk-enroll stopped by its
@@ -71,11 +73,15 @@ ConfigFile = Annotated[
 
 
 def console() -> Console:
+    from rich.console import Console
+
     # Built on use: a Console made at import would hold on to the sys.stdout of that moment.
     return Console(highlight=False)
 
 
 def err_console() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False)
 
 
@@ -120,6 +126,9 @@ def print_json(data: object) -> None:
 
 
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left")
     for name in columns:
         # Ids must stay copy-pasteable: whole on one line, never cut with an ellipsis.
@@ -139,6 +148,9 @@ def when(moment: object) -> str:
 
 
 def print_record(title: str, fields: Sequence[tuple[str, object]]) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from . import HELP_MARKUP
 from .config import unify_settings
 from .output import (
     BaseUrl,
@@ -32,7 +33,9 @@ if TYPE_CHECKING:
     from ..unify import UnifyClient
 
 app = typer.Typer(
-    help="Unify Sequences: enroll, inspect and manage enrollments.", no_args_is_help=True
+    help="Unify Sequences: enroll, inspect and manage enrollments.",
+    no_args_is_help=True,
+    rich_markup_mode=HELP_MARKUP,
 )
 
 Id = Annotated[str, typer.Argument(help="Enrollment id (UUID).", show_default=False)]

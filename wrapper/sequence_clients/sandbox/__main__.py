@@ -10,6 +10,7 @@ import contextlib
 import csv
 import re
 import sys
+import textwrap
 from typing import TYPE_CHECKING
 
 from .core import FAULT_KINDS, STATS_PATH, FaultConfig, SandboxConfig
@@ -99,9 +100,8 @@ def parse_faults(text: str) -> FaultConfig:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-class RichHelp(argparse.Action):
-    """`--help` laid out as the other sequence-clients commands' (typer's rich panels); plain
-    argparse help when rich (the cli extra) is not installed."""
+class PlainHelp(argparse.Action):
+    """`--help` laid out as the other sequence-clients commands' (click's plain layout)."""
 
     def __call__(
         self,
@@ -110,29 +110,22 @@ class RichHelp(argparse.Action):
         values: object,
         option_string: str | None = None,
     ) -> None:
-        try:
-            from rich.console import Console
-            from rich.markup import escape
-            from rich.panel import Panel
-            from rich.table import Table
-        except ModuleNotFoundError:
-            parser.print_help()
-            parser.exit()
-        table = Table.grid(padding=(0, 2))
+        rows = []
         for action in parser._actions:  # argparse's own list of options, in order
-            names = ", ".join(action.option_strings)
-            helped = action.help or ""
             metavar = action.metavar or (action.dest.upper() if action.nargs != 0 else "")
             if isinstance(metavar, tuple):
                 metavar = " ".join(metavar)
             default = action.default
-            shown = f" [default: {default}]" if isinstance(default, int | float | str) else ""
-            table.add_row(
-                f"[bold cyan]{names}[/]", f"[yellow]{escape(metavar)}[/]", escape(helped + shown)
-            )
-        console = Console(highlight=False)
-        console.print(f"\n [yellow]Usage:[/] {parser.prog} [OPTIONS]\n\n {parser.description}\n")
-        console.print(Panel(table, title="Options", title_align="left", border_style="dim"))
+            shown = f"  [default: {default}]" if isinstance(default, int | float | str) else ""
+            names = f"{', '.join(action.option_strings)} {metavar}".strip()
+            rows.append((names, ((action.help or "") + shown).strip()))
+        width = max(len(names) for names, _ in rows) + 4
+        lines = [f"Usage: {parser.prog} [OPTIONS]", "", f"  {parser.description}", "", "Options:"]
+        for names, helped in rows:
+            wrapped = textwrap.wrap(helped, 78 - width) or [""]
+            lines.append(f"  {names:<{width - 2}}{wrapped[0]}".rstrip())
+            lines += [" " * width + more for more in wrapped[1:]]
+        print("\n".join(lines))
         parser.exit()
 
 
@@ -163,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     parser.add_argument(
-        "-h", "--help", action=RichHelp, nargs=0, help="Show this message and exit."
+        "-h", "--help", action=PlainHelp, nargs=0, help="Show this message and exit."
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=parse_port, default=8000, help="0 picks a free port")
@@ -176,12 +169,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="per-key fixed window; default: each vendor's published limits "
         "(Unify 100000/5m and Bulk API quotas, Boast none)",
     )
-    parser.add_argument("--latency", type=parse_duration, default=0.0, metavar="20ms")
     parser.add_argument(
-        "--faults", type=parse_faults, default=FaultConfig(), metavar="KIND=RATE,..."
-    )
-    parser.add_argument("--token-ttl", type=parse_duration, default=7200.0, metavar="7200s")
-    parser.add_argument("--job-ttl", type=parse_duration, default=86400.0, metavar="86400s")
+        "--latency", type=parse_duration, default=0.0, metavar="20ms",
+        help="added to every answer",
+    )  # fmt: skip
+    parser.add_argument(
+        "--faults", type=parse_faults, default=FaultConfig(), metavar="KIND=RATE,...",
+        help=f"share of requests that fail, per kind ({', '.join(FAULT_KINDS)}), e.g. 5xx=0.05",
+    )  # fmt: skip
+    parser.add_argument(
+        "--token-ttl", type=parse_duration, default=7200.0, metavar="7200s",
+        help="lifetime of a Boast access token",
+    )  # fmt: skip
+    parser.add_argument(
+        "--job-ttl", type=parse_duration, default=86400.0, metavar="86400s",
+        help="how long a Unify query job's results are kept",
+    )  # fmt: skip
     parser.add_argument(
         "--job-seconds",
         type=parse_duration,
