@@ -4,7 +4,6 @@ DeadlineExceededError, saying whether an attempt may have been applied."""
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import httpx
@@ -159,9 +158,11 @@ def test_a_deadline_stops_retries_that_would_outlast_it(slept: list[float]) -> N
     assert isinstance(error, errors.APITimeoutError)
 
 
-def test_a_deadline_after_an_ambiguous_create_says_it_may_have_been_applied() -> None:
+def test_a_deadline_after_an_ambiguous_create_says_it_may_have_been_applied(
+    clock: VirtualClock,
+) -> None:
     def handle(request: httpx.Request) -> httpx.Response:
-        time.sleep(0.03)  # the create reached Unify; the answer is lost
+        clock.now += 0.03  # the create reached Unify; the answer is lost
         raise httpx.ReadError("reset", request=request)
 
     http = httpx.Client(transport=httpx.MockTransport(handle))
