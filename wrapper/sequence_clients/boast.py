@@ -26,23 +26,6 @@ from sequence_clients.generated.boast.models import (
 )
 from sequence_clients.generated.boast.types import UNSET, ListOperation, Operation, Unset
 
-from ._lazy import LazyModule
-
-# Endpoint modules: each is bound at runtime, at the end of the module (scripts/twins.py), to a
-# LazyModule that loads it on the first call that uses it (see _lazy).
-if TYPE_CHECKING:
-    from sequence_clients.generated.boast.api.accounts import get_account, list_accounts
-    from sequence_clients.generated.boast.api.contacts import create_contact, list_contacts
-    from sequence_clients.generated.boast.api.sequence_enrollments import (
-        create_sequence_enrollment,
-        delete_sequence_enrollment,
-        get_sequence_enrollment,
-        list_sequence_enrollments,
-    )
-    from sequence_clients.generated.boast.api.sequences import list_sequences
-    from sequence_clients.generated.boast.models import Account, Contact, SequenceEnrollment
-    from sequence_clients.generated.boast.models import Sequence as BoastSequence
-
 from . import _config, _telemetry, _validate
 from ._client import DEFAULT_MAX_RETRIES, AsyncClient, ClientOptions, SyncClient, page_plan
 from ._common import (
@@ -56,6 +39,7 @@ from ._common import (
     check_on_conflict,
     id_filters,
 )
+from ._lazy import LazyModule
 from ._pagination import DEFAULT_MAX_PAGES, AsyncPager, Page, PageGuard, SyncPager
 from ._pipeline import DEFAULT_MAX_RESPONSE_BYTES, Connection
 from ._plan import Call, Plan, RetryPolicy, call, with_retries
@@ -434,7 +418,21 @@ class BoastClient(SyncClient):
 # Edit the sync class, then run `make generate`; `make check-generated` fails if stale.
 
 
-if not TYPE_CHECKING:
+# What the sync class above takes from the generated package: endpoint modules, bound at
+# runtime to a LazyModule that loads on first use (see _lazy), and models for annotations.
+if TYPE_CHECKING:
+    from sequence_clients.generated.boast.api.accounts import get_account, list_accounts
+    from sequence_clients.generated.boast.api.contacts import create_contact, list_contacts
+    from sequence_clients.generated.boast.api.sequence_enrollments import (
+        create_sequence_enrollment,
+        delete_sequence_enrollment,
+        get_sequence_enrollment,
+        list_sequence_enrollments,
+    )
+    from sequence_clients.generated.boast.api.sequences import list_sequences
+    from sequence_clients.generated.boast.models import Account, Contact, SequenceEnrollment
+    from sequence_clients.generated.boast.models import Sequence as BoastSequence
+else:
     create_contact = LazyModule("sequence_clients.generated.boast.api.contacts.create_contact")
     create_sequence_enrollment = LazyModule(
         "sequence_clients.generated.boast.api.sequence_enrollments.create_sequence_enrollment"

@@ -26,44 +26,6 @@ from sequence_clients.generated.unify.models import (
 )
 from sequence_clients.generated.unify.types import UNSET, ListOperation, Operation, Unset
 
-from ._lazy import LazyModule
-
-# Endpoint modules: each is bound at runtime, at the end of the module (scripts/twins.py), to a
-# LazyModule that loads it on the first call that uses it (see _lazy).
-if TYPE_CHECKING:
-    from sequence_clients.generated.unify.api.sequence_enrollments import (
-        create_sequence_enrollment,
-        create_sequence_enrollment_query_job,
-        delete_sequence_enrollment,
-        get_sequence_enrollment,
-        get_sequence_enrollment_query_job,
-        get_sequence_enrollment_query_job_results,
-        list_sequence_enrollments,
-        pause_sequence_enrollment,
-        resume_sequence_enrollment,
-    )
-    from sequence_clients.generated.unify.api.sequences import (
-        delete_sequence,
-        list_sequence_steps,
-        list_sequences,
-        pause_sequence,
-        resume_sequence,
-        retrieve_sequence,
-    )
-    from sequence_clients.generated.unify.models import (
-        AutomaticEmailSequenceStep,
-        DeleteEnrollmentSuccessResponse,
-        DeleteSequenceSuccessResponse,
-        Enrollment,
-        ManualEmailSequenceStep,
-        PauseEnrollmentSuccessResponse,
-        PauseSequenceSuccessResponse,
-        ResumeEnrollmentSuccessResponse,
-        SequenceEnrollment,
-        TaskSequenceStep,
-    )
-    from sequence_clients.generated.unify.models import Sequence as UnifySequence
-
 from . import _config, _telemetry, _validate
 from ._client import DEFAULT_MAX_RETRIES, AsyncClient, ClientOptions, SyncClient, page_plan
 from ._common import (
@@ -77,6 +39,7 @@ from ._common import (
     check_on_conflict,
     id_filters,
 )
+from ._lazy import LazyModule
 from ._pagination import AsyncPager, Page, SyncPager
 from ._pipeline import DEFAULT_MAX_RESPONSE_BYTES
 from ._plan import Call, Plan, RetryPolicy, Sleep, call, with_retries
@@ -432,7 +395,42 @@ class UnifyClient(SyncClient):
 # Edit the sync class, then run `make generate`; `make check-generated` fails if stale.
 
 
-if not TYPE_CHECKING:
+# What the sync class above takes from the generated package: endpoint modules, bound at
+# runtime to a LazyModule that loads on first use (see _lazy), and models for annotations.
+if TYPE_CHECKING:
+    from sequence_clients.generated.unify.api.sequence_enrollments import (
+        create_sequence_enrollment,
+        create_sequence_enrollment_query_job,
+        delete_sequence_enrollment,
+        get_sequence_enrollment,
+        get_sequence_enrollment_query_job,
+        get_sequence_enrollment_query_job_results,
+        list_sequence_enrollments,
+        pause_sequence_enrollment,
+        resume_sequence_enrollment,
+    )
+    from sequence_clients.generated.unify.api.sequences import (
+        delete_sequence,
+        list_sequence_steps,
+        list_sequences,
+        pause_sequence,
+        resume_sequence,
+        retrieve_sequence,
+    )
+    from sequence_clients.generated.unify.models import (
+        AutomaticEmailSequenceStep,
+        DeleteEnrollmentSuccessResponse,
+        DeleteSequenceSuccessResponse,
+        Enrollment,
+        ManualEmailSequenceStep,
+        PauseEnrollmentSuccessResponse,
+        PauseSequenceSuccessResponse,
+        ResumeEnrollmentSuccessResponse,
+        SequenceEnrollment,
+        TaskSequenceStep,
+    )
+    from sequence_clients.generated.unify.models import Sequence as UnifySequence
+else:
     create_sequence_enrollment = LazyModule(
         "sequence_clients.generated.unify.api.sequence_enrollments.create_sequence_enrollment"
     )
