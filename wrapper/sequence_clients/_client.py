@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Self, TypedDict, TypeVar, Unpack
+from typing import Any, Generic, Self, TypedDict, TypeVar, Unpack
 
 import attrs
 import httpx
@@ -29,6 +29,7 @@ from .errors import InvalidRequestError
 
 T = TypeVar("T")
 G = TypeVar("G")  # a vendor's generated Client
+H = TypeVar("H", httpx.Client, httpx.AsyncClient)  # the caller's httpx client of either twin
 PageT = TypeVar("PageT")
 ItemT = TypeVar("ItemT")
 DEFAULT_MAX_RETRIES = 4
@@ -68,17 +69,25 @@ def _checked_size(limit: int) -> int:
 
 
 class ClientOptions(TypedDict, total=False):
-    """What `with_options` can change on either vendor's client."""
+    """The options of either vendor's client: keywords of its constructor, and what
+    `with_options` can change. One not given takes its default, in brackets below."""
 
-    base_url: str
-    timeout: float | httpx.Timeout | None
-    max_retries: int
-    deadline: float | None
-    allow_insecure_http: bool
-    retry_policy: RetryPolicy | None
-    rate_limit: str | RateLimit | None
-    rate_limit_storage: str | None
-    max_response_bytes: int
+    base_url: str | None  # the host root [the vendor's, or <VENDOR>_BASE_URL]
+    timeout: float | httpx.Timeout | None  # seconds, or per phase [30s, connect 5s]
+    max_retries: int  # retries after the first attempt [4]
+    deadline: float | None  # seconds for a call as a whole, every retry and wait [none]
+    allow_insecure_http: bool  # plain http to other than loopback [False]
+    retry_policy: RetryPolicy | None  # what is retried, back-off [RetryPolicy()]
+    rate_limit: str | RateLimit | None  # '100000/5m' or a shared RateLimit [none]
+    rate_limit_storage: str | None  # 'redis://…' for a limit shared by processes [memory://]
+    max_response_bytes: int  # a larger body raises ResponseTooLargeError [32 MiB]
+
+
+class ClientArgs(ClientOptions, Generic[H], total=False):
+    """The keyword options of either vendor's constructor: ClientOptions and `httpx_client`,
+    the caller's own httpx client to send on (H: an httpx.AsyncClient for an async client)."""
+
+    httpx_client: H | None
 
 
 class _ClientBase:
@@ -94,14 +103,14 @@ class _ClientBase:
         self,
         *,
         base_url: str,
-        timeout: float | httpx.Timeout | None,
-        max_retries: int,
-        deadline: float | None,
-        allow_insecure_http: bool,
-        retry_policy: RetryPolicy | None,
-        rate_limit: str | RateLimit | None,
-        rate_limit_storage: str | None,
         init_kwargs: dict[str, Any],
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        deadline: float | None = None,
+        allow_insecure_http: bool = False,
+        retry_policy: RetryPolicy | None = None,
+        rate_limit: str | RateLimit | None = None,
+        rate_limit_storage: str | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._base_url = checked_base_url(base_url, allow_insecure_http=allow_insecure_http)
@@ -265,6 +274,7 @@ class AsyncClient(_ClientBase):
 __all__ = [
     "DEFAULT_MAX_RETRIES",
     "AsyncClient",
+    "ClientArgs",
     "ClientOptions",
     "ClientStats",
     "Page",

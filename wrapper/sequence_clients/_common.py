@@ -43,11 +43,20 @@ def id_filters(**ids: UuidLike | None) -> dict[str, uuid.UUID]:
     return {name: _id(value, name) for name, value in ids.items() if value is not None}
 
 
+def given_options(client: object, options: Mapping[str, Any], accepted: type) -> dict[str, Any]:
+    """A constructor's `**options`, once each name is one its TypedDict (`accepted`) declares:
+    TypeError otherwise, as for any unknown keyword, since `**options` itself takes anything."""
+    for name in sorted(options.keys() - accepted.__annotations__.keys())[:1]:
+        raise TypeError(f"{type(client).__name__}() got an unexpected keyword argument {name!r}")
+    return dict(options)
+
+
 def base_settings(init_kwargs: Mapping[str, Any], **overrides: Any) -> dict[str, Any]:
     """The base client's settings out of a vendor constructor's arguments (`init_kwargs`,
-    which `with_options` re-applies), with the vendor's normalised values in `overrides`."""
+    which `with_options` re-applies), with the vendor's normalised values in `overrides`; the
+    base's defaults stand for those not given."""
     return {
-        **{name: init_kwargs[name] for name in _BASE_SETTINGS},
+        **{name: init_kwargs[name] for name in _BASE_SETTINGS if name in init_kwargs},
         **overrides,
         "init_kwargs": dict(init_kwargs),
     }

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Self, Unpack
 
 import httpx
@@ -27,7 +26,7 @@ from sequence_clients.generated.boast.models import (
 from sequence_clients.generated.boast.types import UNSET, ListOperation, Operation, Unset
 
 from . import _config, _telemetry, _validate
-from ._client import DEFAULT_MAX_RETRIES, AsyncClient, ClientOptions, SyncClient, page_plan
+from ._client import AsyncClient, ClientArgs, ClientOptions, H, SyncClient, page_plan
 from ._common import (
     ItemT,
     OnConflict,
@@ -37,13 +36,13 @@ from ._common import (
     _id,
     base_settings,
     check_on_conflict,
+    given_options,
     id_filters,
 )
 from ._lazy import LazyModule
 from ._pagination import DEFAULT_MAX_PAGES, AsyncPager, Page, PageGuard, SyncPager
-from ._pipeline import DEFAULT_MAX_RESPONSE_BYTES, Connection
+from ._pipeline import Connection
 from ._plan import Call, Plan, RetryPolicy, call, with_retries
-from ._ratelimit import RateLimit
 from .errors import AlreadyEnrolledError, InvalidRequestError, SequenceClientError
 from .oauth import (
     BOAST_AUTH_BASE_URL,
@@ -60,24 +59,25 @@ _CREDENTIALS = {"access_token", "refresh_token", "expires_at", "client_id", "cli
 
 
 class BoastOptions(ClientOptions, total=False):
-    """What `with_options` can change on a Boast client. Changing no credential keeps the
-    one token (and its refreshes) shared with the original client."""
+    """What `with_options` can change on a Boast client: ClientOptions and the credentials
+    (unset: from BOAST_*). Changing no credential keeps the one token (and its refreshes)
+    shared with the original client."""
 
     account_id: UuidLike | None
-    access_token: str
+    access_token: str | None
     refresh_token: str | None
     expires_at: dt.datetime | None
     client_id: str | None
     client_secret: str | None
     token_store: TokenStore | None
-    auth_base_url: str
+    auth_base_url: str | None
 
 
-def host_root(base_url: str) -> str:
-    """Boast's base URL without the `/v1` that the versions before the host-rooted paths
-    wanted there: both spellings reach the same endpoints."""
-    trimmed = base_url.rstrip("/")
-    return trimmed[: -len("/v1")] if trimmed.endswith("/v1") else trimmed
+class BoastArgs(BoastOptions, ClientArgs[H], total=False):
+    """The Boast constructor's keywords: BoastOptions, `httpx_client` and `auth_httpx_client`
+    (the caller's httpx clients for the API host and the OAuth host)."""
+
+    auth_httpx_client: H | None
 
 
 class _BoastPlans:
@@ -221,39 +221,6 @@ def _contact_body(
     )
 
 
-class _Options:
-    """Constructor arguments both twins take, checked once; secrets never reach repr()."""
-
-    def __init__(self, arguments: dict[str, Any]) -> None:
-        self.init_kwargs = arguments  # what `with_options` re-applies
-        account_id = arguments["account_id"]
-        self.account_id = None if account_id is None else _id(account_id, "account_id")
-        token = OAuthToken(
-            arguments["access_token"], arguments["refresh_token"], arguments["expires_at"]
-        )
-        self.keeper = TokenKeeper(
-            token,
-            client_id=arguments["client_id"],
-            client_secret=arguments["client_secret"],
-            token_store=arguments["token_store"],
-        )
-        self.settings = base_settings(arguments, base_url=host_root(arguments["base_url"]))
-
-    def auth(
-        self, given: Any, make: Callable[[], Any], timeout: httpx.Timeout
-    ) -> tuple[BoastOAuth, Connection[Any] | None]:
-        """The bearer auth, and the OAuth-host connection to close (None: none). No refresh
-        credentials, no OAuth host client."""
-        if not self.keeper.can_refresh:
-            return BoastOAuth(self.keeper, None), None
-        connection = Connection(given, make)  # like the API host's: fork-safe, closable
-        args = self.init_kwargs
-        tokens = token_client(
-            connection, args["auth_base_url"], timeout, args["allow_insecure_http"]
-        )
-        return BoastOAuth(self.keeper, tokens), connection
-
-
 def _account(account_id: uuid.UUID | None) -> uuid.UUID:
     if account_id is None:
         raise InvalidRequestError("this call needs account_id (list_accounts() shows yours)")
@@ -275,46 +242,33 @@ class BoastClient(SyncClient):
     _vendor = "boast"
     _quota_owner = "client_id"
 
-    def __init__(
-        self,
-        *,
-        account_id: UuidLike | None = None,
-        access_token: str | None = None,
-        refresh_token: str | None = None,
-        expires_at: dt.datetime | None = None,
-        client_id: str | None = None,
-        client_secret: str | None = None,
-        token_store: TokenStore | None = None,
-        auth_base_url: str | None = None,
-        base_url: str | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        deadline: float | None = None,
-        allow_insecure_http: bool = False,
-        retry_policy: RetryPolicy | None = None,
-        rate_limit: str | RateLimit | None = None,
-        rate_limit_storage: str | None = None,
-        httpx_client: httpx.Client | None = None,
-        auth_httpx_client: httpx.Client | None = None,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-    ) -> None:
-        # Unset credentials and hosts come from BOAST_* (sequence_clients._config).
-        given = dict(
-            account_id=account_id, access_token=access_token, refresh_token=refresh_token,
-            expires_at=expires_at, client_id=client_id, client_secret=client_secret,
-            token_store=token_store, auth_base_url=auth_base_url, base_url=base_url,
-            timeout=timeout, max_retries=max_retries, deadline=deadline,
-            allow_insecure_http=allow_insecure_http, retry_policy=retry_policy,
-            rate_limit=rate_limit, rate_limit_storage=rate_limit_storage,
-            httpx_client=httpx_client, auth_httpx_client=auth_httpx_client,
-            max_response_bytes=max_response_bytes,
-        )  # fmt: skip
-        options = _Options(_config.boast(given, BOAST_BASE_URL, BOAST_AUTH_BASE_URL))
-        super().__init__(**options.settings)
-        self._auth, self._tokens_http = options.auth(auth_httpx_client, httpx.Client, self._timeout)
+    def __init__(self, **options: Unpack[BoastArgs[httpx.Client]]) -> None:
+        # Unset credentials and hosts come from BOAST_* (sequence_clients._config); what
+        # `with_options` re-applies is the arguments so filled in.
+        given = given_options(self, options, BoastArgs)
+        args = _config.boast(given, BOAST_BASE_URL, BOAST_AUTH_BASE_URL)
+        account_id = args.get("account_id")
+        self._account_id = None if account_id is None else _id(account_id, "account_id")
+        token = OAuthToken(args["access_token"], args.get("refresh_token"), args.get("expires_at"))
+        keeper = TokenKeeper(
+            token,
+            client_id=args.get("client_id"),
+            client_secret=args.get("client_secret"),
+            token_store=args.get("token_store"),
+        )
+        super().__init__(**base_settings(args))
+        # Refresh credentials get a connection to the OAuth host, like the API host's: fork-safe
+        # and closed with the client. Without them there is none, and no token client.
+        auth_http = options.get("auth_httpx_client")
+        self._tokens_http = Connection(auth_http, httpx.Client) if keeper.can_refresh else None
+        tokens = None
+        if self._tokens_http is not None:
+            insecure = args.get("allow_insecure_http", False)
+            tokens = token_client(self._tokens_http, args["auth_base_url"], self._timeout, insecure)
+        self._auth = BoastOAuth(keeper, tokens)
         # The generated client on the same connection pool (every operation is also `call`able).
-        self.raw = self._connect({}, self._auth, httpx_client, GeneratedBoastClient)
-        self._account_id = options.account_id
+        http = options.get("httpx_client")
+        self.raw = self._connect({}, self._auth, http, GeneratedBoastClient)
         self._plans = _BoastPlans(self._policy)
 
     def with_options(self, **changes: Unpack[BoastOptions]) -> Self:
@@ -470,48 +424,33 @@ class AsyncBoastClient(AsyncClient):
     _vendor = "boast"
     _quota_owner = "client_id"
 
-    def __init__(
-        self,
-        *,
-        account_id: UuidLike | None = None,
-        access_token: str | None = None,
-        refresh_token: str | None = None,
-        expires_at: dt.datetime | None = None,
-        client_id: str | None = None,
-        client_secret: str | None = None,
-        token_store: TokenStore | None = None,
-        auth_base_url: str | None = None,
-        base_url: str | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        deadline: float | None = None,
-        allow_insecure_http: bool = False,
-        retry_policy: RetryPolicy | None = None,
-        rate_limit: str | RateLimit | None = None,
-        rate_limit_storage: str | None = None,
-        httpx_client: httpx.AsyncClient | None = None,
-        auth_httpx_client: httpx.AsyncClient | None = None,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-    ) -> None:
-        # Unset credentials and hosts come from BOAST_* (sequence_clients._config).
-        given = dict(
-            account_id=account_id, access_token=access_token, refresh_token=refresh_token,
-            expires_at=expires_at, client_id=client_id, client_secret=client_secret,
-            token_store=token_store, auth_base_url=auth_base_url, base_url=base_url,
-            timeout=timeout, max_retries=max_retries, deadline=deadline,
-            allow_insecure_http=allow_insecure_http, retry_policy=retry_policy,
-            rate_limit=rate_limit, rate_limit_storage=rate_limit_storage,
-            httpx_client=httpx_client, auth_httpx_client=auth_httpx_client,
-            max_response_bytes=max_response_bytes,
-        )  # fmt: skip
-        options = _Options(_config.boast(given, BOAST_BASE_URL, BOAST_AUTH_BASE_URL))
-        super().__init__(**options.settings)
-        self._auth, self._tokens_http = options.auth(
-            auth_httpx_client, httpx.AsyncClient, self._timeout
+    def __init__(self, **options: Unpack[BoastArgs[httpx.AsyncClient]]) -> None:
+        # Unset credentials and hosts come from BOAST_* (sequence_clients._config); what
+        # `with_options` re-applies is the arguments so filled in.
+        given = given_options(self, options, BoastArgs)
+        args = _config.boast(given, BOAST_BASE_URL, BOAST_AUTH_BASE_URL)
+        account_id = args.get("account_id")
+        self._account_id = None if account_id is None else _id(account_id, "account_id")
+        token = OAuthToken(args["access_token"], args.get("refresh_token"), args.get("expires_at"))
+        keeper = TokenKeeper(
+            token,
+            client_id=args.get("client_id"),
+            client_secret=args.get("client_secret"),
+            token_store=args.get("token_store"),
         )
+        super().__init__(**base_settings(args))
+        # Refresh credentials get a connection to the OAuth host, like the API host's: fork-safe
+        # and closed with the client. Without them there is none, and no token client.
+        auth_http = options.get("auth_httpx_client")
+        self._tokens_http = Connection(auth_http, httpx.AsyncClient) if keeper.can_refresh else None
+        tokens = None
+        if self._tokens_http is not None:
+            insecure = args.get("allow_insecure_http", False)
+            tokens = token_client(self._tokens_http, args["auth_base_url"], self._timeout, insecure)
+        self._auth = BoastOAuth(keeper, tokens)
         # The generated client on the same connection pool (every operation is also `call`able).
-        self.raw = self._connect({}, self._auth, httpx_client, GeneratedBoastClient)
-        self._account_id = options.account_id
+        http = options.get("httpx_client")
+        self.raw = self._connect({}, self._auth, http, GeneratedBoastClient)
         self._plans = _BoastPlans(self._policy)
 
     def with_options(self, **changes: Unpack[BoastOptions]) -> Self:

@@ -27,7 +27,7 @@ from sequence_clients.generated.unify.models import (
 from sequence_clients.generated.unify.types import UNSET, ListOperation, Operation, Unset
 
 from . import _config, _telemetry, _validate
-from ._client import DEFAULT_MAX_RETRIES, AsyncClient, ClientOptions, SyncClient, page_plan
+from ._client import AsyncClient, ClientArgs, ClientOptions, SyncClient, page_plan
 from ._common import (
     ItemT,
     OnConflict,
@@ -37,13 +37,12 @@ from ._common import (
     _id,
     base_settings,
     check_on_conflict,
+    given_options,
     id_filters,
 )
 from ._lazy import LazyModule
 from ._pagination import AsyncPager, Page, SyncPager
-from ._pipeline import DEFAULT_MAX_RESPONSE_BYTES
 from ._plan import Call, Plan, RetryPolicy, Sleep, call, with_retries
-from ._ratelimit import RateLimit
 from .errors import (
     AlreadyEnrolledError,
     BulkJobError,
@@ -243,34 +242,18 @@ class UnifyClient(SyncClient):
     _quota_owner = "api_key"
 
     def __init__(
-        self,
-        api_key: str | None = None,
-        *,
-        base_url: str | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        deadline: float | None = None,
-        allow_insecure_http: bool = False,
-        retry_policy: RetryPolicy | None = None,
-        rate_limit: str | RateLimit | None = None,
-        rate_limit_storage: str | None = None,
-        httpx_client: httpx.Client | None = None,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        self, api_key: str | None = None, **options: Unpack[ClientArgs[httpx.Client]]
     ) -> None:
+        given = given_options(self, options, ClientArgs)
         # Unset: UNIFY_API_KEY and UNIFY_BASE_URL (ConfigurationError without a key).
-        api_key, base_url = _config.unify(api_key, base_url, UNIFY_BASE_URL)
+        api_key, base_url = _config.unify(api_key, options.get("base_url"), UNIFY_BASE_URL)
         if not api_key:
             raise InvalidRequestError("api_key is required (UNIFY_API_KEY)")
         # What `with_options` re-applies: the resolved key and host, the rest as given.
-        given = dict(
-            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries,
-            deadline=deadline, allow_insecure_http=allow_insecure_http, retry_policy=retry_policy,
-            rate_limit=rate_limit, rate_limit_storage=rate_limit_storage,
-            httpx_client=httpx_client, max_response_bytes=max_response_bytes,
-        )  # fmt: skip
-        super().__init__(**base_settings(given))
+        super().__init__(**base_settings({**given, "api_key": api_key, "base_url": base_url}))
         # The generated client on the same connection pool (every operation is also `call`able).
-        self.raw = self._connect({"x-api-key": api_key}, None, httpx_client, GeneratedUnifyClient)
+        http = options.get("httpx_client")
+        self.raw = self._connect({"x-api-key": api_key}, None, http, GeneratedUnifyClient)
         self._plans = _UnifyPlans(self._policy)
 
     def with_options(self, **changes: Unpack[UnifyOptions]) -> Self:
@@ -484,34 +467,18 @@ class AsyncUnifyClient(AsyncClient):
     _quota_owner = "api_key"
 
     def __init__(
-        self,
-        api_key: str | None = None,
-        *,
-        base_url: str | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        deadline: float | None = None,
-        allow_insecure_http: bool = False,
-        retry_policy: RetryPolicy | None = None,
-        rate_limit: str | RateLimit | None = None,
-        rate_limit_storage: str | None = None,
-        httpx_client: httpx.AsyncClient | None = None,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        self, api_key: str | None = None, **options: Unpack[ClientArgs[httpx.AsyncClient]]
     ) -> None:
+        given = given_options(self, options, ClientArgs)
         # Unset: UNIFY_API_KEY and UNIFY_BASE_URL (ConfigurationError without a key).
-        api_key, base_url = _config.unify(api_key, base_url, UNIFY_BASE_URL)
+        api_key, base_url = _config.unify(api_key, options.get("base_url"), UNIFY_BASE_URL)
         if not api_key:
             raise InvalidRequestError("api_key is required (UNIFY_API_KEY)")
         # What `with_options` re-applies: the resolved key and host, the rest as given.
-        given = dict(
-            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries,
-            deadline=deadline, allow_insecure_http=allow_insecure_http, retry_policy=retry_policy,
-            rate_limit=rate_limit, rate_limit_storage=rate_limit_storage,
-            httpx_client=httpx_client, max_response_bytes=max_response_bytes,
-        )  # fmt: skip
-        super().__init__(**base_settings(given))
+        super().__init__(**base_settings({**given, "api_key": api_key, "base_url": base_url}))
         # The generated client on the same connection pool (every operation is also `call`able).
-        self.raw = self._connect({"x-api-key": api_key}, None, httpx_client, GeneratedUnifyClient)
+        http = options.get("httpx_client")
+        self.raw = self._connect({"x-api-key": api_key}, None, http, GeneratedUnifyClient)
         self._plans = _UnifyPlans(self._policy)
 
     def with_options(self, **changes: Unpack[UnifyOptions]) -> Self:
