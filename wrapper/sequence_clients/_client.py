@@ -99,11 +99,24 @@ class _ClientBase:
     # one Redis never share a quota by accident.
     _quota_owner = ""
 
-    def __init__(
+    def __init__(self, init_kwargs: dict[str, Any]) -> None:
+        """`init_kwargs`: the vendor constructor's arguments, resolved (what `with_options`
+        re-applies); those of ClientOptions set this client, the others not given default."""
+        options = ClientOptions.__annotations__.keys() & init_kwargs.keys()
+        self._settle(init_kwargs, **{name: init_kwargs[name] for name in options})
+
+    def _known(self, options: Mapping[str, object], accepted: type) -> dict[str, Any]:
+        """A constructor's `**options`, once each name is one its TypedDict (`accepted`) declares:
+        TypeError otherwise, as for any unknown keyword, since `**options` itself takes anything."""
+        for name in sorted(options.keys() - accepted.__annotations__.keys())[:1]:
+            raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {name!r}")
+        return dict(options)
+
+    def _settle(
         self,
+        init_kwargs: dict[str, Any],
         *,
         base_url: str,
-        init_kwargs: dict[str, Any],
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         deadline: float | None = None,

@@ -27,18 +27,7 @@ from sequence_clients.generated.boast.types import UNSET, ListOperation, Operati
 
 from . import _config, _telemetry, _validate
 from ._client import AsyncClient, ClientArgs, ClientOptions, H, SyncClient, page_plan
-from ._common import (
-    ItemT,
-    OnConflict,
-    PageT,
-    T,
-    UuidLike,
-    _id,
-    base_settings,
-    check_on_conflict,
-    given_options,
-    id_filters,
-)
+from ._common import ItemT, OnConflict, PageT, T, UuidLike, _id, check_on_conflict, id_filters
 from ._lazy import LazyModule
 from ._pagination import DEFAULT_MAX_PAGES, AsyncPager, Page, PageGuard, SyncPager
 from ._pipeline import Connection
@@ -245,8 +234,7 @@ class BoastClient(SyncClient):
     def __init__(self, **options: Unpack[BoastArgs[httpx.Client]]) -> None:
         # Unset credentials and hosts come from BOAST_* (sequence_clients._config); what
         # `with_options` re-applies is the arguments so filled in.
-        given = given_options(self, options, BoastArgs)
-        args = _config.boast(given, BOAST_BASE_URL, BOAST_AUTH_BASE_URL)
+        args = _config.boast(self._known(options, BoastArgs), BOAST_BASE_URL, BOAST_AUTH_BASE_URL)
         account_id = args.get("account_id")
         self._account_id = None if account_id is None else _id(account_id, "account_id")
         token = OAuthToken(args["access_token"], args.get("refresh_token"), args.get("expires_at"))
@@ -256,7 +244,7 @@ class BoastClient(SyncClient):
             client_secret=args.get("client_secret"),
             token_store=args.get("token_store"),
         )
-        super().__init__(**base_settings(args))
+        super().__init__(args)
         # Refresh credentials get a connection to the OAuth host, like the API host's: fork-safe
         # and closed with the client. Without them there is none, and no token client.
         auth_http = options.get("auth_httpx_client")
@@ -427,8 +415,7 @@ class AsyncBoastClient(AsyncClient):
     def __init__(self, **options: Unpack[BoastArgs[httpx.AsyncClient]]) -> None:
         # Unset credentials and hosts come from BOAST_* (sequence_clients._config); what
         # `with_options` re-applies is the arguments so filled in.
-        given = given_options(self, options, BoastArgs)
-        args = _config.boast(given, BOAST_BASE_URL, BOAST_AUTH_BASE_URL)
+        args = _config.boast(self._known(options, BoastArgs), BOAST_BASE_URL, BOAST_AUTH_BASE_URL)
         account_id = args.get("account_id")
         self._account_id = None if account_id is None else _id(account_id, "account_id")
         token = OAuthToken(args["access_token"], args.get("refresh_token"), args.get("expires_at"))
@@ -438,7 +425,7 @@ class AsyncBoastClient(AsyncClient):
             client_secret=args.get("client_secret"),
             token_store=args.get("token_store"),
         )
-        super().__init__(**base_settings(args))
+        super().__init__(args)
         # Refresh credentials get a connection to the OAuth host, like the API host's: fork-safe
         # and closed with the client. Without them there is none, and no token client.
         auth_http = options.get("auth_httpx_client")

@@ -28,18 +28,7 @@ from sequence_clients.generated.unify.types import UNSET, ListOperation, Operati
 
 from . import _config, _telemetry, _validate
 from ._client import AsyncClient, ClientArgs, ClientOptions, SyncClient, page_plan
-from ._common import (
-    ItemT,
-    OnConflict,
-    PageT,
-    T,
-    UuidLike,
-    _id,
-    base_settings,
-    check_on_conflict,
-    given_options,
-    id_filters,
-)
+from ._common import ItemT, OnConflict, PageT, T, UuidLike, _id, check_on_conflict, id_filters
 from ._lazy import LazyModule
 from ._pagination import AsyncPager, Page, SyncPager
 from ._plan import Call, Plan, RetryPolicy, Sleep, call, with_retries
@@ -244,13 +233,13 @@ class UnifyClient(SyncClient):
     def __init__(
         self, api_key: str | None = None, **options: Unpack[ClientArgs[httpx.Client]]
     ) -> None:
-        given = given_options(self, options, ClientArgs)
+        given = self._known(options, ClientArgs)
         # Unset: UNIFY_API_KEY and UNIFY_BASE_URL (ConfigurationError without a key).
         api_key, base_url = _config.unify(api_key, options.get("base_url"), UNIFY_BASE_URL)
         if not api_key:
             raise InvalidRequestError("api_key is required (UNIFY_API_KEY)")
         # What `with_options` re-applies: the resolved key and host, the rest as given.
-        super().__init__(**base_settings({**given, "api_key": api_key, "base_url": base_url}))
+        super().__init__({**given, "api_key": api_key, "base_url": base_url})
         # The generated client on the same connection pool (every operation is also `call`able).
         http = options.get("httpx_client")
         self.raw = self._connect({"x-api-key": api_key}, None, http, GeneratedUnifyClient)
@@ -469,13 +458,13 @@ class AsyncUnifyClient(AsyncClient):
     def __init__(
         self, api_key: str | None = None, **options: Unpack[ClientArgs[httpx.AsyncClient]]
     ) -> None:
-        given = given_options(self, options, ClientArgs)
+        given = self._known(options, ClientArgs)
         # Unset: UNIFY_API_KEY and UNIFY_BASE_URL (ConfigurationError without a key).
         api_key, base_url = _config.unify(api_key, options.get("base_url"), UNIFY_BASE_URL)
         if not api_key:
             raise InvalidRequestError("api_key is required (UNIFY_API_KEY)")
         # What `with_options` re-applies: the resolved key and host, the rest as given.
-        super().__init__(**base_settings({**given, "api_key": api_key, "base_url": base_url}))
+        super().__init__({**given, "api_key": api_key, "base_url": base_url})
         # The generated client on the same connection pool (every operation is also `call`able).
         http = options.get("httpx_client")
         self.raw = self._connect({"x-api-key": api_key}, None, http, GeneratedUnifyClient)
