@@ -151,39 +151,6 @@ class _UnifyPlans:
         )
 
 
-def _enrollment_filters(
-    *,
-    sequence_id: UuidLike | None,
-    person_id: UuidLike | None,
-    mailbox_id: UuidLike | None,
-    enrolled_by_play_id: UuidLike | None,
-    status: Sequence[SequenceEnrollmentStatus | str] | None,
-    updated_after: dt.datetime | None,
-    updated_before: dt.datetime | None,
-) -> dict[str, Any]:
-    """The list operation's filter arguments, each checked; the ones not given are left out."""
-    filters: dict[str, Any] = id_filters(
-        sequence_id=sequence_id, person_id=person_id, mailbox_id=mailbox_id,
-        enrolled_by_play_id=enrolled_by_play_id,
-    )  # fmt: skip
-    if status is not None:
-        try:
-            filters["status"] = [SequenceEnrollmentStatus(s) for s in status]
-        except (TypeError, ValueError):
-            valid = ", ".join(s.value for s in SequenceEnrollmentStatus)
-            raise InvalidRequestError(f"status must be among {valid}; got {status!r}") from None
-    for name, when in (("updated_after", updated_after), ("updated_before", updated_before)):
-        if when is not None:
-            if not isinstance(when, dt.datetime):
-                raise InvalidRequestError(
-                    f"{name} must be a timezone-aware datetime, got {type(when).__name__} {when!r}"
-                )
-            if when.tzinfo is None:
-                raise InvalidRequestError(f"{name} must be timezone-aware")
-            filters[name] = when
-    return filters
-
-
 def _export_filter(
     sequence_id: UuidLike | None, job_filter: CreateBulkApiSequenceEnrollmentsJobFilter | None
 ) -> CreateBulkApiSequenceEnrollmentsJobFilter | Unset:
@@ -206,18 +173,6 @@ def _page_size(page_size: int) -> int:
     if not (isinstance(page_size, int) and 1 <= page_size <= MAX_PAGE_SIZE):
         raise InvalidRequestError(f"page_size must be 1..{MAX_PAGE_SIZE}, got {page_size!r}")
     return page_size
-
-
-def _step_types(types: Sequence[SequenceStepType | str] | None) -> list[SequenceStepType] | Unset:
-    if types is None:
-        return UNSET
-    try:
-        return [SequenceStepType(t) for t in types]
-    except (TypeError, ValueError):
-        valid = ", ".join(t.value for t in SequenceStepType)
-        raise InvalidRequestError(
-            f"step types must be among {valid}; got {list(types)!r}"
-        ) from None
 
 
 class UnifyClient(SyncClient):
@@ -303,11 +258,22 @@ class UnifyClient(SyncClient):
         page_size: int = MAX_PAGE_SIZE,
     ) -> SyncPager[Enrollment]:
         """Every matching enrollment, fetched page by page as you iterate (`.pages()` for pages)."""
-        filters = _enrollment_filters(
+        filters: dict[str, Any] = id_filters(
             sequence_id=sequence_id, person_id=person_id, mailbox_id=mailbox_id,
-            enrolled_by_play_id=enrolled_by_play_id, status=status,
-            updated_after=updated_after, updated_before=updated_before,
+            enrolled_by_play_id=enrolled_by_play_id,
         )  # fmt: skip
+        if status is not None:
+            filters["status"] = _validate.members(status, SequenceEnrollmentStatus, "status")
+        for name, when in (("updated_after", updated_after), ("updated_before", updated_before)):
+            if when is None:
+                continue
+            if not isinstance(when, dt.datetime):
+                raise InvalidRequestError(
+                    f"{name} must be a timezone-aware datetime, got {type(when).__name__} {when!r}"
+                )
+            if when.tzinfo is None:
+                raise InvalidRequestError(f"{name} must be timezone-aware")
+            filters[name] = when
         limit = _page_size(page_size)
         return self._paginate(list_sequence_enrollments.operation(**filters, limit=limit))
 
@@ -339,10 +305,10 @@ class UnifyClient(SyncClient):
         page_size: int = MAX_PAGE_SIZE,
     ) -> SyncPager[SequenceStep]:
         """The sequence's steps (automatic emails, manual emails, tasks), page by page."""
-        steps = list_sequence_steps.operation(
-            _id(sequence_id, "sequence_id"), limit=_page_size(page_size), type_=_step_types(types)
-        )
-        return self._paginate(steps)
+        sequence = _id(sequence_id, "sequence_id")
+        limit = _page_size(page_size)
+        kinds = UNSET if types is None else _validate.members(types, SequenceStepType, "step types")
+        return self._paginate(list_sequence_steps.operation(sequence, limit=limit, type_=kinds))
 
     def export_enrollments(
         self,
@@ -538,11 +504,22 @@ class AsyncUnifyClient(AsyncClient):
         page_size: int = MAX_PAGE_SIZE,
     ) -> AsyncPager[Enrollment]:
         """Every matching enrollment, fetched page by page as you iterate (`.pages()` for pages)."""
-        filters = _enrollment_filters(
+        filters: dict[str, Any] = id_filters(
             sequence_id=sequence_id, person_id=person_id, mailbox_id=mailbox_id,
-            enrolled_by_play_id=enrolled_by_play_id, status=status,
-            updated_after=updated_after, updated_before=updated_before,
+            enrolled_by_play_id=enrolled_by_play_id,
         )  # fmt: skip
+        if status is not None:
+            filters["status"] = _validate.members(status, SequenceEnrollmentStatus, "status")
+        for name, when in (("updated_after", updated_after), ("updated_before", updated_before)):
+            if when is None:
+                continue
+            if not isinstance(when, dt.datetime):
+                raise InvalidRequestError(
+                    f"{name} must be a timezone-aware datetime, got {type(when).__name__} {when!r}"
+                )
+            if when.tzinfo is None:
+                raise InvalidRequestError(f"{name} must be timezone-aware")
+            filters[name] = when
         limit = _page_size(page_size)
         return self._paginate(list_sequence_enrollments.operation(**filters, limit=limit))
 
@@ -574,10 +551,10 @@ class AsyncUnifyClient(AsyncClient):
         page_size: int = MAX_PAGE_SIZE,
     ) -> AsyncPager[SequenceStep]:
         """The sequence's steps (automatic emails, manual emails, tasks), page by page."""
-        steps = list_sequence_steps.operation(
-            _id(sequence_id, "sequence_id"), limit=_page_size(page_size), type_=_step_types(types)
-        )
-        return self._paginate(steps)
+        sequence = _id(sequence_id, "sequence_id")
+        limit = _page_size(page_size)
+        kinds = UNSET if types is None else _validate.members(types, SequenceStepType, "step types")
+        return self._paginate(list_sequence_steps.operation(sequence, limit=limit, type_=kinds))
 
     def export_enrollments(
         self,
