@@ -158,62 +158,8 @@ def _give_up(error: SequenceClientError) -> Plan[None]:
     yield  # a generator: `before_retry` hooks are plans
 
 
-def _enrollment_filters(
-    *, contact_id: UuidLike | None, sequence_id: UuidLike | None, status: str | None
-) -> dict[str, Any]:
-    """The list operation's filter arguments, each checked; the ones not given are left out."""
-    filters: dict[str, Any] = id_filters(contact_id=contact_id, sequence_id=sequence_id)
-    if status is not None:
-        filters["status"] = status
-    return filters
-
-
 def _given(value: str | None) -> str | Unset:
     return UNSET if value is None else value
-
-
-def _contact_body(
-    *,
-    email: str | None,
-    mobile_phone: str | None,
-    first_name: str | None,
-    last_name: str | None,
-    organization: str | None,
-    job_title: str | None,
-    time_zone: str | None,
-    country_code: str | None,
-    source: str | None,
-) -> CreateContactRequest:
-    """The request, field by field: a parameter's name never decides what is sent."""
-    if email is None and mobile_phone is None:
-        raise InvalidRequestError("create_contact needs email or mobile_phone")
-    if mobile_phone is not None and not (
-        isinstance(mobile_phone, str) and _E164.fullmatch(mobile_phone)
-    ):
-        raise InvalidRequestError(
-            f"mobile_phone must be E.164 (+15555555555), got {mobile_phone!r}"
-        )
-    try:
-        checked_source = UNSET if source is None else CreateContactRequestSource(source)
-    except ValueError:
-        raise InvalidRequestError("source must be 'api' or 'integration'") from None
-    return CreateContactRequest(
-        email=UNSET if email is None else _validate.as_email(email, "email"),
-        mobile_phone=_given(mobile_phone),
-        first_name=_given(first_name),
-        last_name=_given(last_name),
-        organization=_given(organization),
-        job_title=_given(job_title),
-        time_zone=_given(time_zone),
-        country_code=_given(country_code),
-        source=checked_source,
-    )
-
-
-def _account(account_id: uuid.UUID | None) -> uuid.UUID:
-    if account_id is None:
-        raise InvalidRequestError("this call needs account_id (list_accounts() shows yours)")
-    return account_id
 
 
 class BoastClient(SyncClient):
@@ -287,7 +233,9 @@ class BoastClient(SyncClient):
     @property
     def account_id(self) -> uuid.UUID:
         """The account every account-scoped call is made for (InvalidRequestError if none)."""
-        return _account(self._account_id)
+        if self._account_id is None:
+            raise InvalidRequestError("this call needs account_id (list_accounts() shows yours)")
+        return self._account_id
 
     def enroll(
         self, contact_id: UuidLike, sequence_id: UuidLike, *, on_conflict: OnConflict = "raise"
@@ -314,8 +262,11 @@ class BoastClient(SyncClient):
         status: str | None = None,
     ) -> SyncPager[SequenceEnrollment]:
         """Every matching enrollment, fetched page by page as you iterate (`.pages()` for pages)."""
-        filters = _enrollment_filters(contact_id=contact_id, sequence_id=sequence_id, status=status)
-        return self._paginate(list_sequence_enrollments.operation(self.account_id, **filters))
+        filters: dict[str, Any] = id_filters(contact_id=contact_id, sequence_id=sequence_id)
+        listing = list_sequence_enrollments.operation(
+            self.account_id, **filters, status=_given(status)
+        )
+        return self._paginate(listing)
 
     def list_accounts(self) -> SyncPager[Account]:
         """The accounts the token can act for (needs no account_id)."""
@@ -348,11 +299,30 @@ class BoastClient(SyncClient):
     ) -> Contact:
         """Create a contact (email or mobile_phone required). Not retried once a failed attempt
         may have been applied: Boast could then hold the contact twice."""
-        body = _contact_body(
-            email=email, mobile_phone=mobile_phone, first_name=first_name, last_name=last_name,
-            organization=organization, job_title=job_title, time_zone=time_zone,
-            country_code=country_code, source=source,
-        )  # fmt: skip
+        if email is None and mobile_phone is None:
+            raise InvalidRequestError("create_contact needs email or mobile_phone")
+        if mobile_phone is not None and not (
+            isinstance(mobile_phone, str) and _E164.fullmatch(mobile_phone)
+        ):
+            raise InvalidRequestError(
+                f"mobile_phone must be E.164 (+15555555555), got {mobile_phone!r}"
+            )
+        try:
+            checked_source = UNSET if source is None else CreateContactRequestSource(source)
+        except ValueError:
+            raise InvalidRequestError("source must be 'api' or 'integration'") from None
+        # The request, field by field: a parameter's name never decides what is sent.
+        body = CreateContactRequest(
+            email=UNSET if email is None else _validate.as_email(email, "email"),
+            mobile_phone=_given(mobile_phone),
+            first_name=_given(first_name),
+            last_name=_given(last_name),
+            organization=_given(organization),
+            job_title=_given(job_title),
+            time_zone=_given(time_zone),
+            country_code=_given(country_code),
+            source=checked_source,
+        )
         return self._run(self._plans.create_contact(self.account_id, body))
 
 
@@ -468,7 +438,9 @@ class AsyncBoastClient(AsyncClient):
     @property
     def account_id(self) -> uuid.UUID:
         """The account every account-scoped call is made for (InvalidRequestError if none)."""
-        return _account(self._account_id)
+        if self._account_id is None:
+            raise InvalidRequestError("this call needs account_id (list_accounts() shows yours)")
+        return self._account_id
 
     async def enroll(
         self, contact_id: UuidLike, sequence_id: UuidLike, *, on_conflict: OnConflict = "raise"
@@ -501,8 +473,11 @@ class AsyncBoastClient(AsyncClient):
         status: str | None = None,
     ) -> AsyncPager[SequenceEnrollment]:
         """Every matching enrollment, fetched page by page as you iterate (`.pages()` for pages)."""
-        filters = _enrollment_filters(contact_id=contact_id, sequence_id=sequence_id, status=status)
-        return self._paginate(list_sequence_enrollments.operation(self.account_id, **filters))
+        filters: dict[str, Any] = id_filters(contact_id=contact_id, sequence_id=sequence_id)
+        listing = list_sequence_enrollments.operation(
+            self.account_id, **filters, status=_given(status)
+        )
+        return self._paginate(listing)
 
     def list_accounts(self) -> AsyncPager[Account]:
         """The accounts the token can act for (needs no account_id)."""
@@ -535,9 +510,28 @@ class AsyncBoastClient(AsyncClient):
     ) -> Contact:
         """Create a contact (email or mobile_phone required). Not retried once a failed attempt
         may have been applied: Boast could then hold the contact twice."""
-        body = _contact_body(
-            email=email, mobile_phone=mobile_phone, first_name=first_name, last_name=last_name,
-            organization=organization, job_title=job_title, time_zone=time_zone,
-            country_code=country_code, source=source,
-        )  # fmt: skip
+        if email is None and mobile_phone is None:
+            raise InvalidRequestError("create_contact needs email or mobile_phone")
+        if mobile_phone is not None and not (
+            isinstance(mobile_phone, str) and _E164.fullmatch(mobile_phone)
+        ):
+            raise InvalidRequestError(
+                f"mobile_phone must be E.164 (+15555555555), got {mobile_phone!r}"
+            )
+        try:
+            checked_source = UNSET if source is None else CreateContactRequestSource(source)
+        except ValueError:
+            raise InvalidRequestError("source must be 'api' or 'integration'") from None
+        # The request, field by field: a parameter's name never decides what is sent.
+        body = CreateContactRequest(
+            email=UNSET if email is None else _validate.as_email(email, "email"),
+            mobile_phone=_given(mobile_phone),
+            first_name=_given(first_name),
+            last_name=_given(last_name),
+            organization=_given(organization),
+            job_title=_given(job_title),
+            time_zone=_given(time_zone),
+            country_code=_given(country_code),
+            source=checked_source,
+        )
         return await self._run(self._plans.create_contact(self.account_id, body))
