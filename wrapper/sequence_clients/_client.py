@@ -134,6 +134,7 @@ class _ClientBase:
         self._max_response_bytes = _checked_size(max_response_bytes)
         self._init_kwargs = init_kwargs
         self._stats = ClientStats()
+        self._opened: list[Connection[Any]] = []  # what `close` closes
 
     @property
     def stats(self) -> ClientStats:
@@ -186,7 +187,7 @@ class SyncClient(_ClientBase):
     ) -> G:
         """Set up sending; returns the `generated` client for `raw`, sending the same way over
         the same connection."""
-        self._connection = Connection(httpx_client, httpx.Client)
+        self._connection = self._open(httpx_client)
         self._target_of_requests = self._target(headers, auth)
         return _pipeline.generated_client(generated, self._connection, self._target_of_requests)
 
@@ -213,10 +214,18 @@ class SyncClient(_ClientBase):
     def _pager(self, fetch: FetchPage[T]) -> SyncPager[T]:
         return SyncPager[T](self._run, fetch)
 
+    def _open(self, httpx_client: httpx.Client | None) -> Connection[httpx.Client]:
+        """A connection on the caller's httpx client, or on a pool of its own (fork-safe, and
+        closed by `close`)."""
+        connection = Connection(httpx_client, httpx.Client)
+        self._opened.append(connection)
+        return connection
+
     def close(self) -> None:
-        """Close the connection pool (unless the caller passed its own httpx client). A call
+        """Close the connection pools (unless the caller passed its own httpx clients). A call
         after this raises ClientClosedError."""
-        self._connection.close()
+        for connection in self._opened:
+            connection.close()
 
     def __enter__(self) -> Self:
         return self
@@ -238,7 +247,7 @@ class AsyncClient(_ClientBase):
         httpx_client: httpx.AsyncClient | None,
         generated: Callable[..., G],
     ) -> G:
-        self._connection = Connection(httpx_client, httpx.AsyncClient)
+        self._connection = self._open(httpx_client)
         self._target_of_requests = self._target(headers, auth)
         return _pipeline.generated_client(generated, self._connection, self._target_of_requests)
 
@@ -267,10 +276,18 @@ class AsyncClient(_ClientBase):
     def _pager(self, fetch: FetchPage[T]) -> AsyncPager[T]:
         return AsyncPager[T](self._run, fetch)
 
+    def _open(self, httpx_client: httpx.AsyncClient | None) -> Connection[httpx.AsyncClient]:
+        """A connection on the caller's httpx client, or on a pool of its own (fork-safe, and
+        closed by `close`)."""
+        connection = Connection(httpx_client, httpx.AsyncClient)
+        self._opened.append(connection)
+        return connection
+
     async def close(self) -> None:
-        """Close the connection pool (unless the caller passed its own httpx client). A call
+        """Close the connection pools (unless the caller passed its own httpx clients). A call
         after this raises ClientClosedError."""
-        await self._connection.aclose()
+        for connection in self._opened:
+            await connection.aclose()
 
     async def __aenter__(self) -> Self:
         return self

@@ -30,7 +30,6 @@ from ._client import AsyncClient, ClientArgs, ClientOptions, H, SyncClient, page
 from ._common import ItemT, OnConflict, PageT, T, UuidLike, _id, check_on_conflict, id_filters
 from ._lazy import LazyModule
 from ._pagination import DEFAULT_MAX_PAGES, AsyncPager, Page, PageGuard, SyncPager
-from ._pipeline import Connection
 from ._plan import Call, Plan, RetryPolicy, call, with_retries
 from .errors import AlreadyEnrolledError, InvalidRequestError, SequenceClientError
 from .oauth import (
@@ -191,14 +190,13 @@ class BoastClient(SyncClient):
             token_store=args.get("token_store"),
         )
         super().__init__(args)
-        # Refresh credentials get a connection to the OAuth host, like the API host's: fork-safe
-        # and closed with the client. Without them there is none, and no token client.
-        auth_http = options.get("auth_httpx_client")
-        self._tokens_http = Connection(auth_http, httpx.Client) if keeper.can_refresh else None
+        # Refresh credentials get a connection to the OAuth host, like the API host's (closed
+        # with the client); without them there is none, and no token client.
         tokens = None
-        if self._tokens_http is not None:
+        if keeper.can_refresh:
+            connection = self._open(options.get("auth_httpx_client"))
             insecure = args.get("allow_insecure_http", False)
-            tokens = token_client(self._tokens_http, args["auth_base_url"], self._timeout, insecure)
+            tokens = token_client(connection, args["auth_base_url"], self._timeout, insecure)
         self._auth = BoastOAuth(keeper, tokens)
         # The generated client on the same connection pool (every operation is also `call`able).
         http = options.get("httpx_client")
@@ -212,13 +210,6 @@ class BoastClient(SyncClient):
         if not changes.keys() & _CREDENTIALS:  # one token, or rotation would fork it
             copy._auth.keeper = self._auth.keeper
         return copy
-
-    def close(self) -> None:
-        """Close the connection pools (unless the caller passed its own httpx clients). A call
-        after this raises ClientClosedError."""
-        super().close()
-        if self._tokens_http is not None:
-            self._tokens_http.close()
 
     def call(self, operation: Operation[T]) -> T:
         """Run any generated operation — `<module>.operation(...)` from
@@ -396,14 +387,13 @@ class AsyncBoastClient(AsyncClient):
             token_store=args.get("token_store"),
         )
         super().__init__(args)
-        # Refresh credentials get a connection to the OAuth host, like the API host's: fork-safe
-        # and closed with the client. Without them there is none, and no token client.
-        auth_http = options.get("auth_httpx_client")
-        self._tokens_http = Connection(auth_http, httpx.AsyncClient) if keeper.can_refresh else None
+        # Refresh credentials get a connection to the OAuth host, like the API host's (closed
+        # with the client); without them there is none, and no token client.
         tokens = None
-        if self._tokens_http is not None:
+        if keeper.can_refresh:
+            connection = self._open(options.get("auth_httpx_client"))
             insecure = args.get("allow_insecure_http", False)
-            tokens = token_client(self._tokens_http, args["auth_base_url"], self._timeout, insecure)
+            tokens = token_client(connection, args["auth_base_url"], self._timeout, insecure)
         self._auth = BoastOAuth(keeper, tokens)
         # The generated client on the same connection pool (every operation is also `call`able).
         http = options.get("httpx_client")
@@ -417,13 +407,6 @@ class AsyncBoastClient(AsyncClient):
         if not changes.keys() & _CREDENTIALS:  # one token, or rotation would fork it
             copy._auth.keeper = self._auth.keeper
         return copy
-
-    async def close(self) -> None:
-        """Close the connection pools (unless the caller passed its own httpx clients). A call
-        after this raises ClientClosedError."""
-        await super().close()
-        if self._tokens_http is not None:
-            await self._tokens_http.aclose()
 
     async def call(self, operation: Operation[T]) -> T:
         """Run any generated operation — `<module>.operation(...)` from
