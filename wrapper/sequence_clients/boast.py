@@ -30,7 +30,7 @@ from ._client import AsyncClient, ClientArgs, ClientOptions, H, SyncClient, page
 from ._common import ItemT, OnConflict, PageT, T, UuidLike, _id, check_on_conflict, id_filters
 from ._lazy import LazyModule
 from ._pagination import DEFAULT_MAX_PAGES, AsyncPager, Page, PageGuard, SyncPager
-from ._plan import Call, Plan, RetryPolicy, call, with_retries
+from ._plan import Call, Plan, Plans, call, with_retries
 from .errors import AlreadyEnrolledError, InvalidRequestError, SequenceClientError
 from .oauth import (
     BOAST_AUTH_BASE_URL,
@@ -68,10 +68,7 @@ class BoastArgs(BoastOptions, ClientArgs[H], total=False):
     auth_httpx_client: H | None
 
 
-class _BoastPlans:
-    def __init__(self, policy: RetryPolicy) -> None:
-        self._policy = policy
-
+class _BoastPlans(Plans):
     def enroll(
         self,
         account: uuid.UUID,

@@ -31,7 +31,7 @@ from ._client import AsyncClient, ClientArgs, ClientOptions, SyncClient, page_pl
 from ._common import ItemT, OnConflict, PageT, T, UuidLike, _id, check_on_conflict, id_filters
 from ._lazy import LazyModule
 from ._pagination import AsyncPager, Page, SyncPager
-from ._plan import Call, Plan, RetryPolicy, Sleep, call, with_retries
+from ._plan import Call, Plan, Plans, Sleep, call, with_retries
 from .errors import (
     AlreadyEnrolledError,
     BulkJobError,
@@ -60,10 +60,7 @@ class UnifyOptions(ClientOptions, total=False):
     api_key: str
 
 
-class _UnifyPlans:
-    def __init__(self, policy: RetryPolicy) -> None:
-        self._policy = policy
-
+class _UnifyPlans(Plans):
     def enroll(
         self,
         sequence_id: UuidLike,
@@ -149,24 +146,6 @@ class _UnifyPlans:
             next=None if page.next is None else (job_id, page.next),
             served=None if page.served is None else (job_id, page.served),
         )
-
-
-def _export_filter(
-    sequence_id: UuidLike | None, job_filter: CreateBulkApiSequenceEnrollmentsJobFilter | None
-) -> CreateBulkApiSequenceEnrollmentsJobFilter | Unset:
-    if job_filter is not None and sequence_id is not None:
-        raise InvalidRequestError("pass either sequence_id or filter, not both")
-    if sequence_id is not None:
-        return CreateBulkApiSequenceEnrollmentsJobFilter(
-            sequence=BulkApiUuidFilter(id=str(_id(sequence_id, "sequence_id")))
-        )
-    return job_filter if job_filter is not None else UNSET
-
-
-def _export_timeout(seconds: float) -> float:
-    if not (isinstance(seconds, int | float) and seconds >= 0):
-        raise InvalidRequestError(f"export_timeout must be seconds >= 0, got {seconds!r}")
-    return float(seconds)
 
 
 def _page_size(page_size: int) -> int:
@@ -322,8 +301,17 @@ class UnifyClient(SyncClient):
         until FINISHED (BulkJobError if it fails, is canceled or expires; DeadlineExceededError
         after `export_timeout` seconds of waiting), then page results. Nothing is sent until
         iteration starts."""
-        job_filter = _export_filter(sequence_id, filter)
-        timeout = _export_timeout(export_timeout)
+        if filter is not None and sequence_id is not None:
+            raise InvalidRequestError("pass either sequence_id or filter, not both")
+        job_filter = UNSET if filter is None else filter
+        if sequence_id is not None:
+            by_id = BulkApiUuidFilter(id=str(_id(sequence_id, "sequence_id")))
+            job_filter = CreateBulkApiSequenceEnrollmentsJobFilter(sequence=by_id)
+        if not (isinstance(export_timeout, int | float) and export_timeout >= 0):
+            raise InvalidRequestError(
+                f"export_timeout must be seconds >= 0, got {export_timeout!r}"
+            )
+        timeout = float(export_timeout)
         return self._pager(
             lambda token: self._plans.export_page(job_filter, page_size, timeout, token)
         )
@@ -568,8 +556,17 @@ class AsyncUnifyClient(AsyncClient):
         until FINISHED (BulkJobError if it fails, is canceled or expires; DeadlineExceededError
         after `export_timeout` seconds of waiting), then page results. Nothing is sent until
         iteration starts."""
-        job_filter = _export_filter(sequence_id, filter)
-        timeout = _export_timeout(export_timeout)
+        if filter is not None and sequence_id is not None:
+            raise InvalidRequestError("pass either sequence_id or filter, not both")
+        job_filter = UNSET if filter is None else filter
+        if sequence_id is not None:
+            by_id = BulkApiUuidFilter(id=str(_id(sequence_id, "sequence_id")))
+            job_filter = CreateBulkApiSequenceEnrollmentsJobFilter(sequence=by_id)
+        if not (isinstance(export_timeout, int | float) and export_timeout >= 0):
+            raise InvalidRequestError(
+                f"export_timeout must be seconds >= 0, got {export_timeout!r}"
+            )
+        timeout = float(export_timeout)
         return self._pager(
             lambda token: self._plans.export_page(job_filter, page_size, timeout, token)
         )
