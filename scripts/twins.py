@@ -12,8 +12,14 @@ fails when it is stale. The rewrite, done on the source text so comments and doc
   `await x.aclose()`; a method that awaits becomes `async def` (pagers stay plain methods:
   they are iterated with `async for`).
 
-The same block binds, at runtime, each generated endpoint module the adapter imports under
-`TYPE_CHECKING` to a `LazyModule` (see `_lazy`), so the names are declared once, by the import.
+The same block declares what the hand-written part takes from the generated package, so the
+adapter never lists it: each endpoint module it uses as `<name>.operation(...)` (found in
+`generated/<vendor>/api/<tag>/<name>.py`), and each model named in an annotation but not defined
+or imported above (found in `generated/<vendor>/models`; `<Vendor><Model>` is `<Model>` imported
+under the vendor's name, as `UnifySequence`). Type checkers read them as imports under
+`TYPE_CHECKING`; at runtime each endpoint module is a `LazyModule` (see `_lazy`) and the models
+are never imported (annotations are strings). A name found in neither place stops the generator,
+naming it, and so does such a model used at runtime (it must then be imported by hand).
 
 `python scripts/twins.py` rewrites the adapters; `--check` only reports stale ones.
 """
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import builtins
 import re
 import subprocess
 import sys
@@ -138,26 +145,139 @@ def twin_class(hand_written: str, sync_name: str) -> str:
     return f"class Async{sync_name}({bases}):{body}\n"
 
 
-def lazy_bindings(hand_written: str) -> str:
-    """`name = LazyModule("<module>")` for each endpoint module imported under TYPE_CHECKING."""
-    lines = []
-    for node in ast.parse(hand_written).body:
-        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
-            for imported in node.body:
-                if isinstance(imported, ast.ImportFrom) and ".api." in (imported.module or ""):
-                    for alias in imported.names:
-                        path = f"{imported.module}.{alias.name}"
-                        lines.append(f"    {alias.asname or alias.name} = LazyModule({path!r})\n")
-    if not lines:
+def _vendor(path: Path) -> str:
+    return path.stem  # wrapper/sequence_clients/unify.py -> sequence_clients.generated.unify
+
+
+def _bound(tree: ast.Module) -> set[str]:
+    """The names the hand-written part defines or imports at module level."""
+    names: set[str] = set()
+    todo: list[ast.stmt] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+        elif isinstance(node, ast.If | ast.Try):
+            todo += [*node.body, *node.orelse]
+    return names
+
+
+def _annotations(tree: ast.Module) -> list[ast.expr]:
+    """Every annotation of the module, and the value of each `X: TypeAlias = ...`."""
+    found: list[ast.expr] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg) and node.annotation is not None:
+            found.append(node.annotation)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.returns:
+            found.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            found.append(node.annotation)
+            if ast.unparse(node.annotation) == "TypeAlias" and node.value is not None:
+                found.append(node.value)
+    return found
+
+
+def _names_in(annotation: ast.expr) -> set[str]:
+    """The names an annotation reads, inside string (forward) annotations too."""
+    names: set[str] = set()
+    for node in ast.walk(annotation):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            names |= _names_in(ast.parse(node.value, mode="eval").body)
+    return names
+
+
+def _runtime_names(tree: ast.Module) -> set[str]:
+    """The names read outside annotations."""
+    inside = {id(n) for a in _annotations(tree) for n in ast.walk(a)}
+    return {
+        node.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and id(node) not in inside
+    }
+
+
+def _models(vendor: str) -> set[str]:
+    init = PACKAGE / "generated" / vendor / "models" / "__init__.py"
+    for node in ast.parse(init.read_text()).body:
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "__all__":
+            return set(ast.literal_eval(node.value))
+    raise TwinError(f"{init}: no __all__ to find the models in")
+
+
+def generated_imports(hand_written: str, vendor: str) -> tuple[list[str], dict[str, str]]:
+    """(import lines for type checkers, endpoint name -> module path) for an adapter's
+    hand-written part, as the module docstring says; TwinError names what is found nowhere."""
+    tree = ast.parse(hand_written)
+    bound = _bound(tree) | set(dir(builtins))
+    package = f"sequence_clients.generated.{vendor}"
+    endpoints: dict[str, str] = {}
+    for node in ast.walk(tree):
+        func = node.func if isinstance(node, ast.Call) else None
+        if not (isinstance(func, ast.Attribute) and func.attr == "operation"):
+            continue
+        if not isinstance(func.value, ast.Name) or func.value.id in bound:
+            continue
+        name = func.value.id
+        found = sorted((PACKAGE / "generated" / vendor / "api").glob(f"*/{name}.py"))
+        if len(found) != 1:
+            raise TwinError(
+                f"{vendor}.py calls {name}.operation(...), but {package}.api has "
+                f"{len(found)} modules named {name} (generated/{vendor}/api/*/{name}.py): "
+                "was the operation renamed or removed from the spec?"
+            )
+        endpoints[name] = f"{package}.api.{found[0].parent.name}.{name}"
+    models, prefix = _models(vendor), vendor.capitalize()
+    imports: dict[str, set[str]] = {}
+    for name in sorted({n for a in _annotations(tree) for n in _names_in(a)} - bound):
+        if name in models:
+            imports.setdefault(f"from {package}.models import", set()).add(name)
+        elif name.startswith(prefix) and name.removeprefix(prefix) in models:
+            model = name.removeprefix(prefix)
+            imports[f"from {package}.models import {model} as {name}"] = set()
+        else:
+            raise TwinError(
+                f"{vendor}.py annotates with {name}, which it does not define or import and "
+                f"{package}.models does not have: was the model renamed?"
+            )
+        if name in _runtime_names(tree):
+            raise TwinError(
+                f"{vendor}.py uses the model {name} at runtime: import it there from "
+                f"{package}.models (only annotations get it from the generated block)"
+            )
+    for name, path in endpoints.items():
+        imports.setdefault(f"from {path.rpartition('.')[0]} import", set()).add(name)
+    lines = [f"{head} {', '.join(sorted(names))}".rstrip() for head, names in imports.items()]
+    return sorted(lines, key=lambda line: line.split()[1]), endpoints
+
+
+def generated_block(hand_written: str, vendor: str) -> str:
+    """The imports for type checkers and, at runtime, a LazyModule per endpoint module."""
+    imports, endpoints = generated_imports(hand_written, vendor)
+    if not imports:
         return ""
-    return "if not TYPE_CHECKING:\n" + "".join(sorted(lines)) + "\n\n"
+    bindings = [f"    {name} = LazyModule({path!r})\n" for name, path in sorted(endpoints.items())]
+    return (
+        "# What the sync class above takes from the generated package: endpoint modules, bound at\n"
+        "# runtime to a LazyModule that loads on first use (see _lazy), and models for annotations.\n"
+        "if TYPE_CHECKING:\n"
+        + "".join(f"    {line}\n" for line in imports)
+        + ("else:\n" + "".join(bindings) if bindings else "")
+        + "\n\n"
+    )
 
 
 def expected(path: Path, sync_name: str) -> str:
     """The adapter as `make generate` leaves it: its hand-written part, then the twin."""
     hand_written = path.read_text().partition(MARKER)[0].rstrip("\n") + "\n"
     module = (
-        f"{hand_written}\n\n{MARKER}\n{_NOTICE}\n\n{lazy_bindings(hand_written)}"
+        f"{hand_written}\n\n{MARKER}\n{_NOTICE}\n\n{generated_block(hand_written, _vendor(path))}"
         f"{twin_class(hand_written, sync_name)}"
     )
     return _formatted(module, path)

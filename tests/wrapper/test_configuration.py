@@ -31,6 +31,7 @@ from wrapper_helpers import (
 
 from sequence_clients import (
     AsyncBoastClient,
+    AsyncUnifyClient,
     BoastClient,
     UnifyClient,
     errors,
@@ -378,3 +379,21 @@ def test_with_options_keeps_credentials_and_changes_settings(
     assert sandbox.unify_api_key not in repr(patient)
     assert len(list(patient.list_sequences())) == len(sandbox.unify.live_sequences())
     patient.close()
+
+
+@pytest.mark.parametrize(
+    ("make", "name"),
+    [
+        (lambda: UnifyClient("key", time_out=3), "UnifyClient"),
+        (lambda: AsyncUnifyClient("key", auth_httpx_client=None), "AsyncUnifyClient"),
+        (lambda: BoastClient(access_token="a", acount_id=str(uuid.uuid4())), "BoastClient"),
+        (lambda: AsyncBoastClient(access_token="a", api_key="k"), "AsyncBoastClient"),
+    ],
+)
+def test_an_option_no_constructor_declares_is_a_type_error(
+    make: Any, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `**options` would take any name: a misspelt one must not be dropped in silence.
+    monkeypatch.delenv("UNIFY_API_KEY", raising=False)
+    with pytest.raises(TypeError, match=rf"^{name}\(\) got an unexpected keyword argument '"):
+        make()

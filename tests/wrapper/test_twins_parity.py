@@ -148,3 +148,25 @@ class DemoClient(SyncClient):
     assert not inspect.iscoroutinefunction(demo.things)
     assert _signature(demo.things).return_annotation == "AsyncPager[Thing]"
     assert inspect.getdoc(demo.get) == "One thing."
+
+
+def test_the_generated_imports_refuse_what_the_generated_package_does_not_have() -> None:
+    twins = _twins_module()
+    imports, endpoints = twins.generated_imports(
+        "def f(x: UnifySequence) -> Enrollment:\n    return get_sequence_enrollment.operation(x)\n",
+        "unify",
+    )
+    assert "from sequence_clients.generated.unify.models import Enrollment" in imports
+    assert (
+        "from sequence_clients.generated.unify.models import Sequence as UnifySequence" in imports
+    )
+    assert endpoints == {
+        "get_sequence_enrollment": "sequence_clients.generated.unify.api.sequence_enrollments"
+        ".get_sequence_enrollment"
+    }
+    with pytest.raises(twins.TwinError, match=r"calls get_enrolment\.operation.*renamed"):
+        twins.generated_imports("def f() -> None:\n    get_enrolment.operation()\n", "unify")
+    with pytest.raises(twins.TwinError, match="annotates with Enrolment, which"):
+        twins.generated_imports("def f() -> Enrolment: ...\n", "unify")
+    with pytest.raises(twins.TwinError, match="uses the model Enrollment at runtime"):
+        twins.generated_imports("def f() -> Enrollment:\n    return Enrollment()\n", "unify")

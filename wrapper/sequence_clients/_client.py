@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Self, TypedDict, TypeVar, Unpack
+from typing import Any, Generic, Self, TypedDict, TypeVar, Unpack
 
 import attrs
 import httpx
@@ -29,6 +29,7 @@ from .errors import InvalidRequestError
 
 T = TypeVar("T")
 G = TypeVar("G")  # a vendor's generated Client
+H = TypeVar("H", httpx.Client, httpx.AsyncClient)  # the caller's httpx client of either twin
 PageT = TypeVar("PageT")
 ItemT = TypeVar("ItemT")
 DEFAULT_MAX_RETRIES = 4
@@ -68,17 +69,25 @@ def _checked_size(limit: int) -> int:
 
 
 class ClientOptions(TypedDict, total=False):
-    """What `with_options` can change on either vendor's client."""
+    """The options of either vendor's client: keywords of its constructor, and what
+    `with_options` can change. One not given takes its default, in brackets below."""
 
-    base_url: str
-    timeout: float | httpx.Timeout | None
-    max_retries: int
-    deadline: float | None
-    allow_insecure_http: bool
-    retry_policy: RetryPolicy | None
-    rate_limit: str | RateLimit | None
-    rate_limit_storage: str | None
-    max_response_bytes: int
+    base_url: str | None  # the host root [the vendor's, or <VENDOR>_BASE_URL]
+    timeout: float | httpx.Timeout | None  # seconds, or per phase [30s, connect 5s]
+    max_retries: int  # retries after the first attempt [4]
+    deadline: float | None  # seconds for a call as a whole, every retry and wait [none]
+    allow_insecure_http: bool  # plain http to other than loopback [False]
+    retry_policy: RetryPolicy | None  # what is retried, back-off [RetryPolicy()]
+    rate_limit: str | RateLimit | None  # '100000/5m' or a shared RateLimit [none]
+    rate_limit_storage: str | None  # 'redis://…' for a limit shared by processes [memory://]
+    max_response_bytes: int  # a larger body raises ResponseTooLargeError [32 MiB]
+
+
+class ClientArgs(ClientOptions, Generic[H], total=False):
+    """The keyword options of either vendor's constructor: ClientOptions and `httpx_client`,
+    the caller's own httpx client to send on (H: an httpx.AsyncClient for an async client)."""
+
+    httpx_client: H | None
 
 
 class _ClientBase:
@@ -90,18 +99,31 @@ class _ClientBase:
     # one Redis never share a quota by accident.
     _quota_owner = ""
 
-    def __init__(
+    def __init__(self, init_kwargs: dict[str, Any]) -> None:
+        """`init_kwargs`: the vendor constructor's arguments, resolved (what `with_options`
+        re-applies); those of ClientOptions set this client, the others not given default."""
+        options = ClientOptions.__annotations__.keys() & init_kwargs.keys()
+        self._settle(init_kwargs, **{name: init_kwargs[name] for name in options})
+
+    def _known(self, options: Mapping[str, object], accepted: type) -> dict[str, Any]:
+        """A constructor's `**options`, once each name is one its TypedDict (`accepted`) declares:
+        TypeError otherwise, as for any unknown keyword, since `**options` itself takes anything."""
+        for name in sorted(options.keys() - accepted.__annotations__.keys())[:1]:
+            raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {name!r}")
+        return dict(options)
+
+    def _settle(
         self,
+        init_kwargs: dict[str, Any],
         *,
         base_url: str,
-        timeout: float | httpx.Timeout | None,
-        max_retries: int,
-        deadline: float | None,
-        allow_insecure_http: bool,
-        retry_policy: RetryPolicy | None,
-        rate_limit: str | RateLimit | None,
-        rate_limit_storage: str | None,
-        init_kwargs: dict[str, Any],
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        deadline: float | None = None,
+        allow_insecure_http: bool = False,
+        retry_policy: RetryPolicy | None = None,
+        rate_limit: str | RateLimit | None = None,
+        rate_limit_storage: str | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._base_url = checked_base_url(base_url, allow_insecure_http=allow_insecure_http)
@@ -112,6 +134,7 @@ class _ClientBase:
         self._max_response_bytes = _checked_size(max_response_bytes)
         self._init_kwargs = init_kwargs
         self._stats = ClientStats()
+        self._opened: list[Connection[Any]] = []  # what `close` closes
 
     @property
     def stats(self) -> ClientStats:
@@ -164,7 +187,7 @@ class SyncClient(_ClientBase):
     ) -> G:
         """Set up sending; returns the `generated` client for `raw`, sending the same way over
         the same connection."""
-        self._connection = Connection(httpx_client, httpx.Client)
+        self._connection = self._open(httpx_client)
         self._target_of_requests = self._target(headers, auth)
         return _pipeline.generated_client(generated, self._connection, self._target_of_requests)
 
@@ -191,10 +214,18 @@ class SyncClient(_ClientBase):
     def _pager(self, fetch: FetchPage[T]) -> SyncPager[T]:
         return SyncPager[T](self._run, fetch)
 
+    def _open(self, httpx_client: httpx.Client | None) -> Connection[httpx.Client]:
+        """A connection on the caller's httpx client, or on a pool of its own (fork-safe, and
+        closed by `close`)."""
+        connection = Connection(httpx_client, httpx.Client)
+        self._opened.append(connection)
+        return connection
+
     def close(self) -> None:
-        """Close the connection pool (unless the caller passed its own httpx client). A call
+        """Close the connection pools (unless the caller passed its own httpx clients). A call
         after this raises ClientClosedError."""
-        self._connection.close()
+        for connection in self._opened:
+            connection.close()
 
     def __enter__(self) -> Self:
         return self
@@ -216,7 +247,7 @@ class AsyncClient(_ClientBase):
         httpx_client: httpx.AsyncClient | None,
         generated: Callable[..., G],
     ) -> G:
-        self._connection = Connection(httpx_client, httpx.AsyncClient)
+        self._connection = self._open(httpx_client)
         self._target_of_requests = self._target(headers, auth)
         return _pipeline.generated_client(generated, self._connection, self._target_of_requests)
 
@@ -245,10 +276,18 @@ class AsyncClient(_ClientBase):
     def _pager(self, fetch: FetchPage[T]) -> AsyncPager[T]:
         return AsyncPager[T](self._run, fetch)
 
+    def _open(self, httpx_client: httpx.AsyncClient | None) -> Connection[httpx.AsyncClient]:
+        """A connection on the caller's httpx client, or on a pool of its own (fork-safe, and
+        closed by `close`)."""
+        connection = Connection(httpx_client, httpx.AsyncClient)
+        self._opened.append(connection)
+        return connection
+
     async def close(self) -> None:
-        """Close the connection pool (unless the caller passed its own httpx client). A call
+        """Close the connection pools (unless the caller passed its own httpx clients). A call
         after this raises ClientClosedError."""
-        await self._connection.aclose()
+        for connection in self._opened:
+            await connection.aclose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -265,6 +304,7 @@ class AsyncClient(_ClientBase):
 __all__ = [
     "DEFAULT_MAX_RETRIES",
     "AsyncClient",
+    "ClientArgs",
     "ClientOptions",
     "ClientStats",
     "Page",

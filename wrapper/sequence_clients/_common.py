@@ -8,11 +8,9 @@ both vendors and both twins.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
 from . import _validate
-from ._client import ClientOptions
 from .errors import InvalidRequestError
 
 OnConflict = Literal["raise", "return_existing"]
@@ -20,9 +18,6 @@ UuidLike = uuid.UUID | str
 T = TypeVar("T")
 PageT = TypeVar("PageT")
 ItemT = TypeVar("ItemT")
-
-# The options every client's base takes; the rest of a constructor's arguments are the vendor's.
-_BASE_SETTINGS = tuple(ClientOptions.__annotations__)
 
 
 def _id(value: UuidLike, name: str) -> uuid.UUID:
@@ -41,13 +36,3 @@ def check_on_conflict(on_conflict: OnConflict) -> OnConflict:
 def id_filters(**ids: UuidLike | None) -> dict[str, uuid.UUID]:
     """The list filters given (not None), each checked as a UUID under its own name."""
     return {name: _id(value, name) for name, value in ids.items() if value is not None}
-
-
-def base_settings(init_kwargs: Mapping[str, Any], **overrides: Any) -> dict[str, Any]:
-    """The base client's settings out of a vendor constructor's arguments (`init_kwargs`,
-    which `with_options` re-applies), with the vendor's normalised values in `overrides`."""
-    return {
-        **{name: init_kwargs[name] for name in _BASE_SETTINGS},
-        **overrides,
-        "init_kwargs": dict(init_kwargs),
-    }

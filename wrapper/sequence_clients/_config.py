@@ -56,29 +56,31 @@ def unify(api_key: str | None, base_url: str | None, default_base_url: str) -> t
 
 
 def boast(arguments: dict[str, Any], default_base_url: str, default_auth: str) -> dict[str, Any]:
-    """The Boast constructor's arguments with the unset credentials and hosts filled in."""
+    """The Boast constructor's arguments with the unset credentials and hosts filled in; the
+    base URL is the host root (a `/v1` at its end, which the versions before the host-rooted
+    paths wanted, is dropped: both spellings reach the same endpoints)."""
     filled = dict(arguments)
-    filled["account_id"] = optional(arguments["account_id"], BOAST_VARIABLES["account_id"])
+    filled["account_id"] = optional(arguments.get("account_id"), BOAST_VARIABLES["account_id"])
     # Boast rotates refresh tokens: a refresh whose new token is saved nowhere kills the one in
     # the environment. So the refresh variables are read only for a client given a token_store.
-    if arguments["token_store"] is not None:
+    if arguments.get("token_store") is not None:
         for name in ("refresh_token", "client_id", "client_secret"):
-            filled[name] = optional(arguments[name], BOAST_VARIABLES[name])
-    filled["access_token"] = optional(arguments["access_token"], BOAST_VARIABLES["access_token"])
+            filled[name] = optional(arguments.get(name), BOAST_VARIABLES[name])
+    filled["access_token"] = optional(
+        arguments.get("access_token"), BOAST_VARIABLES["access_token"]
+    )
     if filled["access_token"] is None:
         renewal = ("refresh_token", "client_id", "client_secret", "token_store")
-        if not all(filled[name] for name in renewal):
+        if not all(filled.get(name) for name in renewal):
             required(None, BOAST_VARIABLES["access_token"])
         filled["access_token"] = ""  # none yet: the client refreshes before its first request
-    filled["base_url"] = optional(
-        arguments["base_url"], BOAST_VARIABLES["base_url"], default_base_url
-    )
-    auth = optional(arguments["auth_base_url"], BOAST_VARIABLES["auth_base_url"])
+    base_url = optional(arguments.get("base_url"), BOAST_VARIABLES["base_url"], default_base_url)
+    filled["base_url"] = root = base_url.rstrip("/").removesuffix("/v1")
+    auth = optional(arguments.get("auth_base_url"), BOAST_VARIABLES["auth_base_url"])
     if auth is None:
         # A token minted by another host (a sandbox, a staging server) must never be sent to
         # the real OAuth host: off the real API host, OAuth lives at the same root (the
         # sandbox's layout), as the CLI assumes too.
-        root = filled["base_url"].rstrip("/").removesuffix("/v1")
         auth = default_auth if root == default_base_url else root
     filled["auth_base_url"] = auth
     return filled

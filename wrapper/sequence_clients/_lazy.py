@@ -4,8 +4,9 @@
 front was most of `from sequence_clients import UnifyClient`. Each is bound instead to a
 `LazyModule`, which imports the real module on its first attribute access (the `.operation(...)`
 of the first call that needs it) and forwards to it from then on. Type checkers see the real
-modules: the vendor modules import them under `TYPE_CHECKING`, and `scripts/twins.py` writes the
-runtime bindings from those imports.
+modules: `scripts/twins.py` finds each `<name>.operation(...)` of a vendor module's hand-written
+part in the generated package and writes, below its marker line, the import under `TYPE_CHECKING`
+and the runtime binding.
 """
 
 from __future__ import annotations

@@ -213,6 +213,14 @@ def with_retries(
         yield Sleep(wait)
 
 
+class Plans:
+    """The base of a vendor's own plans (`_UnifyPlans`, `_BoastPlans`): generators both twins
+    run, with the client's retry policy."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self._policy = policy
+
+
 def call(operation: Operation[T], policy: RetryPolicy) -> Plan[T]:
     """The plan of any generated operation: one request, retried as `policy` allows."""
     return with_retries(Call(operation), policy)

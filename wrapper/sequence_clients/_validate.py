@@ -6,15 +6,18 @@ line from a file, through) and refuses a wrong type with InvalidRequestError, ne
 
 from __future__ import annotations
 
+import enum
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
 
 from .errors import InvalidRequestError, bounded
 
 # Deliberately simple: one @, no spaces, a dot in the domain. The vendor does the real check.
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 MAX_MAILBOXES = 10
+E = TypeVar("E", bound=enum.Enum)
 
 
 def _shown(value: object) -> str:
@@ -62,3 +65,13 @@ def mailbox_emails(values: Sequence[str] | str) -> list[str]:
             f"mailbox_emails takes 1 to {MAX_MAILBOXES} addresses, got {len(unique)}{repeats}"
         )
     return list(unique.values())
+
+
+def members(values: Iterable[object], kind: type[E], label: str) -> list[E]:
+    """Each value as a member of the enum `kind`: InvalidRequestError listing its values if one
+    is not (or `values` is no iterable)."""
+    try:
+        return [kind(value) for value in values]
+    except (TypeError, ValueError):
+        valid = ", ".join(str(member.value) for member in kind)
+        raise InvalidRequestError(f"{label} must be among {valid}; got {values!r}") from None

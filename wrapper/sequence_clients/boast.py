@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Self, Unpack
 
 import httpx
@@ -26,40 +25,12 @@ from sequence_clients.generated.boast.models import (
 )
 from sequence_clients.generated.boast.types import UNSET, ListOperation, Operation, Unset
 
-from ._lazy import LazyModule
-
-# Endpoint modules: each is bound at runtime, at the end of the module (scripts/twins.py), to a
-# LazyModule that loads it on the first call that uses it (see _lazy).
-if TYPE_CHECKING:
-    from sequence_clients.generated.boast.api.accounts import get_account, list_accounts
-    from sequence_clients.generated.boast.api.contacts import create_contact, list_contacts
-    from sequence_clients.generated.boast.api.sequence_enrollments import (
-        create_sequence_enrollment,
-        delete_sequence_enrollment,
-        get_sequence_enrollment,
-        list_sequence_enrollments,
-    )
-    from sequence_clients.generated.boast.api.sequences import list_sequences
-    from sequence_clients.generated.boast.models import Account, Contact, SequenceEnrollment
-    from sequence_clients.generated.boast.models import Sequence as BoastSequence
-
 from . import _config, _telemetry, _validate
-from ._client import DEFAULT_MAX_RETRIES, AsyncClient, ClientOptions, SyncClient, page_plan
-from ._common import (
-    ItemT,
-    OnConflict,
-    PageT,
-    T,
-    UuidLike,
-    _id,
-    base_settings,
-    check_on_conflict,
-    id_filters,
-)
+from ._client import AsyncClient, ClientArgs, ClientOptions, H, SyncClient, page_plan
+from ._common import ItemT, OnConflict, PageT, T, UuidLike, _id, check_on_conflict, id_filters
+from ._lazy import LazyModule
 from ._pagination import DEFAULT_MAX_PAGES, AsyncPager, Page, PageGuard, SyncPager
-from ._pipeline import DEFAULT_MAX_RESPONSE_BYTES, Connection
-from ._plan import Call, Plan, RetryPolicy, call, with_retries
-from ._ratelimit import RateLimit
+from ._plan import Call, Plan, Plans, call, with_retries
 from .errors import AlreadyEnrolledError, InvalidRequestError, SequenceClientError
 from .oauth import (
     BOAST_AUTH_BASE_URL,
@@ -76,30 +47,28 @@ _CREDENTIALS = {"access_token", "refresh_token", "expires_at", "client_id", "cli
 
 
 class BoastOptions(ClientOptions, total=False):
-    """What `with_options` can change on a Boast client. Changing no credential keeps the
-    one token (and its refreshes) shared with the original client."""
+    """What `with_options` can change on a Boast client: ClientOptions and the credentials
+    (unset: from BOAST_*). Changing no credential keeps the one token (and its refreshes)
+    shared with the original client."""
 
     account_id: UuidLike | None
-    access_token: str
+    access_token: str | None
     refresh_token: str | None
     expires_at: dt.datetime | None
     client_id: str | None
     client_secret: str | None
     token_store: TokenStore | None
-    auth_base_url: str
+    auth_base_url: str | None
 
 
-def host_root(base_url: str) -> str:
-    """Boast's base URL without the `/v1` that the versions before the host-rooted paths
-    wanted there: both spellings reach the same endpoints."""
-    trimmed = base_url.rstrip("/")
-    return trimmed[: -len("/v1")] if trimmed.endswith("/v1") else trimmed
+class BoastArgs(BoastOptions, ClientArgs[H], total=False):
+    """The Boast constructor's keywords: BoastOptions, `httpx_client` and `auth_httpx_client`
+    (the caller's httpx clients for the API host and the OAuth host)."""
+
+    auth_httpx_client: H | None
 
 
-class _BoastPlans:
-    def __init__(self, policy: RetryPolicy) -> None:
-        self._policy = policy
-
+class _BoastPlans(Plans):
     def enroll(
         self,
         account: uuid.UUID,
@@ -185,95 +154,8 @@ def _give_up(error: SequenceClientError) -> Plan[None]:
     yield  # a generator: `before_retry` hooks are plans
 
 
-def _enrollment_filters(
-    *, contact_id: UuidLike | None, sequence_id: UuidLike | None, status: str | None
-) -> dict[str, Any]:
-    """The list operation's filter arguments, each checked; the ones not given are left out."""
-    filters: dict[str, Any] = id_filters(contact_id=contact_id, sequence_id=sequence_id)
-    if status is not None:
-        filters["status"] = status
-    return filters
-
-
 def _given(value: str | None) -> str | Unset:
     return UNSET if value is None else value
-
-
-def _contact_body(
-    *,
-    email: str | None,
-    mobile_phone: str | None,
-    first_name: str | None,
-    last_name: str | None,
-    organization: str | None,
-    job_title: str | None,
-    time_zone: str | None,
-    country_code: str | None,
-    source: str | None,
-) -> CreateContactRequest:
-    """The request, field by field: a parameter's name never decides what is sent."""
-    if email is None and mobile_phone is None:
-        raise InvalidRequestError("create_contact needs email or mobile_phone")
-    if mobile_phone is not None and not (
-        isinstance(mobile_phone, str) and _E164.fullmatch(mobile_phone)
-    ):
-        raise InvalidRequestError(
-            f"mobile_phone must be E.164 (+15555555555), got {mobile_phone!r}"
-        )
-    try:
-        checked_source = UNSET if source is None else CreateContactRequestSource(source)
-    except ValueError:
-        raise InvalidRequestError("source must be 'api' or 'integration'") from None
-    return CreateContactRequest(
-        email=UNSET if email is None else _validate.as_email(email, "email"),
-        mobile_phone=_given(mobile_phone),
-        first_name=_given(first_name),
-        last_name=_given(last_name),
-        organization=_given(organization),
-        job_title=_given(job_title),
-        time_zone=_given(time_zone),
-        country_code=_given(country_code),
-        source=checked_source,
-    )
-
-
-class _Options:
-    """Constructor arguments both twins take, checked once; secrets never reach repr()."""
-
-    def __init__(self, arguments: dict[str, Any]) -> None:
-        self.init_kwargs = arguments  # what `with_options` re-applies
-        account_id = arguments["account_id"]
-        self.account_id = None if account_id is None else _id(account_id, "account_id")
-        token = OAuthToken(
-            arguments["access_token"], arguments["refresh_token"], arguments["expires_at"]
-        )
-        self.keeper = TokenKeeper(
-            token,
-            client_id=arguments["client_id"],
-            client_secret=arguments["client_secret"],
-            token_store=arguments["token_store"],
-        )
-        self.settings = base_settings(arguments, base_url=host_root(arguments["base_url"]))
-
-    def auth(
-        self, given: Any, make: Callable[[], Any], timeout: httpx.Timeout
-    ) -> tuple[BoastOAuth, Connection[Any] | None]:
-        """The bearer auth, and the OAuth-host connection to close (None: none). No refresh
-        credentials, no OAuth host client."""
-        if not self.keeper.can_refresh:
-            return BoastOAuth(self.keeper, None), None
-        connection = Connection(given, make)  # like the API host's: fork-safe, closable
-        args = self.init_kwargs
-        tokens = token_client(
-            connection, args["auth_base_url"], timeout, args["allow_insecure_http"]
-        )
-        return BoastOAuth(self.keeper, tokens), connection
-
-
-def _account(account_id: uuid.UUID | None) -> uuid.UUID:
-    if account_id is None:
-        raise InvalidRequestError("this call needs account_id (list_accounts() shows yours)")
-    return account_id
 
 
 class BoastClient(SyncClient):
@@ -291,46 +173,31 @@ class BoastClient(SyncClient):
     _vendor = "boast"
     _quota_owner = "client_id"
 
-    def __init__(
-        self,
-        *,
-        account_id: UuidLike | None = None,
-        access_token: str | None = None,
-        refresh_token: str | None = None,
-        expires_at: dt.datetime | None = None,
-        client_id: str | None = None,
-        client_secret: str | None = None,
-        token_store: TokenStore | None = None,
-        auth_base_url: str | None = None,
-        base_url: str | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        deadline: float | None = None,
-        allow_insecure_http: bool = False,
-        retry_policy: RetryPolicy | None = None,
-        rate_limit: str | RateLimit | None = None,
-        rate_limit_storage: str | None = None,
-        httpx_client: httpx.Client | None = None,
-        auth_httpx_client: httpx.Client | None = None,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-    ) -> None:
-        # Unset credentials and hosts come from BOAST_* (sequence_clients._config).
-        given = dict(
-            account_id=account_id, access_token=access_token, refresh_token=refresh_token,
-            expires_at=expires_at, client_id=client_id, client_secret=client_secret,
-            token_store=token_store, auth_base_url=auth_base_url, base_url=base_url,
-            timeout=timeout, max_retries=max_retries, deadline=deadline,
-            allow_insecure_http=allow_insecure_http, retry_policy=retry_policy,
-            rate_limit=rate_limit, rate_limit_storage=rate_limit_storage,
-            httpx_client=httpx_client, auth_httpx_client=auth_httpx_client,
-            max_response_bytes=max_response_bytes,
-        )  # fmt: skip
-        options = _Options(_config.boast(given, BOAST_BASE_URL, BOAST_AUTH_BASE_URL))
-        super().__init__(**options.settings)
-        self._auth, self._tokens_http = options.auth(auth_httpx_client, httpx.Client, self._timeout)
+    def __init__(self, **options: Unpack[BoastArgs[httpx.Client]]) -> None:
+        # Unset credentials and hosts come from BOAST_* (sequence_clients._config); what
+        # `with_options` re-applies is the arguments so filled in.
+        args = _config.boast(self._known(options, BoastArgs), BOAST_BASE_URL, BOAST_AUTH_BASE_URL)
+        account_id = args.get("account_id")
+        self._account_id = None if account_id is None else _id(account_id, "account_id")
+        token = OAuthToken(args["access_token"], args.get("refresh_token"), args.get("expires_at"))
+        keeper = TokenKeeper(
+            token,
+            client_id=args.get("client_id"),
+            client_secret=args.get("client_secret"),
+            token_store=args.get("token_store"),
+        )
+        super().__init__(args)
+        # Refresh credentials get a connection to the OAuth host, like the API host's (closed
+        # with the client); without them there is none, and no token client.
+        tokens = None
+        if keeper.can_refresh:
+            connection = self._open(options.get("auth_httpx_client"))
+            insecure = args.get("allow_insecure_http", False)
+            tokens = token_client(connection, args["auth_base_url"], self._timeout, insecure)
+        self._auth = BoastOAuth(keeper, tokens)
         # The generated client on the same connection pool (every operation is also `call`able).
-        self.raw = self._connect({}, self._auth, httpx_client, GeneratedBoastClient)
-        self._account_id = options.account_id
+        http = options.get("httpx_client")
+        self.raw = self._connect({}, self._auth, http, GeneratedBoastClient)
         self._plans = _BoastPlans(self._policy)
 
     def with_options(self, **changes: Unpack[BoastOptions]) -> Self:
@@ -340,13 +207,6 @@ class BoastClient(SyncClient):
         if not changes.keys() & _CREDENTIALS:  # one token, or rotation would fork it
             copy._auth.keeper = self._auth.keeper
         return copy
-
-    def close(self) -> None:
-        """Close the connection pools (unless the caller passed its own httpx clients). A call
-        after this raises ClientClosedError."""
-        super().close()
-        if self._tokens_http is not None:
-            self._tokens_http.close()
 
     def call(self, operation: Operation[T]) -> T:
         """Run any generated operation — `<module>.operation(...)` from
@@ -361,7 +221,9 @@ class BoastClient(SyncClient):
     @property
     def account_id(self) -> uuid.UUID:
         """The account every account-scoped call is made for (InvalidRequestError if none)."""
-        return _account(self._account_id)
+        if self._account_id is None:
+            raise InvalidRequestError("this call needs account_id (list_accounts() shows yours)")
+        return self._account_id
 
     def enroll(
         self, contact_id: UuidLike, sequence_id: UuidLike, *, on_conflict: OnConflict = "raise"
@@ -388,8 +250,11 @@ class BoastClient(SyncClient):
         status: str | None = None,
     ) -> SyncPager[SequenceEnrollment]:
         """Every matching enrollment, fetched page by page as you iterate (`.pages()` for pages)."""
-        filters = _enrollment_filters(contact_id=contact_id, sequence_id=sequence_id, status=status)
-        return self._paginate(list_sequence_enrollments.operation(self.account_id, **filters))
+        filters: dict[str, Any] = id_filters(contact_id=contact_id, sequence_id=sequence_id)
+        listing = list_sequence_enrollments.operation(
+            self.account_id, **filters, status=_given(status)
+        )
+        return self._paginate(listing)
 
     def list_accounts(self) -> SyncPager[Account]:
         """The accounts the token can act for (needs no account_id)."""
@@ -422,11 +287,30 @@ class BoastClient(SyncClient):
     ) -> Contact:
         """Create a contact (email or mobile_phone required). Not retried once a failed attempt
         may have been applied: Boast could then hold the contact twice."""
-        body = _contact_body(
-            email=email, mobile_phone=mobile_phone, first_name=first_name, last_name=last_name,
-            organization=organization, job_title=job_title, time_zone=time_zone,
-            country_code=country_code, source=source,
-        )  # fmt: skip
+        if email is None and mobile_phone is None:
+            raise InvalidRequestError("create_contact needs email or mobile_phone")
+        if mobile_phone is not None and not (
+            isinstance(mobile_phone, str) and _E164.fullmatch(mobile_phone)
+        ):
+            raise InvalidRequestError(
+                f"mobile_phone must be E.164 (+15555555555), got {mobile_phone!r}"
+            )
+        try:
+            checked_source = UNSET if source is None else CreateContactRequestSource(source)
+        except ValueError:
+            raise InvalidRequestError("source must be 'api' or 'integration'") from None
+        # The request, field by field: a parameter's name never decides what is sent.
+        body = CreateContactRequest(
+            email=UNSET if email is None else _validate.as_email(email, "email"),
+            mobile_phone=_given(mobile_phone),
+            first_name=_given(first_name),
+            last_name=_given(last_name),
+            organization=_given(organization),
+            job_title=_given(job_title),
+            time_zone=_given(time_zone),
+            country_code=_given(country_code),
+            source=checked_source,
+        )
         return self._run(self._plans.create_contact(self.account_id, body))
 
 
@@ -434,7 +318,21 @@ class BoastClient(SyncClient):
 # Edit the sync class, then run `make generate`; `make check-generated` fails if stale.
 
 
-if not TYPE_CHECKING:
+# What the sync class above takes from the generated package: endpoint modules, bound at
+# runtime to a LazyModule that loads on first use (see _lazy), and models for annotations.
+if TYPE_CHECKING:
+    from sequence_clients.generated.boast.api.accounts import get_account, list_accounts
+    from sequence_clients.generated.boast.api.contacts import create_contact, list_contacts
+    from sequence_clients.generated.boast.api.sequence_enrollments import (
+        create_sequence_enrollment,
+        delete_sequence_enrollment,
+        get_sequence_enrollment,
+        list_sequence_enrollments,
+    )
+    from sequence_clients.generated.boast.api.sequences import list_sequences
+    from sequence_clients.generated.boast.models import Account, Contact, SequenceEnrollment
+    from sequence_clients.generated.boast.models import Sequence as BoastSequence
+else:
     create_contact = LazyModule("sequence_clients.generated.boast.api.contacts.create_contact")
     create_sequence_enrollment = LazyModule(
         "sequence_clients.generated.boast.api.sequence_enrollments.create_sequence_enrollment"
@@ -472,48 +370,31 @@ class AsyncBoastClient(AsyncClient):
     _vendor = "boast"
     _quota_owner = "client_id"
 
-    def __init__(
-        self,
-        *,
-        account_id: UuidLike | None = None,
-        access_token: str | None = None,
-        refresh_token: str | None = None,
-        expires_at: dt.datetime | None = None,
-        client_id: str | None = None,
-        client_secret: str | None = None,
-        token_store: TokenStore | None = None,
-        auth_base_url: str | None = None,
-        base_url: str | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        deadline: float | None = None,
-        allow_insecure_http: bool = False,
-        retry_policy: RetryPolicy | None = None,
-        rate_limit: str | RateLimit | None = None,
-        rate_limit_storage: str | None = None,
-        httpx_client: httpx.AsyncClient | None = None,
-        auth_httpx_client: httpx.AsyncClient | None = None,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-    ) -> None:
-        # Unset credentials and hosts come from BOAST_* (sequence_clients._config).
-        given = dict(
-            account_id=account_id, access_token=access_token, refresh_token=refresh_token,
-            expires_at=expires_at, client_id=client_id, client_secret=client_secret,
-            token_store=token_store, auth_base_url=auth_base_url, base_url=base_url,
-            timeout=timeout, max_retries=max_retries, deadline=deadline,
-            allow_insecure_http=allow_insecure_http, retry_policy=retry_policy,
-            rate_limit=rate_limit, rate_limit_storage=rate_limit_storage,
-            httpx_client=httpx_client, auth_httpx_client=auth_httpx_client,
-            max_response_bytes=max_response_bytes,
-        )  # fmt: skip
-        options = _Options(_config.boast(given, BOAST_BASE_URL, BOAST_AUTH_BASE_URL))
-        super().__init__(**options.settings)
-        self._auth, self._tokens_http = options.auth(
-            auth_httpx_client, httpx.AsyncClient, self._timeout
+    def __init__(self, **options: Unpack[BoastArgs[httpx.AsyncClient]]) -> None:
+        # Unset credentials and hosts come from BOAST_* (sequence_clients._config); what
+        # `with_options` re-applies is the arguments so filled in.
+        args = _config.boast(self._known(options, BoastArgs), BOAST_BASE_URL, BOAST_AUTH_BASE_URL)
+        account_id = args.get("account_id")
+        self._account_id = None if account_id is None else _id(account_id, "account_id")
+        token = OAuthToken(args["access_token"], args.get("refresh_token"), args.get("expires_at"))
+        keeper = TokenKeeper(
+            token,
+            client_id=args.get("client_id"),
+            client_secret=args.get("client_secret"),
+            token_store=args.get("token_store"),
         )
+        super().__init__(args)
+        # Refresh credentials get a connection to the OAuth host, like the API host's (closed
+        # with the client); without them there is none, and no token client.
+        tokens = None
+        if keeper.can_refresh:
+            connection = self._open(options.get("auth_httpx_client"))
+            insecure = args.get("allow_insecure_http", False)
+            tokens = token_client(connection, args["auth_base_url"], self._timeout, insecure)
+        self._auth = BoastOAuth(keeper, tokens)
         # The generated client on the same connection pool (every operation is also `call`able).
-        self.raw = self._connect({}, self._auth, httpx_client, GeneratedBoastClient)
-        self._account_id = options.account_id
+        http = options.get("httpx_client")
+        self.raw = self._connect({}, self._auth, http, GeneratedBoastClient)
         self._plans = _BoastPlans(self._policy)
 
     def with_options(self, **changes: Unpack[BoastOptions]) -> Self:
@@ -523,13 +404,6 @@ class AsyncBoastClient(AsyncClient):
         if not changes.keys() & _CREDENTIALS:  # one token, or rotation would fork it
             copy._auth.keeper = self._auth.keeper
         return copy
-
-    async def close(self) -> None:
-        """Close the connection pools (unless the caller passed its own httpx clients). A call
-        after this raises ClientClosedError."""
-        await super().close()
-        if self._tokens_http is not None:
-            await self._tokens_http.aclose()
 
     async def call(self, operation: Operation[T]) -> T:
         """Run any generated operation — `<module>.operation(...)` from
@@ -544,7 +418,9 @@ class AsyncBoastClient(AsyncClient):
     @property
     def account_id(self) -> uuid.UUID:
         """The account every account-scoped call is made for (InvalidRequestError if none)."""
-        return _account(self._account_id)
+        if self._account_id is None:
+            raise InvalidRequestError("this call needs account_id (list_accounts() shows yours)")
+        return self._account_id
 
     async def enroll(
         self, contact_id: UuidLike, sequence_id: UuidLike, *, on_conflict: OnConflict = "raise"
@@ -577,8 +453,11 @@ class AsyncBoastClient(AsyncClient):
         status: str | None = None,
     ) -> AsyncPager[SequenceEnrollment]:
         """Every matching enrollment, fetched page by page as you iterate (`.pages()` for pages)."""
-        filters = _enrollment_filters(contact_id=contact_id, sequence_id=sequence_id, status=status)
-        return self._paginate(list_sequence_enrollments.operation(self.account_id, **filters))
+        filters: dict[str, Any] = id_filters(contact_id=contact_id, sequence_id=sequence_id)
+        listing = list_sequence_enrollments.operation(
+            self.account_id, **filters, status=_given(status)
+        )
+        return self._paginate(listing)
 
     def list_accounts(self) -> AsyncPager[Account]:
         """The accounts the token can act for (needs no account_id)."""
@@ -611,9 +490,28 @@ class AsyncBoastClient(AsyncClient):
     ) -> Contact:
         """Create a contact (email or mobile_phone required). Not retried once a failed attempt
         may have been applied: Boast could then hold the contact twice."""
-        body = _contact_body(
-            email=email, mobile_phone=mobile_phone, first_name=first_name, last_name=last_name,
-            organization=organization, job_title=job_title, time_zone=time_zone,
-            country_code=country_code, source=source,
-        )  # fmt: skip
+        if email is None and mobile_phone is None:
+            raise InvalidRequestError("create_contact needs email or mobile_phone")
+        if mobile_phone is not None and not (
+            isinstance(mobile_phone, str) and _E164.fullmatch(mobile_phone)
+        ):
+            raise InvalidRequestError(
+                f"mobile_phone must be E.164 (+15555555555), got {mobile_phone!r}"
+            )
+        try:
+            checked_source = UNSET if source is None else CreateContactRequestSource(source)
+        except ValueError:
+            raise InvalidRequestError("source must be 'api' or 'integration'") from None
+        # The request, field by field: a parameter's name never decides what is sent.
+        body = CreateContactRequest(
+            email=UNSET if email is None else _validate.as_email(email, "email"),
+            mobile_phone=_given(mobile_phone),
+            first_name=_given(first_name),
+            last_name=_given(last_name),
+            organization=_given(organization),
+            job_title=_given(job_title),
+            time_zone=_given(time_zone),
+            country_code=_given(country_code),
+            source=checked_source,
+        )
         return await self._run(self._plans.create_contact(self.account_id, body))

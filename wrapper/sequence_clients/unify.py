@@ -26,61 +26,12 @@ from sequence_clients.generated.unify.models import (
 )
 from sequence_clients.generated.unify.types import UNSET, ListOperation, Operation, Unset
 
-from ._lazy import LazyModule
-
-# Endpoint modules: each is bound at runtime, at the end of the module (scripts/twins.py), to a
-# LazyModule that loads it on the first call that uses it (see _lazy).
-if TYPE_CHECKING:
-    from sequence_clients.generated.unify.api.sequence_enrollments import (
-        create_sequence_enrollment,
-        create_sequence_enrollment_query_job,
-        delete_sequence_enrollment,
-        get_sequence_enrollment,
-        get_sequence_enrollment_query_job,
-        get_sequence_enrollment_query_job_results,
-        list_sequence_enrollments,
-        pause_sequence_enrollment,
-        resume_sequence_enrollment,
-    )
-    from sequence_clients.generated.unify.api.sequences import (
-        delete_sequence,
-        list_sequence_steps,
-        list_sequences,
-        pause_sequence,
-        resume_sequence,
-        retrieve_sequence,
-    )
-    from sequence_clients.generated.unify.models import (
-        AutomaticEmailSequenceStep,
-        DeleteEnrollmentSuccessResponse,
-        DeleteSequenceSuccessResponse,
-        Enrollment,
-        ManualEmailSequenceStep,
-        PauseEnrollmentSuccessResponse,
-        PauseSequenceSuccessResponse,
-        ResumeEnrollmentSuccessResponse,
-        SequenceEnrollment,
-        TaskSequenceStep,
-    )
-    from sequence_clients.generated.unify.models import Sequence as UnifySequence
-
 from . import _config, _telemetry, _validate
-from ._client import DEFAULT_MAX_RETRIES, AsyncClient, ClientOptions, SyncClient, page_plan
-from ._common import (
-    ItemT,
-    OnConflict,
-    PageT,
-    T,
-    UuidLike,
-    _id,
-    base_settings,
-    check_on_conflict,
-    id_filters,
-)
+from ._client import AsyncClient, ClientArgs, ClientOptions, SyncClient, page_plan
+from ._common import ItemT, OnConflict, PageT, T, UuidLike, _id, check_on_conflict, id_filters
+from ._lazy import LazyModule
 from ._pagination import AsyncPager, Page, SyncPager
-from ._pipeline import DEFAULT_MAX_RESPONSE_BYTES
-from ._plan import Call, Plan, RetryPolicy, Sleep, call, with_retries
-from ._ratelimit import RateLimit
+from ._plan import Call, Plan, Plans, Sleep, call, with_retries
 from .errors import (
     AlreadyEnrolledError,
     BulkJobError,
@@ -109,10 +60,7 @@ class UnifyOptions(ClientOptions, total=False):
     api_key: str
 
 
-class _UnifyPlans:
-    def __init__(self, policy: RetryPolicy) -> None:
-        self._policy = policy
-
+class _UnifyPlans(Plans):
     def enroll(
         self,
         sequence_id: UuidLike,
@@ -200,73 +148,10 @@ class _UnifyPlans:
         )
 
 
-def _enrollment_filters(
-    *,
-    sequence_id: UuidLike | None,
-    person_id: UuidLike | None,
-    mailbox_id: UuidLike | None,
-    enrolled_by_play_id: UuidLike | None,
-    status: Sequence[SequenceEnrollmentStatus | str] | None,
-    updated_after: dt.datetime | None,
-    updated_before: dt.datetime | None,
-) -> dict[str, Any]:
-    """The list operation's filter arguments, each checked; the ones not given are left out."""
-    filters: dict[str, Any] = id_filters(
-        sequence_id=sequence_id, person_id=person_id, mailbox_id=mailbox_id,
-        enrolled_by_play_id=enrolled_by_play_id,
-    )  # fmt: skip
-    if status is not None:
-        try:
-            filters["status"] = [SequenceEnrollmentStatus(s) for s in status]
-        except (TypeError, ValueError):
-            valid = ", ".join(s.value for s in SequenceEnrollmentStatus)
-            raise InvalidRequestError(f"status must be among {valid}; got {status!r}") from None
-    for name, when in (("updated_after", updated_after), ("updated_before", updated_before)):
-        if when is not None:
-            if not isinstance(when, dt.datetime):
-                raise InvalidRequestError(
-                    f"{name} must be a timezone-aware datetime, got {type(when).__name__} {when!r}"
-                )
-            if when.tzinfo is None:
-                raise InvalidRequestError(f"{name} must be timezone-aware")
-            filters[name] = when
-    return filters
-
-
-def _export_filter(
-    sequence_id: UuidLike | None, job_filter: CreateBulkApiSequenceEnrollmentsJobFilter | None
-) -> CreateBulkApiSequenceEnrollmentsJobFilter | Unset:
-    if job_filter is not None and sequence_id is not None:
-        raise InvalidRequestError("pass either sequence_id or filter, not both")
-    if sequence_id is not None:
-        return CreateBulkApiSequenceEnrollmentsJobFilter(
-            sequence=BulkApiUuidFilter(id=str(_id(sequence_id, "sequence_id")))
-        )
-    return job_filter if job_filter is not None else UNSET
-
-
-def _export_timeout(seconds: float) -> float:
-    if not (isinstance(seconds, int | float) and seconds >= 0):
-        raise InvalidRequestError(f"export_timeout must be seconds >= 0, got {seconds!r}")
-    return float(seconds)
-
-
 def _page_size(page_size: int) -> int:
     if not (isinstance(page_size, int) and 1 <= page_size <= MAX_PAGE_SIZE):
         raise InvalidRequestError(f"page_size must be 1..{MAX_PAGE_SIZE}, got {page_size!r}")
     return page_size
-
-
-def _step_types(types: Sequence[SequenceStepType | str] | None) -> list[SequenceStepType] | Unset:
-    if types is None:
-        return UNSET
-    try:
-        return [SequenceStepType(t) for t in types]
-    except (TypeError, ValueError):
-        valid = ", ".join(t.value for t in SequenceStepType)
-        raise InvalidRequestError(
-            f"step types must be among {valid}; got {list(types)!r}"
-        ) from None
 
 
 class UnifyClient(SyncClient):
@@ -280,34 +165,18 @@ class UnifyClient(SyncClient):
     _quota_owner = "api_key"
 
     def __init__(
-        self,
-        api_key: str | None = None,
-        *,
-        base_url: str | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        deadline: float | None = None,
-        allow_insecure_http: bool = False,
-        retry_policy: RetryPolicy | None = None,
-        rate_limit: str | RateLimit | None = None,
-        rate_limit_storage: str | None = None,
-        httpx_client: httpx.Client | None = None,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        self, api_key: str | None = None, **options: Unpack[ClientArgs[httpx.Client]]
     ) -> None:
+        given = self._known(options, ClientArgs)
         # Unset: UNIFY_API_KEY and UNIFY_BASE_URL (ConfigurationError without a key).
-        api_key, base_url = _config.unify(api_key, base_url, UNIFY_BASE_URL)
+        api_key, base_url = _config.unify(api_key, options.get("base_url"), UNIFY_BASE_URL)
         if not api_key:
             raise InvalidRequestError("api_key is required (UNIFY_API_KEY)")
         # What `with_options` re-applies: the resolved key and host, the rest as given.
-        given = dict(
-            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries,
-            deadline=deadline, allow_insecure_http=allow_insecure_http, retry_policy=retry_policy,
-            rate_limit=rate_limit, rate_limit_storage=rate_limit_storage,
-            httpx_client=httpx_client, max_response_bytes=max_response_bytes,
-        )  # fmt: skip
-        super().__init__(**base_settings(given))
+        super().__init__({**given, "api_key": api_key, "base_url": base_url})
         # The generated client on the same connection pool (every operation is also `call`able).
-        self.raw = self._connect({"x-api-key": api_key}, None, httpx_client, GeneratedUnifyClient)
+        http = options.get("httpx_client")
+        self.raw = self._connect({"x-api-key": api_key}, None, http, GeneratedUnifyClient)
         self._plans = _UnifyPlans(self._policy)
 
     def with_options(self, **changes: Unpack[UnifyOptions]) -> Self:
@@ -368,11 +237,22 @@ class UnifyClient(SyncClient):
         page_size: int = MAX_PAGE_SIZE,
     ) -> SyncPager[Enrollment]:
         """Every matching enrollment, fetched page by page as you iterate (`.pages()` for pages)."""
-        filters = _enrollment_filters(
+        filters: dict[str, Any] = id_filters(
             sequence_id=sequence_id, person_id=person_id, mailbox_id=mailbox_id,
-            enrolled_by_play_id=enrolled_by_play_id, status=status,
-            updated_after=updated_after, updated_before=updated_before,
+            enrolled_by_play_id=enrolled_by_play_id,
         )  # fmt: skip
+        if status is not None:
+            filters["status"] = _validate.members(status, SequenceEnrollmentStatus, "status")
+        for name, when in (("updated_after", updated_after), ("updated_before", updated_before)):
+            if when is None:
+                continue
+            if not isinstance(when, dt.datetime):
+                raise InvalidRequestError(
+                    f"{name} must be a timezone-aware datetime, got {type(when).__name__} {when!r}"
+                )
+            if when.tzinfo is None:
+                raise InvalidRequestError(f"{name} must be timezone-aware")
+            filters[name] = when
         limit = _page_size(page_size)
         return self._paginate(list_sequence_enrollments.operation(**filters, limit=limit))
 
@@ -404,10 +284,10 @@ class UnifyClient(SyncClient):
         page_size: int = MAX_PAGE_SIZE,
     ) -> SyncPager[SequenceStep]:
         """The sequence's steps (automatic emails, manual emails, tasks), page by page."""
-        steps = list_sequence_steps.operation(
-            _id(sequence_id, "sequence_id"), limit=_page_size(page_size), type_=_step_types(types)
-        )
-        return self._paginate(steps)
+        sequence = _id(sequence_id, "sequence_id")
+        limit = _page_size(page_size)
+        kinds = UNSET if types is None else _validate.members(types, SequenceStepType, "step types")
+        return self._paginate(list_sequence_steps.operation(sequence, limit=limit, type_=kinds))
 
     def export_enrollments(
         self,
@@ -421,8 +301,17 @@ class UnifyClient(SyncClient):
         until FINISHED (BulkJobError if it fails, is canceled or expires; DeadlineExceededError
         after `export_timeout` seconds of waiting), then page results. Nothing is sent until
         iteration starts."""
-        job_filter = _export_filter(sequence_id, filter)
-        timeout = _export_timeout(export_timeout)
+        if filter is not None and sequence_id is not None:
+            raise InvalidRequestError("pass either sequence_id or filter, not both")
+        job_filter = UNSET if filter is None else filter
+        if sequence_id is not None:
+            by_id = BulkApiUuidFilter(id=str(_id(sequence_id, "sequence_id")))
+            job_filter = CreateBulkApiSequenceEnrollmentsJobFilter(sequence=by_id)
+        if not (isinstance(export_timeout, int | float) and export_timeout >= 0):
+            raise InvalidRequestError(
+                f"export_timeout must be seconds >= 0, got {export_timeout!r}"
+            )
+        timeout = float(export_timeout)
         return self._pager(
             lambda token: self._plans.export_page(job_filter, page_size, timeout, token)
         )
@@ -432,7 +321,42 @@ class UnifyClient(SyncClient):
 # Edit the sync class, then run `make generate`; `make check-generated` fails if stale.
 
 
-if not TYPE_CHECKING:
+# What the sync class above takes from the generated package: endpoint modules, bound at
+# runtime to a LazyModule that loads on first use (see _lazy), and models for annotations.
+if TYPE_CHECKING:
+    from sequence_clients.generated.unify.api.sequence_enrollments import (
+        create_sequence_enrollment,
+        create_sequence_enrollment_query_job,
+        delete_sequence_enrollment,
+        get_sequence_enrollment,
+        get_sequence_enrollment_query_job,
+        get_sequence_enrollment_query_job_results,
+        list_sequence_enrollments,
+        pause_sequence_enrollment,
+        resume_sequence_enrollment,
+    )
+    from sequence_clients.generated.unify.api.sequences import (
+        delete_sequence,
+        list_sequence_steps,
+        list_sequences,
+        pause_sequence,
+        resume_sequence,
+        retrieve_sequence,
+    )
+    from sequence_clients.generated.unify.models import (
+        AutomaticEmailSequenceStep,
+        DeleteEnrollmentSuccessResponse,
+        DeleteSequenceSuccessResponse,
+        Enrollment,
+        ManualEmailSequenceStep,
+        PauseEnrollmentSuccessResponse,
+        PauseSequenceSuccessResponse,
+        ResumeEnrollmentSuccessResponse,
+        SequenceEnrollment,
+        TaskSequenceStep,
+    )
+    from sequence_clients.generated.unify.models import Sequence as UnifySequence
+else:
     create_sequence_enrollment = LazyModule(
         "sequence_clients.generated.unify.api.sequence_enrollments.create_sequence_enrollment"
     )
@@ -486,34 +410,18 @@ class AsyncUnifyClient(AsyncClient):
     _quota_owner = "api_key"
 
     def __init__(
-        self,
-        api_key: str | None = None,
-        *,
-        base_url: str | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        deadline: float | None = None,
-        allow_insecure_http: bool = False,
-        retry_policy: RetryPolicy | None = None,
-        rate_limit: str | RateLimit | None = None,
-        rate_limit_storage: str | None = None,
-        httpx_client: httpx.AsyncClient | None = None,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        self, api_key: str | None = None, **options: Unpack[ClientArgs[httpx.AsyncClient]]
     ) -> None:
+        given = self._known(options, ClientArgs)
         # Unset: UNIFY_API_KEY and UNIFY_BASE_URL (ConfigurationError without a key).
-        api_key, base_url = _config.unify(api_key, base_url, UNIFY_BASE_URL)
+        api_key, base_url = _config.unify(api_key, options.get("base_url"), UNIFY_BASE_URL)
         if not api_key:
             raise InvalidRequestError("api_key is required (UNIFY_API_KEY)")
         # What `with_options` re-applies: the resolved key and host, the rest as given.
-        given = dict(
-            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries,
-            deadline=deadline, allow_insecure_http=allow_insecure_http, retry_policy=retry_policy,
-            rate_limit=rate_limit, rate_limit_storage=rate_limit_storage,
-            httpx_client=httpx_client, max_response_bytes=max_response_bytes,
-        )  # fmt: skip
-        super().__init__(**base_settings(given))
+        super().__init__({**given, "api_key": api_key, "base_url": base_url})
         # The generated client on the same connection pool (every operation is also `call`able).
-        self.raw = self._connect({"x-api-key": api_key}, None, httpx_client, GeneratedUnifyClient)
+        http = options.get("httpx_client")
+        self.raw = self._connect({"x-api-key": api_key}, None, http, GeneratedUnifyClient)
         self._plans = _UnifyPlans(self._policy)
 
     def with_options(self, **changes: Unpack[UnifyOptions]) -> Self:
@@ -584,11 +492,22 @@ class AsyncUnifyClient(AsyncClient):
         page_size: int = MAX_PAGE_SIZE,
     ) -> AsyncPager[Enrollment]:
         """Every matching enrollment, fetched page by page as you iterate (`.pages()` for pages)."""
-        filters = _enrollment_filters(
+        filters: dict[str, Any] = id_filters(
             sequence_id=sequence_id, person_id=person_id, mailbox_id=mailbox_id,
-            enrolled_by_play_id=enrolled_by_play_id, status=status,
-            updated_after=updated_after, updated_before=updated_before,
+            enrolled_by_play_id=enrolled_by_play_id,
         )  # fmt: skip
+        if status is not None:
+            filters["status"] = _validate.members(status, SequenceEnrollmentStatus, "status")
+        for name, when in (("updated_after", updated_after), ("updated_before", updated_before)):
+            if when is None:
+                continue
+            if not isinstance(when, dt.datetime):
+                raise InvalidRequestError(
+                    f"{name} must be a timezone-aware datetime, got {type(when).__name__} {when!r}"
+                )
+            if when.tzinfo is None:
+                raise InvalidRequestError(f"{name} must be timezone-aware")
+            filters[name] = when
         limit = _page_size(page_size)
         return self._paginate(list_sequence_enrollments.operation(**filters, limit=limit))
 
@@ -620,10 +539,10 @@ class AsyncUnifyClient(AsyncClient):
         page_size: int = MAX_PAGE_SIZE,
     ) -> AsyncPager[SequenceStep]:
         """The sequence's steps (automatic emails, manual emails, tasks), page by page."""
-        steps = list_sequence_steps.operation(
-            _id(sequence_id, "sequence_id"), limit=_page_size(page_size), type_=_step_types(types)
-        )
-        return self._paginate(steps)
+        sequence = _id(sequence_id, "sequence_id")
+        limit = _page_size(page_size)
+        kinds = UNSET if types is None else _validate.members(types, SequenceStepType, "step types")
+        return self._paginate(list_sequence_steps.operation(sequence, limit=limit, type_=kinds))
 
     def export_enrollments(
         self,
@@ -637,8 +556,17 @@ class AsyncUnifyClient(AsyncClient):
         until FINISHED (BulkJobError if it fails, is canceled or expires; DeadlineExceededError
         after `export_timeout` seconds of waiting), then page results. Nothing is sent until
         iteration starts."""
-        job_filter = _export_filter(sequence_id, filter)
-        timeout = _export_timeout(export_timeout)
+        if filter is not None and sequence_id is not None:
+            raise InvalidRequestError("pass either sequence_id or filter, not both")
+        job_filter = UNSET if filter is None else filter
+        if sequence_id is not None:
+            by_id = BulkApiUuidFilter(id=str(_id(sequence_id, "sequence_id")))
+            job_filter = CreateBulkApiSequenceEnrollmentsJobFilter(sequence=by_id)
+        if not (isinstance(export_timeout, int | float) and export_timeout >= 0):
+            raise InvalidRequestError(
+                f"export_timeout must be seconds >= 0, got {export_timeout!r}"
+            )
+        timeout = float(export_timeout)
         return self._pager(
             lambda token: self._plans.export_page(job_filter, page_size, timeout, token)
         )
