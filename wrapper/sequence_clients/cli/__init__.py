@@ -10,12 +10,6 @@ import sys
 
 from .._extras import needs_extra
 
-# Every command's help and usage errors in click's plain layout, as gh and stripe print theirs
-# (`rich_markup_mode` of each typer app): typer's rich layout imports rich.markdown (markdown_it)
-# and rich.traceback (pygments) whenever it renders, which made `unify get --help` 2.8x as slow
-# as importing typer (bench/startup.py), against 1.4x plain.
-HELP_MARKUP = None
-
 
 def main() -> None:
     try:

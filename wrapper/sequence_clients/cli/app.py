@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from . import HELP_MARKUP
-
 if TYPE_CHECKING:  # typer's own click: vendored in typer >= 0.24, the click package before
     from typer import _click as click
 
@@ -78,7 +76,7 @@ def load_command(name: str) -> click.Command:
     if isinstance(target, typer.Typer):
         command = typer.main.get_command(target)
     else:
-        single = typer.Typer(rich_markup_mode=HELP_MARKUP)
+        single = typer.Typer(rich_markup_mode=None)  # plain help, as the root's
         single.command(name)(target)
         command = typer.main.get_command(single)
     command.name = name
@@ -122,7 +120,11 @@ class _LazyRoot(TyperGroup):
 
 app = typer.Typer(
     name="sequence-clients",
-    rich_markup_mode=HELP_MARKUP,
+    # Help and usage errors in click's plain layout, as gh and stripe print theirs (each typer
+    # app of the CLI says so): typer's rich layout imports rich.markdown (markdown_it) and
+    # rich.traceback (pygments) whenever it renders, which made `unify get --help` 2.8x as slow
+    # as importing typer (bench/startup.py), against 1.4x plain.
+    rich_markup_mode=None,
     help="Enroll people in Unify and Boast sequences, one at a time or from a CSV.",
     no_args_is_help=True,
     # Locals in a traceback could show an API key or token: never print them.

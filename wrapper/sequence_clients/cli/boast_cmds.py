@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from . import HELP_MARKUP
 from .config import BOAST_HELP, DEFAULT_CONFIG, ConfigError, boast_settings, has_token
 from .login import LoginError
 from .output import (
@@ -40,7 +39,7 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="Boast: enroll contacts in sequences, inspect and remove enrollments.",
     no_args_is_help=True,
-    rich_markup_mode=HELP_MARKUP,
+    rich_markup_mode=None,  # plain help, as the root's (cli/app.py)
 )
 
 Id = Annotated[str, typer.Argument(help="Enrollment id (UUID).", show_default=False)]

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from . import HELP_MARKUP
 from .config import unify_settings
 from .output import (
     BaseUrl,
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="Unify Sequences: enroll, inspect and manage enrollments.",
     no_args_is_help=True,
-    rich_markup_mode=HELP_MARKUP,
+    rich_markup_mode=None,  # plain help, as the root's (cli/app.py)
 )
 
 Id = Annotated[str, typer.Argument(help="Enrollment id (UUID).", show_default=False)]
