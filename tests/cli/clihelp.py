@@ -44,6 +44,17 @@ def unify_ids(sandbox: Sandbox) -> UnifyIds:
     return UnifyIds(empty, [p["id"] for p in state.people[:2940]], state.mailboxes[0]["email"])
 
 
+class People:
+    """Seeded people nobody else in a module enrolls: its sandbox's first `free` (the last ones
+    carry history)."""
+
+    def __init__(self, sandbox: Sandbox, free: int) -> None:
+        self._ids = iter(p["id"] for p in sandbox.unify.people[:free])
+
+    def take(self, n: int) -> list[str]:
+        return [next(self._ids) for _ in range(n)]
+
+
 _next_person = [0]
 
 

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from clihelp import People
 
 from sequence_clients import UnifyClient
 from sequence_clients.sandbox import Sandbox, SandboxConfig
@@ -39,19 +40,9 @@ def sandbox() -> Iterator[Sandbox]:
         yield running
 
 
-class People:
-    """Seeded people nobody else in this module enrolls (the last ones carry history)."""
-
-    def __init__(self, sandbox: Sandbox) -> None:
-        self._ids = iter(p["id"] for p in sandbox.unify.people[:7_900])
-
-    def take(self, n: int) -> list[str]:
-        return [next(self._ids) for _ in range(n)]
-
-
 @pytest.fixture(scope="module")
 def people(sandbox: Sandbox) -> People:
-    return People(sandbox)
+    return People(sandbox, free=7_900)
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from clihelp import run_cli
+from missing_extra import HIDE_SERVER
 
 from sequence_clients.cli.boast_cmds import boast_kwargs
 
@@ -31,13 +32,7 @@ def test_version_comes_from_the_package_metadata() -> None:
 @pytest.mark.parametrize("command", [["demo"], ["sandbox", "--port", "0"]])
 def test_a_missing_extra_is_one_line_naming_it(command: list[str]) -> None:
     """As after `pip install sequence-clients` without the testing extra: uvicorn absent."""
-    hide_uvicorn = (
-        "import sys, importlib.abc\n"
-        "class Hide(importlib.abc.MetaPathFinder):\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('uvicorn', 'starlette'):\n"
-        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
-        "sys.meta_path.insert(0, Hide())\n"
+    hide_uvicorn = HIDE_SERVER + (
         f"sys.argv = ['sequence-clients', *{command!r}]\n"
         "from sequence_clients.cli import main\n"
         "main()\n"

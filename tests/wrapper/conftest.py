@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from twin_harness import ASYNC, SYNC, Twin
-from wrapper_helpers import MemoryTokenStore, clock_at_zero, slept, wire  # noqa: F401  (fixtures
+from wrapper_helpers import MemoryTokenStore, clock, clock_at_zero, slept, wire  # noqa: F401  (fixtures
 
 from sequence_clients import BoastClient, UnifyClient
 from sequence_clients.sandbox import Sandbox

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from twin_harness import ASYNC, SYNC, Twin, closed, every, settle
-from virtual_clock import VirtualClock, drive_plans_and_limits_with
+from virtual_clock import VirtualClock
 from wrapper_helpers import (
     ACCOUNT_UUID,
     PAUSE_PATH,
@@ -41,13 +41,6 @@ from sequence_clients.generated.boast.api.sequences import list_sequences as boa
 from sequence_clients.generated.unify.api.sequences import list_sequences as unify_sequences
 from sequence_clients.sandbox import Sandbox
 from sequence_clients.unify import UNIFY_BASE_URL
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
-    """One clock for the driver (monotonic, sleep) and the limiter (wall clock)."""
-    return drive_plans_and_limits_with(monkeypatch, VirtualClock(start=1_800_000_000.0))
-
 
 TARGET = "http://api.unify.test"  # never resolved: only the proxy is ever connected to
 

@@ -74,6 +74,20 @@ async def arun_fake_plan(plan: Any) -> Any:
     return run_fake_plan(plan)
 
 
+async def read_until_stopped(
+    flavour: str, pages: dict[Any, Page[int]]
+) -> tuple[list[int], pytest.ExceptionInfo[errors.PaginationError]]:
+    """The items a sync or async pager over `pages` yielded before PaginationError stopped it."""
+    seen: list[int] = []
+    with pytest.raises(errors.PaginationError) as raised:
+        if flavour == "sync":
+            seen.extend(SyncPager(run_fake_plan, fake_pages(pages, [])))
+        else:
+            async for item in AsyncPager(arun_fake_plan, fake_pages(pages, [])):
+                seen.append(item)
+    return seen, raised
+
+
 FAST = RetryPolicy(base_delay=0.001, max_delay=0.002)
 
 
@@ -243,13 +257,7 @@ async def test_a_cursor_coming_back_after_another_is_a_loop_too(flavour: str) ->
         "c-a": Page([2], raw=None, next="c-b"),
         "c-b": Page([3], raw=None, next="c-a"),
     }
-    seen: list[int] = []
-    with pytest.raises(errors.PaginationError) as raised:
-        if flavour == "sync":
-            seen.extend(SyncPager(run_fake_plan, fake_pages(pages, [])))
-        else:
-            async for item in AsyncPager(arun_fake_plan, fake_pages(pages, [])):
-                seen.append(item)
+    seen, raised = await read_until_stopped(flavour, pages)
     assert seen == [1, 2, 3]
     assert (raised.value.pages, raised.value.reason) == (3, "the server repeated the cursor 'c-a'")
 
@@ -260,13 +268,7 @@ async def test_a_page_served_again_under_a_new_cursor_stops_the_pager(flavour: s
         None: Page([1, 2], raw=None, next="c-a"),
         "c-a": Page([1, 2], raw=None, next="c-b"),  # the first page again, a fresh cursor
     }
-    seen: list[int] = []
-    with pytest.raises(errors.PaginationError) as raised:
-        if flavour == "sync":
-            seen.extend(SyncPager(run_fake_plan, fake_pages(pages, [])))
-        else:
-            async for item in AsyncPager(arun_fake_plan, fake_pages(pages, [])):
-                seen.append(item)
+    seen, raised = await read_until_stopped(flavour, pages)
     assert seen == [1, 2]  # nothing yielded twice
     assert (raised.value.pages, raised.value.reason) == (
         1,

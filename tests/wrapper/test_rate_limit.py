@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from twin_harness import Twin
-from virtual_clock import VirtualClock, drive_plans_and_limits_with
+from virtual_clock import VirtualClock
 from virtual_clock import fresh_limit as limit
 from wrapper_helpers import (
     ACCOUNT_UUID,
@@ -36,12 +36,6 @@ from sequence_clients import (
     errors,
 )
 from sequence_clients.generated.unify.api.sequences import pause_sequence
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
-    """One clock for the driver (monotonic, sleep) and the limiter (wall clock)."""
-    return drive_plans_and_limits_with(monkeypatch, VirtualClock(start=1_800_000_000.0))
 
 
 def unify(handler: Handler, **options: Any) -> UnifyClient:
@@ -191,26 +185,6 @@ async def test_every_retry_takes_its_own_slot_on_either_twin(
     assert second - first >= 4.0 and third - second >= 4.0
 
 
-async def test_cancelling_an_async_call_waiting_for_its_slot_sends_nothing() -> None:
-    received: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        received.append(request)
-        return paused()
-
-    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    async with AsyncUnifyClient("key", httpx_client=http, rate_limit=limit("1/1m")) as client:
-        await client.call(pause_sequence.operation(SEQUENCE_ID))
-        waiting = asyncio.create_task(client.call(pause_sequence.operation(SEQUENCE_ID)))
-        await asyncio.sleep(0.02)
-        assert not waiting.done()  # waiting for the next minute's slot
-        waiting.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await waiting
-
-    assert len(received) == 1
-
-
 def test_calls_beyond_the_limit_wait_for_the_window_instead_of_being_sent(
     clock: VirtualClock,
 ) -> None:
@@ -309,9 +283,16 @@ def test_a_wait_within_the_deadline_is_waited(clock: VirtualClock) -> None:
     assert len(server.arrivals) == 2 and server.arrivals[1] - server.arrivals[0] >= 5.0
 
 
-async def test_cancelling_a_waiting_call_cancels_its_wait_and_sends_nothing() -> None:
+# The default back-off, and milliseconds of it (FAST): a call waiting for its slot is not retrying.
+@pytest.mark.parametrize("backoff", [{}, {"retry_policy": FAST}], ids=["default", "fast"])
+async def test_cancelling_a_waiting_call_cancels_its_wait_and_sends_nothing(
+    backoff: dict[str, Any],
+) -> None:
     server = Server(None)
-    async with async_unify(server, rate_limit=limit("1/1m")) as client:
+    http = httpx.AsyncClient(transport=httpx.MockTransport(server))
+    async with AsyncUnifyClient(
+        "key", httpx_client=http, rate_limit=limit("1/1m"), **backoff
+    ) as client:
         await client.call(pause_sequence.operation(SEQUENCE_ID))
         waiting = asyncio.create_task(client.call(pause_sequence.operation(SEQUENCE_ID)))
         await asyncio.sleep(0.05)

@@ -244,6 +244,12 @@ def clock_at_zero(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
     return drive_plans_with(monkeypatch, VirtualClock())
 
 
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
+    """One clock for the driver (monotonic, sleep) and the limiter (wall clock)."""
+    return drive_plans_with(monkeypatch, VirtualClock(start=1_800_000_000.0))
+
+
 def sequence_answer(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json={"status": "success", "sequences": [], "next_cursor": None})
 
