@@ -4,12 +4,14 @@ when several test directories have one)."""
 from __future__ import annotations
 
 import json
+import string
 from dataclasses import dataclass
 from typing import Any
 
 from typer.testing import CliRunner
 
 from sequence_clients.cli.app import app
+from sequence_clients.cli.messages import MESSAGES
 from sequence_clients.sandbox import Sandbox
 
 
@@ -26,6 +28,19 @@ class Outcome:
 def run_cli(*args: str) -> Outcome:
     result = CliRunner().invoke(app, list(args), catch_exceptions=False)
     return Outcome(result.exit_code, result.stdout, result.stderr)
+
+
+def opening(key: str, **fields: object) -> str:
+    """The start of the campaign message MESSAGES[key] as printed with `fields`: up to its first
+    other field, and at most 40 characters after the last given one (the console wraps long
+    lines). What a test looks for to know which message was printed, without restating its
+    sentence (held by golden/campaign_messages.json)."""
+    text = ""
+    for literal, name, _, _ in string.Formatter().parse(MESSAGES[key]):
+        if name is None or name not in fields:
+            return text + literal[:40]
+        text += literal + str(fields[name])
+    return text
 
 
 @dataclass(frozen=True)

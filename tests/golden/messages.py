@@ -16,8 +16,10 @@ import asyncio
 import codecs
 import datetime as dt
 import fcntl
+import logging
 import os
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,14 +28,26 @@ from typing import Any
 
 import httpx
 
-from sequence_clients import BoastClient, OAuthToken, RetryPolicy, UnifyClient, _clock, errors
+from sequence_clients import (
+    BoastClient,
+    OAuthToken,
+    RateLimit,
+    RetryPolicy,
+    UnifyClient,
+    _clock,
+    errors,
+)
+from sequence_clients._extras import needs_extra
 from sequence_clients._pagination import Page, SyncPager
 from sequence_clients.bulk.engine import SERVER_TROUBLE_RUN, run_bulk_enroll
 from sequence_clients.bulk.journal import Journal, JournalLock
 from sequence_clients.bulk.rows import UNIFY_ROWS, Row, open_csv
-from sequence_clients.bulk.vendors import preflight_failure
+from sequence_clients.bulk.vendors import preflight_failure, unify_enroller
+from sequence_clients.cli.login import login
 from sequence_clients.generated.unify.api.sequences import pause_sequence
 from sequence_clients.oauth import exchange_code
+from sequence_clients.sandbox import Sandbox
+from sequence_clients.sandbox.__main__ import parse_port
 
 SEQUENCE_ID = uuid.UUID("3d1f0e2c-5b4a-4c3d-9e8f-7a6b5c4d3e2f")
 PAUSE_URL = f"https://api.unifygtm.com/sequences/v1/sequences/{SEQUENCE_ID}/pause"
@@ -269,6 +283,71 @@ def journal_busy(holder: bytes) -> Callable[[], str]:
         raise AssertionError("the journal was free")
 
     return in_a_folder(build)
+
+
+def raising(action: Callable[[], object]) -> Exception:
+    """What `action` raises, of any type (an argument parser's error, say)."""
+    try:
+        action()
+    except Exception as error:
+        return error
+    raise AssertionError("nothing was raised")
+
+
+def storage_outage() -> str:
+    """The warning a shared rate limit logs when its Redis does not answer (nothing listens)."""
+    heard: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: heard.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("sequence_clients")
+    logger.addHandler(handler)
+    try:
+        limiter = RateLimit(
+            "100/1s", "redis://127.0.0.1:1/0", key=f"golden-{uuid.uuid4()}", fallback_limit="3/1s",
+            storage_options={"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        )  # fmt: skip
+        limiter.wait_time()
+    finally:
+        logger.removeHandler(handler)
+    (warning,) = heard
+    return warning
+
+
+def preflight_without_the_sequence() -> Exception:
+    """What bulk-enroll's preflight says when the API key sees no such sequence."""
+
+    async def check(sandbox: Sandbox) -> None:
+        async with unify_enroller(
+            sandbox.unify_api_key, str(SEQUENCE_ID), base_url=sandbox.unify_base_url
+        ) as enroller:
+            await enroller.preflight()
+
+    with Sandbox(seed=7) as sandbox:
+        return raising(lambda: asyncio.run(check(sandbox)))
+
+
+def login_redirected_with_another_state(folder: Path) -> Exception:
+    """What `boast login` says when the redirect it receives carries another state."""
+
+    def say(line: str) -> None:
+        if line.startswith("http"):  # the authorization URL: redirect as a forger would
+            redirect = httpx.URL(line).params["redirect_uri"]
+            forged = httpx.URL(redirect, params={"code": "c", "state": "someone-elses"})
+            threading.Thread(target=httpx.get, args=(forged,), daemon=True).start()
+
+    def sign_in() -> object:
+        return login(
+            client_id="id",
+            client_secret="secret",
+            auth_base_url="https://auth.example",
+            token_file=folder / "token.json",
+            port=0,
+            open_browser=False,
+            timeout=10,
+            say=say,
+        )
+
+    return raising(sign_in)
 
 
 def bulk_status(
@@ -550,7 +629,20 @@ CASES = [
          "UTF-8), or pass the file's real --encoding"),
     Case("csv-unknown-encoding", csv_refused(f"person_id\n{PERSON}\n", "klingon-8"),
          "--encoding: unknown encoding 'klingon-8'"),
-    # The CLI: preflight before any row, sign-in.
+    # A shared rate limit whose storage is down: said once, with the limit it falls back to.
+    Case("rate-limit-storage-unreachable", storage_outage,
+         "rate limit storage redis://127.0.0.1:1/0 unreachable (ConnectionError); limiting this "
+         "process alone to 3/1s until it answers (tried again every 30 s)"),
+    # The CLI: an extra not installed, a bad option, preflight before any row.
+    Case("missing-extra", lambda: needs_extra(ModuleNotFoundError("no uvicorn", name="uvicorn")),
+         "needs the testing extra (uvicorn is missing): pip install 'sequence-clients[testing]'"),
+    Case("sandbox-port-refused", lambda: raising(lambda: parse_port("99999")),
+         "not a port: '99999' (0..65535; 0 picks a free one)"),
+    Case("preflight-no-such-sequence", preflight_without_the_sequence,
+         f"preflight: Unify has no sequence {SEQUENCE_ID} for this API key "
+         "(see `sequence-clients unify sequences`)"),
+    Case("login-state-mismatch", in_a_folder(login_redirected_with_another_state),
+         "the redirect's state does not match this login; nothing was saved"),
     Case("preflight-credentials-refused",
          lambda: preflight_failure("Unify", bulk_status(errors.AuthenticationError, 401, "Invalid API key", "unauthorized"), "UNIFY_API_KEY"),
          "preflight: Unify refused the credentials (401 [unauthorized]: Invalid API key); check UNIFY_API_KEY"),
