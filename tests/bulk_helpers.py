@@ -1,5 +1,6 @@
-"""Rows, journal states and fakes the bulk engine's tests (tests/bulk) and the CLI's campaign
-tests (tests/cli) share (a plain module beside tests/conftest.py, importable from both)."""
+"""Rows, journal states and fakes the bulk engine's tests (tests/bulk), the CLI's campaign tests
+(tests/cli) and the golden table (tests/golden) share (a plain module beside tests/conftest.py,
+importable from all)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,19 @@ from pathlib import Path
 
 from sequence_clients import errors
 from sequence_clients.bulk.rows import Row
+
+# Where the vendor errors of these tests say they were sent.
+ENROLLMENTS_URL = "https://api.unifygtm.com/sequences/v1/enrollments"
+
+
+def status(
+    kind: type[errors.APIStatusError], code: int, message: str, *codes: str
+) -> errors.APIStatusError:
+    """The error a vendor's answer `code` to an enroll is raised as."""
+    return kind(
+        status_code=code, method="POST", url=ENROLLMENTS_URL, codes=codes, message=message,
+        body=None, retry_after=None,
+    )  # fmt: skip
 
 
 def rows(n: int) -> list[Row]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from bulk_helpers import ENROLLMENTS_URL, status
 
 from sequence_clients import errors
 from sequence_clients.bulk import engine
@@ -26,22 +27,13 @@ from sequence_clients.bulk.rows import BadRow, Row
 
 # Fixed ids: they appear in parameter ids, which every xdist worker must collect alike.
 SEQUENCE = "4b1f0c2e-8a3d-4e5f-9b6a-7c8d9e0f1a2b"
-URL = "https://api.unifygtm.com/sequences/v1/enrollments"
+URL = ENROLLMENTS_URL
 
 
 def rows(n: int, *, own_mailbox: bool = False) -> list[Row]:
     return [
         Row(line=i + 2, key=str(uuid.UUID(int=i + 1)), own_mailbox=own_mailbox) for i in range(n)
     ]
-
-
-def status(
-    kind: type[errors.APIStatusError], code: int, message: str, *codes: str
-) -> errors.APIStatusError:
-    return kind(
-        status_code=code, method="POST", url=URL, codes=codes, message=message, body=None,
-        retry_after=None,
-    )  # fmt: skip
 
 
 def failing(error: errors.SequenceClientError) -> Callable[[Row, bool], Awaitable[str]]:

@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from bulk_helpers import ENROLLMENTS_URL, status
+from bulk_helpers import rows as bulk_rows
 
 from sequence_clients import (
     BoastClient,
@@ -233,7 +235,6 @@ def unify_refusing(
 # --- the bulk engine and its campaign files (sequence_clients.bulk) ----------------------------
 # A message naming a file names it in a fresh temporary folder, shown here as <dir>.
 
-BULK_URL = "https://api.unifygtm.com/sequences/v1/enrollments"
 PERSON = "0b9e6f8e-3c1a-4d7e-9a57-2f4b8c6d1e01"
 OTHER = "5d2c8a4e-7b61-4f0a-8e3d-9c1b2a3f4e02"
 
@@ -350,15 +351,6 @@ def login_redirected_with_another_state(folder: Path) -> Exception:
     return raising(sign_in)
 
 
-def bulk_status(
-    kind: type[errors.APIStatusError], code: int, message: str, *codes: str
-) -> errors.APIStatusError:
-    return kind(
-        status_code=code, method="POST", url=BULK_URL, codes=codes, message=message, body=None,
-        retry_after=None,
-    )  # fmt: skip
-
-
 def bulk_run(error: errors.SequenceClientError, rows: int = 3, **options: Any) -> Callable[[], str]:
     """Why a bulk-enroll run stopped (its report's `stopped`) when every row raises `error`, or
     what it raised refusing `options`."""
@@ -368,10 +360,9 @@ def bulk_run(error: errors.SequenceClientError, rows: int = 3, **options: Any) -
 
     def build(folder: Path) -> object:
         journal = Journal(folder / "run.journal", "unify", str(SEQUENCE_ID))
-        given = [Row(line=n + 2, key=str(uuid.UUID(int=n + 1))) for n in range(rows)]
         try:
             return asyncio.run(
-                run_bulk_enroll(given, enroll, journal, **{"concurrency": 1, **options})
+                run_bulk_enroll(bulk_rows(rows), enroll, journal, **{"concurrency": 1, **options})
             ).stopped
         except ValueError as refused:
             return refused
@@ -564,27 +555,27 @@ CASES = [
          "travel over https (plain http is allowed to loopback addresses, or with "
          "allow_insecure_http=True)"),
     # The bulk engine: why a run stopped (its report and the CLI's "stopped: ..." line).
-    Case("bulk-stop-401", bulk_run(bulk_status(errors.AuthenticationError, 401, "Invalid API key", "unauthorized")),
+    Case("bulk-stop-401", bulk_run(status(errors.AuthenticationError, 401, "Invalid API key", "unauthorized")),
          "the vendor refused the credentials (401 [unauthorized]: Invalid API key); check them"),
-    Case("bulk-stop-403", bulk_run(bulk_status(errors.PermissionDeniedError, 403, "Forbidden")),
+    Case("bulk-stop-403", bulk_run(status(errors.PermissionDeniedError, 403, "Forbidden")),
          "the vendor refused the credentials (403: Forbidden); check them"),
     Case("bulk-stop-token-store", bulk_run(errors.TokenStoreError(token=None, cause=PermissionError("read-only"))),
          "the rotated Boast token could not be saved: token_store.save() raised PermissionError; "
          "the rotated OAuth token was not used. It is kept on this error as .token and offered "
          "to the store again next request"),
     Case("bulk-stop-unreachable",
-         bulk_run(errors.APIConnectionError("[Errno 111]   Connection\n refused", method="POST", url=BULK_URL, maybe_applied=False)),
+         bulk_run(errors.APIConnectionError("[Errno 111]   Connection\n refused", method="POST", url=ENROLLMENTS_URL, maybe_applied=False)),
          "cannot reach the vendor (APIConnectionError: [Errno 111] Connection refused)"),
-    Case("bulk-stop-sequence-gone", bulk_run(bulk_status(errors.NotFoundError, 404, "Sequence not found")),
+    Case("bulk-stop-sequence-gone", bulk_run(status(errors.NotFoundError, 404, "Sequence not found")),
          "the sequence is gone (404: Sequence not found)"),
     Case("bulk-stop-sequence-inactive",
-         bulk_run(bulk_status(errors.BadRequestError, 422, "Sequence is paused", "sequence_not_active")),
+         bulk_run(status(errors.BadRequestError, 422, "Sequence is paused", "sequence_not_active")),
          "the sequence takes no enrollments (422 [sequence_not_active]: Sequence is paused)"),
     Case("bulk-stop-mailbox-option",
-         bulk_run(bulk_status(errors.BadRequestError, 422, "Unknown mailbox", "mailbox_not_found", "other")),
+         bulk_run(status(errors.BadRequestError, 422, "Unknown mailbox", "mailbox_not_found", "other")),
          "the --mailbox is unknown to the vendor (422 [mailbox_not_found, other]: Unknown mailbox)"),
     Case("bulk-stop-server-trouble",
-         bulk_run(bulk_status(errors.ServerError, 503, "Unavailable"), rows=3 * SERVER_TROUBLE_RUN),
+         bulk_run(status(errors.ServerError, 503, "Unavailable"), rows=3 * SERVER_TROUBLE_RUN),
          "5 rows in a row failed with server errors or dropped connections after every retry "
          "(last: 503: Unavailable)"),
     Case("bulk-on-conflict-unknown", bulk_run(errors.InvalidRequestError("x"), on_conflict="overwrite"),
@@ -644,7 +635,7 @@ CASES = [
     Case("login-state-mismatch", in_a_folder(login_redirected_with_another_state),
          "the redirect's state does not match this login; nothing was saved"),
     Case("preflight-credentials-refused",
-         lambda: preflight_failure("Unify", bulk_status(errors.AuthenticationError, 401, "Invalid API key", "unauthorized"), "UNIFY_API_KEY"),
+         lambda: preflight_failure("Unify", status(errors.AuthenticationError, 401, "Invalid API key", "unauthorized"), "UNIFY_API_KEY"),
          "preflight: Unify refused the credentials (401 [unauthorized]: Invalid API key); check UNIFY_API_KEY"),
     Case("preflight-out-of-reach",
          lambda: preflight_failure("Unify", errors.APIConnectionError("connection refused", method="GET", url="http://127.0.0.1:9/sequences/v1/sequences", maybe_applied=False), "UNIFY_API_KEY"),
