@@ -6,13 +6,12 @@ sandbox)."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_engine import conflict
+from bulk_helpers import conflict, enroll_all, rows, states
 
 from sequence_clients.bulk.engine import run_bulk_enroll, run_bulk_undo
 from sequence_clients.bulk.journal import (
@@ -28,19 +27,6 @@ from sequence_clients.bulk.vendors import WriteRefusedError, unify_enroller
 from sequence_clients.sandbox import Sandbox, SandboxConfig
 
 SEQUENCE = str(uuid.uuid4())
-
-
-def rows(n: int) -> list[Row]:
-    return [Row(line=i + 2, key=str(uuid.UUID(int=i + 1))) for i in range(n)]
-
-
-def states(path: Path) -> dict[str, str]:
-    with sqlite3.connect(path) as db:
-        return dict(db.execute("SELECT key, state FROM rows"))
-
-
-async def enroll_all(key: str) -> str:
-    return "e-" + key
 
 
 @pytest.fixture(scope="module")

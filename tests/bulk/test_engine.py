@@ -4,12 +4,12 @@ conflict modes, with fake enroll callables."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from bulk_helpers import conflict, rows, states
 
 from sequence_clients import errors
 from sequence_clients.bulk.engine import run_bulk_enroll
@@ -17,23 +17,6 @@ from sequence_clients.bulk.journal import Journal
 from sequence_clients.bulk.rows import BadRow, Row
 
 SEQUENCE = str(uuid.uuid4())
-
-
-def rows(n: int) -> list[Row]:
-    return [Row(line=i + 2, key=str(uuid.UUID(int=i + 1))) for i in range(n)]
-
-
-def states(path: Path) -> dict[str, str]:
-    with sqlite3.connect(path) as db:
-        return dict(db.execute("SELECT key, state FROM rows"))
-
-
-def conflict(active_sequence: str | None) -> errors.AlreadyEnrolledError:
-    return errors.AlreadyEnrolledError(
-        active_enrollment_id="e-1", active_sequence_id=active_sequence, status_code=409,
-        method="POST", url="/enrollments", codes=("conflict",), message="already", body=None,
-        retry_after=None,
-    )  # fmt: skip
 
 
 async def test_concurrency_bound_and_read_ahead_stay_bounded(tmp_path: Path) -> None:

@@ -261,10 +261,9 @@ def test_a_second_run_on_the_same_journal_is_refused_naming_the_first(path: Path
         assert held.path.read_text() == f"pid {os.getpid()} on {socket.gethostname()}"
         with pytest.raises(JournalBusy) as busy:
             JournalLock(path).acquire()
-    assert str(busy.value) == (
-        f"another bulk-enroll run (pid {os.getpid()} on {socket.gethostname()}) is using "
-        f"{path}; wait for it to finish, or stop it (a stopped run releases the journal)"
-    )
+    # It names the holder and the journal (wording: tests/golden, journal-busy).
+    assert f"pid {os.getpid()} on {socket.gethostname()}" in str(busy.value)
+    assert str(path) in str(busy.value)
     assert held.path.read_text() == ""  # released: nobody is named any more
     with JournalLock(path):  # and the next run takes it
         pass
@@ -275,7 +274,7 @@ def test_a_lock_whose_holder_wrote_nothing_is_named_generically(path: Path) -> N
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)
     try:
-        with pytest.raises(JournalBusy, match=r"run \(another process\) is using"):
+        with pytest.raises(JournalBusy, match="another process"):  # wording: tests/golden
             JournalLock(path).acquire()
     finally:
         os.close(fd)
@@ -318,4 +317,5 @@ def test_a_lock_file_written_by_something_else_is_quoted_safely_and_briefly(path
             JournalLock(path).acquire()
     finally:
         os.close(fd)
-    assert f"run (\ufffd\ufffd{'h' * 198}) is using" in str(busy.value)
+    # The first 200 bytes, undecodable ones replaced (wording: tests/golden, journal-busy).
+    assert f"\ufffd\ufffd{'h' * 198}" in str(busy.value) and "h" * 199 not in str(busy.value)

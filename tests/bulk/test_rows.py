@@ -40,6 +40,8 @@ def rows_of(path: Path, mailboxes: tuple[str, ...] = (MAILBOX,)) -> list[Row | B
 
 
 def refusal(path: Path, encoding: str | None = None) -> str:
+    """Why the file is refused. Its wording is in the golden table (tests/golden/messages.py,
+    csv-*); the tests here check what it names: the file, the line, the columns."""
     with pytest.raises(CsvInputError) as raised:
         open_csv(path, UNIFY_ROWS, encoding)
     return str(raised.value)
@@ -68,24 +70,21 @@ def test_without_the_key_column_the_message_shows_the_header_and_the_accepted_na
     tmp_path: Path,
 ) -> None:
     message = refusal(write(tmp_path, f"email, id\nada@example.com,{PERSON}\n"))
-    assert message == (
-        f"{tmp_path / 'people.csv'}: no 'person_id' column (header: email, id); accepted names, "
-        "ignoring case, spaces and underscores: person, person_id, personid, unifypersonid"
-    )
+    assert message.startswith(f"{tmp_path / 'people.csv'}: ")
+    assert "'person_id'" in message and "email, id" in message
+    assert all(name in message for name in UNIFY_ROWS.key_aliases)  # the accepted names
 
 
 def test_two_columns_that_could_both_be_the_key_are_refused(tmp_path: Path) -> None:
     message = refusal(write(tmp_path, f"person_id,Person ID\n{PERSON},{OTHER}\n"))
-    assert message.endswith(
-        "several columns could be person_id: 'person_id', 'Person ID'; keep one"
-    )
+    assert "'person_id', 'Person ID'" in message
 
 
 def test_two_mailbox_columns_are_refused_too(tmp_path: Path) -> None:
     path = write(tmp_path, f"person_id,mailbox,sender\n{PERSON},a@x.io,b@x.io\n")
-    assert refusal(path) == (
-        f"{path}: several columns could be mailbox_email: 'mailbox', 'sender'; keep one"
-    )
+    message = refusal(path)
+    assert message.startswith(f"{path}: ") and "mailbox_email" in message
+    assert "'mailbox', 'sender'" in message
 
 
 @pytest.mark.parametrize(
@@ -127,13 +126,15 @@ def test_header_names_are_kept_without_surrounding_spaces(tmp_path: Path) -> Non
 @pytest.mark.parametrize("text", ["", "\n\n", "  \n\t\n"])
 def test_an_empty_file_says_what_header_it_needs(tmp_path: Path, text: str) -> None:
     path = write(tmp_path, text)
-    assert refusal(path) == f"{path}: the file is empty; expected a header with person_id"
+    message = refusal(path)
+    assert message.startswith(f"{path}: ") and "empty" in message and "person_id" in message
 
 
 @pytest.mark.parametrize("text", ["person_id\n", "person_id\n\n  \n", "\nperson_id,mailbox\n,\n"])
 def test_a_header_without_rows_has_nothing_to_enroll(tmp_path: Path, text: str) -> None:
     path = write(tmp_path, text)
-    assert refusal(path) == f"{path}: no data rows after the header (line 1); nothing to enroll"
+    message = refusal(path)
+    assert message.startswith(f"{path}: ") and "(line 1)" in message and "empty" not in message
 
 
 def test_the_data_rows_are_counted_before_anything_is_sent(tmp_path: Path) -> None:
@@ -144,7 +145,7 @@ def test_the_data_rows_are_counted_before_anything_is_sent(tmp_path: Path) -> No
 def test_a_field_past_the_csv_limit_is_refused_as_unreadable(tmp_path: Path) -> None:
     path = write(tmp_path, f'person_id,note\n{PERSON},"{"x" * 200_000}"\n')
     message = refusal(path)
-    assert message.startswith(f"{path}: not readable as CSV: ") and "field larger" in message
+    assert message.startswith(f"{path}: ") and "field larger" in message  # csv's own words
 
 
 # --- encodings -----------------------------------------------------------------------------
@@ -161,9 +162,9 @@ def test_a_latin1_byte_is_refused_naming_its_line_byte_and_column(tmp_path: Path
     path = write(tmp_path, f"person_id,name\n{PERSON},Zoe\n{OTHER},Zo\xeb\n".encode("latin-1"))
     message = refusal(path)
     column = len(f"{OTHER},Zo") + 1
-    assert message.startswith(f"{path} line 3: not UTF-8 (byte 0xeb at column {column}); ")
-    assert 'save it as "CSV UTF-8"' in message
-    assert message.endswith("--encoding cp1252 (Windows/Excel) or --encoding latin-1")
+    assert message.startswith(f"{path} line 3: ")
+    assert "0xeb" in message and f"column {column})" in message
+    assert "--encoding cp1252" in message and "--encoding latin-1" in message
 
 
 @pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
@@ -171,8 +172,7 @@ def test_a_utf16_file_is_named_as_such(tmp_path: Path, codec: str) -> None:
     bom = codecs.BOM_UTF16_LE if codec.endswith("le") else codecs.BOM_UTF16_BE
     path = write(tmp_path, bom + f"person_id\n{PERSON}\n".encode(codec))
     message = refusal(path)
-    assert message.startswith(f"{path} line 1: this is a UTF-16 file; ")
-    assert message.endswith("or pass --encoding utf-16")
+    assert message.startswith(f"{path} line 1: ") and message.endswith("--encoding utf-16")
 
 
 def test_a_utf16_file_reads_with_its_encoding_given(tmp_path: Path) -> None:
@@ -192,13 +192,14 @@ def test_a_latin1_file_reads_with_its_encoding_given(tmp_path: Path) -> None:
 def test_a_given_encoding_that_does_not_fit_names_the_line(tmp_path: Path) -> None:
     path = write(tmp_path, f"person_id,name\n{PERSON},Ada\n{OTHER},Zoë\n")
     message = refusal(path, "ascii")
-    assert message.startswith(f"{path} line 3: not ascii (ordinal not in range(128)); ")
-    assert message.endswith("or pass the file's real --encoding")
+    assert message.startswith(f"{path} line 3: ") and "ascii" in message
+    assert message.endswith("--encoding")
 
 
 def test_an_unknown_encoding_is_refused_before_the_file_is_read(tmp_path: Path) -> None:
     path = write(tmp_path, f"person_id\n{PERSON}\n")
-    assert refusal(path, "klingon-8") == "--encoding: unknown encoding 'klingon-8'"
+    message = refusal(path, "klingon-8")
+    assert message.startswith("--encoding: ") and "'klingon-8'" in message
 
 
 # --- records and rows ----------------------------------------------------------------------
@@ -301,4 +302,4 @@ def test_a_bad_id_spanning_lines_is_quoted_as_the_file_has_it(tmp_path: Path) ->
 def test_a_file_cut_inside_a_character_is_refused_with_its_encoding_given(tmp_path: Path) -> None:
     path = write(tmp_path, f"person_id\n{PERSON}\n{OTHER}\xc3".encode("latin-1"))
     message = refusal(path, "utf-8")
-    assert message.startswith(f"{path} line 3: not utf-8 (unexpected end of data); ")
+    assert message.startswith(f"{path} line 3: ") and "utf-8" in message

@@ -4,12 +4,14 @@ when several test directories have one)."""
 from __future__ import annotations
 
 import json
+import string
 from dataclasses import dataclass
 from typing import Any
 
 from typer.testing import CliRunner
 
 from sequence_clients.cli.app import app
+from sequence_clients.cli.messages import MESSAGES
 from sequence_clients.sandbox import Sandbox
 
 
@@ -28,6 +30,19 @@ def run_cli(*args: str) -> Outcome:
     return Outcome(result.exit_code, result.stdout, result.stderr)
 
 
+def opening(key: str, **fields: object) -> str:
+    """The start of the campaign message MESSAGES[key] as printed with `fields`: up to its first
+    other field, and at most 40 characters after the last given one (the console wraps long
+    lines). What a test looks for to know which message was printed, without restating its
+    sentence (held by golden/campaign_messages.json)."""
+    text = ""
+    for literal, name, _, _ in string.Formatter().parse(MESSAGES[key]):
+        if name is None or name not in fields:
+            return text + literal[:40]
+        text += literal + str(fields[name])
+    return text
+
+
 @dataclass(frozen=True)
 class UnifyIds:
     sequence_id: str
@@ -42,6 +57,17 @@ def unify_ids(sandbox: Sandbox) -> UnifyIds:
         s["id"] for s in state.live_sequences() if state.active_enrollment_count(s["id"]) == 0
     )
     return UnifyIds(empty, [p["id"] for p in state.people[:2940]], state.mailboxes[0]["email"])
+
+
+class People:
+    """Seeded people nobody else in a module enrolls: its sandbox's first `free` (the last ones
+    carry history)."""
+
+    def __init__(self, sandbox: Sandbox, free: int) -> None:
+        self._ids = iter(p["id"] for p in sandbox.unify.people[:free])
+
+    def take(self, n: int) -> list[str]:
+        return [next(self._ids) for _ in range(n)]
 
 
 _next_person = [0]

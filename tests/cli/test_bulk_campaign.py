@@ -6,37 +6,21 @@ from __future__ import annotations
 
 import csv
 import json
-import sqlite3
 import string
-import uuid
 from pathlib import Path
 
 import pytest
+from bulk_helpers import states
 from clihelp import UnifyIds, run_cli, take_contacts
 
 from sequence_clients.bulk.journal import (
     ReportLine,
 )
-from sequence_clients.bulk.rows import Row
 from sequence_clients.cli.messages import MESSAGES, count
 from sequence_clients.cli.progress import print_problems
 from sequence_clients.sandbox import Sandbox
 
-SEQUENCE = str(uuid.uuid4())
 GOLDEN = Path(__file__).parent / "golden" / "campaign_messages.json"
-
-
-def rows(n: int) -> list[Row]:
-    return [Row(line=i + 2, key=str(uuid.UUID(int=i + 1))) for i in range(n)]
-
-
-def states(path: Path) -> dict[str, str]:
-    with sqlite3.connect(path) as db:
-        return dict(db.execute("SELECT key, state FROM rows"))
-
-
-async def enroll_all(key: str) -> str:
-    return "e-" + key
 
 
 # --- on screen -----------------------------------------------------------------------------------

@@ -20,8 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from clihelp import People, opening
 
 from sequence_clients import UnifyClient
+from sequence_clients.cli.messages import count
 from sequence_clients.sandbox import Sandbox, SandboxConfig
 
 CLI = [sys.executable, "-m", "sequence_clients.cli"]
@@ -39,19 +41,9 @@ def sandbox() -> Iterator[Sandbox]:
         yield running
 
 
-class People:
-    """Seeded people nobody else in this module enrolls (the last ones carry history)."""
-
-    def __init__(self, sandbox: Sandbox) -> None:
-        self._ids = iter(p["id"] for p in sandbox.unify.people[:7_900])
-
-    def take(self, n: int) -> list[str]:
-        return [next(self._ids) for _ in range(n)]
-
-
 @pytest.fixture(scope="module")
 def people(sandbox: Sandbox) -> People:
-    return People(sandbox)
+    return People(sandbox, free=7_900)
 
 
 @pytest.fixture(scope="module")
@@ -193,9 +185,9 @@ def test_dry_run_previews_a_file_with_bad_rows_and_sends_no_write(
         result = run(enroll_command(sandbox, path, sequences[0], flag), env)
         assert result.returncode == 1, result.stderr  # invalid rows: the run would end with 1
         assert "Traceback" not in result.stderr
-        assert "30 rows would be sent" in result.stdout
-        assert "1 row with the id of an earlier row" in result.stdout
-        assert "2 rows invalid" in result.stdout
+        assert opening("dry_run_would_send", rows=count(30, "row")) in result.stdout
+        assert opening("dry_run_duplicates", rows=count(1, "row")) in result.stdout
+        assert opening("dry_run_invalid", rows=count(2, "row")) in result.stdout
         assert "not-a-uuid" in result.stdout
     assert writes(sandbox) == sent
     assert sandbox.stats.unify.requests > requests  # the preflight did ask (reads)
@@ -386,7 +378,7 @@ def test_an_unwritable_report_is_said_and_exits_non_zero(
     command = [*enroll_command(sandbox, path, sequences[0]), "--report", str(report)]
     result = run(command, env_of(sandbox))
     assert result.returncode == 1, result.stderr
-    assert f"could not write {report}" in result.stderr
+    assert opening("report_not_written", path=report) in result.stderr
     assert "Report:" not in result.stdout  # no message claims the file
     assert all(is_active(sandbox, p, sequences[0]) for p in ids)
     assert (tmp_path / "ro.failed.csv").exists() is False  # neither file half-replaced

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from clihelp import run_cli
+from missing_extra import HIDE_SERVER
 
 from sequence_clients.cli.boast_cmds import boast_kwargs
 
@@ -31,13 +32,7 @@ def test_version_comes_from_the_package_metadata() -> None:
 @pytest.mark.parametrize("command", [["demo"], ["sandbox", "--port", "0"]])
 def test_a_missing_extra_is_one_line_naming_it(command: list[str]) -> None:
     """As after `pip install sequence-clients` without the testing extra: uvicorn absent."""
-    hide_uvicorn = (
-        "import sys, importlib.abc\n"
-        "class Hide(importlib.abc.MetaPathFinder):\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('uvicorn', 'starlette'):\n"
-        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
-        "sys.meta_path.insert(0, Hide())\n"
+    hide_uvicorn = HIDE_SERVER + (
         f"sys.argv = ['sequence-clients', *{command!r}]\n"
         "from sequence_clients.cli import main\n"
         "main()\n"
@@ -46,18 +41,16 @@ def test_a_missing_extra_is_one_line_naming_it(command: list[str]) -> None:
         [sys.executable, "-c", hide_uvicorn], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 2
+    # One line naming the extra and the missing module (wording: tests/golden, missing-extra).
     (line,) = result.stderr.strip().splitlines()
-    assert re.fullmatch(
-        r"sequence-clients needs the testing extra \((uvicorn|starlette)[.\w]* is missing\): "
-        r"pip install 'sequence-clients\[testing\]'",
-        line,
-    ), line
+    assert line.startswith("sequence-clients ") and "'sequence-clients[testing]'" in line, line
+    assert re.search(r"\b(uvicorn|starlette)\b", line), line
 
 
 def test_sandbox_refuses_a_bad_port_in_one_line() -> None:
     result = run_cli("sandbox", "--port", "99999")
     assert result.exit_code == 2
-    assert "argument --port: not a port: '99999' (0..65535" in result.stderr
+    assert "--port" in result.stderr and "'99999'" in result.stderr  # wording: tests/golden
     assert "Traceback" not in result.stderr
 
 

@@ -142,9 +142,8 @@ def test_config_file_and_base_url_flag(shared_sandbox: Sandbox, tmp_path: Path) 
 
     refused = run_cli("unify", "sequences", "--config", str(config))
     assert refused.exit_code == 2
-    assert refused.stderr.startswith(
-        "error: InvalidRequestError: refusing base URL 'http://example.com'"
-    )
+    # The error's type and the refused URL (wording: tests/golden, plain-http-base-url).
+    assert "InvalidRequestError" in refused.stderr and "'http://example.com'" in refused.stderr
 
     absent = run_cli("unify", "sequences", "--config", str(tmp_path / "nope.toml"))
     assert absent.exit_code == 2 and "does not exist" in absent.stderr

@@ -1,25 +1,55 @@
 """The exact wording of the messages a user reads, in one table.
 
 Each case builds a message through the code that makes it (a client answering or failing
-through a mock transport, or the error class itself) and names the text it must read, word
-for word. Tests elsewhere assert types and attributes (status_code, codes, method, url,
-maybe_applied, retry_after…), so a change to a message's wording or frame is one edit here.
+through a mock transport, the error class itself, the bulk engine run on fake rows, a campaign
+file refused, the CLI's preflight) and names the text it must read, word for word. Tests
+elsewhere assert types and attributes (status_code, codes, method, url, maybe_applied,
+retry_after…), exit codes, and the tokens a message names (a path, a line, an option, an id),
+so a change to a message's wording or frame is one edit here. (The sentences the campaign
+commands print from sequence_clients.cli.messages.MESSAGES are held as templates by
+tests/cli/golden/campaign_messages.json.)
 """
 
 from __future__ import annotations
 
+import asyncio
+import codecs
 import datetime as dt
+import fcntl
+import logging
+import os
+import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
+from bulk_helpers import ENROLLMENTS_URL, status
+from bulk_helpers import rows as bulk_rows
 
-from sequence_clients import BoastClient, OAuthToken, RetryPolicy, UnifyClient, _clock, errors
+from sequence_clients import (
+    BoastClient,
+    OAuthToken,
+    RateLimit,
+    RetryPolicy,
+    UnifyClient,
+    _clock,
+    errors,
+)
+from sequence_clients._extras import needs_extra
 from sequence_clients._pagination import Page, SyncPager
+from sequence_clients.bulk.engine import SERVER_TROUBLE_RUN, run_bulk_enroll
+from sequence_clients.bulk.journal import Journal, JournalLock
+from sequence_clients.bulk.rows import UNIFY_ROWS, Row, open_csv
+from sequence_clients.bulk.vendors import preflight_failure, unify_enroller
+from sequence_clients.cli.login import login
 from sequence_clients.generated.unify.api.sequences import pause_sequence
 from sequence_clients.oauth import exchange_code
+from sequence_clients.sandbox import Sandbox
+from sequence_clients.sandbox.__main__ import parse_port
 
 SEQUENCE_ID = uuid.UUID("3d1f0e2c-5b4a-4c3d-9e8f-7a6b5c4d3e2f")
 PAUSE_URL = f"https://api.unifygtm.com/sequences/v1/sequences/{SEQUENCE_ID}/pause"
@@ -200,6 +230,146 @@ def unify_refusing(
     method: str, *args: Any, **kwargs: Any
 ) -> Callable[[], errors.SequenceClientError]:
     return raised_by(lambda: getattr(UnifyClient("key"), method)(*args, **kwargs))
+
+
+# --- the bulk engine and its campaign files (sequence_clients.bulk) ----------------------------
+# A message naming a file names it in a fresh temporary folder, shown here as <dir>.
+
+PERSON = "0b9e6f8e-3c1a-4d7e-9a57-2f4b8c6d1e01"
+OTHER = "5d2c8a4e-7b61-4f0a-8e3d-9c1b2a3f4e02"
+
+
+def in_a_folder(build: Callable[[Path], object]) -> Callable[[], str]:
+    """The message `build` makes in a fresh folder, the folder shown as <dir>."""
+
+    def made() -> str:
+        with tempfile.TemporaryDirectory() as folder:
+            return str(build(Path(folder))).replace(folder, "<dir>")
+
+    return made
+
+
+def csv_refused(content: str | bytes, encoding: str | None = None) -> Callable[[], str]:
+    """Why `bulk-enroll unify` refuses a campaign file holding `content` (<dir>/people.csv)."""
+
+    def build(folder: Path) -> Exception:
+        path = folder / "people.csv"
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8", newline="")
+        try:
+            open_csv(path, UNIFY_ROWS, encoding)
+        except ValueError as refused:
+            return refused
+        raise AssertionError("the file was accepted")
+
+    return in_a_folder(build)
+
+
+def journal_busy(holder: bytes) -> Callable[[], str]:
+    """What a second run is told while another process holds the journal, naming `holder`."""
+
+    def build(folder: Path) -> Exception:
+        journal = folder / "people.csv.journal.sqlite"
+        fd = os.open(journal.with_name(journal.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, holder)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            JournalLock(journal).acquire()
+        except Exception as busy:
+            return busy
+        finally:
+            os.close(fd)
+        raise AssertionError("the journal was free")
+
+    return in_a_folder(build)
+
+
+def raising(action: Callable[[], object]) -> Exception:
+    """What `action` raises, of any type (an argument parser's error, say)."""
+    try:
+        action()
+    except Exception as error:
+        return error
+    raise AssertionError("nothing was raised")
+
+
+def storage_outage() -> str:
+    """The warning a shared rate limit logs when its Redis does not answer (nothing listens)."""
+    heard: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: heard.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("sequence_clients")
+    logger.addHandler(handler)
+    try:
+        limiter = RateLimit(
+            "100/1s", "redis://127.0.0.1:1/0", key=f"golden-{uuid.uuid4()}", fallback_limit="3/1s",
+            storage_options={"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        )  # fmt: skip
+        limiter.wait_time()
+    finally:
+        logger.removeHandler(handler)
+    (warning,) = heard
+    return warning
+
+
+def preflight_without_the_sequence() -> Exception:
+    """What bulk-enroll's preflight says when the API key sees no such sequence."""
+
+    async def check(sandbox: Sandbox) -> None:
+        async with unify_enroller(
+            sandbox.unify_api_key, str(SEQUENCE_ID), base_url=sandbox.unify_base_url
+        ) as enroller:
+            await enroller.preflight()
+
+    with Sandbox(seed=7) as sandbox:
+        return raising(lambda: asyncio.run(check(sandbox)))
+
+
+def login_redirected_with_another_state(folder: Path) -> Exception:
+    """What `boast login` says when the redirect it receives carries another state."""
+
+    def say(line: str) -> None:
+        if line.startswith("http"):  # the authorization URL: redirect as a forger would
+            redirect = httpx.URL(line).params["redirect_uri"]
+            forged = httpx.URL(redirect, params={"code": "c", "state": "someone-elses"})
+            threading.Thread(target=httpx.get, args=(forged,), daemon=True).start()
+
+    def sign_in() -> object:
+        return login(
+            client_id="id",
+            client_secret="secret",
+            auth_base_url="https://auth.example",
+            token_file=folder / "token.json",
+            port=0,
+            open_browser=False,
+            timeout=10,
+            say=say,
+        )
+
+    return raising(sign_in)
+
+
+def bulk_run(error: errors.SequenceClientError, rows: int = 3, **options: Any) -> Callable[[], str]:
+    """Why a bulk-enroll run stopped (its report's `stopped`) when every row raises `error`, or
+    what it raised refusing `options`."""
+
+    async def enroll(row: Row, resume: bool) -> str:
+        raise error
+
+    def build(folder: Path) -> object:
+        journal = Journal(folder / "run.journal", "unify", str(SEQUENCE_ID))
+        try:
+            return asyncio.run(
+                run_bulk_enroll(bulk_rows(rows), enroll, journal, **{"concurrency": 1, **options})
+            ).stopped
+        except ValueError as refused:
+            return refused
+        finally:
+            journal.close()
+
+    return in_a_folder(build)
 
 
 PERSON_ID = uuid.UUID("9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d")
@@ -384,4 +554,91 @@ CASES = [
          "refusing base URL 'http://proxy.example.com/?api_key=REDACTED': credentials must "
          "travel over https (plain http is allowed to loopback addresses, or with "
          "allow_insecure_http=True)"),
+    # The bulk engine: why a run stopped (its report and the CLI's "stopped: ..." line).
+    Case("bulk-stop-401", bulk_run(status(errors.AuthenticationError, 401, "Invalid API key", "unauthorized")),
+         "the vendor refused the credentials (401 [unauthorized]: Invalid API key); check them"),
+    Case("bulk-stop-403", bulk_run(status(errors.PermissionDeniedError, 403, "Forbidden")),
+         "the vendor refused the credentials (403: Forbidden); check them"),
+    Case("bulk-stop-token-store", bulk_run(errors.TokenStoreError(token=None, cause=PermissionError("read-only"))),
+         "the rotated Boast token could not be saved: token_store.save() raised PermissionError; "
+         "the rotated OAuth token was not used. It is kept on this error as .token and offered "
+         "to the store again next request"),
+    Case("bulk-stop-unreachable",
+         bulk_run(errors.APIConnectionError("[Errno 111]   Connection\n refused", method="POST", url=ENROLLMENTS_URL, maybe_applied=False)),
+         "cannot reach the vendor (APIConnectionError: [Errno 111] Connection refused)"),
+    Case("bulk-stop-sequence-gone", bulk_run(status(errors.NotFoundError, 404, "Sequence not found")),
+         "the sequence is gone (404: Sequence not found)"),
+    Case("bulk-stop-sequence-inactive",
+         bulk_run(status(errors.BadRequestError, 422, "Sequence is paused", "sequence_not_active")),
+         "the sequence takes no enrollments (422 [sequence_not_active]: Sequence is paused)"),
+    Case("bulk-stop-mailbox-option",
+         bulk_run(status(errors.BadRequestError, 422, "Unknown mailbox", "mailbox_not_found", "other")),
+         "the --mailbox is unknown to the vendor (422 [mailbox_not_found, other]: Unknown mailbox)"),
+    Case("bulk-stop-server-trouble",
+         bulk_run(status(errors.ServerError, 503, "Unavailable"), rows=3 * SERVER_TROUBLE_RUN),
+         "5 rows in a row failed with server errors or dropped connections after every retry "
+         "(last: 503: Unavailable)"),
+    Case("bulk-on-conflict-unknown", bulk_run(errors.InvalidRequestError("x"), on_conflict="overwrite"),
+         "on_conflict must be one of ('skip', 'return-existing', 'fail'), got 'overwrite'"),
+    Case("bulk-concurrency-zero", bulk_run(errors.InvalidRequestError("x"), concurrency=0),
+         "concurrency must be at least 1"),
+    # One run per journal: the second is told who holds it.
+    Case("journal-busy", journal_busy(b"pid 4242 on build-host"),
+         "another bulk-enroll run (pid 4242 on build-host) is using <dir>/people.csv.journal.sqlite; "
+         "wait for it to finish, or stop it (a stopped run releases the journal)"),
+    Case("journal-busy-holder-unnamed", journal_busy(b""),
+         "another bulk-enroll run (another process) is using <dir>/people.csv.journal.sqlite; "
+         "wait for it to finish, or stop it (a stopped run releases the journal)"),
+    # A campaign file refused as a whole, saying how to fix it.
+    Case("csv-no-key-column", csv_refused(f"email, id\nada@example.com,{PERSON}\n"),
+         "<dir>/people.csv: no 'person_id' column (header: email, id); accepted names, "
+         "ignoring case, spaces and underscores: person, person_id, personid, unifypersonid"),
+    Case("csv-two-key-columns", csv_refused(f"person_id,Person ID\n{PERSON},{OTHER}\n"),
+         "<dir>/people.csv: several columns could be person_id: 'person_id', 'Person ID'; keep one"),
+    Case("csv-two-mailbox-columns", csv_refused(f"person_id,mailbox,sender\n{PERSON},a@x.io,b@x.io\n"),
+         "<dir>/people.csv: several columns could be mailbox_email: 'mailbox', 'sender'; keep one"),
+    Case("csv-empty", csv_refused("\n\n"),
+         "<dir>/people.csv: the file is empty; expected a header with person_id"),
+    Case("csv-header-only", csv_refused("person_id\n"),
+         "<dir>/people.csv: no data rows after the header (line 1); nothing to enroll"),
+    Case("csv-field-too-large", csv_refused(f'person_id,note\n{PERSON},"{"x" * 200_000}"\n'),
+         "<dir>/people.csv: not readable as CSV: field larger than field limit (131072)"),
+    Case("csv-not-utf8", csv_refused(f"person_id,name\n{PERSON},Zoe\n{OTHER},Zo\xeb\n".encode("latin-1")),
+         "<dir>/people.csv line 3: not UTF-8 (byte 0xeb at column 40); "
+         "save it as \"CSV UTF-8\" (Excel: File > Save As > CSV UTF-8; Google Sheets exports "
+         "UTF-8), or read it as it is with --encoding cp1252 (Windows/Excel) or --encoding latin-1"),
+    Case("csv-utf16", csv_refused(codecs.BOM_UTF16_LE + f"person_id\n{PERSON}\n".encode("utf-16-le")),
+         "<dir>/people.csv line 1: this is a UTF-16 file; save it as \"CSV UTF-8\" (Excel: File > "
+         "Save As > CSV UTF-8; Google Sheets exports UTF-8), or pass --encoding utf-16"),
+    Case("csv-not-the-given-encoding", csv_refused(f"person_id,name\n{PERSON},Ada\n{OTHER},Zoë\n", "ascii"),
+         "<dir>/people.csv line 3: not ascii (ordinal not in range(128)); "
+         "save it as \"CSV UTF-8\" (Excel: File > Save As > CSV UTF-8; Google Sheets exports "
+         "UTF-8), or pass the file's real --encoding"),
+    Case("csv-cut-inside-a-character", csv_refused(f"person_id\n{PERSON}\n{OTHER}\xc3".encode("latin-1"), "utf-8"),
+         "<dir>/people.csv line 3: not utf-8 (unexpected end of data); "
+         "save it as \"CSV UTF-8\" (Excel: File > Save As > CSV UTF-8; Google Sheets exports "
+         "UTF-8), or pass the file's real --encoding"),
+    Case("csv-unknown-encoding", csv_refused(f"person_id\n{PERSON}\n", "klingon-8"),
+         "--encoding: unknown encoding 'klingon-8'"),
+    # A shared rate limit whose storage is down: said once, with the limit it falls back to.
+    Case("rate-limit-storage-unreachable", storage_outage,
+         "rate limit storage redis://127.0.0.1:1/0 unreachable (ConnectionError); limiting this "
+         "process alone to 3/1s until it answers (tried again every 30 s)"),
+    # The CLI: an extra not installed, a bad option, preflight before any row.
+    Case("missing-extra", lambda: needs_extra(ModuleNotFoundError("no uvicorn", name="uvicorn")),
+         "needs the testing extra (uvicorn is missing): pip install 'sequence-clients[testing]'"),
+    Case("sandbox-port-refused", lambda: raising(lambda: parse_port("99999")),
+         "not a port: '99999' (0..65535; 0 picks a free one)"),
+    Case("preflight-no-such-sequence", preflight_without_the_sequence,
+         f"preflight: Unify has no sequence {SEQUENCE_ID} for this API key "
+         "(see `sequence-clients unify sequences`)"),
+    Case("login-state-mismatch", in_a_folder(login_redirected_with_another_state),
+         "the redirect's state does not match this login; nothing was saved"),
+    Case("preflight-credentials-refused",
+         lambda: preflight_failure("Unify", status(errors.AuthenticationError, 401, "Invalid API key", "unauthorized"), "UNIFY_API_KEY"),
+         "preflight: Unify refused the credentials (401 [unauthorized]: Invalid API key); check UNIFY_API_KEY"),
+    Case("preflight-out-of-reach",
+         lambda: preflight_failure("Unify", errors.APIConnectionError("connection refused", method="GET", url="http://127.0.0.1:9/sequences/v1/sequences", maybe_applied=False), "UNIFY_API_KEY"),
+         "preflight: cannot reach Unify at http://127.0.0.1:9/sequences/v1/sequences "
+         "(APIConnectionError: connection refused); check the base URL"),
 ]  # fmt: skip

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from boast_grant import grant_options
+
 from sequence_clients import BoastClient, OAuthToken
 from sequence_clients.oauth import TokenStore
 from sequence_clients.sandbox import Sandbox
@@ -23,18 +25,7 @@ def seed_token(sandbox: Sandbox, *, expired: bool = True) -> OAuthToken:
 def client_on(
     sandbox: Sandbox, store: TokenStore, token: OAuthToken, **options: Any
 ) -> BoastClient:
-    return BoastClient(
-        account_id=sandbox.boast.account_ids[0],
-        access_token=token.access_token,
-        refresh_token=token.refresh_token,
-        expires_at=token.expires_at,
-        client_id=sandbox.boast.client_id,
-        client_secret=sandbox.boast.client_secret,
-        token_store=store,
-        base_url=sandbox.boast_base_url,
-        auth_base_url=sandbox.boast_auth_base_url,
-        **options,
-    )
+    return BoastClient(**grant_options(sandbox, store, token, **options))
 
 
 def refreshes(sandbox: Sandbox) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import otel_capture
 import pytest
+from boast_grant import grant_options
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 
@@ -74,23 +75,8 @@ def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     return caplog
 
 
-def options(sandbox: Sandbox, store: Store, token: OAuthToken) -> dict[str, Any]:
-    return dict(
-        account_id=sandbox.boast.account_ids[0],
-        access_token=token.access_token,
-        refresh_token=token.refresh_token,
-        expires_at=token.expires_at,
-        client_id=sandbox.boast.client_id,
-        client_secret=sandbox.boast.client_secret,
-        token_store=store,
-        base_url=sandbox.boast_base_url,
-        auth_base_url=sandbox.boast_auth_base_url,
-        max_retries=0,
-    )
-
-
 def client(sandbox: Sandbox, store: Store, token: OAuthToken) -> BoastClient:
-    return BoastClient(**options(sandbox, store, token))
+    return BoastClient(**grant_options(sandbox, store, token, max_retries=0))
 
 
 def issued(sandbox: Sandbox, *, expires_at: dt.datetime | None = LONG_AGO) -> OAuthToken:
@@ -166,7 +152,7 @@ async def test_the_async_twin_reports_the_refresh_the_same_way(
     exporter, reader = capture
     before = refreshes(reader)
     store, old = Store(), issued(sandbox)
-    async with AsyncBoastClient(**options(sandbox, store, old)) as boast:
+    async with AsyncBoastClient(**grant_options(sandbox, store, old, max_retries=0)) as boast:
         await boast.get_account()
     _, (attempt,), (token_request,) = spans_of(exporter)
     assert [e["reason"] for e in events(attempt, _telemetry.TOKEN_REFRESH)] == ["expiring"]

@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+from missing_extra import HIDE_SERVER
 
 from sequence_clients import (
     AsyncBoastClient,
@@ -193,16 +194,6 @@ def test_every_test_gets_fresh_state(pytester: pytest.Pytester) -> None:
     )
     result = pytester.runpytest("-p", "no:xdist", "-q")
     result.assert_outcomes(passed=2)
-
-
-HIDE_SERVER = (
-    "import sys, importlib.abc\n"
-    "class Hide(importlib.abc.MetaPathFinder):\n"
-    "    def find_spec(self, name, path=None, target=None):\n"
-    "        if name.split('.')[0] in ('uvicorn', 'starlette'):\n"
-    "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
-    "sys.meta_path.insert(0, Hide())\n"
-)
 
 
 def test_without_the_testing_extra_the_kit_names_it() -> None:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from twin_harness import ASYNC, SYNC, Twin
-from wrapper_helpers import clock_at_zero, slept, wire  # noqa: F401  (fixtures
+from wrapper_helpers import MemoryTokenStore, clock, clock_at_zero, slept, wire  # noqa: F401  (fixtures
 
-from sequence_clients import BoastClient, OAuthToken, UnifyClient
+from sequence_clients import BoastClient, UnifyClient
 from sequence_clients.sandbox import Sandbox
 
 
@@ -21,18 +20,6 @@ def unify(sandbox: Sandbox) -> Iterator[UnifyClient]:
         sandbox.unify_api_key, base_url=sandbox.unify_base_url, max_retries=0
     ) as client:
         yield client
-
-
-class MemoryTokenStore:
-    """A TokenStore that keeps every saved token, in order (thread-safe)."""
-
-    def __init__(self) -> None:
-        self.saved: list[OAuthToken] = []
-        self._lock = threading.Lock()
-
-    def save(self, token: OAuthToken) -> None:
-        with self._lock:
-            self.saved.append(token)
 
 
 @pytest.fixture

@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 import pytest
 from twin_harness import ASYNC, SYNC, Twin, closed, every, settle
-from virtual_clock import VirtualClock, drive_plans_and_limits_with
+from virtual_clock import VirtualClock
 from wrapper_helpers import (
+    ACCOUNT_UUID,
     PAUSE_PATH,
     PAUSED,
     SEQUENCE_ID,
@@ -42,17 +43,7 @@ from sequence_clients.generated.unify.api.sequences import list_sequences as uni
 from sequence_clients.sandbox import Sandbox
 from sequence_clients.unify import UNIFY_BASE_URL
 
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
-    """One clock for the driver (monotonic, sleep) and the limiter (wall clock)."""
-    return drive_plans_and_limits_with(monkeypatch, VirtualClock(start=1_800_000_000.0))
-
-
 TARGET = "http://api.unify.test"  # never resolved: only the proxy is ever connected to
-
-
-ACCOUNT_ID = uuid.UUID("6a5b4c3d-2e1f-4a0b-8c9d-0e1f2a3b4c5d")
 
 
 ENROLLMENT_ID = "00000000-0000-4000-8000-000000000001"
@@ -293,7 +284,7 @@ async def test_boast_base_url_is_the_host_root_and_the_old_v1_form_still_works(
 ) -> None:
     http = httpx.AsyncClient(transport=httpx.MockTransport(contact_pages))
     async with AsyncBoastClient(
-        account_id=ACCOUNT_ID, access_token="t", base_url=base_url, httpx_client=http
+        account_id=ACCOUNT_UUID, access_token="t", base_url=base_url, httpx_client=http
     ) as boast:
         contacts = [c async for c in boast.list_contacts()]
     assert len(contacts) == 6 and "base_url='https://api.boast.io'" in repr(boast)

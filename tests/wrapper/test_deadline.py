@@ -9,7 +9,7 @@ import uuid
 import httpx
 import pytest
 from twin_harness import Twin
-from virtual_clock import VirtualClock, drive_plans_and_limits_with, drive_plans_with
+from virtual_clock import VirtualClock, drive_plans_with
 from wrapper_helpers import (
     FAST,
     PAUSE_PATH,
@@ -37,12 +37,6 @@ from sequence_clients import (
 )
 from sequence_clients._pipeline import DEADLINE_EXTENSION
 from sequence_clients.generated.unify.api.sequences import pause_sequence
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
-    """One clock for the driver (monotonic, sleep) and the limiter (wall clock)."""
-    return drive_plans_and_limits_with(monkeypatch, VirtualClock(start=1_800_000_000.0))
 
 
 def cut_to(timeout: httpx.Timeout, left: float) -> dict[str, float | None]:

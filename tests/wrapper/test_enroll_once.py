@@ -44,7 +44,6 @@ from sequence_clients import (
     AsyncBoastClient,
     AsyncUnifyClient,
     BoastClient,
-    RetryPolicy,
     UnifyClient,
     errors,
 )
@@ -91,9 +90,6 @@ def enrollment(contact: str, sequence: str, status: str) -> dict[str, Any]:
         "created_at": stamp,
         "updated_at": stamp,
     }
-
-
-FAST_boast_client = RetryPolicy(base_delay=0.001, max_delay=0.01)
 
 
 def enrollment_json(contact: str, sequence: str) -> dict[str, str]:
@@ -401,7 +397,7 @@ async def test_enrollments_through_faults_end_with_exactly_that_many(
     wanted = contacts[:200]
     before = sandbox.boast.active_enrollment_count(sequence)
     limit = asyncio.Semaphore(25)
-    options = boast_options(sandbox, token_store, max_retries=8, retry_policy=FAST_boast_client)
+    options = boast_options(sandbox, token_store, max_retries=8, retry_policy=FAST)
 
     async with AsyncBoastClient(**options) as boast:
 
@@ -432,7 +428,7 @@ def test_ambiguous_create_is_looked_up_before_it_is_retried() -> None:
 
     http = httpx.Client(transport=httpx.MockTransport(handle))
     with BoastClient(
-        account_id=uuid.uuid4(), access_token="t", httpx_client=http, retry_policy=FAST_boast_client
+        account_id=uuid.uuid4(), access_token="t", httpx_client=http, retry_policy=FAST
     ) as boast:
         found = boast.enroll(contact, sequence)
 
@@ -459,7 +455,7 @@ def test_lookup_walks_every_page_when_the_server_ignores_the_filters() -> None:
 
     http = httpx.Client(transport=httpx.MockTransport(handle))
     with BoastClient(
-        account_id=uuid.uuid4(), access_token="t", httpx_client=http, retry_policy=FAST_boast_client
+        account_id=uuid.uuid4(), access_token="t", httpx_client=http, retry_policy=FAST
     ) as boast:
         found = boast.enroll(contact, sequence)
 
@@ -488,7 +484,7 @@ def test_lookup_on_a_server_ignoring_the_page_stops_instead_of_creating_again() 
             account_id=uuid.uuid4(),
             access_token="t",
             httpx_client=http,
-            retry_policy=FAST_boast_client,
+            retry_policy=FAST,
         ) as boast,
         pytest.raises(errors.PaginationError),
     ):
@@ -521,7 +517,7 @@ def test_already_enrolled_after_our_own_ambiguous_attempt_returns_it() -> None:
         account_id=uuid.uuid4(),
         access_token="t",
         httpx_client=http,
-        retry_policy=FAST_boast_client,
+        retry_policy=FAST,
     ) as boast:
         found = boast.enroll(contact, sequence)  # on_conflict="raise", yet not raised
 

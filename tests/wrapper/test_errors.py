@@ -18,7 +18,7 @@ import aiohttp
 import httpx
 import pytest
 from twin_harness import Twin
-from virtual_clock import VirtualClock, drive_plans_and_limits_with
+from virtual_clock import VirtualClock
 from virtual_clock import fresh_limit as limit
 from wrapper_helpers import (
     ENROLLMENT_ID,
@@ -52,12 +52,6 @@ from sequence_clients.errors import describe_error_body, redact_url
 from sequence_clients.sandbox import FaultConfig, Sandbox
 
 PAUSE_URL = f"https://api.unifygtm.com{PAUSE_PATH}"
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
-    """One clock for the driver (monotonic, sleep) and the limiter (wall clock)."""
-    return drive_plans_and_limits_with(monkeypatch, VirtualClock(start=1_800_000_000.0))
 
 
 def vendor_error(status: int, body: dict[str, Any]) -> httpx.Response:

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from twin_harness import Twin, closed, every
-from virtual_clock import VirtualClock, drive_plans_with
+from virtual_clock import VirtualClock
 from wrapper_helpers import (
     FAST_BACKOFF,
     Handler,
@@ -137,11 +137,6 @@ class FailingJobs(httpx.BaseTransport):
 
     def close(self) -> None:
         self.inner.close()
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
-    return drive_plans_with(monkeypatch, VirtualClock())
 
 
 def export_server(statuses: list[str]) -> tuple[Handler, list[str]]:

@@ -5,7 +5,6 @@ that never end or are too big — each a typed error saying what to do, never a 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import random
 import socket
@@ -14,75 +13,22 @@ import sys
 import threading
 import time
 import tracemalloc
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 from wrapper_helpers import (
     PAUSED,
     SEQUENCE_ID,
-    Action,
     AsyncHttp,
     answer,
     client,
     elapsed,
     sequence_answer,
+    serving,
 )
 
 from sequence_clients import AsyncUnifyClient, BoastClient, UnifyClient, errors
-
-
-@dataclass
-class Server:
-    """A loopback HTTP/1.1 server playing `actions` in order (the last one repeated)."""
-
-    actions: list[Action]
-    requests: list[str] = field(default_factory=list)  # request lines, as received
-    port: int = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                length = next(
-                    (int(line.split(":", 1)[1]) for line in lines
-                     if line.lower().startswith("content-length:")),
-                    0,
-                )  # fmt: skip
-                await reader.readexactly(length)
-                self.requests.append(lines[0])
-                action = self.actions[min(len(self.requests), len(self.actions)) - 1]
-                if action == "close":
-                    break
-                if action == "hang":
-                    await asyncio.sleep(3600)
-                assert isinstance(action, bytes)
-                writer.write(action)
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
-
-
-@contextlib.asynccontextmanager
-async def serving(*actions: Action) -> AsyncIterator[Server]:
-    server = Server(list(actions))
-    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
-    server.port = listener.sockets[0].getsockname()[1]
-    try:
-        yield server
-    finally:
-        listener.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(listener.wait_closed(), 1)
-
 
 CHILDREN = 4
 

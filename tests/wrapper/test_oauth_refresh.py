@@ -24,6 +24,7 @@ from wrapper_helpers import (
     ACCOUNT_ID,
     BoastOptions,
     MakeSandbox,
+    MemoryTokenStore,
     Wire,
     boast_on,
     targets,
@@ -42,15 +43,7 @@ from sequence_clients import (
 from sequence_clients.sandbox import Sandbox
 
 
-class Saved:
-    def __init__(self) -> None:
-        self.tokens: list[OAuthToken] = []
-
-    def save(self, token: OAuthToken) -> None:
-        self.tokens.append(token)
-
-
-def expired_token_options(sandbox: Sandbox, store: Saved) -> dict[str, Any]:
+def expired_token_options(sandbox: Sandbox, store: MemoryTokenStore) -> dict[str, Any]:
     state = sandbox.boast
     pair = state.issue_token()
     return {
@@ -108,13 +101,6 @@ class RefusingApi:
         return httpx.Response(401, json={"errors": [detail]})
 
 
-GRANT_messages = {
-    "client_id": "cid",
-    "client_secret": "csecret",
-    "redirect_uri": "https://app.example/cb",
-}
-
-
 def token_endpoint(
     status: int, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> httpx.Client:
@@ -143,19 +129,11 @@ PARTIAL_MESSAGE = (
 )
 
 
-class Store:
-    def __init__(self) -> None:
-        self.saved: list[OAuthToken] = []
-
-    def save(self, token: OAuthToken) -> None:
-        self.saved.append(token)
-
-
 RENEWAL = {
     "refresh_token": "refresh-0",
     "client_id": CLIENT_ID,
     "client_secret": CLIENT_SECRET,
-    "token_store": Store(),
+    "token_store": MemoryTokenStore(),
 }
 
 
@@ -176,7 +154,7 @@ def tokyo_local_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     time.tzset()
 
 
-class TokenEndpoint_token_answers:
+class TokenEndpointAnswering:
     """The OAuth host: answers the code grant with `answer` and keeps the forms it received."""
 
     def __init__(self, answer: httpx.Response) -> None:
@@ -195,7 +173,7 @@ def form_answer(body: str | bytes, content_type: str = FORM) -> httpx.Response:
 
 
 def exchange(answer: httpx.Response) -> OAuthToken:
-    http = httpx.Client(transport=httpx.MockTransport(TokenEndpoint_token_answers(answer)))
+    http = httpx.Client(transport=httpx.MockTransport(TokenEndpointAnswering(answer)))
     return exchange_code(
         "the-code",
         client_id=CLIENT_ID,
@@ -252,25 +230,13 @@ class ScriptedBoast:
         return [grant["refresh_token"] for grant in self.grants]
 
 
-class Store_hardening_oauth:
-    def __init__(self, fail: int = 0) -> None:
-        self.saved: list[OAuthToken] = []
-        self.fail = fail
-
-    def save(self, token: OAuthToken) -> None:
-        if self.fail:
-            self.fail -= 1
-            raise OSError("disk full")
-        self.saved.append(token)
-
-
 class BoastOAuthTwin:
     """One of the two clients, driven the same way."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
 
-    def client(self, fake: ScriptedBoast, store: Store_hardening_oauth, **overrides: Any) -> Client:
+    def client(self, fake: ScriptedBoast, store: MemoryTokenStore, **overrides: Any) -> Client:
         arguments: dict[str, Any] = {
             "account_id": ACCOUNT_ID,
             "access_token": "access-0",
@@ -383,21 +349,19 @@ class FakeBoast:
         return self.handle(request)
 
 
-class Store_oauth:
+class StoreLoggedByFake(MemoryTokenStore):
+    """A MemoryTokenStore whose every save also goes into the fake's log of events."""
+
     def __init__(self, fake: FakeBoast, fail: int = 0) -> None:
+        super().__init__(fail)
         self.fake = fake
-        self.saved: list[OAuthToken] = []
-        self.fail = fail  # refuse this many saves first
 
     def save(self, token: OAuthToken) -> None:
-        if self.fail:
-            self.fail -= 1
-            raise OSError("disk full")
-        self.saved.append(token)
+        super().save(token)
         self.fake.events.append(("save", token.access_token))
 
 
-def sync_client(fake: FakeBoast, store: Store_oauth | None, **overrides: Any) -> BoastClient:
+def sync_client(fake: FakeBoast, store: StoreLoggedByFake | None, **overrides: Any) -> BoastClient:
     http = httpx.Client(transport=httpx.MockTransport(fake.handle))
     tokens = httpx.Client(transport=httpx.MockTransport(fake.handle))
     kwargs: dict[str, Any] = {
@@ -416,7 +380,7 @@ def sync_client(fake: FakeBoast, store: Store_oauth | None, **overrides: Any) ->
     return BoastClient(**kwargs)
 
 
-def async_client(fake: FakeBoast, store: Store_oauth, **overrides: Any) -> AsyncBoastClient:
+def async_client(fake: FakeBoast, store: StoreLoggedByFake, **overrides: Any) -> AsyncBoastClient:
     return AsyncBoastClient(
         account_id="7a2f1f8c-7771-47e2-8dbd-332b301028a8",
         access_token="access-0",
@@ -444,7 +408,7 @@ def fake() -> FakeBoast:
 async def test_boast_refreshes_on_the_auth_host_with_the_callers_auth_client(
     twin: Twin, sandbox: Sandbox, wire: Wire
 ) -> None:
-    store = Saved()
+    store = MemoryTokenStore()
     tokens = Wire()
     auth_http = twin.over(tokens)
     boast = boast_on(
@@ -461,7 +425,7 @@ async def test_boast_refreshes_on_the_auth_host_with_the_callers_auth_client(
     assert refresh.method == "POST"
     assert str(refresh.url) == sandbox.boast_auth_base_url.rstrip("/") + "/oauth/token"
     assert refresh.extensions["timeout"]["read"] == 4.0
-    (saved,) = store.tokens
+    (saved,) = store.saved
     assert wire.sent[0].headers["authorization"] == f"Bearer {saved.access_token}"
     await closed(boast)
     assert not auth_http.is_closed  # the caller's client is the caller's to close
@@ -481,12 +445,12 @@ async def test_boast_refreshes_with_a_client_of_its_own_and_closes_it(
 
     given = Recorded(transport=httpx.MockTransport(wire.handle))
     monkeypatch.setattr(httpx, twin.http.__name__, Recorded)  # what the client opens itself
-    store = Saved()
+    store = MemoryTokenStore()
     options = expired_token_options(sandbox, store)
     boast = boast_on(twin, sandbox, wire, httpx_client=given, **options)
     await settle(boast.get_account())
-    assert len(store.tokens) == 1
-    assert wire.sent[0].headers["authorization"] == f"Bearer {store.tokens[0].access_token}"
+    assert len(store.saved) == 1
+    assert wire.sent[0].headers["authorization"] == f"Bearer {store.saved[0].access_token}"
     own = [client for client, _ in opened if client is not given]
     # One connection pool of its own (the OAuth host's); the others it opens send over a pool
     # it already holds (a transport given), such as the generated client under `raw`.
@@ -500,7 +464,7 @@ async def test_boast_refreshes_with_a_client_of_its_own_and_closes_it(
 async def test_boast_refuses_a_plain_http_auth_host_unless_allowed(
     twin: Twin, sandbox: Sandbox, wire: Wire
 ) -> None:
-    options = expired_token_options(sandbox, Saved())
+    options = expired_token_options(sandbox, MemoryTokenStore())
     options["auth_base_url"] = "http://auth.example.com"
     with pytest.raises(errors.InvalidRequestError, match="https"):
         boast_on(twin, sandbox, wire, **options)
@@ -537,14 +501,14 @@ async def test_boast_copies_share_the_token_unless_given_credentials(
     """A with_options copy, on a connection pool of its own, refreshes for both (Boast rotates
     refresh tokens: two keepers of one would fork it); a copy given a credential of its own
     uses that one."""
-    store = Saved()
+    store = MemoryTokenStore()
     options = expired_token_options(sandbox, store)
     account = sandbox.boast.account_ids[0]
     boast = twin.boast(account_id=account, base_url=sandbox.boast_base_url, **options)
     copy = boast.with_options(max_retries=1)
     assert str((await settle(copy.get_account())).id) == account
     assert str((await settle(boast.get_account())).id) == account
-    assert len(store.tokens) == 1 and sandbox.boast.refresh_count == 1
+    assert len(store.saved) == 1 and sandbox.boast.refresh_count == 1
 
     own = Wire()
     other = sandbox.boast.issue_token().access_token
@@ -649,7 +613,7 @@ async def test_aexchange_code_with_its_own_client_against_the_sandbox(sandbox: S
 
 async def test_async_replay_refused_again_is_an_authentication_error() -> None:
     api = RefusingApi()
-    store = Saved()
+    store = MemoryTokenStore()
     transport = httpx.MockTransport(api.handle)
     async with AsyncBoastClient(
         account_id=ACCOUNT,
@@ -667,7 +631,7 @@ async def test_async_replay_refused_again_is_an_authentication_error() -> None:
             [s async for s in boast.list_sequences()]
     assert raised.value.status_code == 401
     assert api.bearers == ["Bearer access-0", "Bearer access-1"]  # replayed once, not looped
-    assert api.refreshes == 1 and [t.access_token for t in store.tokens] == ["access-1"]
+    assert api.refreshes == 1 and [t.access_token for t in store.saved] == ["access-1"]
 
 
 def test_a_token_store_failure_says_what_happened_and_where_the_token_is() -> None:
@@ -714,7 +678,7 @@ def test_exchange_code_refuses_any_missing_part_of_the_grant_before_sending(empt
     http = httpx.Client(
         transport=httpx.MockTransport(lambda r: sent.append(r) or httpx.Response(500))
     )
-    arguments: dict[str, Any] = {"code": "the-code", **GRANT_messages, empty: ""}
+    arguments: dict[str, Any] = {"code": "the-code", **GRANT, empty: ""}
     code = arguments.pop("code")
     with pytest.raises(errors.InvalidRequestError) as raised:
         exchange_code(code, **arguments, httpx_client=http)
@@ -729,7 +693,7 @@ def test_a_refused_code_is_an_authentication_error_keeping_what_the_endpoint_sai
     body = {"error": "invalid_client", "error_description": "Client authentication failed."}
     http = token_endpoint(status, body, {"Retry-After": "3"})
     with pytest.raises(errors.AuthenticationError) as raised:
-        exchange_code("c", **GRANT_messages, httpx_client=http)
+        exchange_code("c", **GRANT, httpx_client=http)
     error = raised.value
     assert error.status_code == status and error.codes == ("invalid_client",)
     assert error.message == "the token endpoint refused the grant: Client authentication failed."
@@ -739,14 +703,14 @@ def test_a_refused_code_is_an_authentication_error_keeping_what_the_endpoint_sai
 
 def test_a_refusal_without_an_oauth_error_names_the_status() -> None:
     with pytest.raises(errors.AuthenticationError) as raised:
-        exchange_code("c", **GRANT_messages, httpx_client=token_endpoint(400, {}))
+        exchange_code("c", **GRANT, httpx_client=token_endpoint(400, {}))
     assert raised.value.message.startswith("the token endpoint refused the grant: Bad Request")
 
 
 @pytest.mark.parametrize("status", [402, 403, 429])
 def test_other_token_endpoint_statuses_keep_their_own_type(status: int) -> None:
     with pytest.raises(errors.APIStatusError) as raised:
-        exchange_code("c", **GRANT_messages, httpx_client=token_endpoint(status, {}))
+        exchange_code("c", **GRANT, httpx_client=token_endpoint(status, {}))
     assert raised.value.status_code == status
     assert not isinstance(raised.value, errors.AuthenticationError)
 
@@ -760,7 +724,7 @@ def test_exchange_code_applies_the_timeout_it_is_given() -> None:
 
     exchange_code(
         "c",
-        **GRANT_messages,
+        **GRANT,
         timeout=2.5,
         httpx_client=httpx.Client(transport=httpx.MockTransport(handle)),
     )
@@ -775,7 +739,7 @@ async def test_aexchange_code_applies_the_timeout_it_is_given() -> None:
         return httpx.Response(200, json={"access_token": "a", "token_type": "Bearer"})
 
     http = httpx.AsyncClient(transport=httpx.MockTransport(handle))
-    await aexchange_code("c", **GRANT_messages, timeout=2.5, httpx_client=http)
+    await aexchange_code("c", **GRANT, timeout=2.5, httpx_client=http)
     assert sent[0].extensions["timeout"]["read"] == 2.5
     await http.aclose()
 
@@ -783,7 +747,7 @@ async def test_aexchange_code_applies_the_timeout_it_is_given() -> None:
 def test_a_form_encoded_token_answer_is_read() -> None:
     body = b"access_token=a1&token_type=bearer&refresh_token=r1&expires_in=60"
     token = exchange_code(
-        "c", **GRANT_messages, httpx_client=token_answer(body, "application/x-www-form-urlencoded")
+        "c", **GRANT, httpx_client=token_answer(body, "application/x-www-form-urlencoded")
     )
     assert (token.access_token, token.refresh_token) == ("a1", "r1")
 
@@ -809,7 +773,7 @@ def test_a_200_that_is_no_token_is_a_token_response_error(
     body: bytes, content_type: str, reason: str
 ) -> None:
     with pytest.raises(errors.TokenResponseError) as raised:
-        exchange_code("c", **GRANT_messages, httpx_client=token_answer(body, content_type))
+        exchange_code("c", **GRANT, httpx_client=token_answer(body, content_type))
     assert f": {reason}" in str(raised.value)
     assert raised.value.maybe_applied is False  # retrying the same grant cannot help
     assert raised.value.token is None
@@ -819,7 +783,7 @@ def test_a_200_without_content_type_says_so() -> None:
     answer = httpx.Response(200, content=b"nope")
     http = httpx.Client(transport=httpx.MockTransport(lambda request: answer))
     with pytest.raises(errors.TokenResponseError, match=r"not JSON \(no content type, 4 bytes\)"):
-        exchange_code("c", **GRANT_messages, httpx_client=http)
+        exchange_code("c", **GRANT, httpx_client=http)
 
 
 @pytest.mark.parametrize(
@@ -833,9 +797,7 @@ def test_token_lifetimes_from_one_second_to_a_year_are_believed(
         {"access_token": "a", "token_type": "Bearer", "expires_in": expires_in}
     ).encode()
     before = dt.datetime.now(dt.UTC)
-    token = exchange_code(
-        "c", **GRANT_messages, httpx_client=token_answer(body, "application/json")
-    )
+    token = exchange_code("c", **GRANT, httpx_client=token_answer(body, "application/json"))
     assert token.expires_at is not None
     assert abs((token.expires_at - before).total_seconds() - lifetime) < 5
 
@@ -844,7 +806,7 @@ def test_a_200_with_only_a_refresh_token_keeps_it_for_the_next_refresh() -> None
     body = json.dumps({"refresh_token": "r9", "token_type": "Bearer"}).encode()
     before = dt.datetime.now(dt.UTC)
     with pytest.raises(errors.TokenResponseError) as raised:
-        exchange_code("c", **GRANT_messages, httpx_client=token_answer(body, "application/json"))
+        exchange_code("c", **GRANT, httpx_client=token_answer(body, "application/json"))
     error = raised.value
     assert str(error).endswith("; its refresh_token was kept; body starts ''")
     kept = error.token
@@ -864,13 +826,13 @@ def test_a_token_endpoint_out_of_reach_is_a_typed_connection_error(asynchronous:
 
             async def exchange() -> OAuthToken:
                 async with httpx.AsyncClient(transport=httpx.MockTransport(refuse)) as http:
-                    return await aexchange_code("c", **GRANT_messages, httpx_client=http)
+                    return await aexchange_code("c", **GRANT, httpx_client=http)
 
             asyncio.run(exchange())
         else:
             exchange_code(
                 "c",
-                **GRANT_messages,
+                **GRANT,
                 httpx_client=httpx.Client(transport=httpx.MockTransport(refuse)),
             )
     error = raised.value
@@ -885,7 +847,7 @@ async def test_aexchange_code_allows_plain_http_when_asked() -> None:
     async with httpx.AsyncClient(transport=httpx.MockTransport(handle)) as http:
         token = await aexchange_code(
             "c",
-            **GRANT_messages,
+            **GRANT,
             auth_base_url="http://auth.internal",
             allow_insecure_http=True,
             httpx_client=http,
@@ -1034,9 +996,7 @@ def test_an_answer_without_a_content_type_says_so() -> None:
 
 
 async def test_the_async_exchange_reads_a_form_answer_too() -> None:
-    endpoint = TokenEndpoint_token_answers(
-        form_answer("access_token=access-1&refresh_token=refresh-1")
-    )
+    endpoint = TokenEndpointAnswering(form_answer("access_token=access-1&refresh_token=refresh-1"))
     async with httpx.AsyncClient(transport=httpx.MockTransport(endpoint)) as http:
         token = await aexchange_code(
             "the-code",
@@ -1145,7 +1105,7 @@ async def test_an_answer_without_expires_in_is_a_token_of_the_documented_lifetim
     oauth_twin: BoastOAuthTwin,
 ) -> None:
     fake = ScriptedBoast(token_json(access_token="access-1", refresh_token="refresh-1"))
-    store = Store_hardening_oauth()
+    store = MemoryTokenStore()
     client = oauth_twin.client(fake, store)
     assert await oauth_twin.list_sequences(client) == []
     await oauth_twin.close(client)
@@ -1174,7 +1134,7 @@ async def test_an_odd_expires_in_never_loses_the_token(
     oauth_twin: BoastOAuthTwin, expires_in: Any, lifetime: float
 ) -> None:
     answer = token_json(access_token="access-1", refresh_token="refresh-1", expires_in=expires_in)
-    fake, store = ScriptedBoast(answer), Store_hardening_oauth()
+    fake, store = ScriptedBoast(answer), MemoryTokenStore()
     client = oauth_twin.client(fake, store)
     await oauth_twin.list_sequences(client)
     await oauth_twin.close(client)
@@ -1190,7 +1150,7 @@ async def test_an_answer_without_a_refresh_token_keeps_the_one_we_hold(
         token_json(access_token="access-1", expires_in=0.001),  # no rotation, expired at once
         token_json(access_token="access-2", refresh_token="refresh-2", expires_in=7200),
     )
-    store = Store_hardening_oauth()
+    store = MemoryTokenStore()
     client = oauth_twin.client(fake, store)
     await oauth_twin.list_sequences(client)
     fake.valid = {"access-2"}  # access-1 has expired: refreshed before the second call
@@ -1216,7 +1176,7 @@ async def test_an_answer_with_no_token_is_a_typed_error_and_the_old_token_stays(
     oauth_twin: BoastOAuthTwin, answer: Callable[[], httpx.Response]
 ) -> None:
     fake = ScriptedBoast(answer(), token_json(access_token="access-1", refresh_token="refresh-1"))
-    store = Store_hardening_oauth()
+    store = MemoryTokenStore()
     client = oauth_twin.client(fake, store)
     with pytest.raises(errors.TokenResponseError) as raised:
         await oauth_twin.list_sequences(client)
@@ -1236,7 +1196,7 @@ async def test_a_refresh_token_without_an_access_token_is_saved_then_used(
         token_json(refresh_token="refresh-1", expires_in=7200),
         token_json(access_token="access-2", refresh_token="refresh-2", expires_in=7200),
     )
-    store = Store_hardening_oauth()
+    store = MemoryTokenStore()
     client = oauth_twin.client(fake, store)
     with pytest.raises(errors.TokenResponseError, match="no usable access_token") as raised:
         await oauth_twin.list_sequences(client)
@@ -1258,7 +1218,7 @@ async def test_an_access_token_no_header_can_carry_is_not_used(
         token_json(access_token="access 1\r\nX-Injected: yes", refresh_token="refresh-1"),
         token_json(access_token="access-2", refresh_token="refresh-2"),
     )
-    store = Store_hardening_oauth()
+    store = MemoryTokenStore()
     client = oauth_twin.client(fake, store)
     with pytest.raises(errors.TokenResponseError, match="no usable access_token"):
         await oauth_twin.list_sequences(client)
@@ -1273,7 +1233,7 @@ async def test_a_client_can_start_from_a_saved_refresh_token_alone(
 ) -> None:
     # What the store holds after an answer that brought only a refresh token.
     fake = ScriptedBoast(token_json(access_token="access-1", refresh_token="refresh-1"))
-    store = Store_hardening_oauth()
+    store = MemoryTokenStore()
     client = oauth_twin.client(fake, store, access_token="", expires_at=None)
     await oauth_twin.list_sequences(client)
     await oauth_twin.close(client)
@@ -1287,7 +1247,7 @@ async def test_a_store_refusing_a_salvaged_refresh_token_is_offered_it_again(
         token_json(refresh_token="refresh-1"),
         token_json(access_token="access-2", refresh_token="refresh-2", expires_in=7200),
     )
-    store = Store_hardening_oauth(fail=1)
+    store = MemoryTokenStore(fail=1)
     client = oauth_twin.client(fake, store)
     with pytest.raises(errors.TokenStoreError) as raised:
         await oauth_twin.list_sequences(client)
@@ -1304,7 +1264,7 @@ async def test_a_cut_short_answer_never_quotes_its_tokens(
 ) -> None:
     cut = b'{"access_token": "access-1", "refresh_token": "refresh-1", "expi'
     fake = ScriptedBoast(httpx.Response(200, content=cut, headers={"content-type": "text/json"}))
-    client = oauth_twin.client(fake, Store_hardening_oauth())
+    client = oauth_twin.client(fake, MemoryTokenStore())
     with pytest.raises(errors.TokenResponseError) as raised:
         await oauth_twin.list_sequences(client)
     await oauth_twin.close(client)
@@ -1317,7 +1277,7 @@ async def test_a_form_encoded_answer_is_read(oauth_twin: BoastOAuthTwin) -> None
     answer = httpx.Response(
         200, content=form.encode(), headers={"content-type": "application/x-www-form-urlencoded"}
     )
-    fake, store = ScriptedBoast(answer), Store_hardening_oauth()
+    fake, store = ScriptedBoast(answer), MemoryTokenStore()
     client = oauth_twin.client(fake, store)
     await oauth_twin.list_sequences(client)
     await oauth_twin.close(client)
@@ -1353,7 +1313,7 @@ async def test_a_token_endpoint_error_body_of_unknown_shape_is_never_quoted(
 ) -> None:
     echo = {"received": {"refresh_token": "refresh-0", "client_secret": CLIENT_SECRET}}
     fake = ScriptedBoast(httpx.Response(status, json=echo))
-    client = oauth_twin.client(fake, Store_hardening_oauth())
+    client = oauth_twin.client(fake, MemoryTokenStore())
     with pytest.raises(error_class) as raised:
         await oauth_twin.list_sequences(client)
     await oauth_twin.close(client)
@@ -1377,7 +1337,7 @@ def test_token_repr_hides_secrets_and_expiry_is_utc() -> None:
 
 def test_fifty_threads_at_expiry_make_one_refresh(fake: FakeBoast) -> None:
     fake.token_delay = 0.05
-    store = Store_oauth(fake)
+    store = StoreLoggedByFake(fake)
     boast = sync_client(fake, store, expires_at=NOW - dt.timedelta(seconds=1))
     start = threading.Barrier(50)
     failures: list[BaseException] = []
@@ -1405,7 +1365,7 @@ def test_fifty_threads_at_expiry_make_one_refresh(fake: FakeBoast) -> None:
 
 async def test_fifty_tasks_at_expiry_make_one_refresh(fake: FakeBoast) -> None:
     fake.token_delay = 0.02
-    store = Store_oauth(fake)
+    store = StoreLoggedByFake(fake)
     async with async_client(fake, store, expires_at=NOW + dt.timedelta(seconds=30)) as boast:
         pages = await asyncio.gather(
             *(boast.list_sequences().pages().__anext__() for _ in range(50))
@@ -1421,7 +1381,7 @@ async def test_fifty_tasks_at_expiry_make_one_refresh(fake: FakeBoast) -> None:
 async def test_fifty_tasks_hitting_401_make_one_refresh_and_replay(fake: FakeBoast) -> None:
     fake.token_delay = 0.02
     fake.access = {"access-revoked"}  # expires_at says valid; the server says otherwise
-    store = Store_oauth(fake)
+    store = StoreLoggedByFake(fake)
     async with async_client(fake, store, expires_at=NOW + dt.timedelta(hours=1)) as boast:
         await asyncio.gather(*(boast.list_sequences().pages().__anext__() for _ in range(50)))
 
@@ -1433,7 +1393,7 @@ async def test_fifty_tasks_hitting_401_make_one_refresh_and_replay(fake: FakeBoa
 
 def test_401_refreshes_once_and_replays_the_request(fake: FakeBoast) -> None:
     fake.access = set()  # the current access token was revoked early
-    store = Store_oauth(fake)
+    store = StoreLoggedByFake(fake)
     with sync_client(fake, store) as boast:
         fake.access = {"not-ours"}
         assert list(boast.list_sequences()) == []
@@ -1449,7 +1409,7 @@ def test_401_refreshes_once_and_replays_the_request(fake: FakeBoast) -> None:
 def test_a_second_401_is_raised_not_looped(fake: FakeBoast) -> None:
     fake.reject_all = True  # even a freshly refreshed token is refused
     with (
-        sync_client(fake, Store_oauth(fake)) as boast,
+        sync_client(fake, StoreLoggedByFake(fake)) as boast,
         pytest.raises(errors.AuthenticationError) as raised,
     ):
         list(boast.list_sequences())
@@ -1460,7 +1420,7 @@ def test_a_second_401_is_raised_not_looped(fake: FakeBoast) -> None:
 
 
 def test_store_failure_keeps_the_new_token_off_the_wire_and_recoverable(fake: FakeBoast) -> None:
-    store = Store_oauth(fake, fail=1)
+    store = StoreLoggedByFake(fake, fail=1)
     boast = sync_client(fake, store, expires_at=NOW - dt.timedelta(seconds=1))
 
     with pytest.raises(errors.TokenStoreError) as raised:
@@ -1483,7 +1443,7 @@ def test_store_failure_keeps_the_new_token_off_the_wire_and_recoverable(fake: Fa
 
 def test_refused_refresh_is_an_authentication_error_without_secrets(fake: FakeBoast) -> None:
     fake.refuse_grant = True
-    store = Store_oauth(fake)
+    store = StoreLoggedByFake(fake)
     with (
         sync_client(fake, store, expires_at=NOW) as boast,
         pytest.raises(errors.AuthenticationError) as raised,
@@ -1514,7 +1474,7 @@ def test_without_refresh_credentials_a_401_is_raised(fake: FakeBoast) -> None:
 @pytest.mark.parametrize("missing", ["client_id", "client_secret", "token_store", "refresh_token"])
 def test_partial_refresh_credentials_are_refused(fake: FakeBoast, missing: str) -> None:
     with pytest.raises(errors.InvalidRequestError) as raised:
-        sync_client(fake, Store_oauth(fake), **{missing: None})
+        sync_client(fake, StoreLoggedByFake(fake), **{missing: None})
     assert CLIENT_SECRET not in str(raised.value)
 
 
@@ -1522,20 +1482,20 @@ def test_an_access_token_is_required_unless_the_client_can_refresh(fake: FakeBoa
     no_refresh = {"refresh_token": None, "client_id": None, "client_secret": None}
     with pytest.raises(errors.InvalidRequestError, match="access_token is required"):
         sync_client(fake, None, access_token="", **no_refresh)
-    with sync_client(fake, Store_oauth(fake), access_token="") as boast:  # refreshes first
+    with sync_client(fake, StoreLoggedByFake(fake), access_token="") as boast:  # refreshes first
         assert list(boast.list_sequences()) == []
     assert fake.token_hits == 1 and ("use", "") not in fake.events
 
 
 def test_client_reprs_hide_every_secret(fake: FakeBoast) -> None:
-    with sync_client(fake, Store_oauth(fake)) as boast:
+    with sync_client(fake, StoreLoggedByFake(fake)) as boast:
         shown = repr(boast) + repr(boast.with_options(max_retries=2)) + repr(boast._auth.keeper)
     for secret in ("access-0", "refresh-0", CLIENT_SECRET, CLIENT_ID):
         assert secret not in shown
 
 
 def test_with_options_copies_share_the_rotating_token(fake: FakeBoast) -> None:
-    store = Store_oauth(fake)
+    store = StoreLoggedByFake(fake)
     with sync_client(fake, store, expires_at=NOW) as boast:
         patient = boast.with_options(max_retries=3)
         list(patient.list_sequences())  # refreshes: refresh-0 is now spent
@@ -1606,4 +1566,4 @@ async def test_aexchange_code_refused_is_an_authentication_error(fake: FakeBoast
 
 def test_plain_http_token_host_is_refused(fake: FakeBoast) -> None:
     with pytest.raises(errors.InvalidRequestError, match="https"):
-        sync_client(fake, Store_oauth(fake), auth_base_url="http://app.boast.io")
+        sync_client(fake, StoreLoggedByFake(fake), auth_base_url="http://app.boast.io")

@@ -15,7 +15,7 @@ from twin_harness import Twin, closed, every
 from wrapper_helpers import (
     ACCOUNT,
     ACCOUNT_ID,
-    FAST_BACKOFF,
+    ACCOUNT_UUID,
     NOW,
     BoastOptions,
     Handler,
@@ -27,6 +27,8 @@ from wrapper_helpers import (
     ids,
     job,
     targets,
+    unify_async,
+    unify_sync,
 )
 
 from sequence_clients import (
@@ -72,6 +74,20 @@ async def arun_fake_plan(plan: Any) -> Any:
     return run_fake_plan(plan)
 
 
+async def read_until_stopped(
+    flavour: str, pages: dict[Any, Page[int]]
+) -> tuple[list[int], pytest.ExceptionInfo[errors.PaginationError]]:
+    """The items a sync or async pager over `pages` yielded before PaginationError stopped it."""
+    seen: list[int] = []
+    with pytest.raises(errors.PaginationError) as raised:
+        if flavour == "sync":
+            seen.extend(SyncPager(run_fake_plan, fake_pages(pages, [])))
+        else:
+            async for item in AsyncPager(arun_fake_plan, fake_pages(pages, [])):
+                seen.append(item)
+    return seen, raised
+
+
 FAST = RetryPolicy(base_delay=0.001, max_delay=0.002)
 
 
@@ -112,7 +128,7 @@ def boast_page(first: int, served: int, pages: int, size: int = 2) -> httpx.Resp
     return httpx.Response(200, json={"data": items, "meta": meta})
 
 
-class Server:
+class RecordingServer:
     """Answers list requests with `answer(request)` and remembers each request."""
 
     def __init__(self, answer: Handler) -> None:
@@ -127,22 +143,22 @@ class Server:
         return self(request)
 
 
-def unify_sync(server: Server) -> UnifyClient:
+def unify_without_retries(server: RecordingServer) -> UnifyClient:
     http = httpx.Client(transport=httpx.MockTransport(server))
     return UnifyClient("key-123", httpx_client=http, max_retries=0)
 
 
-def unify_async(server: Server) -> AsyncUnifyClient:
+def async_unify_without_retries(server: RecordingServer) -> AsyncUnifyClient:
     http = httpx.AsyncClient(transport=httpx.MockTransport(server.handle_async))
     return AsyncUnifyClient("key-123", httpx_client=http, max_retries=0)
 
 
-def boast_sync(server: Server) -> BoastClient:
+def boast_without_retries(server: RecordingServer) -> BoastClient:
     http = httpx.Client(transport=httpx.MockTransport(server))
     return BoastClient(account_id=ACCOUNT_ID, access_token="a-1", httpx_client=http, max_retries=0)
 
 
-def boast_async(server: Server) -> AsyncBoastClient:
+def async_boast_without_retries(server: RecordingServer) -> AsyncBoastClient:
     http = httpx.AsyncClient(transport=httpx.MockTransport(server.handle_async))
     return AsyncBoastClient(
         account_id=ACCOUNT_ID, access_token="a-1", httpx_client=http, max_retries=0
@@ -208,47 +224,11 @@ def endless_pages(request: httpx.Request) -> httpx.Response:
 
 # The pager on its own: a page that says it is another than the one asked for (Boast's
 # meta.pagination.page), whatever the items, and tokens that cannot be hashed.
-def fake_pages_hardening_pagination(
-    answers: dict[Any, Page[int]], asked: list[Any]
-) -> Callable[[Any], Any]:
-    def fetch(token: Any) -> Any:
-        asked.append(token)
-        return answers[token if not isinstance(token, list) else tuple(token)]
-        yield  # a plan: a generator
-
-    return fetch
-
-
-def run_plan(plan: Any) -> Any:
-    try:
-        next(plan)
-    except StopIteration as done:
-        return done.value
-    raise AssertionError("the fake plan made a request")
-
-
-async def arun_plan(plan: Any) -> Any:
-    return run_plan(plan)
-
-
 def served_elsewhere() -> dict[Any, Page[int]]:
     return {
         None: Page([1, 2], raw=None, next=2, served=1),
         2: Page([3, 4], raw=None, next=3, served=1),  # asked for 2, says it is page 1
     }
-
-
-ACCOUNT_ID_operations_core = uuid.UUID("6a5b4c3d-2e1f-4a0b-8c9d-0e1f2a3b4c5d")
-
-
-def unify_sync_operations_core(handler: Handler, **options: Any) -> UnifyClient:
-    http = httpx.Client(transport=httpx.MockTransport(handler))
-    return UnifyClient("key", httpx_client=http, retry_policy=FAST_BACKOFF, **options)
-
-
-def unify_async_operations_core(handler: Handler, **options: Any) -> AsyncUnifyClient:
-    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    return AsyncUnifyClient("key", httpx_client=http, retry_policy=FAST_BACKOFF, **options)
 
 
 def job_pages(request: httpx.Request) -> httpx.Response:
@@ -277,13 +257,7 @@ async def test_a_cursor_coming_back_after_another_is_a_loop_too(flavour: str) ->
         "c-a": Page([2], raw=None, next="c-b"),
         "c-b": Page([3], raw=None, next="c-a"),
     }
-    seen: list[int] = []
-    with pytest.raises(errors.PaginationError) as raised:
-        if flavour == "sync":
-            seen.extend(SyncPager(run_fake_plan, fake_pages(pages, [])))
-        else:
-            async for item in AsyncPager(arun_fake_plan, fake_pages(pages, [])):
-                seen.append(item)
+    seen, raised = await read_until_stopped(flavour, pages)
     assert seen == [1, 2, 3]
     assert (raised.value.pages, raised.value.reason) == (3, "the server repeated the cursor 'c-a'")
 
@@ -294,13 +268,7 @@ async def test_a_page_served_again_under_a_new_cursor_stops_the_pager(flavour: s
         None: Page([1, 2], raw=None, next="c-a"),
         "c-a": Page([1, 2], raw=None, next="c-b"),  # the first page again, a fresh cursor
     }
-    seen: list[int] = []
-    with pytest.raises(errors.PaginationError) as raised:
-        if flavour == "sync":
-            seen.extend(SyncPager(run_fake_plan, fake_pages(pages, [])))
-        else:
-            async for item in AsyncPager(arun_fake_plan, fake_pages(pages, [])):
-                seen.append(item)
+    seen, raised = await read_until_stopped(flavour, pages)
     assert seen == [1, 2]  # nothing yielded twice
     assert (raised.value.pages, raised.value.reason) == (
         1,
@@ -397,12 +365,12 @@ def test_lists_of_every_kind(sandbox: Sandbox, boast: BoastClient) -> None:
 def test_sync_pager_stops_a_server_paging_in_circles(
     vendor: str, answer: Handler, item_count: int, pages: int, reason: str
 ) -> None:
-    server = Server(answer)
+    server = RecordingServer(answer)
     if vendor == "unify":
-        with unify_sync(server) as unify:
+        with unify_without_retries(server) as unify:
             seen, error = collect_sync(e.id for e in unify.list_enrollments())
     else:
-        with boast_sync(server) as boast:
+        with boast_without_retries(server) as boast:
             seen, error = collect_sync(s.id for s in boast.list_sequences())
 
     assert reason in str(error)
@@ -415,12 +383,12 @@ def test_sync_pager_stops_a_server_paging_in_circles(
 async def test_async_pager_stops_a_server_paging_in_circles(
     vendor: str, answer: Handler, item_count: int, pages: int, reason: str
 ) -> None:
-    server = Server(answer)
+    server = RecordingServer(answer)
     if vendor == "unify":
-        async with unify_async(server) as unify:
+        async with async_unify_without_retries(server) as unify:
             seen, error = await collect_async(e.id async for e in unify.list_enrollments())
     else:
-        async with boast_async(server) as boast:
+        async with async_boast_without_retries(server) as boast:
             seen, error = await collect_async(s.id async for s in boast.list_sequences())
 
     assert reason in str(error)
@@ -430,8 +398,8 @@ async def test_async_pager_stops_a_server_paging_in_circles(
 
 
 def test_max_pages_caps_a_list_without_an_extra_request() -> None:
-    unify_server, boast_server = Server(endless_cursors), Server(endless_pages)
-    with unify_sync(unify_server) as unify, boast_sync(boast_server) as boast:
+    unify_server, boast_server = RecordingServer(endless_cursors), RecordingServer(endless_pages)
+    with unify_without_retries(unify_server) as unify, boast_without_retries(boast_server) as boast:
         assert unify.list_enrollments().max_pages == DEFAULT_MAX_PAGES  # the default cap
         seen, error = collect_sync(iter(unify.list_enrollments().with_max_pages(3)))
         assert len(seen) == 6 and len(unify_server.requests) == 3
@@ -441,8 +409,8 @@ def test_max_pages_caps_a_list_without_an_extra_request() -> None:
 
 
 async def test_max_pages_caps_an_async_list() -> None:
-    server = Server(endless_pages)
-    async with boast_async(server) as boast:
+    server = RecordingServer(endless_pages)
+    async with async_boast_without_retries(server) as boast:
         pages = boast.list_sequences().with_max_pages(2)
         seen, error = await collect_async(pages.__aiter__())
     assert len({s.id for s in seen}) == 4 and len(server.requests) == 2 and error.pages == 2
@@ -453,15 +421,15 @@ def test_a_well_behaved_list_is_read_to_its_end() -> None:
         number = page_of(request)
         return boast_page(2 * number, served=number, pages=3)
 
-    server = Server(three_pages)
-    with boast_sync(server) as boast:
+    server = RecordingServer(three_pages)
+    with boast_without_retries(server) as boast:
         assert len({s.id for s in boast.list_sequences()}) == 6
     assert [page_of(r) for r in server.requests] == [1, 2, 3]
 
 
 def test_a_page_served_in_place_of_another_is_refused() -> None:
     asked: list[Any] = []
-    pager = SyncPager(run_plan, fake_pages_hardening_pagination(served_elsewhere(), asked))
+    pager = SyncPager(run_fake_plan, fake_pages(served_elsewhere(), asked))
     seen, error = collect_sync(iter(pager))
     assert seen == [1, 2] and asked == [None, 2]
     assert "asked for page 2, the server sent page 1" in str(error)
@@ -469,7 +437,7 @@ def test_a_page_served_in_place_of_another_is_refused() -> None:
 
 async def test_async_a_page_served_in_place_of_another_is_refused() -> None:
     asked: list[Any] = []
-    pager = AsyncPager(arun_plan, fake_pages_hardening_pagination(served_elsewhere(), asked))
+    pager = AsyncPager(arun_fake_plan, fake_pages(served_elsewhere(), asked))
     seen, error = await collect_async(pager.__aiter__())
     assert seen == [1, 2] and asked == [None, 2] and error.pages == 1
 
@@ -479,9 +447,7 @@ def test_unhashable_tokens_still_catch_a_repeat() -> None:
         None: Page([1], raw=None, next=["a"]),
         ("a",): Page([2], raw=None, next=["a"]),
     }
-    seen, error = collect_sync(
-        iter(SyncPager(run_plan, fake_pages_hardening_pagination(answers, [])))
-    )
+    seen, error = collect_sync(iter(SyncPager(run_fake_plan, fake_pages(answers, []))))
     assert seen == [1, 2] and "repeated the cursor" in str(error)
 
 
@@ -491,7 +457,7 @@ def test_empty_pages_with_new_cursors_are_not_mistaken_for_a_loop() -> None:
         "b": Page([], raw=None, next="c"),
         "c": Page([7], raw=None),
     }
-    assert list(SyncPager(run_plan, fake_pages_hardening_pagination(answers, []))) == [7]
+    assert list(SyncPager(run_fake_plan, fake_pages(answers, []))) == [7]
 
 
 def test_boast_says_which_page_it_served_and_a_wrong_one_is_refused() -> None:
@@ -499,8 +465,8 @@ def test_boast_says_which_page_it_served_and_a_wrong_one_is_refused() -> None:
         # New items each time (a list that is changing), but always "page 1 of 35".
         return boast_page(2 * len(server.requests), served=1, pages=35)
 
-    server = Server(stuck_on_page_one)
-    with boast_sync(server) as boast:
+    server = RecordingServer(stuck_on_page_one)
+    with boast_without_retries(server) as boast:
         seen, error = collect_sync(s.id for s in boast.list_sequences())
     assert "asked for page 2, the server sent page 1" in str(error)
     assert len(seen) == 2 and len(server.requests) == 2
@@ -513,7 +479,7 @@ def test_a_list_operation_without_a_method_is_paginated_by_cursor() -> None:
         received.append(request)
         return job_pages(request)
 
-    with unify_sync_operations_core(handle) as unify:
+    with unify_sync(handle) as unify:
         jobs = list(unify.paginate(list_sequence_enrollment_query_jobs.operation(limit=2)))
 
     assert all(isinstance(j, BulkApiJob) for j in jobs)
@@ -523,7 +489,7 @@ def test_a_list_operation_without_a_method_is_paginated_by_cursor() -> None:
 
 
 async def test_the_async_twin_paginates_the_same_way() -> None:
-    async with unify_async_operations_core(job_pages) as unify:
+    async with unify_async(job_pages) as unify:
         pager = unify.paginate(list_sequence_enrollment_query_jobs.operation(limit=2))
         jobs = [j async for j in pager]
     assert len(jobs) == 5
@@ -537,14 +503,12 @@ def test_boast_lists_page_by_page_number_from_meta_pagination() -> None:
         return contact_pages(request)
 
     http = httpx.Client(transport=httpx.MockTransport(handle))
-    with BoastClient(
-        account_id=ACCOUNT_ID_operations_core, access_token="t", httpx_client=http
-    ) as boast:
-        contacts = list(boast.paginate(list_contacts.operation(ACCOUNT_ID_operations_core)))
+    with BoastClient(account_id=ACCOUNT_UUID, access_token="t", httpx_client=http) as boast:
+        contacts = list(boast.paginate(list_contacts.operation(ACCOUNT_UUID)))
 
     assert [c.email for c in contacts] == [f"c{n}@acme.example" for n in range(6)]
     assert [r.url.params["page"] for r in received] == ["1", "2", "3"]
-    assert {r.url.path for r in received} == {f"/v1/accounts/{ACCOUNT_ID_operations_core}/contacts"}
+    assert {r.url.path for r in received} == {f"/v1/accounts/{ACCOUNT_UUID}/contacts"}
 
 
 def test_listing_250_enrollments_takes_three_requests(sandbox: Sandbox) -> None:

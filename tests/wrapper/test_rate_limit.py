@@ -13,9 +13,18 @@ from typing import Any
 import httpx
 import pytest
 from twin_harness import Twin
-from virtual_clock import VirtualClock, drive_plans_and_limits_with
+from virtual_clock import VirtualClock
 from virtual_clock import fresh_limit as limit
-from wrapper_helpers import FAST, PAUSE_PATH, SEQUENCE_ID, Handler, Server, paused, refused
+from wrapper_helpers import (
+    ACCOUNT_UUID,
+    FAST,
+    PAUSE_PATH,
+    SEQUENCE_ID,
+    Handler,
+    Server,
+    paused,
+    refused,
+)
 
 from sequence_clients import (
     AsyncBoastClient,
@@ -27,28 +36,6 @@ from sequence_clients import (
     errors,
 )
 from sequence_clients.generated.unify.api.sequences import pause_sequence
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
-    """One clock for the driver (monotonic, sleep) and the limiter (wall clock)."""
-    return drive_plans_and_limits_with(monkeypatch, VirtualClock(start=1_800_000_000.0))
-
-
-ACCOUNT_ID = uuid.UUID("6a5b4c3d-2e1f-4a0b-8c9d-0e1f2a3b4c5d")
-
-
-class Server_rate_limit_option:
-    """Answers in order (the last one repeated) and notes when each request arrived."""
-
-    def __init__(self, clock: VirtualClock | None, *answers: httpx.Response) -> None:
-        self.clock = clock
-        self.answers = answers or (paused(),)
-        self.arrivals: list[float] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.arrivals.append(self.clock.now if self.clock else 0.0)
-        return self.answers[min(len(self.arrivals), len(self.answers)) - 1]
 
 
 def unify(handler: Handler, **options: Any) -> UnifyClient:
@@ -198,30 +185,10 @@ async def test_every_retry_takes_its_own_slot_on_either_twin(
     assert second - first >= 4.0 and third - second >= 4.0
 
 
-async def test_cancelling_an_async_call_waiting_for_its_slot_sends_nothing() -> None:
-    received: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        received.append(request)
-        return paused()
-
-    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    async with AsyncUnifyClient("key", httpx_client=http, rate_limit=limit("1/1m")) as client:
-        await client.call(pause_sequence.operation(SEQUENCE_ID))
-        waiting = asyncio.create_task(client.call(pause_sequence.operation(SEQUENCE_ID)))
-        await asyncio.sleep(0.02)
-        assert not waiting.done()  # waiting for the next minute's slot
-        waiting.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await waiting
-
-    assert len(received) == 1
-
-
 def test_calls_beyond_the_limit_wait_for_the_window_instead_of_being_sent(
     clock: VirtualClock,
 ) -> None:
-    server = Server_rate_limit_option(clock)
+    server = Server(clock)
     with unify(server, rate_limit=limit("3/10s")) as client:
         for _ in range(7):
             client.call(pause_sequence.operation(SEQUENCE_ID))
@@ -234,7 +201,7 @@ def test_calls_beyond_the_limit_wait_for_the_window_instead_of_being_sent(
 
 
 async def test_the_async_twin_waits_for_the_same_window(clock: VirtualClock) -> None:
-    server = Server_rate_limit_option(clock)
+    server = Server(clock)
     async with async_unify(server, rate_limit=limit("2/5s")) as client:
         for _ in range(5):
             await client.call(pause_sequence.operation(SEQUENCE_ID))
@@ -244,7 +211,7 @@ async def test_the_async_twin_waits_for_the_same_window(clock: VirtualClock) -> 
 
 
 def test_every_retry_takes_its_own_slot(clock: VirtualClock) -> None:
-    server = Server_rate_limit_option(clock, refused(503), refused(502), paused())
+    server = Server(clock, refused(503), refused(502), paused())
     with unify(server, rate_limit=limit("1/4s")) as client:
         assert client.call(pause_sequence.operation(SEQUENCE_ID)).is_paused
 
@@ -268,8 +235,8 @@ def test_a_retry_after_pauses_every_client_on_the_limit(
     pause: float,
 ) -> None:
     shared = limit("100/1s")
-    hit = Server_rate_limit_option(clock, answer)
-    other = Server_rate_limit_option(clock)
+    hit = Server(clock, answer)
+    other = Server(clock)
     with (
         unify(hit, rate_limit=shared, max_retries=0) as first,
         unify(other, rate_limit=shared) as second,
@@ -284,8 +251,8 @@ def test_a_retry_after_pauses_every_client_on_the_limit(
 
 def test_a_retry_after_beyond_the_policy_is_not_imposed_on_everyone(clock: VirtualClock) -> None:
     shared = limit("100/1s")
-    hit = Server_rate_limit_option(clock, refused(429, **{"Retry-After": "3600"}))
-    other = Server_rate_limit_option(clock)
+    hit = Server(clock, refused(429, **{"Retry-After": "3600"}))
+    other = Server(clock)
     with unify(hit, rate_limit=shared) as first, unify(other, rate_limit=shared) as second:
         started = clock.now
         with pytest.raises(errors.RateLimitError):
@@ -296,7 +263,7 @@ def test_a_retry_after_beyond_the_policy_is_not_imposed_on_everyone(clock: Virtu
 
 
 def test_the_deadline_counts_the_wait_and_nothing_is_sent_past_it(clock: VirtualClock) -> None:
-    server = Server_rate_limit_option(clock)
+    server = Server(clock)
     with unify(server, rate_limit=limit("1/1m"), deadline=10) as client:
         client.call(pause_sequence.operation(SEQUENCE_ID))
         with pytest.raises(errors.DeadlineExceededError) as raised:
@@ -308,7 +275,7 @@ def test_the_deadline_counts_the_wait_and_nothing_is_sent_past_it(clock: Virtual
 
 
 def test_a_wait_within_the_deadline_is_waited(clock: VirtualClock) -> None:
-    server = Server_rate_limit_option(clock)
+    server = Server(clock)
     with unify(server, rate_limit=limit("1/5s"), deadline=10) as client:
         client.call(pause_sequence.operation(SEQUENCE_ID))
         client.call(pause_sequence.operation(SEQUENCE_ID))
@@ -316,9 +283,16 @@ def test_a_wait_within_the_deadline_is_waited(clock: VirtualClock) -> None:
     assert len(server.arrivals) == 2 and server.arrivals[1] - server.arrivals[0] >= 5.0
 
 
-async def test_cancelling_a_waiting_call_cancels_its_wait_and_sends_nothing() -> None:
-    server = Server_rate_limit_option(None)
-    async with async_unify(server, rate_limit=limit("1/1m")) as client:
+# The default back-off, and milliseconds of it (FAST): a call waiting for its slot is not retrying.
+@pytest.mark.parametrize("backoff", [{}, {"retry_policy": FAST}], ids=["default", "fast"])
+async def test_cancelling_a_waiting_call_cancels_its_wait_and_sends_nothing(
+    backoff: dict[str, Any],
+) -> None:
+    server = Server(None)
+    http = httpx.AsyncClient(transport=httpx.MockTransport(server))
+    async with AsyncUnifyClient(
+        "key", httpx_client=http, rate_limit=limit("1/1m"), **backoff
+    ) as client:
         await client.call(pause_sequence.operation(SEQUENCE_ID))
         waiting = asyncio.create_task(client.call(pause_sequence.operation(SEQUENCE_ID)))
         await asyncio.sleep(0.05)
@@ -334,7 +308,7 @@ def test_the_string_form_is_one_window_for_the_vendors_clients_in_a_process(
     clock: VirtualClock,
 ) -> None:
     text = f"2/{uuid.uuid4().int % 1000 + 1000}s"  # a limit no other test uses
-    servers = [Server_rate_limit_option(clock) for _ in range(3)]
+    servers = [Server(clock) for _ in range(3)]
     clients = [unify(server, rate_limit=text) for server in servers]
     clients.append(clients[0].with_options(max_retries=1))  # a copy keeps the limit
     copy_server = servers[0]
@@ -349,7 +323,7 @@ def test_the_string_form_is_one_window_for_the_vendors_clients_in_a_process(
 
 
 def test_with_options_can_change_or_drop_the_limit(clock: VirtualClock) -> None:
-    server = Server_rate_limit_option(clock)
+    server = Server(clock)
     with unify(server, rate_limit=limit("1/1h")) as limited:
         limited.call(pause_sequence.operation(SEQUENCE_ID))
         with limited.with_options(rate_limit=None) as unlimited:
@@ -383,7 +357,7 @@ def test_every_client_takes_the_option_and_repr_hides_the_storage_password() -> 
     made = [
         UnifyClient("key", rate_limit="9/s", rate_limit_storage=storage),
         AsyncUnifyClient("key", rate_limit="9/s", rate_limit_storage=storage),
-        BoastClient(account_id=ACCOUNT_ID, access_token="t", rate_limit="9/s",
+        BoastClient(account_id=ACCOUNT_UUID, access_token="t", rate_limit="9/s",
                     rate_limit_storage=storage),
         AsyncBoastClient(access_token="t", rate_limit="9/s", rate_limit_storage=storage),
     ]  # fmt: skip
@@ -414,9 +388,9 @@ def test_boast_quotas_follow_the_oauth_app_and_a_bare_token_shares_the_vendors()
 
     def boast(client_id: str | None) -> BoastClient:
         if client_id is None:
-            return BoastClient(account_id=ACCOUNT_ID, access_token="t", rate_limit="9/s")
+            return BoastClient(account_id=ACCOUNT_UUID, access_token="t", rate_limit="9/s")
         return BoastClient(
-            account_id=ACCOUNT_ID, access_token="t", refresh_token="r", client_id=client_id,
+            account_id=ACCOUNT_UUID, access_token="t", refresh_token="r", client_id=client_id,
             client_secret="s", token_store=store, rate_limit="9/s",
         )  # fmt: skip
 

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from twin_harness import Twin, closed, settle
-from virtual_clock import VirtualClock, drive_plans_and_limits_with
+from virtual_clock import VirtualClock
 from waits import record_waits
 from wrapper_helpers import (
     ENROLLMENT_ID,
@@ -57,12 +57,6 @@ from sequence_clients.generated.unify.api.sequences import pause_sequence
 from sequence_clients.generated.unify.models import (
     PauseSequenceSuccessResponse,
 )
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
-    """One clock for the driver (monotonic, sleep) and the limiter (wall clock)."""
-    return drive_plans_and_limits_with(monkeypatch, VirtualClock(start=1_800_000_000.0))
 
 
 def client(http: httpx.AsyncClient, url: str, **options: object) -> AsyncUnifyClient:

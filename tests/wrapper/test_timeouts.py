@@ -9,7 +9,7 @@ import contextlib
 import httpx
 import pytest
 from twin_harness import Twin
-from virtual_clock import VirtualClock, drive_plans_and_limits_with
+from virtual_clock import VirtualClock
 from wrapper_helpers import (
     SEQUENCE_ID,
     AsyncHttp,
@@ -23,12 +23,6 @@ from wrapper_helpers import (
 from sequence_clients import (
     errors,
 )
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
-    """One clock for the driver (monotonic, sleep) and the limiter (wall clock)."""
-    return drive_plans_and_limits_with(monkeypatch, VirtualClock(start=1_800_000_000.0))
 
 
 @pytest.mark.parametrize(

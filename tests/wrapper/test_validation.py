@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from twin_harness import Twin, closed, settle
-from virtual_clock import VirtualClock, drive_plans_and_limits_with
+from virtual_clock import VirtualClock
 from wrapper_helpers import (
     ACCOUNT_ID,
     Server,
@@ -33,13 +33,6 @@ from sequence_clients import (
     errors,
 )
 from sequence_clients.sandbox import Sandbox
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
-    """One clock for the driver (monotonic, sleep) and the limiter (wall clock)."""
-    return drive_plans_and_limits_with(monkeypatch, VirtualClock(start=1_800_000_000.0))
-
 
 TEN = [f"rep{n}@example.com" for n in range(10)]
 

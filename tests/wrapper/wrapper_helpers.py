@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -22,12 +23,30 @@ from waits import record_waits
 from sequence_clients import (
     AsyncUnifyClient,
     BoastClient,
+    OAuthToken,
     RetryPolicy,
     UnifyClient,
 )
 from sequence_clients.sandbox import Sandbox
 
 Answer = Callable[[httpx.Request], httpx.Response | None]
+
+
+class MemoryTokenStore:
+    """A TokenStore that keeps every saved token, in order (thread-safe); it refuses the first
+    `fail` saves with OSError("disk full")."""
+
+    def __init__(self, fail: int = 0) -> None:
+        self.saved: list[OAuthToken] = []
+        self.fail = fail
+        self._lock = threading.Lock()
+
+    def save(self, token: OAuthToken) -> None:
+        with self._lock:
+            if self.fail:
+                self.fail -= 1
+                raise OSError("disk full")
+            self.saved.append(token)
 
 
 def answer(status: int, body: bytes = b"{}", **headers: str) -> bytes:
@@ -225,6 +244,12 @@ def clock_at_zero(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
     return drive_plans_with(monkeypatch, VirtualClock())
 
 
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
+    """One clock for the driver (monotonic, sleep) and the limiter (wall clock)."""
+    return drive_plans_with(monkeypatch, VirtualClock(start=1_800_000_000.0))
+
+
 def sequence_answer(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json={"status": "success", "sequences": [], "next_cursor": None})
 
@@ -297,10 +322,12 @@ FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
 
 
 class Server:
-    """Answers in order (the last one repeated), noting each request and when it arrived; each
-    answer takes `takes` seconds of the virtual clock."""
+    """Answers in order (the last one repeated), noting each request and when it arrived by
+    `clock` (0.0 without one); each answer takes `takes` seconds of the virtual clock."""
 
-    def __init__(self, clock: VirtualClock, *answers: httpx.Response, takes: float = 0.0) -> None:
+    def __init__(
+        self, clock: VirtualClock | None, *answers: httpx.Response, takes: float = 0.0
+    ) -> None:
         self.clock = clock
         self.answers = answers or (paused(),)
         self.takes = takes
@@ -309,8 +336,9 @@ class Server:
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.received.append(request)
-        self.arrivals.append(self.clock.now)
-        self.clock.now += self.takes
+        self.arrivals.append(self.clock.now if self.clock is not None else 0.0)
+        if self.clock is not None:
+            self.clock.now += self.takes
         answer = self.answers[min(len(self.received), len(self.answers)) - 1]
         # A fresh response each time: httpx binds a response to the request it answers.
         return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
@@ -335,6 +363,9 @@ def client(http: httpx.AsyncClient, url: str, **options: object) -> AsyncUnifyCl
 
 
 ACCOUNT_ID = "7a2f1f8c-7771-47e2-8dbd-332b301028a8"
+
+# A Boast account id given as a UUID rather than as text.
+ACCOUNT_UUID = uuid.UUID("6a5b4c3d-2e1f-4a0b-8c9d-0e1f2a3b4c5d")
 
 ENROLLMENT_ID = uuid.uuid4()
 
