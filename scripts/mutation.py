@@ -68,6 +68,8 @@ TESTS_FOR_GROUP = {
         "tests/cli/test_cli_bulk.py",
         "tests/cli/test_cli_unify.py",
         "tests/cli/test_cli_boast.py",
+        # The wording of the engine's messages is held there only.
+        "tests/golden/test_messages.py",
     ]
 }
 # The shared Boast grant (issue 20) is tested in tests/oauth, in process; its tests that start
