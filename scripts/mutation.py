@@ -68,6 +68,7 @@ TESTS_FOR_GROUP = {
         "tests/cli/test_cli_bulk.py",
         "tests/cli/test_cli_unify.py",
         "tests/cli/test_cli_boast.py",
+        "tests/cli/test_bulk_campaign.py",  # undo, pause and resume through the CLI, in process
         # The wording of the engine's messages is held there only.
         "tests/golden/test_messages.py",
     ]
