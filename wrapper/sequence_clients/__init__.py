@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from . import errors
     from ._aiohttp import AioHttpClient as AioHttpClient
+    from ._client import ClientOptions
     from ._pagination import AsyncPager, Page, SyncPager
     from ._plan import RetryPolicy
     from ._ratelimit import RateLimit
@@ -34,6 +35,7 @@ __version__: str  # read on first use (installed_version)
 # subpackage, starts without importing any client at all.
 _LAZY = {
     "errors": "errors",
+    "ClientOptions": "_client",
     "AsyncPager": "_pagination",
     "Page": "_pagination",
     "SyncPager": "_pagination",
@@ -107,6 +109,7 @@ __all__ = [
     "AsyncPager",
     "AsyncUnifyClient",
     "BoastClient",
+    "ClientOptions",
     "FileTokenStore",
     "OAuthToken",
     "Page",

@@ -168,6 +168,9 @@ class BoastClient(SyncClient):
     BOAST_REFRESH_TOKEN, BOAST_CLIENT_ID, BOAST_CLIENT_SECRET, BOAST_BASE_URL and
     BOAST_AUTH_BASE_URL (the three refresh ones only with a `token_store`, which must keep each
     rotated refresh token); without an access token: errors.ConfigurationError.
+    The other keyword options (timeout, max_retries, rate_limit, …) and their defaults are
+    listed in `sequence_clients.ClientOptions`; `httpx_client` and `auth_httpx_client` send on
+    clients of yours.
     """
 
     _vendor = "boast"
@@ -365,6 +368,9 @@ class AsyncBoastClient(AsyncClient):
     BOAST_REFRESH_TOKEN, BOAST_CLIENT_ID, BOAST_CLIENT_SECRET, BOAST_BASE_URL and
     BOAST_AUTH_BASE_URL (the three refresh ones only with a `token_store`, which must keep each
     rotated refresh token); without an access token: errors.ConfigurationError.
+    The other keyword options (timeout, max_retries, rate_limit, …) and their defaults are
+    listed in `sequence_clients.ClientOptions`; `httpx_client` and `auth_httpx_client` send on
+    clients of yours.
     """
 
     _vendor = "boast"

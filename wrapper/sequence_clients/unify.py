@@ -159,7 +159,9 @@ class UnifyClient(SyncClient):
 
     `deadline` (seconds, optional) bounds each call as a whole: every attempt, back-off and
     Retry-After wait included (each page of a list is one call). `api_key` and `base_url`
-    default to UNIFY_API_KEY and UNIFY_BASE_URL; without a key: errors.ConfigurationError."""
+    default to UNIFY_API_KEY and UNIFY_BASE_URL; without a key: errors.ConfigurationError.
+    The other keyword options (timeout, max_retries, rate_limit, …) and their defaults are
+    listed in `sequence_clients.ClientOptions`; `httpx_client` sends on a client of yours."""
 
     _vendor = "unify"
     _quota_owner = "api_key"
@@ -404,7 +406,9 @@ class AsyncUnifyClient(AsyncClient):
 
     `deadline` (seconds, optional) bounds each call as a whole: every attempt, back-off and
     Retry-After wait included (each page of a list is one call). `api_key` and `base_url`
-    default to UNIFY_API_KEY and UNIFY_BASE_URL; without a key: errors.ConfigurationError."""
+    default to UNIFY_API_KEY and UNIFY_BASE_URL; without a key: errors.ConfigurationError.
+    The other keyword options (timeout, max_retries, rate_limit, …) and their defaults are
+    listed in `sequence_clients.ClientOptions`; `httpx_client` sends on a client of yours."""
 
     _vendor = "unify"
     _quota_owner = "api_key"
