@@ -214,6 +214,12 @@ def _absolute_url(url: str) -> httpx.URL:
 
 # --- 4-6. send, read, classify ----------------------------------------------------------------
 
+# The stream of an answer read and closed. httpx's own stream wrapper points back at its
+# response, so each answer (headers, body, the transport's response) would outlive its call as
+# a reference cycle, freed only when the garbage collector runs: on the bulk path that was
+# about a sixth of the CPU per row. The body stays readable (`content`).
+_SPENT = httpx.ByteStream(b"")
+
 
 def send_sync(
     connection: Connection[httpx.Client], target: Target, step: Call[T], seconds_left: float | None
@@ -233,6 +239,7 @@ def send_sync(
                 answer = read_body(response, target.max_response_bytes)
             finally:
                 response.close()
+                response.stream = _SPENT
             result = classify(step.operation, answer)
         except SequenceClientError as error:
             attempt.answered(status, time.perf_counter() - started, error)
@@ -262,6 +269,7 @@ async def send_async(
                 answer = await aread_body(response, target.max_response_bytes)
             finally:
                 await response.aclose()
+                response.stream = _SPENT
             result = classify(step.operation, answer)
         except SequenceClientError as error:
             attempt.answered(status, time.perf_counter() - started, error)
