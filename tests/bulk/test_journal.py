@@ -147,6 +147,25 @@ def test_a_duplicate_of_a_finished_row_reports_the_outcome_it_repeats(journal: J
     assert journal.claim([row(1, line=3)]) == [Claim(row(1, line=3), "duplicate", "enrolled")]
 
 
+def test_repeats_within_one_claimed_batch_are_duplicates_of_the_first(path: Path) -> None:
+    first = rerun(path)
+    first.claim([row(1), row(2)])
+    first.record(row(1), "enrolled", "e-1", "", False)
+    first.record(row(2), "failed", None, "500", False)
+    first.close()
+    second = rerun(path)
+    batch = [row(1, 2), row(2, 3), row(3, 4), row(3, 5), row(2, 6), row(1, 7)]
+    assert second.claim(batch) == [
+        Claim(row(1, 2), "done", "enrolled"),
+        Claim(row(2, 3), "send", previous="failed"),
+        Claim(row(3, 4), "send"),
+        Claim(row(3, 5), "duplicate", "in_flight"),
+        Claim(row(2, 6), "duplicate", "in_flight"),
+        Claim(row(1, 7), "duplicate", "enrolled"),
+    ]
+    second.close()
+
+
 def test_runs_of_other_sequences_and_vendors_are_kept_apart(path: Path) -> None:
     unify = rerun(path)
     unify.claim([row(1)])

@@ -35,6 +35,8 @@ UNDO_STATES = frozenset({UNDO_IN_FLIGHT, UNDONE, UNDO_FAILED})
 # An undone row stays undone: enrolling those people again is a new campaign.
 FINAL = frozenset({"enrolled", "already_enrolled", "existing"}) | UNDO_STATES
 Action = Literal["send", "resume", "done", "duplicate"]
+# Keys looked up in one query when claiming (SQLite allows 999 parameters before 3.32).
+_KEYS_PER_QUERY = 500
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rows (
@@ -156,29 +158,28 @@ class Journal:
         claims: list[Claim] = []
         now = time.time()
         with self._transaction():
+            # One query for the batch's rows already known; `taken` holds the state of a key
+            # claimed earlier in this batch, as a query per row would have found it.
+            known = self._known([row.key for row in rows])
+            taken: dict[str, str] = {}
+            new: list[tuple[str, str, str, int, str, int, float]] = []
             for row in rows:
                 pk = (self.vendor, self.sequence_id, row.key)
-                found = self._db.execute(
-                    "SELECT state, run_id, maybe_applied FROM rows"
-                    " WHERE vendor = ? AND sequence_id = ? AND key = ?",
-                    pk,
-                ).fetchone()
+                earlier = taken.get(row.key)
+                found = known.get(row.key) if earlier is None else (earlier, self.run_id, 0)
                 if found is None:
-                    self._db.execute(
-                        "INSERT INTO rows (vendor, sequence_id, key, line, state, run_id,"
-                        " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (*pk, row.line, IN_FLIGHT, self.run_id, now),
-                    )
+                    new.append((*pk, row.line, IN_FLIGHT, self.run_id, now))
+                    taken[row.key] = IN_FLIGHT
                     claims.append(Claim(row, "send"))
                     continue
                 state, run_id, maybe_applied = found
-                state = str(state)
                 if run_id == self.run_id:  # the same id earlier in this very file
                     self._notes.append(
                         (row.line, row.key, "duplicate", "same id as an earlier row")
                     )
                     claims.append(Claim(row, "duplicate", state))
                     continue
+                taken[row.key] = IN_FLIGHT if state not in FINAL else state
                 if state in FINAL:
                     self._db.execute(
                         "UPDATE rows SET run_id = ?, line = ? WHERE vendor = ? AND sequence_id = ?"
@@ -196,7 +197,26 @@ class Journal:
                     (IN_FLIGHT, self.run_id, row.line, now, *pk),
                 )
                 claims.append(Claim(row, "resume" if resume else "send", previous=state))
+            self._db.executemany(
+                "INSERT INTO rows (vendor, sequence_id, key, line, state, run_id, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                new,
+            )
         return claims
+
+    def _known(self, keys: Sequence[str]) -> dict[str, tuple[str, int, int]]:
+        """(state, run_id, maybe_applied) of each of `keys` the journal holds."""
+        known: dict[str, tuple[str, int, int]] = {}
+        for start in range(0, len(keys), _KEYS_PER_QUERY):
+            part = keys[start : start + _KEYS_PER_QUERY]
+            marks = ", ".join("?" for _ in part)
+            for key, state, run_id, maybe_applied in self._db.execute(
+                "SELECT key, state, run_id, maybe_applied FROM rows"
+                f" WHERE vendor = ? AND sequence_id = ? AND key IN ({marks})",
+                (self.vendor, self.sequence_id, *part),
+            ):
+                known[str(key)] = (str(state), int(run_id), int(maybe_applied))
+        return known
 
     def undo_candidates(
         self, states: Sequence[str] = ("enrolled", UNDO_IN_FLIGHT, UNDO_FAILED), batch: int = 500

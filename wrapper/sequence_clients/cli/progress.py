@@ -49,6 +49,18 @@ class RateColumn(ProgressColumn):
         return Text("" if speed is None else f"{speed:,.0f} rows/s")
 
 
+class _Summary(ProgressColumn):
+    """The outcome counts so far, read when the bar is drawn (8 times a second), not once per
+    row: formatting them for every row cost more than the rest of the bar."""
+
+    def __init__(self, summary: Callable[[], str]) -> None:
+        super().__init__()
+        self._summary = summary
+
+    def render(self, task: Task) -> Text:
+        return Text(self._summary())
+
+
 class BulkProgress:
     """Progress on stderr, fed one outcome per row: a rich bar (rate, ETA) on a terminal, and a
     plain line every `every` seconds otherwise (a log file or CI shows the run is alive)."""
@@ -67,13 +79,13 @@ class BulkProgress:
         self.counts: Counter[str] = Counter()
         self._total = total
         self._lines = enabled and not out.is_terminal
+        self._bar = enabled and out.is_terminal
         self._every, self._clock, self._command = every, clock, command
         self._started = self._last = clock()
         self._progress = Progress(
             TextColumn(f"[bold]{verb}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
-            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-            TextColumn("{task.description}"),
-            console=out, disable=not (enabled and out.is_terminal), refresh_per_second=8,
+            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), _Summary(self.summary),
+            console=out, disable=not self._bar, refresh_per_second=8,
         )  # fmt: skip
         self._task = self._progress.add_task("", total=total)
         # Set once the vendor client exists: its totals join the progress line.
@@ -87,7 +99,8 @@ class BulkProgress:
 
     def advance(self, outcome: str) -> None:
         self.counts[outcome] += 1
-        self._progress.update(self._task, advance=1, description=self.summary())
+        if self._bar:
+            self._progress.advance(self._task)
         if self._lines and self._clock() - self._last >= self._every:
             self._last = self._clock()
             self.print_line()
