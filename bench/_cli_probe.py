@@ -7,6 +7,7 @@ The probe only adds logging handlers, so the benchmark can see what the user's r
   - the wrapper's retry log (logger `sequence_clients`), counted by reason;
   - httpx's one line per response (logger `httpx`), counted by status: the 429s and 5xx
     the client saw. Connection resets have no response line; they show as retry reasons.
+    Turned off by BENCH_PROBE_STATUSES=0, for a measure of CPU.
 At exit it writes OUT.json: exit code, those counts, peak RSS, and peak RSS and CPU time after
 the imports (so a caller can tell the per-row cost from the fixed start-up cost).
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import resource
 import sys
 import time
@@ -70,7 +72,12 @@ def main() -> int:
         "import_s": time.perf_counter() - started,
     }
     counter = _Count()
-    for name in ("sequence_clients", "httpx"):
+    # BENCH_PROBE_STATUSES=0 (bench/bulk_cpu.py): no httpx line per response, so the CPU measured
+    # is the user's run's, not a log record per request on top of it.
+    counted = ["sequence_clients"]
+    if os.environ.get("BENCH_PROBE_STATUSES", "1") != "0":
+        counted.append("httpx")
+    for name in counted:
         logger = logging.getLogger(name)
         logger.addHandler(counter)
         logger.setLevel(logging.INFO)

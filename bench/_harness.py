@@ -163,15 +163,24 @@ class CliRun:
 
 
 def run_bulk_cli(
-    sandbox: SandboxProcess, csv_path: Path, *, extra: Sequence[str] = (), timeout: float = 3600
+    sandbox: SandboxProcess,
+    csv_path: Path,
+    *,
+    extra: Sequence[str] = (),
+    timeout: float = 3600,
+    count_statuses: bool = True,
 ) -> CliRun:
-    """`sequence-clients bulk-enroll unify FILE.csv ... --json`, as a user types it."""
+    """`sequence-clients bulk-enroll unify FILE.csv ... --json`, as a user types it.
+    `count_statuses=False` leaves httpx's logger alone: counting statuses turns on a log record
+    per response, work neither a user's run nor the peer does (bench/bulk_cpu.py measures CPU)."""
     probe_out = csv_path.with_name(csv_path.name + ".probe.json")
     argv = [
         "bulk-enroll", "unify", str(csv_path), "--sequence", sandbox.sequence_id,
         "--mailbox", sandbox.mailbox, "--base-url", sandbox.base_url, "--json", *extra,
     ]  # fmt: skip
     env = os.environ | {"UNIFY_API_KEY": sandbox.api_key}
+    if not count_statuses:
+        env["BENCH_PROBE_STATUSES"] = "0"
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, str(PROBE), str(probe_out), *argv],
