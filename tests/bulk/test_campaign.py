@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from bulk_helpers import conflict, enroll_all, rows, states
 
-from sequence_clients.bulk.engine import run_bulk_enroll, run_bulk_undo
+from sequence_clients import errors
+from sequence_clients.bulk.engine import FAILED, run_bulk_enroll, run_bulk_pause, run_bulk_undo
 from sequence_clients.bulk.journal import (
     UNDO_IN_FLIGHT,
     Campaign,
@@ -130,6 +131,62 @@ async def test_an_interrupted_undo_resumes_looking_first_and_never_claims_unsent
     report = await run_bulk_undo(fine, journal)
     assert report.counts == {"undone": 37} and report.recovered == 2
     assert sum(resume for _, resume in calls) == 2
+    journal.close()
+
+
+# --- pause and resume through the engine ---------------------------------------------------------
+
+
+async def test_pause_and_resume_reach_every_enrollment_the_campaign_still_holds(
+    tmp_path: Path,
+) -> None:
+    journal = Journal(tmp_path / "j.sqlite", "unify", SEQUENCE, mailboxes=())
+    given = rows(6)
+
+    async def enroll(row: Row, resume: bool) -> str:
+        if row.key == given[0].key:
+            raise conflict(SEQUENCE)  # enrolled before the campaign: not ours to pause
+        return "e-" + row.key
+
+    await run_bulk_enroll(given, enroll, journal)
+
+    async def undo(enrollment_id: str, resume: bool) -> None:
+        pass
+
+    undone = "e-" + given[1].key
+    await run_bulk_undo(undo, journal)  # undoes all five
+    await run_bulk_enroll(rows(8)[6:], enroll, journal)  # two more, enrolled after the undo
+    calls: list[tuple[str, bool]] = []
+    seen: list[str] = []
+
+    async def pause(enrollment_id: str, paused: bool) -> None:
+        calls.append((enrollment_id, paused))
+
+    report = await run_bulk_pause(pause, journal, True, concurrency=1, on_progress=seen.append)
+    ours = sorted("e-" + r.key for r in rows(8)[6:])
+    assert sorted(calls) == [(e, True) for e in ours] and undone not in dict(calls)
+    assert +report.tally == {"paused": 2} and sorted(seen) == ["paused", "paused"]
+    calls.clear()
+    report = await run_bulk_pause(pause, journal, False)
+    assert sorted(calls) == [(e, False) for e in ours] and +report.tally == {"resumed": 2}
+    assert set(states(tmp_path / "j.sqlite").values()) == {"already_enrolled", "undone", "enrolled"}
+    journal.close()
+
+
+async def test_a_refused_pause_is_a_failed_row_with_the_vendors_reason(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite", "unify", SEQUENCE, mailboxes=())
+    await run_bulk_enroll(rows(2), lambda row, resume: enroll_all(row.key), journal)
+
+    async def refuse(enrollment_id: str, paused: bool) -> None:
+        raise errors.NotFoundError(
+            status_code=404, method="POST", url="/pause", codes=("not_found",),
+            message="no such enrollment", body=None, retry_after=None,
+        )  # fmt: skip
+
+    report = await run_bulk_pause(refuse, journal, True)
+    assert +report.tally == {FAILED: 2} and not report.stopped
+    details = {result.detail for _, result in report.outcomes}
+    assert details == {"404 [not_found]: no such enrollment"}
     journal.close()
 
 
