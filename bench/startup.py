@@ -1,6 +1,8 @@
 """Import and CLI start, as ratios to their floor, measured side by side in fresh processes.
 
   from sequence_clients import UnifyClient        ÷  import httpx             target <= 1.3
+    (in this venv, and as a service installs it: without rich, click and typer, which httpx
+    imports whenever they are installed)
   sequence-clients --version                      ÷  python -c "import typer"  target <= 1.5
   sequence-clients unify get --help               ÷  python -c "import typer"  target <= 2.0
 
@@ -30,10 +32,26 @@ from pathlib import Path
 from _harness import machine
 
 SCRIPT = str(Path(sys.executable).with_name("sequence-clients"))
+# A service installs the package without the [cli] extra; this venv has it, and httpx imports
+# rich and click whenever they are installed. Hiding them measures the service's case too.
+AS_A_SERVICE = """
+import sys
+class _NotInstalled:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in ("rich", "click", "typer"):
+            raise ModuleNotFoundError(name)
+sys.meta_path.insert(0, _NotInstalled())
+"""
 COMMANDS = {
     "bare": [sys.executable, "-c", "pass"],
     "import httpx": [sys.executable, "-c", "import httpx"],
     "import UnifyClient": [sys.executable, "-c", "from sequence_clients import UnifyClient"],
+    "service: import httpx": [sys.executable, "-c", AS_A_SERVICE + "import httpx"],
+    "service: import UnifyClient": [
+        sys.executable,
+        "-c",
+        AS_A_SERVICE + "from sequence_clients import UnifyClient",
+    ],
     "import typer": [sys.executable, "-c", "import typer"],
     "--version": [SCRIPT, "--version"],
     "unify get --help": [SCRIPT, "unify", "get", "--help"],
@@ -41,6 +59,7 @@ COMMANDS = {
 # (measured, floor, target ratio)
 TARGETS = (
     ("import UnifyClient", "import httpx", 1.3),
+    ("service: import UnifyClient", "service: import httpx", 1.3),
     ("--version", "import typer", 1.5),
     ("unify get --help", "import typer", 2.0),
 )
