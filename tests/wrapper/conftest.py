@@ -11,7 +11,17 @@ from twin_harness import ASYNC, SYNC, Twin
 from wrapper_helpers import MemoryTokenStore, clock, clock_at_zero, slept, wire  # noqa: F401  (fixtures
 
 from sequence_clients import BoastClient, UnifyClient
+from sequence_clients._plan import _retrying_of
 from sequence_clients.sandbox import Sandbox
+
+
+@pytest.fixture(autouse=True)
+def fresh_retry_machinery() -> None:
+    """Each test builds the tenacity.Retrying of its policies itself: the process-wide cache
+    would otherwise hand the second test with an equal policy the first one's, so only the first
+    would ever exercise RetryPolicy.retrying (and mutation testing, which runs only the tests
+    that reached a function, would judge its mutants by that one test)."""
+    _retrying_of.cache_clear()
 
 
 @pytest.fixture
