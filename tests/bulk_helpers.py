@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 from sequence_clients import errors
+from sequence_clients.bulk.journal import Journal
 from sequence_clients.bulk.rows import Row
 
 # Where the vendor errors of these tests say they were sent.
@@ -46,3 +47,21 @@ def conflict(active_sequence: str | None) -> errors.AlreadyEnrolledError:
         method="POST", url="/enrollments", codes=("conflict",), message="already", body=None,
         retry_after=None,
     )  # fmt: skip
+
+
+class FullDisk(Journal):
+    """A journal whose disk fills up once the first outcome is to be written: every write of
+    outcomes from then on fails as SQLite's does."""
+
+    full = False
+
+    def record(
+        self, row: Row, outcome: str, enrollment_id: str | None, detail: str, maybe_applied: bool
+    ) -> None:
+        self.full = True
+        super().record(row, outcome, enrollment_id, detail, maybe_applied)
+
+    def flush(self) -> None:
+        if self.full:
+            raise sqlite3.OperationalError("database or disk is full")
+        super().flush()
