@@ -411,6 +411,10 @@ async def test_pause_and_resume_reach_every_enrollment_the_campaign_still_holds(
     ours = sorted("e-" + r.key for r in rows(8)[6:])
     assert sorted(calls) == [(e, True) for e in ours] and undone not in dict(calls)
     assert +report.tally == {"paused": 2} and sorted(seen) == ["paused", "paused"]
+    # What bulk-pause lists: each row of the file with the enrollment it paused.
+    assert sorted((c.row.line, c.row.key, r.enrollment_id) for c, r in report.outcomes) == [
+        (r.line, r.key, "e-" + r.key) for r in rows(8)[6:]
+    ]
     calls.clear()
     report = await run_bulk_pause(pause, journal, False)
     assert sorted(calls) == [(e, False) for e in ours] and +report.tally == {"resumed": 2}
@@ -432,7 +436,79 @@ async def test_a_refused_pause_is_a_failed_row_with_the_vendors_reason(tmp_path:
     assert +report.tally == {FAILED: 2} and not report.stopped
     details = {result.detail for _, result in report.outcomes}
     assert details == {"404 [not_found]: no such enrollment"}
+    assert sorted(result.enrollment_id for _, result in report.outcomes) == sorted(
+        "e-" + r.key for r in rows(2)
+    )
     journal.close()
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        pytest.param(
+            status(errors.AuthenticationError, 401, "Invalid API key"), "401: Invalid API key",
+            id="credentials",
+        ),
+        pytest.param(
+            status(errors.BadRequestError, 422, "Unknown mailbox", "mailbox_not_found"),
+            "422 [mailbox_not_found]: Unknown mailbox", id="mailbox",
+        ),
+    ],
+)  # fmt: skip
+async def test_a_failure_that_is_not_about_the_row_stops_the_pause_as_it_stops_enrolling(
+    tmp_path: Path, error: errors.SequenceClientError, reason: str
+) -> None:
+    journal = Journal(tmp_path / "j.sqlite", "unify", SEQUENCE, mailboxes=())
+    await run_bulk_enroll(rows(5), lambda row, resume: enroll_all(row.key), journal)
+    calls: list[str] = []
+
+    async def pause(enrollment_id: str, paused: bool) -> None:
+        calls.append(enrollment_id)
+        raise error
+
+    report = await run_bulk_pause(pause, journal, True, concurrency=1)
+    journal.close()
+    assert reason in report.stopped and len(calls) == 1 and +report.tally == {FAILED: 1}
+
+
+async def test_an_enrollment_undone_while_the_pause_runs_is_not_paused(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path, "unify", SEQUENCE, mailboxes=())
+    given = rows(70)  # two claimed batches: the last row is looked up after the first pause
+    await run_bulk_enroll(given, lambda row, resume: enroll_all(row.key), journal)
+    last = given[-1]
+    paused: list[str] = []
+
+    async def pause(enrollment_id: str, paused_: bool) -> None:
+        if not paused:  # meanwhile another process undoes the last one
+            other = Journal(path, "unify", SEQUENCE)
+            other.record(last, "undone", "e-" + last.key, "", False)
+            other.close()
+        paused.append(enrollment_id)
+
+    report = await run_bulk_pause(pause, journal, True, concurrency=1)
+    journal.close()
+    assert +report.tally == {"paused": 69} and "e-" + last.key not in paused
+
+
+@pytest.mark.parametrize(("concurrency", "peak"), [({}, 16), ({"concurrency": 2}, 2)])
+async def test_sixteen_pauses_in_flight_at_most_by_default(
+    tmp_path: Path, concurrency: dict[str, int], peak: int
+) -> None:
+    journal = Journal(tmp_path / "j.sqlite", "unify", SEQUENCE, mailboxes=())
+    await run_bulk_enroll(rows(60), lambda row, resume: enroll_all(row.key), journal)
+    in_flight = most = 0
+
+    async def pause(enrollment_id: str, paused: bool) -> None:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.001)
+        in_flight -= 1
+
+    report = await run_bulk_pause(pause, journal, True, **concurrency)
+    journal.close()
+    assert most == peak and +report.tally == {"paused": 60}
 
 
 async def test_an_interrupted_pause_leaves_the_journal_as_it_was(tmp_path: Path) -> None:

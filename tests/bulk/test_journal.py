@@ -168,6 +168,19 @@ def test_repeats_within_one_claimed_batch_are_duplicates_of_the_first(path: Path
     second.close()
 
 
+def test_a_batch_past_sqlites_parameter_limit_still_finds_every_finished_row(path: Path) -> None:
+    """Claims look rows up many keys to a query; SQLite before 3.32 takes 999 parameters."""
+    many = [row(n) for n in range(1, 1201)]
+    first = rerun(path, flush_every=2000)
+    first.claim(many)
+    for each in many:
+        first.record(each, "enrolled", "e", "", False)
+    first.close()
+    second = rerun(path)
+    assert {c.action for c in second.claim(many)} == {"done"}
+    second.close()
+
+
 def test_a_row_claimed_again_but_never_sent_goes_back_to_what_it_was(path: Path) -> None:
     """The run stopped before the retried rows left: they are failed or in flight as before,
     not forgotten (a forgotten in-flight row would be sent again as if new)."""
