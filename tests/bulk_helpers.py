@@ -50,18 +50,20 @@ def conflict(active_sequence: str | None) -> errors.AlreadyEnrolledError:
 
 
 class FullDisk(Journal):
-    """A journal whose disk fills up once the first outcome is to be written: every write of
-    outcomes from then on fails as SQLite's does."""
+    """A journal whose disk is full when outcomes are first written, as SQLite says it, and has
+    room again after that one failure (another program freed some)."""
 
-    full = False
+    outcomes = False
+    failures_left = 1
 
     def record(
         self, row: Row, outcome: str, enrollment_id: str | None, detail: str, maybe_applied: bool
     ) -> None:
-        self.full = True
+        self.outcomes = True
         super().record(row, outcome, enrollment_id, detail, maybe_applied)
 
     def flush(self) -> None:
-        if self.full:
+        if self.outcomes and self.failures_left:
+            self.failures_left -= 1
             raise sqlite3.OperationalError("database or disk is full")
         super().flush()
