@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 from sequence_clients import errors
+from sequence_clients.bulk.journal import Journal
 from sequence_clients.bulk.rows import Row
 
 # Where the vendor errors of these tests say they were sent.
@@ -46,3 +47,23 @@ def conflict(active_sequence: str | None) -> errors.AlreadyEnrolledError:
         method="POST", url="/enrollments", codes=("conflict",), message="already", body=None,
         retry_after=None,
     )  # fmt: skip
+
+
+class FullDisk(Journal):
+    """A journal whose disk is full when outcomes are first written, as SQLite says it, and has
+    room again after that one failure (another program freed some)."""
+
+    outcomes = False
+    failures_left = 1
+
+    def record(
+        self, row: Row, outcome: str, enrollment_id: str | None, detail: str, maybe_applied: bool
+    ) -> None:
+        self.outcomes = True
+        super().record(row, outcome, enrollment_id, detail, maybe_applied)
+
+    def flush(self) -> None:
+        if self.outcomes and self.failures_left:
+            self.failures_left -= 1
+            raise sqlite3.OperationalError("database or disk is full")
+        super().flush()

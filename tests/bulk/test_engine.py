@@ -4,12 +4,13 @@ conflict modes, with fake enroll callables."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bulk_helpers import conflict, rows, states
+from bulk_helpers import FullDisk, conflict, rows, states
 
 from sequence_clients import errors
 from sequence_clients.bulk.engine import run_bulk_enroll
@@ -244,3 +245,25 @@ async def test_a_run_of_server_errors_outlasting_retries_trips_the_breaker(tmp_p
     assert "503" in report.stopped
     assert calls == 20 + 5
     assert report.counts["enrolled"] == 18
+
+
+# --- a journal that cannot be written ----------------------------------------------------------
+
+
+async def test_a_journal_that_cannot_be_written_stops_the_run_with_its_error(
+    tmp_path: Path,
+) -> None:
+    """Not an exception group, not a report: the storage error itself. What was sent is
+    still written once the disk has room, and the rows claimed but never sent are released."""
+    path = tmp_path / "j.sqlite"
+    journal = FullDisk(path, "unify", SEQUENCE, flush_every=1)
+    sent: list[str] = []
+
+    async def enroll(row: Row, resume: bool) -> str:
+        sent.append(row.key)
+        return "e-" + row.key
+
+    with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+        await run_bulk_enroll(rows(20), enroll, journal, concurrency=1)
+    journal.close()
+    assert len(sent) == 1 and states(path) == {sent[0]: "enrolled"}

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from sequence_clients.bulk.journal import (
+    UNDO_FAILED,
+    UNDO_IN_FLIGHT,
     Claim,
     Journal,
     JournalBusy,
@@ -166,6 +168,38 @@ def test_repeats_within_one_claimed_batch_are_duplicates_of_the_first(path: Path
     second.close()
 
 
+def test_a_batch_past_sqlites_parameter_limit_still_finds_every_finished_row(path: Path) -> None:
+    """Claims look rows up many keys to a query; SQLite before 3.32 takes 999 parameters."""
+    many = [row(n) for n in range(1, 1201)]
+    first = rerun(path, flush_every=2000)
+    first.claim(many)
+    for each in many:
+        first.record(each, "enrolled", "e", "", False)
+    first.close()
+    second = rerun(path)
+    assert {c.action for c in second.claim(many)} == {"done"}
+    second.close()
+
+
+def test_a_row_claimed_again_but_never_sent_goes_back_to_what_it_was(path: Path) -> None:
+    """The run stopped before the retried rows left: they are failed or in flight as before,
+    not forgotten (a forgotten in-flight row would be sent again as if new)."""
+    first = rerun(path)
+    first.claim([row(1), row(2), row(3)])
+    first.record(row(1), "failed", None, "400: bad", False)
+    first.close()  # rows 2 and 3 stay in flight
+    second = rerun(path)
+    claims = second.claim([row(1), row(2), row(4)])
+    assert [c.action for c in claims] == ["send", "resume", "send"]
+    second.release(claims)
+    assert on_disk(path) == {
+        row(1).key: ("failed", None, 0),
+        row(2).key: ("in_flight", None, 0),
+        row(3).key: ("in_flight", None, 0),
+    }  # row 4, new, was never sent: gone
+    second.close()
+
+
 def test_runs_of_other_sequences_and_vendors_are_kept_apart(path: Path) -> None:
     unify = rerun(path)
     unify.claim([row(1)])
@@ -248,6 +282,70 @@ def test_the_problems_are_the_failed_and_unfinished_rows_in_line_order(journal: 
 def test_a_row_never_claimed_is_unknown(journal: Journal) -> None:
     assert journal.lookup(str(uuid.uuid4())) is None
     assert journal.row_count() == 0
+
+
+# --- undoing what the campaign enrolled -------------------------------------------------------
+
+
+def enrolled(path: Path) -> Journal:
+    """A journal holding rows 1-6: enrolled (1, 2), already enrolled (3), failed (4), enrolled
+    without an id (5), in flight (6); rows 1 and 2 are then claimed for undo."""
+    journal = rerun(path)
+    journal.claim([row(n) for n in range(1, 7)])
+    journal.record(row(1), "enrolled", "e-1", "", False)
+    journal.record(row(2), "enrolled", "e-2", "", False)
+    journal.record(row(3), "already_enrolled", "e-3", "already active", False)
+    journal.record(row(4), "failed", None, "404: no", False)
+    journal.record(row(5), "enrolled", None, "", False)
+    journal.flush()
+    return journal
+
+
+def test_undo_claims_only_enrollments_the_campaign_made_and_can_name(path: Path) -> None:
+    journal = enrolled(path)
+    journal.record(row(2), UNDO_FAILED, "e-2", "500", True)  # an earlier undo's cancel failed
+    journal.flush()
+    given = [row(9), row(3), row(1), row(4), row(5), row(2), row(6)]
+    claims = journal.claim_undo(given)
+    assert claims == [  # row 9 was never claimed: nothing to undo, nothing said
+        Claim(row(3), "done", "already_enrolled"),
+        Claim(row(1), "send", UNDO_IN_FLIGHT),
+        Claim(row(4), "done", "failed"),
+        Claim(row(5), "done", "enrolled"),  # no id to cancel
+        Claim(row(2), "send", UNDO_IN_FLIGHT),
+        Claim(row(6), "done", "in_flight"),
+    ]
+    sent = [c for c in claims if c.action == "send"]
+    assert [(c.previous, c.enrollment_id) for c in sent] == [
+        ("enrolled", "e-1"),
+        (UNDO_FAILED, "e-2"),
+    ]
+    states = {key: state for key, (state, _, _) in on_disk(path).items()}
+    assert [states[row(n).key] for n in range(1, 7)] == [
+        UNDO_IN_FLIGHT, UNDO_IN_FLIGHT, "already_enrolled", "failed", "enrolled", "in_flight",
+    ]  # fmt: skip
+    # Interrupted there: the next undo looks first, as the cancel may have been applied.
+    again = journal.claim_undo([row(1)])
+    assert [(c.action, c.previous) for c in again] == [("resume", UNDO_IN_FLIGHT)]
+    journal.close()
+
+
+def test_undo_candidates_come_in_claim_order_with_their_lines_whatever_the_batch(
+    path: Path,
+) -> None:
+    journal = enrolled(path)
+    for n in range(7, 12):
+        journal.claim([row(n, line=100 - n)])
+        journal.record(row(n, line=100 - n), "enrolled", f"e-{n}", "", False)
+    found = []
+    for candidate in journal.undo_candidates(batch=2):
+        found.append(candidate)
+        journal.record(candidate, "undone", "e", "", False)  # rows change state as they go
+    assert [(r.line, r.key) for r in found] == [(row(n).line, row(n).key) for n in (1, 2, 5)] + [
+        (100 - n, row(n).key) for n in range(7, 12)
+    ]
+    assert list(journal.undo_candidates()) == []
+    journal.close()
 
 
 # --- reading a journal file afterwards ---------------------------------------------------------

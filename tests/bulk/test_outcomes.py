@@ -19,10 +19,13 @@ from sequence_clients.bulk import engine
 from sequence_clients.bulk.engine import (
     MAX_LISTED_PROBLEMS,
     SERVER_TROUBLE_RUN,
+    Operation,
     Report,
+    Result,
     run_bulk_enroll,
+    run_rows,
 )
-from sequence_clients.bulk.journal import Journal, ReportLine
+from sequence_clients.bulk.journal import Claim, Journal, ReportLine
 from sequence_clients.bulk.rows import BadRow, Row
 
 # Fixed ids: they appear in parameter ids, which every xdist worker must collect alike.
@@ -392,6 +395,33 @@ async def test_rows_are_marked_in_flight_a_batch_at_a_time_before_the_first_is_s
     journal = Journal(path, "unify", SEQUENCE)
     await run_bulk_enroll(rows(200), enroll, journal, concurrency=1, **claim_batch)
     assert on_disk == [claimed]
+
+
+async def test_run_rows_claims_64_rows_at_a_time_and_sends_16_at_once_by_default(
+    tmp_path: Path,
+) -> None:
+    """The loop an embedding program drives with its own operation."""
+    journal = Journal(tmp_path / "run.journal", "unify", SEQUENCE)
+    journal.begin_run()
+    batches: list[int] = []
+    in_flight = peak = 0
+
+    def claim(batch: list[Row]) -> list[Claim]:
+        batches.append(len(batch))
+        return journal.claim(batch)
+
+    async def send(claim: Claim) -> Result:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.001)
+        in_flight -= 1
+        return Result("enrolled", "e-" + claim.row.key)
+
+    stats = await run_rows(rows(100), journal, Operation(claim, send))
+    journal.close()
+    assert batches == [64, 36] and peak == 16
+    assert +stats.tally == {"enrolled": 100} and stats.stopped == ""
 
 
 async def test_the_report_says_how_long_the_run_took(

@@ -148,6 +148,34 @@ def test_a_field_past_the_csv_limit_is_refused_as_unreadable(tmp_path: Path) -> 
     assert message.startswith(f"{path}: ") and "field larger" in message  # csv's own words
 
 
+# --- how the files made from it are written ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "bom", "newline"),
+    [
+        pytest.param(f"person_id\n{PERSON}\n", False, "\n", id="lf"),
+        pytest.param(f"person_id\r\n{PERSON}\r\n", False, "\r\n", id="crlf"),
+        pytest.param(f"\ufeffperson_id\r\n{PERSON}\r\n", True, "\r\n", id="excel"),
+        pytest.param(f"\r\nperson_id\r\n{PERSON}\r\n", False, "\r\n", id="blank-first"),
+        pytest.param(f"person_id\n{PERSON}\r\n", False, "\n", id="mixed"),  # the header's
+    ],
+)
+def test_the_reports_keep_the_files_byte_order_mark_and_line_ending(
+    tmp_path: Path, text: str, bom: bool, newline: str
+) -> None:
+    checked = open_csv(write(tmp_path, text), UNIFY_ROWS)
+    assert (checked.bom, checked.newline) == (bom, newline)
+    assert checked.output_encoding == ("utf-8-sig" if bom else "utf-8")
+
+
+def test_the_columns_that_say_who_a_row_is_are_kept_for_the_reports(tmp_path: Path) -> None:
+    path = write(tmp_path, f"First Name,person_id,notes,Work Email,mailbox,Company\n{PERSON}\n")
+    checked = open_csv(path, UNIFY_ROWS)
+    assert checked.identity == (("First Name", 0), ("Work Email", 3), ("Company", 5))
+    assert open_csv(write(tmp_path, f"person_id\n{PERSON}\n"), UNIFY_ROWS).identity == ()
+
+
 # --- encodings -----------------------------------------------------------------------------
 
 
