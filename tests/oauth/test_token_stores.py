@@ -24,7 +24,11 @@ from sequence_clients import (
     SharedTokenStore,
     token_stores,
 )
-from sequence_clients.errors import SequenceClientError, TokenStoreAccessError
+from sequence_clients.errors import (
+    InvalidRequestError,
+    SequenceClientError,
+    TokenStoreAccessError,
+)
 from sequence_clients.token_stores import RETIRED_KEPT, fingerprint
 
 WHEN = dt.datetime(2030, 5, 4, 3, 2, 1, tzinfo=dt.UTC)
@@ -192,6 +196,7 @@ def test_redis_store_round_trip_and_generation(redis_server: RedisProcess) -> No
     store.save(token(2))
     stored = RedisTokenStore(redis_server.url, key="boast:test").read()
     assert stored is not None and stored.token == token(2) and stored.generation == 2
+    assert RedisTokenStore(redis_server.url, key="boast:test").load() == token(2)
     assert stored.descends_from("refresh-1")
     assert "boast:test" in repr(store)
 
@@ -207,11 +212,15 @@ def test_redis_store_errors_are_typed(redis_server: RedisProcess) -> None:
     redis_server.client().hset("broken", "token", b"{not json")
     with pytest.raises(TokenStoreAccessError):
         RedisTokenStore(redis_server.url, key="broken").load()
-    unreachable = RedisTokenStore("redis://127.0.0.1:1/0", socket_timeout=0.5)
-    with pytest.raises(TokenStoreAccessError):
-        unreachable.load()
-    with pytest.raises(TokenStoreAccessError):
-        unreachable.save(token(1))
+    unreachable = RedisTokenStore("redis://127.0.0.1:1/0", key="far", socket_timeout=0.5)
+    for action in (
+        unreachable.load,
+        lambda: unreachable.save(token(1)),
+        unreachable.lock(1.0).__enter__,
+    ):
+        with pytest.raises(TokenStoreAccessError) as raised:
+            action()
+        assert "(far): ConnectionError" in str(raised.value)  # the key, and why by type
     with pytest.raises(SequenceClientError):
         RedisTokenStore("not a url")
 
@@ -221,9 +230,15 @@ def test_the_redis_lock_excludes_and_expires(redis_server: RedisProcess) -> None
     other = RedisTokenStore(redis_server.url, key="k")
     with store.lock(1.0):
         started = time.monotonic()
-        with pytest.raises(TimeoutError), other.lock(0.3):
+        with pytest.raises(TimeoutError) as raised, other.lock(0.3):
             pass
         assert time.monotonic() - started < 2.0
+        assert "k:lock" in str(raised.value)  # names the lock it waited for
+        # A wait of 0 (or less) is one try, not a second of polling.
+        started = time.monotonic()
+        with pytest.raises(TimeoutError), other.lock(-1.0):
+            pass
+        assert time.monotonic() - started < 0.8
     with other.lock(1.0):
         pass
     # A holder that died frees the lock after lock_ttl.
@@ -258,6 +273,110 @@ def test_a_cancelled_async_redis_lock_wait_leaves_the_lock_free(
     with other.lock(2.0):  # free long before its 30 s TTL
         pass
     assert time.monotonic() - started < 2.0
+
+
+def test_a_cancelled_async_redis_lock_wait_that_runs_out_leaves_no_error_behind(
+    redis_server: RedisProcess,
+) -> None:
+    store = RedisTokenStore(redis_server.url, key="cancelled-late", lock_ttl=30.0)
+    other = RedisTokenStore(redis_server.url, key="cancelled-late", lock_ttl=30.0)
+    unhandled: list[dict[str, object]] = []
+
+    async def scenario() -> None:
+        asyncio.get_running_loop().set_exception_handler(
+            lambda _, context: unhandled.append(context)
+        )
+        with store.lock(1.0):
+            waiter = asyncio.create_task(_async_hold_redis(other, 0.4))
+            await asyncio.sleep(0.1)
+            waiter.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiter
+            await asyncio.sleep(1.0)  # the waiting thread's 0.4 s run out while the lock is held
+
+    asyncio.run(scenario())
+    assert unhandled == []  # its TimeoutError is nobody's to raise: dropped, not logged
+    with other.lock(1.0):
+        pass
+
+
+def test_redis_store_defaults(redis_server: RedisProcess) -> None:
+    # Every process and the CLI find the token under one key unless told otherwise.
+    store = RedisTokenStore(redis_server.url)
+    store.save(token(1))
+    assert redis_server.client().hget("sequence-clients:boast-token", "token") is not None
+    # The lock outlives a token request (30 s by default) and frees itself after 120 s.
+    with store.lock(1.0):
+        assert 119_000 < redis_server.client().pttl("sequence-clients:boast-token:lock") <= 120_000
+    # A Redis that does not answer fails a call in 5 s, not never.
+    options = store.redis.connection_pool.connection_kwargs
+    assert options["socket_timeout"] == options["socket_connect_timeout"] == 5.0
+    with pytest.raises(InvalidRequestError):
+        RedisTokenStore(redis_server.url, lock_ttl=0)
+    with pytest.raises(InvalidRequestError):
+        RedisTokenStore(redis_server.url, key="")
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"", b"[1, 2]"])
+def test_a_redis_save_over_a_corrupt_value_replaces_it_and_the_generation_goes_on(
+    redis_server: RedisProcess, content: bytes
+) -> None:
+    key = f"corrupt-{len(content)}"
+    redis_server.client().hset(key, mapping={"token": content, "generation": 5})
+    store = RedisTokenStore(redis_server.url, key=key)
+    with pytest.raises(TokenStoreAccessError) as raised:
+        store.load()
+    assert key in str(raised.value)
+    store.seeded_by = fingerprint("exported")
+    store.save(token(1))
+    stored = RedisTokenStore(redis_server.url, key=key).read()
+    assert stored is not None and stored.token == token(1)
+    # A process that saw generation 5 sees a newer value, though the corrupt one told nothing.
+    assert stored.generation == 6
+    assert stored.seeded_by == fingerprint("exported")
+    assert redis_server.client().hget(key, "generation") == b"6"
+
+
+def test_a_redis_save_is_one_transaction(redis_server: RedisProcess) -> None:
+    # The value and its generation change together: no reader sees one without the other.
+    store = RedisTokenStore(redis_server.url, key="atomic")
+    with redis_server.client().monitor() as seen:
+        store.save(token(1))
+        redis_server.client().echo("saved")
+        commands: list[str] = []
+        while not commands or commands[-1] != "ECHO":
+            commands.append(str(seen.next_command()["command"]).split()[0].upper())
+    assert commands[commands.index("MULTI") :] == ["MULTI", "HSET", "HINCRBY", "EXEC", "ECHO"]
+
+
+def test_a_redis_that_refuses_writes_keeps_what_it_held(redis_server: RedisProcess) -> None:
+    admin = redis_server.client()
+    admin.execute_command(
+        "ACL", "SETUSER", "reader", "on", ">pw", "~*", "&*", "+@read", "+@connection",
+        "+@transaction",
+    )  # fmt: skip
+    key = "read-only"
+    RedisTokenStore(redis_server.url, key=key).save(token(1))
+    reader = RedisTokenStore(f"redis://reader:pw@127.0.0.1:{redis_server.port}/0", key=key)
+    assert reader.load() == token(1)
+    with pytest.raises(TokenStoreAccessError) as raised:
+        reader.save(token(2))
+    assert key in str(raised.value) and "Error" in str(raised.value)  # says why, by type
+    assert "NoneType" not in str(raised.value)
+    stored = reader.read()
+    assert stored is not None and (stored.token, stored.generation) == (token(1), 1)
+
+
+def test_a_value_an_earlier_version_wrote_still_knows_its_retired_tokens(
+    redis_server: RedisProcess,
+) -> None:
+    # Fingerprints are stored: their form is part of the format (sha256, 16 hex digits).
+    assert fingerprint("refresh-0") == "47a07fe72c52e036"
+    written = {"access_token": "a", "refresh_token": "refresh-1", "retired": ["47a07fe72c52e036"]}
+    redis_server.client().hset("earlier", mapping={"token": json.dumps(written), "generation": 2})
+    stored = RedisTokenStore(redis_server.url, key="earlier").read()
+    assert stored is not None and stored.generation == 2
+    assert stored.descends_from("refresh-0")
 
 
 async def _async_hold_redis(store: RedisTokenStore, timeout: float) -> None:

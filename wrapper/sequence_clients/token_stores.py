@@ -330,11 +330,19 @@ class RedisTokenStore:
         )
 
     def read(self) -> StoredToken | None:
+        return self._stored(*self._fetch())
+
+    def _fetch(self) -> tuple[Any, Any]:
+        """The raw value and its generation; TokenStoreAccessError if Redis does not answer."""
         try:
             found = self.redis.hmget(self.key, ["token", "generation"])
             raw, generation = cast(list[Any], found)  # the sync client's answer
         except self._redis_errors as error:
             raise self._failed("read", error) from None
+        return raw, generation
+
+    def _stored(self, raw: Any, generation: Any) -> StoredToken | None:
+        """The value decoded; TokenStoreAccessError if this package did not write it."""
         if raw is None:
             return None
         stored = _decode(raw, f"the Redis key {self.key}")
@@ -349,12 +357,11 @@ class RedisTokenStore:
 
     def save(self, token: OAuthToken) -> None:
         """Replace the token and bump the generation in one transaction. Hold `lock()`."""
+        raw, generation = self._fetch()  # a Redis that does not answer: raised as it comes
         try:
-            previous = self.read()
-        except TokenStoreAccessError as error:
-            if "does not hold" not in str(error):
-                raise
-            previous = None
+            previous = self._stored(raw, generation)
+        except TokenStoreAccessError:
+            previous = None  # a corrupt value is replaced by a good one, not kept forever
         value = _successor(previous, token, self.seeded_by)
         try:
             with self.redis.pipeline(transaction=True) as pipe:
