@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import threading
 import time
@@ -16,6 +17,7 @@ import pytest
 from grant_helpers import LONG_AGO
 
 from sequence_clients import AsyncBoastClient, BoastClient, FileTokenStore, OAuthToken, errors
+from sequence_clients._telemetry import TOKEN_WAIT
 
 DEADLINE = 2.0
 LATE = 1.0  # how much later than the deadline a call may end on a busy machine
@@ -145,6 +147,26 @@ async def test_an_async_call_waiting_for_a_thread_s_refresh_keeps_its_deadline(
     assert DEADLINE - 0.1 < time.monotonic() - started < DEADLINE + LATE
     refreshing.join(timeout=30)
     holder.close()
+
+
+def test_a_call_gives_up_on_a_store_lock_another_process_holds(
+    silent_endpoint: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "boast.json"
+    FileTokenStore(path).save(expired_token())
+    caplog.set_level(logging.INFO, logger="sequence_clients")
+    short = {**options(silent_endpoint, FileTokenStore(path)), "deadline": 0.5}
+    with (
+        FileTokenStore(path).lock(1.0),  # as another process holding it would
+        BoastClient(**short) as client,  # type: ignore[arg-type]
+        pytest.raises(errors.DeadlineExceededError) as raised,
+    ):
+        client.get_account()
+    assert raised.value.maybe_applied is False
+    gave_up = [r for r in caplog.records if getattr(r, "timed_out", None) is not None]
+    assert [(r.event, r.holder, r.timed_out, r.levelno) for r in gave_up] == [  # type: ignore[attr-defined]
+        (TOKEN_WAIT, "token_store", True, logging.INFO)
+    ]
 
 
 def _ignore(call: Callable[[], object]) -> None:

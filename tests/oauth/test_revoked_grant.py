@@ -15,6 +15,7 @@ import pytest
 from grant_helpers import client_on, refreshes, seed_token
 
 from sequence_clients import FileTokenStore, OAuthToken, errors
+from sequence_clients._telemetry import TOKEN_REVOKED
 from sequence_clients.sandbox import Sandbox
 
 
@@ -110,3 +111,29 @@ def test_a_revoked_grant_says_to_sign_in_again(
         assert secret is not None and secret not in shown
     assert "sign in again" in caplog.text
     assert store.load() == expired  # the store is left as it was
+    # The refusal it stands for is its cause; operators see one warning saying why.
+    assert isinstance(error.__cause__, errors.AuthenticationError)
+    assert error.__cause__.codes == ("invalid_grant",)
+    (said,) = [r for r in caplog.records if getattr(r, "event", None) == TOKEN_REVOKED]
+    assert said.levelno == logging.WARNING
+    assert said.has_refresh_token is True  # type: ignore[attr-defined]
+
+
+def test_a_stored_token_without_a_refresh_token_cannot_be_renewed(
+    sandbox: Sandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    held = seed_token(sandbox)
+    store = FileTokenStore(tmp_path / "boast.json")
+    # Another process saved a token that nothing renews (an expired one, no refresh token).
+    store.save(OAuthToken("stored-access", None, held.expires_at))
+    caplog.set_level(logging.INFO, logger="sequence_clients")
+    with (
+        client_on(sandbox, store, held) as client,
+        pytest.raises(errors.TokenStoreAccessError) as raised,
+    ):
+        client.get_account()
+    assert not isinstance(raised.value, errors.GrantRevokedError)
+    assert refreshes(sandbox) == []  # nothing to present: Boast was not asked
+    (said,) = [r for r in caplog.records if getattr(r, "event", None) == TOKEN_REVOKED]
+    assert said.levelno == logging.WARNING
+    assert said.has_refresh_token is False  # type: ignore[attr-defined]
