@@ -5,6 +5,7 @@ that never end or are too big — each a typed error saying what to do, never a 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import random
 import socket
@@ -295,11 +296,30 @@ def test_a_flood_stops_at_max_response_bytes_in_bounded_memory(flooding: Endless
     assert peak < 3 * limit  # the chunks kept, and one copy: never the whole flood
 
 
-def test_a_declared_length_over_the_cap_is_refused_before_reading() -> None:
-    big = httpx.Response(200, headers={"content-length": str(10**12)}, content=b"")
-    http = httpx.Client(transport=httpx.MockTransport(lambda request: big))
-    with pytest.raises(errors.ResponseTooLargeError):
-        UnifyClient("key", httpx_client=http, max_retries=3).get_sequence(SEQUENCE_ID)
+def test_a_declared_length_over_the_cap_is_refused_before_reading(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, headers={"content-length": str(10**12)}, content=b"")
+
+    http = httpx.Client(transport=httpx.MockTransport(answer))
+    unify = UnifyClient("key", httpx_client=http, max_retries=3, max_response_bytes=1000)
+    with pytest.raises(errors.ResponseTooLargeError) as raised:
+        unify.get_sequence(SEQUENCE_ID)
+    error = raised.value
+    url = f"https://api.unifygtm.com/sequences/v1/sequences/{SEQUENCE_ID}"
+    assert (error.method, error.url, error.status_code, error.limit) == ("GET", url, 200, 1000)
+    assert error.maybe_applied is True  # it was answered: it may have been applied
+    assert len(sent) == 1  # the same request would get the same body: not retried
+    # Operators see one warning naming the request and the limit, as fields too.
+    (said,) = [
+        r for r in caplog.records if getattr(r, "event", None) == "sequence_clients.body.too_large"
+    ]
+    assert said.levelno == logging.WARNING and said.limit == 1000  # type: ignore[attr-defined]
+    assert "GET" in said.getMessage() and url in said.getMessage()
 
 
 @pytest.mark.parametrize("limit", [0, -1, 1.5, True])
