@@ -14,19 +14,22 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import datetime as dt
 import fcntl
 import logging
 import os
+import sys
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import redis
 from bulk_helpers import ENROLLMENTS_URL, status
 from bulk_helpers import rows as bulk_rows
 
@@ -34,9 +37,11 @@ from sequence_clients import (
     BoastClient,
     OAuthToken,
     RateLimit,
+    RedisTokenStore,
     RetryPolicy,
     UnifyClient,
     _clock,
+    _telemetry,
     errors,
 )
 from sequence_clients._extras import needs_extra
@@ -230,6 +235,124 @@ def unify_refusing(
     method: str, *args: Any, **kwargs: Any
 ) -> Callable[[], errors.SequenceClientError]:
     return raised_by(lambda: getattr(UnifyClient("key"), method)(*args, **kwargs))
+
+
+def heard(action: Callable[[], object], event: str) -> Callable[[], str]:
+    """The message of the one log record `event` that `action` leaves (what it raises aside)."""
+
+    def build() -> str:
+        records: list[logging.LogRecord] = []
+        handler = logging.Handler(logging.DEBUG)
+        handler.emit = records.append  # type: ignore[method-assign]
+        logger = logging.getLogger("sequence_clients")
+        level = logger.level
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+        try:
+            with contextlib.suppress(Exception):
+                action()
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+        (said,) = [r.getMessage() for r in records if getattr(r, "event", None) == event]
+        return said
+
+    return build
+
+
+class _MemoryStore:
+    """A shared token store in memory; its lock is held by someone else when `busy`."""
+
+    def __init__(self, token: OAuthToken | None = None, busy: bool = False) -> None:
+        self.token, self.busy = token, busy
+
+    def load(self) -> OAuthToken | None:
+        return self.token
+
+    def save(self, token: OAuthToken) -> None:
+        self.token = token
+
+    @contextlib.contextmanager
+    def lock(self, timeout: float) -> Iterator[None]:
+        if self.busy:
+            raise TimeoutError("held elsewhere")
+        yield
+
+    @contextlib.asynccontextmanager
+    async def alock(self, timeout: float) -> AsyncIterator[None]:
+        with self.lock(timeout):
+            yield
+
+
+def refreshing(store: object) -> Callable[[], object]:
+    """A call that must refresh its expired token; the token endpoint answers invalid_grant."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, json={"error": "invalid_grant", "error_description": "revoked"})
+
+    def call() -> object:
+        transport = httpx.MockTransport(handle)
+        boast = BoastClient(
+            account_id=uuid.uuid4(), access_token="a0", refresh_token="r0",
+            expires_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC), client_id="id",
+            client_secret="secret", token_store=store,
+            httpx_client=httpx.Client(transport=transport),
+            auth_httpx_client=httpx.Client(transport=transport),
+        )  # fmt: skip
+        with boast:
+            return boast.get_account()
+
+    return call
+
+
+REDIS_KEY = "boast:golden"
+
+
+class _ReplicaRedis:
+    """A Redis as a read-only replica answers redis-py: reads work (here: `value`), writes are
+    refused; and its lock is held by another process."""
+
+    def __init__(self, value: bytes | None = None) -> None:
+        self.value = value
+
+    def hmget(self, key: str, fields: list[str]) -> list[object]:
+        return [self.value, b"3"]
+
+    def pipeline(self, transaction: bool) -> object:
+        raise redis.ReadOnlyError("You can't write against a read only replica.")
+
+    def lock(self, name: str, **options: object) -> object:
+        return _BusyLock()
+
+
+class _BusyLock:
+    def acquire(self) -> bool:
+        return False
+
+
+def redis_store(action: Callable[[RedisTokenStore], object], replica: bool = False,
+                value: bytes | None = None) -> Callable[[], Exception]:  # fmt: skip
+    """What `action` raises on a RedisTokenStore: nothing listens at its URL, or (`replica`) a
+    read-only replica holding `value` answers."""
+
+    def build() -> Exception:
+        where: Any = _ReplicaRedis(value) if replica else "redis://127.0.0.1:1/0"
+        store = RedisTokenStore(where, key=REDIS_KEY, socket_timeout=0.5)
+        return raising(lambda: action(store))
+
+    return build
+
+
+def without_redis_py() -> Exception:
+    saved = sys.modules.get("redis")
+    sys.modules["redis"] = None  # type: ignore[assignment]  # what an import then raises
+    try:
+        return raising(lambda: RedisTokenStore("redis://127.0.0.1:1/0"))
+    finally:
+        if saved is None:
+            del sys.modules["redis"]
+        else:
+            sys.modules["redis"] = saved
 
 
 # --- the bulk engine and its campaign files (sequence_clients.bulk) ----------------------------
@@ -498,6 +621,49 @@ CASES = [
             (400, "access_denied", "[access_denied]: the token endpoint refused the grant: try again later"),
         ]
     ),
+    Case("grant-revoked", lambda: raising(refreshing(_MemoryStore())),
+         f"POST {TOKEN_URL} -> 400 [invalid_grant]: a person must sign in to Boast again "
+         "(`sequence-clients boast login`, or your app's own sign-in): the authorization was "
+         "revoked or a used refresh token was presented (the token endpoint refused the grant: revoked)"),
+    Case("grant-revoked-warning", heard(refreshing(_MemoryStore()), _telemetry.TOKEN_REVOKED),
+         "Boast refused the refresh token and no newer one exists: sign in again"),
+    Case("stored-token-without-refresh-token",
+         lambda: raising(refreshing(_MemoryStore(OAuthToken("s", None, dt.datetime(2001, 1, 1, tzinfo=dt.UTC))))),
+         "the token store holds no refresh token"),
+    Case("store-lock-given-up", heard(refreshing(_MemoryStore(busy=True)), _telemetry.TOKEN_WAIT),
+         "gave up waiting for the Boast token store's lock"),
+    # The token stores: which store, what it could not do, and why (by type; never a token).
+    Case("redis-store-unreachable-read", redis_store(lambda store: store.load()),
+         f"cannot read the Boast token in Redis ({REDIS_KEY}): ConnectionError"),
+    Case("redis-store-unreachable-lock", redis_store(lambda store: store.lock(1.0).__enter__()),
+         f"cannot lock the Boast token in Redis ({REDIS_KEY}): ConnectionError"),
+    Case("redis-store-write-refused",
+         redis_store(lambda store: store.save(OAuthToken("a", "r", None)), replica=True),
+         f"cannot save the Boast token in Redis ({REDIS_KEY}): ReadOnlyError"),
+    Case("redis-store-lock-busy", redis_store(lambda store: store.lock(0.25).__enter__(), replica=True),
+         f"the Redis lock {REDIS_KEY}:lock was not free within 0.25 s"),
+    Case("redis-store-corrupt", redis_store(lambda store: store.load(), replica=True, value=b"[1, 2]"),
+         f"the Redis key {REDIS_KEY} does not hold a token this package wrote (not a JSON object); "
+         "sign in again (`sequence-clients boast login`) or remove it"),
+    Case("redis-store-without-redis-py", without_redis_py,
+         "RedisTokenStore needs redis-py: pip install 'sequence-clients[redis]'"),
+    Case("redis-store-empty-key", lambda: raising(lambda: RedisTokenStore("redis://127.0.0.1:1/0", key="")),
+         "RedisTokenStore needs a non-empty key"),
+    # A setting missing everywhere; a body too large to read.
+    Case("configuration-missing", lambda: errors.ConfigurationError("UNIFY_API_KEY"),
+         "UNIFY_API_KEY is not set: pass the value to the constructor or set UNIFY_API_KEY"),
+    Case("configuration-missing-long-name", lambda: errors.ConfigurationError("V" * 150),
+         f"{'V' * 100}… (50 more characters) is not set: pass the value to the constructor or "
+         f"set {'V' * 100}… (50 more characters)"),
+    Case("response-too-large",
+         lambda: errors.ResponseTooLargeError(method="GET", url=f"{SEQUENCES}", status_code=200, limit=1000),
+         f"GET {SEQUENCES} -> 200: the body is larger than max_response_bytes=1000; reading "
+         "stopped there (raise the option if meant)"),
+    Case("response-too-large-warning",
+         heard(lambda: UnifyClient("key", httpx_client=httpx.Client(transport=httpx.MockTransport(
+             lambda r: httpx.Response(200, headers={"content-length": "5000"}))), max_response_bytes=1000,
+         ).get_sequence(SEQUENCE_ID), "sequence_clients.body.too_large"),
+         f"GET {PAUSE_URL.removesuffix('/pause')}: body over max_response_bytes=1000, not read"),
     Case("refresh-credentials-partial",
          raised_by(lambda: BoastClient(access_token="access-0", refresh_token="refresh-0")),
          PARTIAL_MESSAGE),

@@ -248,6 +248,17 @@ def test_an_api_key_is_required() -> None:
         UnifyClient("")
 
 
+def test_a_key_neither_given_nor_in_the_environment_names_its_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("UNIFY_API_KEY", raising=False)
+    with pytest.raises(errors.ConfigurationError) as raised:
+        UnifyClient()
+    assert isinstance(raised.value, errors.InvalidRequestError)
+    assert raised.value.variable == "UNIFY_API_KEY"
+    assert "UNIFY_API_KEY" in str(raised.value)
+
+
 def test_an_option_copy_with_a_new_access_token_uses_it() -> None:
     bearers: list[str] = []
 
