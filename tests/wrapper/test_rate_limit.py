@@ -5,6 +5,7 @@ by a fingerprint, never the key), and the limiter follows the one clock in force
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from types import SimpleNamespace
@@ -33,6 +34,7 @@ from sequence_clients import (
     RateLimit,
     RetryPolicy,
     UnifyClient,
+    _telemetry,
     errors,
 )
 from sequence_clients.generated.unify.api.sequences import pause_sequence
@@ -117,12 +119,14 @@ async def test_a_retry_after_pauses_every_client_on_the_shared_limit(
     answer: httpx.Response,
     error_type: type[errors.APIStatusError],
     pause: float,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     shared = limit("100/1s")
     hit, other = Server(clock, answer), Server(clock)
     first = twin(hit, rate_limit=shared, max_retries=0)
     second = twin(other, rate_limit=shared)
     started = clock.now
+    caplog.set_level(logging.INFO, logger="sequence_clients")
     with pytest.raises(error_type):
         await first.pause()
     await second.pause()
@@ -130,6 +134,9 @@ async def test_a_retry_after_pauses_every_client_on_the_shared_limit(
     waited = other.arrivals[0] - started  # it never met the refusal itself
     # (less a microsecond: the limiter's clock reads like an epoch time, in float seconds)
     assert pause - 1e-6 <= waited < pause + 1.0
+    # Operators see who asked for the pause: one event, with the status that said so.
+    (said,) = [r for r in caplog.records if getattr(r, "event", None) == _telemetry.PAUSE]
+    assert (said.shared, said.status_code, said.levelno) == (True, answer.status_code, logging.INFO)  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
@@ -415,13 +422,40 @@ def test_the_limiters_window_follows_the_clock_in_force() -> None:
         assert quota.wait_time() == 0.0
 
 
+class _MonotonicOnly:
+    """A `Clock` written before `time()` joined the protocol: no wall time of its own."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+    async def asleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def test_a_clock_without_wall_time_leaves_the_limiter_on_the_real_one() -> None:
-    """A `Clock` written before `time()` joined the protocol (the testing kit's) still works."""
     from sequence_clients import _clock
-    from sequence_clients.testing import InstantClock
 
     quota = limit("1/1h")
-    with _clock.use(InstantClock()):
+    with _clock.use(_MonotonicOnly()):
         assert _clock.wall_time() == pytest.approx(time.time(), abs=5)
         assert quota.wait_time() == 0.0
         assert 3590 < quota.wait_time() <= 3600
+
+
+def test_setting_no_clock_puts_the_real_one_back() -> None:
+    from sequence_clients import _clock
+
+    before = _clock.current()
+    try:
+        _clock.set_clock(_MonotonicOnly())
+        _clock.set_clock(None)
+        assert _clock.current() is _clock.REAL
+        assert _clock.wall_time() == pytest.approx(time.time(), abs=5)
+    finally:
+        _clock.set_clock(before)

@@ -338,8 +338,9 @@ def _drive_sync(
                 limiter.pause_for(pause)
 
 
-def _status(error: SequenceClientError) -> int | None:
-    return error.status_code if isinstance(error, APIStatusError) else None
+def _status(error: SequenceClientError) -> int:
+    assert isinstance(error, APIStatusError)  # only a 429 or a 503 asks for a shared pause
+    return error.status_code
 
 
 async def run_async(
