@@ -649,6 +649,10 @@ CASES = [
          "RedisTokenStore needs redis-py: pip install 'sequence-clients[redis]'"),
     Case("redis-store-empty-key", lambda: raising(lambda: RedisTokenStore("redis://127.0.0.1:1/0", key="")),
          "RedisTokenStore needs a non-empty key"),
+    Case("redis-store-lock-ttl", lambda: raising(lambda: RedisTokenStore("redis://127.0.0.1:1/0", lock_ttl=0)),
+         "lock_ttl must be a positive number of seconds: 0"),
+    Case("redis-store-not-a-url", lambda: raising(lambda: RedisTokenStore("not a url")),
+         "RedisTokenStore: not a redis:// URL"),
     # A setting missing everywhere; a body too large to read.
     Case("configuration-missing", lambda: errors.ConfigurationError("UNIFY_API_KEY"),
          "UNIFY_API_KEY is not set: pass the value to the constructor or set UNIFY_API_KEY"),

@@ -197,6 +197,9 @@ def test_redis_store_round_trip_and_generation(redis_server: RedisProcess) -> No
     stored = RedisTokenStore(redis_server.url, key="boast:test").read()
     assert stored is not None and stored.token == token(2) and stored.generation == 2
     assert RedisTokenStore(redis_server.url, key="boast:test").load() == token(2)
+    assert stored.seeded_by is None  # seeded from nothing outside the store
+    # A redis.Redis of one's own serves as well as a URL.
+    assert RedisTokenStore(redis_server.client(), key="boast:test").load() == token(2)
     assert stored.descends_from("refresh-1")
     assert "boast:test" in repr(store)
 

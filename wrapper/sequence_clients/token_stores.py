@@ -373,13 +373,13 @@ class RedisTokenStore:
 
     def _redis_lock(self, timeout: float) -> RedisLock:
         # thread_local=False: the async path may acquire in a worker thread and release here.
-        lock = self.redis.lock(
+        lock: RedisLock = self.redis.lock(  # redis-py leaves Redis.lock untyped; it is this class
             f"{self.key}:lock",
             timeout=self.lock_ttl,
             blocking_timeout=max(timeout, 0.0),
             thread_local=False,
         )
-        return cast("RedisLock", lock)  # redis-py types Redis.lock loosely; it is this class
+        return lock
 
     def _acquire(self, timeout: float) -> RedisLock:
         held = self._redis_lock(timeout)
