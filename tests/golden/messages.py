@@ -284,18 +284,25 @@ class _MemoryStore:
             yield
 
 
-def refreshing(store: object) -> Callable[[], object]:
-    """A call that must refresh its expired token; the token endpoint answers invalid_grant."""
+BOAST_ACCOUNT = uuid.UUID("7b3f1c2e-1d2a-4c1e-9f00-000000000001")
 
-    def handle(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(400, json={"error": "invalid_grant", "error_description": "revoked"})
+
+def _invalid_grant(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(400, json={"error": "invalid_grant", "error_description": "revoked"})
+
+
+def refreshing(
+    store: object, handle: Handler = _invalid_grant, deadline: float | None = None
+) -> Callable[[], object]:
+    """A call that must refresh its expired token; the token endpoint answers `handle`
+    (invalid_grant unless told)."""
 
     def call() -> object:
         transport = httpx.MockTransport(handle)
         boast = BoastClient(
-            account_id=uuid.uuid4(), access_token="a0", refresh_token="r0",
+            account_id=BOAST_ACCOUNT, access_token="a0", refresh_token="r0",
             expires_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC), client_id="id",
-            client_secret="secret", token_store=store,
+            client_secret="secret", token_store=store, deadline=deadline,
             httpx_client=httpx.Client(transport=transport),
             auth_httpx_client=httpx.Client(transport=transport),
         )  # fmt: skip
@@ -303,6 +310,18 @@ def refreshing(store: object) -> Callable[[], object]:
             return boast.get_account()
 
     return call
+
+
+def token_endpoint_past_the_deadline() -> Exception:
+    """A call with a one-second deadline whose token request times out two seconds in."""
+    clock = _Clock()
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        clock.now += 2.0
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    with _clock.use(clock):
+        return raising(refreshing(_MemoryStore(), handle, deadline=1.0))
 
 
 REDIS_KEY = "boast:golden"
@@ -630,6 +649,11 @@ CASES = [
     Case("stored-token-without-refresh-token",
          lambda: raising(refreshing(_MemoryStore(OAuthToken("s", None, dt.datetime(2001, 1, 1, tzinfo=dt.UTC))))),
          "the token store holds no refresh token"),
+    Case("store-lock-not-had", lambda: raising(refreshing(_MemoryStore(busy=True))),
+         "waited 90 s for the token store's lock; the refresh did not happen"),
+    Case("token-endpoint-past-the-deadline", token_endpoint_past_the_deadline,
+         f"GET https://api.boast.io/v1/accounts/{BOAST_ACCOUNT}: the call's deadline ran out "
+         "while waiting for the token endpoint"),
     Case("store-lock-given-up", heard(refreshing(_MemoryStore(busy=True)), _telemetry.TOKEN_WAIT),
          "gave up waiting for the Boast token store's lock"),
     # The token stores: which store, what it could not do, and why (by type; never a token).

@@ -10,7 +10,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -127,6 +127,31 @@ async def test_async_calls_that_refresh_keep_their_deadline(
         assert DEADLINE - 0.1 < took < DEADLINE + LATE
 
 
+@pytest.mark.parametrize("in_async", [False, True])
+async def test_a_token_request_timing_out_before_the_deadline_is_a_timeout(
+    silent_endpoint: str, tmp_path: Path, in_async: bool
+) -> None:
+    store = FileTokenStore(tmp_path / "boast.json")
+    store.save(expired_token())
+    settings = {
+        **options(silent_endpoint, store),
+        "deadline": 30.0,
+        "timeout": 0.3,
+        "max_retries": 0,
+    }
+    started = time.monotonic()
+    with pytest.raises(errors.SequenceClientError) as raised:
+        if in_async:
+            async with AsyncBoastClient(**settings) as aclient:  # type: ignore[arg-type]
+                await aclient.get_account()
+        else:
+            with BoastClient(**settings) as client:  # type: ignore[arg-type]
+                client.get_account()
+    # The call had time left: the token endpoint's own timeout is what the caller meets.
+    assert type(raised.value) is errors.APITimeoutError
+    assert time.monotonic() - started < 15.0  # long before the deadline
+
+
 async def test_an_async_call_waiting_for_a_thread_s_refresh_keeps_its_deadline(
     silent_endpoint: str, tmp_path: Path
 ) -> None:
@@ -167,6 +192,44 @@ def test_a_call_gives_up_on_a_store_lock_another_process_holds(
     assert [(r.event, r.holder, r.timed_out, r.levelno) for r in gave_up] == [  # type: ignore[attr-defined]
         (TOKEN_WAIT, "token_store", True, logging.INFO)
     ]
+
+
+class _LockHeldElsewhere:
+    """A shared store whose lock another process holds, and says so at once."""
+
+    def __init__(self) -> None:
+        self.token = expired_token()
+
+    def load(self) -> OAuthToken:
+        return self.token
+
+    def save(self, token: OAuthToken) -> None:
+        self.token = token
+
+    @contextlib.contextmanager
+    def lock(self, timeout: float) -> Iterator[None]:
+        raise TimeoutError("held by another process")
+        yield
+
+    @contextlib.asynccontextmanager
+    async def alock(self, timeout: float) -> AsyncIterator[None]:
+        raise TimeoutError("held by another process")
+        yield
+
+
+@pytest.mark.parametrize("in_async", [False, True])
+async def test_without_a_deadline_a_store_lock_not_had_is_a_token_store_error(
+    silent_endpoint: str, in_async: bool
+) -> None:
+    settings = {**options(silent_endpoint, _LockHeldElsewhere()), "deadline": None}  # type: ignore[arg-type]
+    with pytest.raises(errors.TokenStoreAccessError) as raised:
+        if in_async:
+            async with AsyncBoastClient(**settings) as aclient:  # type: ignore[arg-type]
+                await aclient.get_account()
+        else:
+            with BoastClient(**settings) as client:  # type: ignore[arg-type]
+                client.get_account()
+    assert not isinstance(raised.value, errors.DeadlineExceededError)  # no deadline to blame
 
 
 def _ignore(call: Callable[[], object]) -> None:

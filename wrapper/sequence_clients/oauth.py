@@ -486,7 +486,7 @@ class RefreshBound:
         left = self.left()
         return left is not None and left < _SLACK
 
-    def expired(self, waiting_for: str, cause: BaseException | None = None) -> SequenceClientError:
+    def expired(self, waiting_for: str) -> SequenceClientError:
         """The error for a wait that ended without what it waited for."""
         error: SequenceClientError
         if self.ran_out():
@@ -500,7 +500,6 @@ class RefreshBound:
             error = TokenStoreAccessError(
                 f"waited {LOCK_WAIT:g} s for {waiting_for}; the refresh did not happen"
             )
-        error.__cause__ = cause
         return error
 
     def timeout(self, configured: httpx.Timeout) -> httpx.Timeout:
@@ -705,9 +704,9 @@ class TokenKeeper:
                 started = time.perf_counter()
                 try:
                     held.enter_context(self._shared.lock(bound.wait()))
-                except TimeoutError as error:
+                except TimeoutError:
                     _gave_up_on_store_lock()
-                    raise bound.expired("the token store's lock", error) from None
+                    raise bound.expired("the token store's lock") from None
                 _waited_for_store_lock(time.perf_counter() - started)
                 return self._locked_sync(seen, fetch, bound)
         finally:
@@ -749,9 +748,9 @@ class TokenKeeper:
                     started = time.perf_counter()
                     try:
                         await held.enter_async_context(self._shared.alock(bound.wait()))
-                    except TimeoutError as error:
+                    except TimeoutError:
                         _gave_up_on_store_lock()
-                        raise bound.expired("the token store's lock", error) from None
+                        raise bound.expired("the token store's lock") from None
                     _waited_for_store_lock(time.perf_counter() - started)
                     return await self._locked_async(seen, fetch, bound)
             finally:
@@ -804,7 +803,7 @@ class BoastOAuth(httpx.Auth):
         self._tokens = tokens  # the generated client on the OAuth host
 
     def _cut(self, error: APITimeoutError, bound: RefreshBound) -> SequenceClientError:
-        return bound.expired("the token endpoint", error) if bound.ran_out() else error
+        return bound.expired("the token endpoint") if bound.ran_out() else error
 
     def _fetch(self, grant: TokenRequest, bound: RefreshBound) -> TokenAnswer:
         assert self._tokens is not None
