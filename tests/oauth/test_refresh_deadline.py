@@ -127,6 +127,23 @@ async def test_async_calls_that_refresh_keep_their_deadline(
         assert DEADLINE - 0.1 < took < DEADLINE + LATE
 
 
+async def test_an_async_call_arriving_during_another_task_s_refresh_says_it_waits(
+    silent_endpoint: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = FileTokenStore(tmp_path / "boast.json")
+    store.save(expired_token())
+    caplog.set_level(logging.INFO, logger="sequence_clients")
+    async with AsyncBoastClient(**{**options(silent_endpoint, store), "deadline": 1.0}) as client:  # type: ignore[arg-type]
+        first = asyncio.create_task(client.get_account())
+        await asyncio.sleep(0.3)  # refreshing now
+        with pytest.raises(errors.DeadlineExceededError):
+            await client.get_account()
+        with pytest.raises(errors.DeadlineExceededError):
+            await first
+    waits = [(r.what, r.holder) for r in caplog.records if getattr(r, "event", None) == TOKEN_WAIT]  # type: ignore[attr-defined]
+    assert waits == [("another task's refresh", "task")]
+
+
 @pytest.mark.parametrize("in_async", [False, True])
 async def test_a_token_request_timing_out_before_the_deadline_is_a_timeout(
     silent_endpoint: str, tmp_path: Path, in_async: bool
@@ -153,25 +170,41 @@ async def test_a_token_request_timing_out_before_the_deadline_is_a_timeout(
 
 
 async def test_an_async_call_waiting_for_a_thread_s_refresh_keeps_its_deadline(
-    silent_endpoint: str, tmp_path: Path
+    silent_endpoint: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     store = FileTokenStore(tmp_path / "boast.json")
     store.save(expired_token())
-    # A sync client in a thread, with a longer deadline, is refreshing when the async call starts.
-    holder = BoastClient(**{**options(silent_endpoint, store), "deadline": DEADLINE + LATE})  # type: ignore[arg-type]
+    caplog.set_level(logging.INFO, logger="sequence_clients")
+    # A sync client in a thread, with a longer deadline, is refreshing when the async call
+    # starts, and still is when the async call's deadline comes.
+    holder = BoastClient(**{**options(silent_endpoint, store), "deadline": DEADLINE + 3})  # type: ignore[arg-type]
     refreshing = threading.Thread(target=lambda: _ignore(holder.get_account))
     refreshing.start()
     await asyncio.sleep(0.3)
     client = AsyncBoastClient(**options(silent_endpoint, store))  # type: ignore[arg-type]
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.1)
+            ticks += 1
+
+    ticking = asyncio.create_task(tick())
     started = time.monotonic()
     try:
         with pytest.raises(errors.DeadlineExceededError):
             await client.get_account()
     finally:
+        ticking.cancel()
         await client.close()
     assert DEADLINE - 0.1 < time.monotonic() - started < DEADLINE + LATE
+    assert ticks >= DEADLINE / 0.1 / 2  # the wait left the event loop free
     refreshing.join(timeout=30)
     holder.close()
+    waits = [(r.what, r.holder) for r in caplog.records if getattr(r, "event", None) == TOKEN_WAIT]  # type: ignore[attr-defined]
+    # It waited for the thread, and only for it: never reached the store's lock.
+    assert waits == [("another thread's refresh", "thread")]
 
 
 def test_a_call_gives_up_on_a_store_lock_another_process_holds(

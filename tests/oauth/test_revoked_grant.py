@@ -12,9 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from boast_grant import grant_options
 from grant_helpers import client_on, refreshes, seed_token
 
-from sequence_clients import FileTokenStore, OAuthToken, errors
+from sequence_clients import AsyncBoastClient, FileTokenStore, OAuthToken, errors
 from sequence_clients._telemetry import TOKEN_REVOKED
 from sequence_clients.sandbox import Sandbox
 
@@ -117,6 +118,28 @@ def test_a_revoked_grant_says_to_sign_in_again(
     (said,) = [r for r in caplog.records if getattr(r, "event", None) == TOKEN_REVOKED]
     assert said.levelno == logging.WARNING
     assert said.has_refresh_token is True  # type: ignore[attr-defined]
+
+
+async def test_an_async_call_on_a_revoked_grant_says_to_sign_in_again(
+    sandbox: Sandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    old = seed_token(sandbox)
+    newest = rotated(sandbox, old)
+    assert refresh_directly(sandbox, old.refresh_token).status_code == 400  # reuse: revoked
+    store = FileTokenStore(tmp_path / "boast.json")
+    expired = OAuthToken(newest.access_token, newest.refresh_token, old.expires_at)
+    store.save(expired)
+    caplog.set_level(logging.INFO, logger="sequence_clients")
+    async with AsyncBoastClient(**grant_options(sandbox, store, expired)) as client:
+        with pytest.raises(errors.GrantRevokedError) as raised:
+            await client.get_account()
+    error = raised.value
+    assert error.codes == ("invalid_grant",) and error.status_code == 400
+    assert isinstance(error.__cause__, errors.AuthenticationError)
+    assert refreshes(sandbox)[-1:] == ["invalid_grant"]  # presented once, then given up
+    (said,) = [r for r in caplog.records if getattr(r, "event", None) == TOKEN_REVOKED]
+    assert said.has_refresh_token is True  # type: ignore[attr-defined]
+    assert store.load() == expired
 
 
 def test_a_stored_token_without_a_refresh_token_cannot_be_renewed(
