@@ -49,6 +49,7 @@ from sequence_clients import (
     AsyncUnifyClient,
     RetryPolicy,
     UnifyClient,
+    _telemetry,
     errors,
 )
 from sequence_clients._plan import Call, Sleep, with_retries
@@ -224,6 +225,31 @@ def test_retry_after_zero_retries_without_waiting(slept: list[float]) -> None:
     with unify_on(handle) as unify:
         list(unify.list_sequences())
     assert slept == [0] and len(seen) == 2
+
+
+@pytest.mark.parametrize(
+    ("header", "status", "paused"),
+    [({"Retry-After": "0"}, 503, None), ({"retry-after-ms": "500"}, 503, 0.5),
+     ({"Retry-After": "120"}, 429, 120.0)],
+)  # fmt: skip
+def test_a_server_s_wait_is_told_as_this_call_s_pause(
+    header: dict[str, str],
+    status: int,
+    paused: float | None,
+    slept: list[float],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="sequence_clients")
+    handle, _ = answering(httpx.Response(status, headers=header))
+    with unify_on(handle) as unify:
+        list(unify.list_sequences())
+    pauses = [
+        (r.seconds, r.shared, r.status_code, r.levelno)  # type: ignore[attr-defined]
+        for r in caplog.records
+        if getattr(r, "event", None) == _telemetry.PAUSE
+    ]
+    # No rate limit is shared here: the pause is this call's, told at DEBUG; none for no wait.
+    assert pauses == ([] if paused is None else [(paused, False, status, logging.DEBUG)])
 
 
 def test_retry_after_as_an_http_date_is_waited_until(slept: list[float]) -> None:
