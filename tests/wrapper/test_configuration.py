@@ -133,6 +133,30 @@ async def test_raw_clients_copied_with_new_headers_keep_the_configured_host(twin
         await closed(made)
 
 
+@pytest.mark.parametrize("in_async", [False, True])
+async def test_the_raw_client_s_answers_keep_what_the_server_said(in_async: bool) -> None:
+    """Answers through `raw` (over the caller's httpx client) keep their headers and the
+    transport's details (here a reason phrase), as the caller's own client gives them."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, headers={"x-request-id": "r-1"}, json={"sequences": [], "next_cursor": None},
+            extensions={"reason_phrase": b"Fine"},
+        )  # fmt: skip
+
+    transport = httpx.MockTransport(handle)
+    if in_async:
+        async with AsyncUnifyClient(
+            "key", httpx_client=httpx.AsyncClient(transport=transport)
+        ) as aunify:
+            answer = await aunify.raw.get_async_httpx_client().get("/sequences/v1/sequences")
+    else:
+        with UnifyClient("key", httpx_client=httpx.Client(transport=transport)) as unify:
+            answer = unify.raw.get_httpx_client().get("/sequences/v1/sequences")
+    assert (answer.status_code, answer.headers["x-request-id"]) == (200, "r-1")
+    assert answer.reason_phrase == "Fine"
+
+
 async def test_boast_refuses_bad_settings_with_messages_naming_them(twin: Twin) -> None:
     with pytest.raises(errors.InvalidRequestError, match="credentials must travel over https"):
         twin.boast(access_token="t", base_url="http://api.example.com")
