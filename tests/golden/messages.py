@@ -35,6 +35,7 @@ from bulk_helpers import rows as bulk_rows
 
 from sequence_clients import (
     BoastClient,
+    FileTokenStore,
     OAuthToken,
     RateLimit,
     RedisTokenStore,
@@ -669,6 +670,21 @@ CASES = [
     Case("redis-store-corrupt", redis_store(lambda store: store.load(), replica=True, value=b"[1, 2]"),
          f"the Redis key {REDIS_KEY} does not hold a token this package wrote (not a JSON object); "
          "sign in again (`sequence-clients boast login`) or remove it"),
+    *(
+        Case(f"stored-value-{n}", redis_store(lambda store: store.load(), replica=True, value=value),
+             f"the Redis key {REDIS_KEY} does not hold a token this package wrote ({reason}); "
+             "sign in again (`sequence-clients boast login`) or remove it")
+        for n, (value, reason) in enumerate([
+            (b'{"access_token": 5}', "the tokens are not strings"),
+            (b'{"access_token": "a", "retired": "abc"}', "retired is not a list of fingerprints"),
+            (b'{"refresh_token": "r"}', "KeyError"),
+        ])
+    ),
+    Case("token-file-unreadable", in_a_folder(lambda folder: raising(FileTokenStore(folder).load)),
+         "cannot read the token file <dir>: Is a directory"),
+    Case("token-file-unwritable",
+         in_a_folder(lambda folder: raising(lambda: FileTokenStore(folder).save(OAuthToken("a", "r", None)))),
+         "cannot write the token file <dir>: Is a directory"),
     Case("redis-store-without-redis-py", without_redis_py,
          "RedisTokenStore needs redis-py: pip install 'sequence-clients[redis]'"),
     Case("redis-store-empty-key", lambda: raising(lambda: RedisTokenStore("redis://127.0.0.1:1/0", key="")),

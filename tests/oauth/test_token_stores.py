@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -144,6 +145,35 @@ def test_a_corrupt_file_is_a_typed_error(tmp_path: Path, content: bytes) -> None
     # Saving replaces it with a good token.
     FileTokenStore(path).save(token(1))
     assert FileTokenStore(path).load() == token(1)
+
+
+def test_a_file_written_by_hand_or_an_earlier_version_reads_with_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"access_token": "a", "refresh_token": "r", "seeded_by": 5}))
+    stored = FileTokenStore(path).read()
+    assert stored is not None
+    assert stored.token == OAuthToken("a", "r", None)  # no expiry: none assumed
+    assert (stored.generation, stored.retired, stored.seeded_by) == (0, (), None)
+    FileTokenStore(path).save(OAuthToken("b", "s", None))
+    again = FileTokenStore(path).read()
+    assert again is not None and again.token == OAuthToken("b", "s", None) and again.generation == 1
+
+
+def test_a_save_needs_no_system_temp_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The new file is written beside the old one (a rename never crosses file systems).
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-folder"))
+    store = FileTokenStore(tmp_path / "tokens" / "t.json")
+    store.save(token(1))
+    assert store.load() == token(1)
+
+
+def test_the_lock_file_is_0600(tmp_path: Path) -> None:
+    store = FileTokenStore(tmp_path / "t.json")
+    with store.lock(1.0):
+        pass
+    assert (tmp_path / "t.json.lock").stat().st_mode & 0o777 == 0o600
 
 
 def test_an_unreadable_or_unwritable_path_is_a_typed_error(tmp_path: Path) -> None:
