@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import threading
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from grant_helpers import client_on, refreshes, seed_token
 
 from sequence_clients import AsyncBoastClient, FileTokenStore, OAuthToken
+from sequence_clients._telemetry import TOKEN_WAIT
 from sequence_clients.sandbox import Sandbox
 
 THREADS = 8
@@ -64,6 +66,34 @@ def test_two_clients_on_one_file_store_refresh_once(sandbox: Sandbox, tmp_path: 
     assert refreshes(sandbox) == ["issued"]
     stored = store.read()
     assert stored is not None and stored.generation == 2
+
+
+def test_a_wait_for_the_store_s_lock_is_told_once_it_is_over(
+    sandbox: Sandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "boast.json"
+    token = seed_token(sandbox)
+    FileTokenStore(path).save(token)
+    caplog.set_level(logging.INFO, logger="sequence_clients")
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # as another process holding the lock would
+        with FileTokenStore(path).lock(5.0):
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(5)
+    with client_on(sandbox, FileTokenStore(path), token) as client:
+        threading.Timer(0.4, release.set).start()
+        client.get_account()
+    holder.join()
+    assert refreshes(sandbox) == ["issued"]
+    waits = [r for r in caplog.records if getattr(r, "event", None) == TOKEN_WAIT]
+    assert [(r.holder, r.levelno) for r in waits] == [("token_store", logging.INFO)]  # type: ignore[attr-defined]
+    assert 0.2 < waits[0].seconds < 5.0  # type: ignore[attr-defined]
+    assert not hasattr(waits[0], "timed_out")
 
 
 async def test_async_clients_on_one_store_refresh_once(sandbox: Sandbox) -> None:
