@@ -59,6 +59,7 @@ def test_file_store_round_trip_generations_and_retired_fingerprints(tmp_path: Pa
     text = (tmp_path / "t.json").read_text()
     assert "refresh-0" not in text  # used tokens are remembered by fingerprint only
     assert json.loads(text)["expires_at"] == token(2).expires_at.isoformat()  # type: ignore[union-attr]
+    assert str(tmp_path / "t.json") in repr(store)  # which file, in logs and tracebacks
 
 
 def test_retired_fingerprints_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
