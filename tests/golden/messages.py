@@ -34,6 +34,7 @@ from bulk_helpers import ENROLLMENTS_URL, status
 from bulk_helpers import rows as bulk_rows
 
 from sequence_clients import (
+    AsyncBoastClient,
     BoastClient,
     FileTokenStore,
     OAuthToken,
@@ -323,6 +324,35 @@ def token_endpoint_past_the_deadline() -> Exception:
 
     with _clock.use(clock):
         return raising(refreshing(_MemoryStore(), handle, deadline=1.0))
+
+
+def behind_another_task() -> Exception:
+    """An async call arriving while another task of its client refreshes, past its deadline."""
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(1.0)
+        return httpx.Response(503)
+
+    async def calls() -> Exception:
+        transport = httpx.MockTransport(slow)
+        async with AsyncBoastClient(
+            account_id=BOAST_ACCOUNT, access_token="a0", refresh_token="r0",
+            expires_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC), client_id="id",
+            client_secret="secret", token_store=_MemoryStore(), deadline=0.3,
+            httpx_client=httpx.AsyncClient(transport=transport),
+            auth_httpx_client=httpx.AsyncClient(transport=transport),
+        ) as boast:  # fmt: skip
+            first = asyncio.ensure_future(boast.get_account())
+            await asyncio.sleep(0.05)
+            try:
+                await boast.get_account()
+            except Exception as error:
+                return error
+            finally:
+                await asyncio.gather(first, return_exceptions=True)
+        raise AssertionError("nothing was raised")
+
+    return asyncio.run(calls())
 
 
 REDIS_KEY = "boast:golden"
@@ -655,6 +685,11 @@ CASES = [
     Case("token-endpoint-past-the-deadline", token_endpoint_past_the_deadline,
          f"GET https://api.boast.io/v1/accounts/{BOAST_ACCOUNT}: the call's deadline ran out "
          "while waiting for the token endpoint"),
+    Case("another-task-s-refresh", behind_another_task,
+         f"GET https://api.boast.io/v1/accounts/{BOAST_ACCOUNT}: the call's deadline ran out "
+         "while waiting for another task's refresh"),
+    Case("another-task-s-refresh-said", heard(behind_another_task, _telemetry.TOKEN_WAIT),
+         "waiting for another task's refresh of the Boast token"),
     Case("store-lock-given-up", heard(refreshing(_MemoryStore(busy=True)), _telemetry.TOKEN_WAIT),
          "gave up waiting for the Boast token store's lock"),
     # The token stores: which store, what it could not do, and why (by type; never a token).
