@@ -22,6 +22,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -353,6 +354,40 @@ def behind_another_task() -> Exception:
         raise AssertionError("nothing was raised")
 
     return asyncio.run(calls())
+
+
+def behind_another_thread() -> Exception:
+    """An async call arriving while a sync client of the same grant refreshes in a thread."""
+    store = _MemoryStore()
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        time.sleep(1.0)
+        return httpx.Response(503)
+
+    # The thread's call gives up at its own deadline, after the async call's.
+    holder = threading.Thread(target=lambda: raising(refreshing(store, slow, deadline=0.6)))
+    holder.start()
+    time.sleep(0.1)
+
+    async def call() -> Exception:
+        transport = httpx.MockTransport(slow)
+        async with AsyncBoastClient(
+            account_id=BOAST_ACCOUNT, access_token="a0", refresh_token="r0",
+            expires_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC), client_id="id",
+            client_secret="secret", token_store=store, deadline=0.3,
+            httpx_client=httpx.AsyncClient(transport=transport),
+            auth_httpx_client=httpx.AsyncClient(transport=transport),
+        ) as boast:  # fmt: skip
+            try:
+                await boast.get_account()
+            except Exception as error:
+                return error
+        raise AssertionError("nothing was raised")
+
+    try:
+        return asyncio.run(call())
+    finally:
+        holder.join()
 
 
 REDIS_KEY = "boast:golden"
@@ -690,6 +725,11 @@ CASES = [
          "while waiting for another task's refresh"),
     Case("another-task-s-refresh-said", heard(behind_another_task, _telemetry.TOKEN_WAIT),
          "waiting for another task's refresh of the Boast token"),
+    Case("another-thread-s-refresh", behind_another_thread,
+         f"GET https://api.boast.io/v1/accounts/{BOAST_ACCOUNT}: the call's deadline ran out "
+         "while waiting for another thread's refresh"),
+    Case("another-thread-s-refresh-said", heard(behind_another_thread, _telemetry.TOKEN_WAIT),
+         "waiting for another thread's refresh of the Boast token"),
     Case("store-lock-given-up", heard(refreshing(_MemoryStore(busy=True)), _telemetry.TOKEN_WAIT),
          "gave up waiting for the Boast token store's lock"),
     # The token stores: which store, what it could not do, and why (by type; never a token).
