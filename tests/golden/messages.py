@@ -240,8 +240,9 @@ def unify_refusing(
     return raised_by(lambda: getattr(UnifyClient("key"), method)(*args, **kwargs))
 
 
-def heard(action: Callable[[], object], event: str) -> Callable[[], str]:
-    """The message of the one log record `event` that `action` leaves (what it raises aside)."""
+def heard(action: Callable[[], object], event: str, holder: str | None = None) -> Callable[[], str]:
+    """The message of the one log record `event` (of `holder`, if given: a wait for the token
+    store's lock may be told too on a busy machine) that `action` leaves (what it raises aside)."""
 
     def build() -> str:
         records: list[logging.LogRecord] = []
@@ -257,7 +258,11 @@ def heard(action: Callable[[], object], event: str) -> Callable[[], str]:
         finally:
             logger.removeHandler(handler)
             logger.setLevel(level)
-        (said,) = [r.getMessage() for r in records if getattr(r, "event", None) == event]
+        (said,) = [
+            r.getMessage()
+            for r in records
+            if getattr(r, "event", None) == event and holder in (None, getattr(r, "holder", None))
+        ]
         return said
 
     return build
@@ -723,12 +728,12 @@ CASES = [
     Case("another-task-s-refresh", behind_another_task,
          f"GET https://api.boast.io/v1/accounts/{BOAST_ACCOUNT}: the call's deadline ran out "
          "while waiting for another task's refresh"),
-    Case("another-task-s-refresh-said", heard(behind_another_task, _telemetry.TOKEN_WAIT),
+    Case("another-task-s-refresh-said", heard(behind_another_task, _telemetry.TOKEN_WAIT, "task"),
          "waiting for another task's refresh of the Boast token"),
     Case("another-thread-s-refresh", behind_another_thread,
          f"GET https://api.boast.io/v1/accounts/{BOAST_ACCOUNT}: the call's deadline ran out "
          "while waiting for another thread's refresh"),
-    Case("another-thread-s-refresh-said", heard(behind_another_thread, _telemetry.TOKEN_WAIT),
+    Case("another-thread-s-refresh-said", heard(behind_another_thread, _telemetry.TOKEN_WAIT, "thread"),
          "waiting for another thread's refresh of the Boast token"),
     Case("store-lock-given-up", heard(refreshing(_MemoryStore(busy=True)), _telemetry.TOKEN_WAIT),
          "gave up waiting for the Boast token store's lock"),
