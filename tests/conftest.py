@@ -9,6 +9,7 @@ test with a message naming it. Scrubbing and matching live in sequence_clients/t
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,12 @@ def sandbox(make_sandbox: MakeSandbox) -> Sandbox:
 def pytest_configure(config: pytest.Config) -> None:
     # vcr logs each recorded response, unscrubbed, at INFO: keep that out of captured output.
     logging.getLogger("vcr").setLevel(logging.WARNING)
+    # Tests press Ctrl-C on the CLI and the sandbox they start (SIGINT). A suite started in the
+    # background by a non-interactive shell (`make test &`, `nohup … &`) inherits SIGINT
+    # ignored, and so would every process it starts: those tests then waited for an interrupt
+    # that never came. A handler here is reset to the default in each child at exec.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
