@@ -336,9 +336,7 @@ def test_ctrl_c_half_way_writes_the_report_and_failed_rows_and_the_rerun_finishe
     rows[10] = ["not-a-uuid", "typo"]  # line 12
     path = write_rows(tmp_path / "campaign.csv", ["person_id", "note"], rows)
     env = unify_env(sandbox)
-    # 300/s: the interrupt lands with about two seconds of rows still to go, even when the
-    # journal is read late on a busy machine (at 600/s a fast run could finish first).
-    command = bulk(sandbox, path, sequence, "--rate-limit", "300/s")
+    command = bulk(sandbox, path, sequence, "--rate-limit", "600/s")
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
