@@ -270,19 +270,21 @@ async def test_a_failed_cancel_keeps_the_vendors_reason_and_the_next_undo_tries_
     journal.close()
 
 
-@pytest.mark.parametrize(
-    ("error", "reason"),
-    [
-        pytest.param(
-            status(errors.AuthenticationError, 401, "Invalid API key"), "401: Invalid API key",
-            id="credentials",
-        ),
-        pytest.param(
-            status(errors.BadRequestError, 422, "Unknown mailbox", "mailbox_not_found"),
-            "422 [mailbox_not_found]: Unknown mailbox", id="mailbox",
-        ),
-    ],
-)  # fmt: skip
+# Failures that would fail every row (the credentials, the campaign's mailbox), with the short
+# reason a row keeps: undo and pause stop on them as enrolling does.
+NOT_ABOUT_THE_ROW = [
+    pytest.param(
+        status(errors.AuthenticationError, 401, "Invalid API key"), "401: Invalid API key",
+        id="credentials",
+    ),
+    pytest.param(
+        status(errors.BadRequestError, 422, "Unknown mailbox", "mailbox_not_found"),
+        "422 [mailbox_not_found]: Unknown mailbox", id="mailbox",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("error", "reason"), NOT_ABOUT_THE_ROW)
 async def test_a_failure_that_is_not_about_the_row_stops_the_undo_as_it_stops_enrolling(
     tmp_path: Path, error: errors.SequenceClientError, reason: str
 ) -> None:
@@ -442,19 +444,7 @@ async def test_a_refused_pause_is_a_failed_row_with_the_vendors_reason(tmp_path:
     journal.close()
 
 
-@pytest.mark.parametrize(
-    ("error", "reason"),
-    [
-        pytest.param(
-            status(errors.AuthenticationError, 401, "Invalid API key"), "401: Invalid API key",
-            id="credentials",
-        ),
-        pytest.param(
-            status(errors.BadRequestError, 422, "Unknown mailbox", "mailbox_not_found"),
-            "422 [mailbox_not_found]: Unknown mailbox", id="mailbox",
-        ),
-    ],
-)  # fmt: skip
+@pytest.mark.parametrize(("error", "reason"), NOT_ABOUT_THE_ROW)
 async def test_a_failure_that_is_not_about_the_row_stops_the_pause_as_it_stops_enrolling(
     tmp_path: Path, error: errors.SequenceClientError, reason: str
 ) -> None:
