@@ -31,6 +31,7 @@ from typing import Any
 
 import httpx
 import redis
+from boast_grant import boast_refusing_to_save
 from bulk_helpers import ENROLLMENTS_URL, status
 from bulk_helpers import rows as bulk_rows
 
@@ -204,25 +205,7 @@ def exchanging(
 
 def store_refusing() -> errors.SequenceClientError:
     """A client whose token store cannot save the rotated token."""
-
-    class BrokenStore:
-        def save(self, token: OAuthToken) -> None:
-            raise PermissionError("read-only file system")
-
-    def handle(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/oauth/token":
-            return httpx.Response(
-                200, json={"access_token": "a1", "token_type": "Bearer", "refresh_token": "r1"}
-            )
-        return httpx.Response(200, json={"data": []})
-
-    transport = httpx.MockTransport(handle)
-    boast = BoastClient(
-        account_id=uuid.uuid4(), access_token="a0", refresh_token="r0",
-        expires_at=dt.datetime.now(dt.UTC), client_id="id", client_secret="secret",
-        token_store=BrokenStore(), httpx_client=httpx.Client(transport=transport),
-        auth_httpx_client=httpx.Client(transport=transport),
-    )  # fmt: skip
+    boast = boast_refusing_to_save()
     with boast:
         return raised_by(lambda: list(boast.list_sequences()))()
 

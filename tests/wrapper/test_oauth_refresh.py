@@ -11,13 +11,13 @@ import itertools
 import json
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
+from boast_grant import boast_refusing_to_save
 from twin_harness import ASYNC, Twin, closed, settle
 from wrapper_helpers import (
     ACCOUNT,
@@ -635,24 +635,7 @@ async def test_async_replay_refused_again_is_an_authentication_error() -> None:
 
 
 def test_a_token_store_failure_says_what_happened_and_where_the_token_is() -> None:
-    class BrokenStore:
-        def save(self, token: OAuthToken) -> None:
-            raise PermissionError("read-only file system")
-
-    def handle(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/oauth/token":
-            return httpx.Response(
-                200, json={"access_token": "a1", "token_type": "Bearer", "refresh_token": "r1"}
-            )
-        return httpx.Response(200, json={"data": []})
-
-    transport = httpx.MockTransport(handle)
-    boast = BoastClient(
-        account_id=uuid.uuid4(), access_token="a0", refresh_token="r0",
-        expires_at=dt.datetime.now(dt.UTC), client_id="id", client_secret="secret",
-        token_store=BrokenStore(), httpx_client=httpx.Client(transport=transport),
-        auth_httpx_client=httpx.Client(transport=transport),
-    )  # fmt: skip
+    boast = boast_refusing_to_save()
     with boast, pytest.raises(errors.TokenStoreError) as raised:
         list(boast.list_sequences())
     assert isinstance(raised.value.__cause__, PermissionError)  # wording: tests/golden
