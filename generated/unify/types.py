@@ -2,11 +2,15 @@
 """Contains some shared types for properties, and the sans-IO description of one call (`Operation`)"""
 
 from collections.abc import Callable, Mapping, MutableMapping
+
+# dataclasses, not attrs: this module loads with the client's import, and attrs would double
+# what `from sequence_clients import UnifyClient` costs beyond httpx (the models still use attrs;
+# they load with the first call that needs them).
+from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from typing import IO, Any, BinaryIO, Generic, Literal, TypeVar
 
 import httpx
-from attrs import define, evolve, field, frozen
 
 
 class Unset:
@@ -27,7 +31,7 @@ FileTypes = (
 RequestFiles = list[tuple[str, FileTypes]]
 
 
-@define
+@dataclass(slots=True)
 class File:
     """Contains information for file uploads"""
 
@@ -43,7 +47,7 @@ class File:
 T = TypeVar("T")
 
 
-@define
+@dataclass(slots=True)
 class Response(Generic[T]):
     """A response from an endpoint"""
 
@@ -58,7 +62,7 @@ ItemT = TypeVar("ItemT")
 PageValue = str | int
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Operation(Generic[T]):
     """One call of this API as plain data (spec/templates/types.py.jinja).
 
@@ -76,7 +80,7 @@ class Operation(Generic[T]):
     url_template: str | None = field(default=None, kw_only=True)
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class ListOperation(Operation[PageT], Generic[PageT, ItemT]):
     """An operation that answers one page of a list, recognised from its success model's shape.
 
@@ -99,7 +103,7 @@ class ListOperation(Operation[PageT], Generic[PageT, ItemT]):
     def for_page(self, value: PageValue) -> "ListOperation[PageT, ItemT]":
         """The same request, asking for the page `value` selects."""
         params = {**self.request.get("params", {}), self.page_parameter: value}
-        return evolve(self, request={**self.request, "params": params})
+        return replace(self, request={**self.request, "params": params})
 
 
 __all__ = [
