@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from types import TracebackType
 from typing import Any, Generic, Self, TypedDict, TypeVar, Unpack
 
-import attrs
 import httpx
 
 from . import _pipeline
@@ -128,7 +128,7 @@ class _ClientBase:
     ) -> None:
         self._base_url = checked_base_url(base_url, allow_insecure_http=allow_insecure_http)
         self._timeout = as_timeout(timeout)
-        self._policy = attrs.evolve(retry_policy or RetryPolicy(), max_retries=max_retries)
+        self._policy = replace(retry_policy or RetryPolicy(), max_retries=max_retries)
         self._deadline = _checked_deadline(deadline)
         self._rate_limit = _rate_limit(rate_limit, rate_limit_storage, self._quota_key(init_kwargs))
         self._max_response_bytes = _checked_size(max_response_bytes)

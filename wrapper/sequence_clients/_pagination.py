@@ -14,9 +14,8 @@ request later, raises PaginationError, and never yields an item twice. It also s
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
-
-import attrs
 
 from ._plan import ListOperation, Plan, RetryPolicy, call
 from .errors import PaginationError
@@ -30,7 +29,7 @@ ItemT = TypeVar("ItemT")
 DEFAULT_MAX_PAGES = 10_000
 
 
-@attrs.frozen
+@dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
     """One page: its items, the vendor's raw list response (cursor, meta), the token for the
     next page (None when this is the last one, so no extra request is made to find out), and,

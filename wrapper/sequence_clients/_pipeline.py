@@ -37,9 +37,9 @@ import os
 import time
 import weakref
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import attrs
 import httpx
 
 from . import _clock, _telemetry
@@ -170,7 +170,7 @@ def connection_of(http: httpx.Client | httpx.AsyncClient | AnyConnection) -> Any
     return http
 
 
-@attrs.frozen
+@dataclass(frozen=True, slots=True)
 class Target:
     """Where and how a client's requests go: set per request, never on the httpx client."""
 

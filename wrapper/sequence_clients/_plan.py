@@ -17,9 +17,9 @@ import functools
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Generator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
-import attrs
 import httpx
 
 from . import _clock, _telemetry
@@ -79,14 +79,14 @@ class ListOperation(Operation[PageT], Protocol[PageT, ItemT]):
     def for_page(self, value: PageValue) -> ListOperation[PageT, ItemT]: ...
 
 
-@attrs.frozen
+@dataclass(frozen=True, slots=True)
 class Call(Generic[T_co]):
     """Send `operation` once; the result is its parsed success answer."""
 
     operation: Operation[T_co]
 
 
-@attrs.frozen
+@dataclass(frozen=True, slots=True)
 class Sleep:
     seconds: float
 
@@ -96,7 +96,7 @@ Step = Call[object] | Sleep
 Plan = Generator[Step, object, T]
 
 
-@attrs.frozen(cache_hash=True)  # the key of its tenacity.Retrying, looked up after a failure
+@dataclass(frozen=True, slots=True)  # hashable: the key of its tenacity.Retrying
 class RetryPolicy:
     """Exponential backoff with full jitter, honouring the server's requested wait."""
 

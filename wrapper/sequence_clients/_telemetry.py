@@ -27,10 +27,10 @@ import threading
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from contextvars import ContextVar, Token
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import attrs
 import httpx
 
 from .errors import redact_url
@@ -88,7 +88,7 @@ TOKEN_WAIT = "sequence_clients.token.wait_for_refresher"
 TOKEN_REVOKED = "sequence_clients.token.revoked"
 
 
-@attrs.define
+@dataclass(slots=True)
 class ClientStats:
     """Running totals of one client's decisions (`client.stats`), e.g. for a progress line.
 
@@ -103,7 +103,7 @@ class ClientStats:
     pauses: int = 0  # Retry-After pauses passed on to the shared rate limit
     conflicts_resolved: int = 0  # enrollments that already existed, returned as the answer
     gave_up: int = 0  # calls that ended in an error
-    _lock: threading.Lock = attrs.field(factory=threading.Lock, repr=False, eq=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, **amounts: float) -> None:
         with self._lock:
@@ -112,7 +112,7 @@ class ClientStats:
 
     def snapshot(self) -> ClientStats:
         with self._lock:
-            return attrs.evolve(self, lock=threading.Lock())
+            return replace(self, _lock=threading.Lock())
 
 
 class _Instruments:
