@@ -80,12 +80,12 @@ def generated_imports(tree: ast.Module, package_parts: list[str], package: str) 
             if node.level:
                 parent = package_parts[: len(package_parts) - (node.level - 1)]
                 base = ".".join([*parent, *([base] if base else [])])
-            if base != prefix and not base.startswith(prefix + "."):
-                continue
             for alias in node.names:
-                found[alias.asname or alias.name] = (
-                    f"{package}{base.removeprefix(prefix)}.{alias.name}"
-                )
+                # `from <prefix> import models` and `from sequence_clients.generated import unify`
+                # both name a generated module: its objects are then reached as `models.X`.
+                full = f"{base}.{alias.name}"
+                if full == prefix or full.startswith(prefix + "."):
+                    found[alias.asname or alias.name] = package + full.removeprefix(prefix)
     return found
 
 
@@ -104,14 +104,27 @@ def _functions(tree: ast.Module, imported: dict[str, str]) -> Iterator[_Function
 
 def _function(qualname: str, node: ast.AST, public: bool, imported: dict[str, str]) -> _Function:
     function = _Function(qualname, public)
+    # `models.X` uses the model X, not every model: the package's name is only the way there.
+    # (An endpoint module is itself what is used: `create_thing.operation(...)`.)
+    via_module = set()
+    for child in ast.walk(node):
+        if isinstance(child, ast.Attribute) and isinstance(child.value, ast.Name):
+            if _is_namespace(imported.get(child.value.id)):
+                function.uses.add(f"{imported[child.value.id]}.{child.attr}")
+                via_module.add(id(child.value))
     for child in ast.walk(node):
         if isinstance(child, ast.Name):
-            if child.id in imported:
+            if child.id in imported and id(child) not in via_module:
                 function.uses.add(imported[child.id])
             function.calls.add(child.id)
         elif isinstance(child, ast.Attribute) and _on_self(child.value):
             function.calls.add(child.attr)
     return function
+
+
+def _is_namespace(path: str | None) -> bool:
+    """A generated package whose objects are reached through it: the root or its models."""
+    return path is not None and ("." not in path or path.endswith(".models"))
 
 
 def _on_self(node: ast.expr) -> bool:

@@ -67,6 +67,35 @@ def test_public_methods_are_followed_through_private_helpers(tmp_path: Path) -> 
     }
 
 
+LAZY_CLIENT = """
+from sequence_clients.generated import pkg as generated
+from sequence_clients.generated.pkg import models
+
+
+class Client:
+    def __init__(self):
+        self.raw = generated.Client()
+
+    def create(self, name):
+        return models.CreateThing(name=name)
+"""
+
+
+def test_objects_reached_through_their_package_are_each_a_use(tmp_path: Path) -> None:
+    root = wrapper(tmp_path)
+    (root / "lazy.py").write_text(LAZY_CLIENT)
+    users = wrapper_users(root, "pkg")
+
+    assert users["pkg.Client"] == {"sequence_clients.lazy.Client.__init__"}
+    assert users["pkg.models.CreateThing"] == {"sequence_clients.lazy.Client.create"}
+    # The package's name is the way to its objects, not a use of every object in it.
+    assert "pkg.models" not in users and "pkg" not in users
+    assert users_of(users, "pkg.models.thing.Thing.name") == (
+        "sequence_clients.client.Client.get",
+        "sequence_clients.client.build_thing",
+    )
+
+
 def test_private_functions_and_generated_code_are_not_users(tmp_path: Path) -> None:
     users = wrapper_users(wrapper(tmp_path), "pkg")
     everyone = {user for who in users.values() for user in who}

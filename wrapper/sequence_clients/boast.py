@@ -16,13 +16,10 @@ from typing import TYPE_CHECKING, Any, Self, Unpack
 
 import httpx
 
-from sequence_clients.generated.boast import Client as GeneratedBoastClient
-from sequence_clients.generated.boast.models import (
-    CreateContactRequest,
-    CreateContactRequestSource,
-    CreateSequenceEnrollmentRequest,
-    SequenceEnrollmentResponse,
-)
+# The enum and `types` are plain modules; the generated client and the request models are attrs
+# classes, loaded with the first client (`raw`) and the first request body, as the endpoint
+# modules are (see unify.py).
+from sequence_clients.generated.boast.models import CreateContactRequestSource
 from sequence_clients.generated.boast.types import UNSET, ListOperation, Operation, Unset
 
 from . import _config, _telemetry, _validate
@@ -40,6 +37,13 @@ from .oauth import (
     TokenStore,
     token_client,
 )
+
+if TYPE_CHECKING:
+    from sequence_clients.generated import boast as generated
+    from sequence_clients.generated.boast import models
+else:
+    generated = LazyModule("sequence_clients.generated.boast")
+    models = LazyModule("sequence_clients.generated.boast.models")
 
 BOAST_BASE_URL = "https://api.boast.io"  # the host root: generated paths carry /v1
 _E164 = re.compile(r"\+[1-9]\d{1,14}")
@@ -77,7 +81,7 @@ class _BoastPlans(Plans):
         on_conflict: OnConflict,
     ) -> Plan[SequenceEnrollment]:
         on_conflict = check_on_conflict(on_conflict)
-        body = CreateSequenceEnrollmentRequest(
+        body = models.CreateSequenceEnrollmentRequest(
             contact_id=_id(contact_id, "contact_id"), sequence_id=_id(sequence_id, "sequence_id")
         )
         create = Call(create_sequence_enrollment.operation(account, body=body))
@@ -113,7 +117,7 @@ class _BoastPlans(Plans):
     ) -> Plan[SequenceEnrollmentResponse | None]:
         """The lookup's result in the create's answer shape ({"data": enrollment}), or None."""
         enrollment = yield from found
-        return None if enrollment is None else SequenceEnrollmentResponse(data=enrollment)
+        return None if enrollment is None else models.SequenceEnrollmentResponse(data=enrollment)
 
     def _active(
         self, account: uuid.UUID, body: CreateSequenceEnrollmentRequest
@@ -200,7 +204,7 @@ class BoastClient(SyncClient):
         self._auth = BoastOAuth(keeper, tokens)
         # The generated client on the same connection pool (every operation is also `call`able).
         http = options.get("httpx_client")
-        self.raw = self._connect({}, self._auth, http, GeneratedBoastClient)
+        self.raw = self._connect({}, self._auth, http, generated.Client)
         self._plans = _BoastPlans(self._policy)
 
     def with_options(self, **changes: Unpack[BoastOptions]) -> Self:
@@ -303,7 +307,7 @@ class BoastClient(SyncClient):
         except ValueError:
             raise InvalidRequestError("source must be 'api' or 'integration'") from None
         # The request, field by field: a parameter's name never decides what is sent.
-        body = CreateContactRequest(
+        body = models.CreateContactRequest(
             email=UNSET if email is None else _validate.as_email(email, "email"),
             mobile_phone=_given(mobile_phone),
             first_name=_given(first_name),
@@ -333,7 +337,14 @@ if TYPE_CHECKING:
         list_sequence_enrollments,
     )
     from sequence_clients.generated.boast.api.sequences import list_sequences
-    from sequence_clients.generated.boast.models import Account, Contact, SequenceEnrollment
+    from sequence_clients.generated.boast.models import (
+        Account,
+        Contact,
+        CreateContactRequest,
+        CreateSequenceEnrollmentRequest,
+        SequenceEnrollment,
+        SequenceEnrollmentResponse,
+    )
     from sequence_clients.generated.boast.models import Sequence as BoastSequence
 else:
     create_contact = LazyModule("sequence_clients.generated.boast.api.contacts.create_contact")
@@ -400,7 +411,7 @@ class AsyncBoastClient(AsyncClient):
         self._auth = BoastOAuth(keeper, tokens)
         # The generated client on the same connection pool (every operation is also `call`able).
         http = options.get("httpx_client")
-        self.raw = self._connect({}, self._auth, http, GeneratedBoastClient)
+        self.raw = self._connect({}, self._auth, http, generated.Client)
         self._plans = _BoastPlans(self._policy)
 
     def with_options(self, **changes: Unpack[BoastOptions]) -> Self:
@@ -509,7 +520,7 @@ class AsyncBoastClient(AsyncClient):
         except ValueError:
             raise InvalidRequestError("source must be 'api' or 'integration'") from None
         # The request, field by field: a parameter's name never decides what is sent.
-        body = CreateContactRequest(
+        body = models.CreateContactRequest(
             email=UNSET if email is None else _validate.as_email(email, "email"),
             mobile_phone=_given(mobile_phone),
             first_name=_given(first_name),

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Self, TypeAlias, Unpack
 
-import attrs
 import httpx
 
-from sequence_clients.generated.unify import Client as GeneratedUnifyClient
+# Enums and `types` are plain modules; the generated client and the request models are attrs
+# classes, and attrs alone would double what importing this module costs beyond httpx. So they
+# load with the first client (`raw`) and the first request body, as the endpoint modules do.
 from sequence_clients.generated.unify.models import (
     BulkApiJobStatus,
-    BulkApiUuidFilter,
-    CreateBulkApiSequenceEnrollmentsJobFilter,
-    CreateBulkApiSequenceEnrollmentsJobRequest,
-    CreateEnrollmentRequest,
     SequenceEnrollmentStatus,
     SequenceStepType,
 )
@@ -39,6 +37,13 @@ from .errors import (
     InvalidRequestError,
     SequenceClientError,
 )
+
+if TYPE_CHECKING:
+    from sequence_clients.generated import unify as generated
+    from sequence_clients.generated.unify import models
+else:
+    generated = LazyModule("sequence_clients.generated.unify")
+    models = LazyModule("sequence_clients.generated.unify.models")
 
 UNIFY_BASE_URL = "https://api.unifygtm.com"
 MAX_PAGE_SIZE = 100  # Unify's documented maximum for `limit`
@@ -69,7 +74,7 @@ class _UnifyPlans(Plans):
         on_conflict: OnConflict,
     ) -> Plan[Enrollment]:
         on_conflict = check_on_conflict(on_conflict)
-        body = CreateEnrollmentRequest(
+        body = models.CreateEnrollmentRequest(
             sequence_id=_id(sequence_id, "sequence_id"),
             person_id=_id(person_id, "person_id"),
             mailbox_emails=_validate.mailbox_emails(mailbox_emails),
@@ -102,7 +107,7 @@ class _UnifyPlans(Plans):
         self, job_filter: CreateBulkApiSequenceEnrollmentsJobFilter | Unset, timeout: float
     ) -> Plan[str]:
         """Start an export job and poll it, at growing intervals, until it is FINISHED."""
-        body = CreateBulkApiSequenceEnrollmentsJobRequest(filter_=job_filter)
+        body = models.CreateBulkApiSequenceEnrollmentsJobRequest(filter_=job_filter)
         created = yield from call(
             create_sequence_enrollment_query_job.operation(body=body), self._policy
         )
@@ -141,7 +146,7 @@ class _UnifyPlans(Plans):
         )
         page = yield from page_plan(results, self._policy, number)
         # The job travels with the page number, so the pager's guards see one token per page.
-        return attrs.evolve(
+        return replace(
             page,
             next=None if page.next is None else (job_id, page.next),
             served=None if page.served is None else (job_id, page.served),
@@ -178,7 +183,7 @@ class UnifyClient(SyncClient):
         super().__init__({**given, "api_key": api_key, "base_url": base_url})
         # The generated client on the same connection pool (every operation is also `call`able).
         http = options.get("httpx_client")
-        self.raw = self._connect({"x-api-key": api_key}, None, http, GeneratedUnifyClient)
+        self.raw = self._connect({"x-api-key": api_key}, None, http, generated.Client)
         self._plans = _UnifyPlans(self._policy)
 
     def with_options(self, **changes: Unpack[UnifyOptions]) -> Self:
@@ -307,8 +312,8 @@ class UnifyClient(SyncClient):
             raise InvalidRequestError("pass either sequence_id or filter, not both")
         job_filter = UNSET if filter is None else filter
         if sequence_id is not None:
-            by_id = BulkApiUuidFilter(id=str(_id(sequence_id, "sequence_id")))
-            job_filter = CreateBulkApiSequenceEnrollmentsJobFilter(sequence=by_id)
+            by_id = models.BulkApiUuidFilter(id=str(_id(sequence_id, "sequence_id")))
+            job_filter = models.CreateBulkApiSequenceEnrollmentsJobFilter(sequence=by_id)
         if not (isinstance(export_timeout, int | float) and export_timeout >= 0):
             raise InvalidRequestError(
                 f"export_timeout must be seconds >= 0, got {export_timeout!r}"
@@ -347,6 +352,7 @@ if TYPE_CHECKING:
     )
     from sequence_clients.generated.unify.models import (
         AutomaticEmailSequenceStep,
+        CreateBulkApiSequenceEnrollmentsJobFilter,
         DeleteEnrollmentSuccessResponse,
         DeleteSequenceSuccessResponse,
         Enrollment,
@@ -425,7 +431,7 @@ class AsyncUnifyClient(AsyncClient):
         super().__init__({**given, "api_key": api_key, "base_url": base_url})
         # The generated client on the same connection pool (every operation is also `call`able).
         http = options.get("httpx_client")
-        self.raw = self._connect({"x-api-key": api_key}, None, http, GeneratedUnifyClient)
+        self.raw = self._connect({"x-api-key": api_key}, None, http, generated.Client)
         self._plans = _UnifyPlans(self._policy)
 
     def with_options(self, **changes: Unpack[UnifyOptions]) -> Self:
@@ -564,8 +570,8 @@ class AsyncUnifyClient(AsyncClient):
             raise InvalidRequestError("pass either sequence_id or filter, not both")
         job_filter = UNSET if filter is None else filter
         if sequence_id is not None:
-            by_id = BulkApiUuidFilter(id=str(_id(sequence_id, "sequence_id")))
-            job_filter = CreateBulkApiSequenceEnrollmentsJobFilter(sequence=by_id)
+            by_id = models.BulkApiUuidFilter(id=str(_id(sequence_id, "sequence_id")))
+            job_filter = models.CreateBulkApiSequenceEnrollmentsJobFilter(sequence=by_id)
         if not (isinstance(export_timeout, int | float) and export_timeout >= 0):
             raise InvalidRequestError(
                 f"export_timeout must be seconds >= 0, got {export_timeout!r}"
