@@ -37,6 +37,7 @@ from bulk_helpers import rows as bulk_rows
 
 from sequence_clients import (
     AsyncBoastClient,
+    AsyncUnifyClient,
     BoastClient,
     FileTokenStore,
     OAuthToken,
@@ -173,6 +174,40 @@ def deadline_reached() -> errors.SequenceClientError:
             "key", httpx_client=http, retry_policy=policy, max_retries=10, deadline=1.0
         ) as unify:
             return raised_by(lambda: unify.call(pause_sequence.operation(SEQUENCE_ID)))()
+
+
+def deadline_reached_mid_body() -> errors.SequenceClientError:
+    """A one-second deadline that runs out while the answer's body is still coming."""
+    clock = _Clock()
+
+    def body() -> Iterator[bytes]:
+        yield b'{"id": "'
+        clock.now += 2.0
+        yield b'x", "is_paused": true}'
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body())
+
+    with _clock.use(clock):
+        http = httpx.Client(transport=httpx.MockTransport(handle))
+        with UnifyClient("key", httpx_client=http, max_retries=0, deadline=1.0) as unify:
+            return raised_by(lambda: unify.call(pause_sequence.operation(SEQUENCE_ID)))()
+
+
+def on_a_second_event_loop() -> errors.SequenceClientError:
+    """An async client that sent under one asyncio.run(), used again under another."""
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"status": "success", "sequences": [], "next_cursor": None})
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handle))
+    unify = AsyncUnifyClient("key", httpx_client=http)
+
+    async def listed() -> list[object]:
+        return [sequence async for sequence in unify.list_sequences()]
+
+    asyncio.run(listed())
+    return raised_by(lambda: asyncio.run(listed()))()
 
 
 def paging(pages: dict[Any, Page[int]]) -> Callable[[], errors.SequenceClientError]:
@@ -656,6 +691,13 @@ CASES = [
     # The deadline names the operation's request as planned (its path), not the sent URL.
     Case("deadline-reached", deadline_reached,
          f"POST /sequences/v1/sequences/{SEQUENCE_ID}/pause: deadline of 1s reached (retries and back-off included)"),
+    # Past it while an answer's body is still coming: the request being read, as sent.
+    Case("deadline-reached-mid-body", deadline_reached_mid_body,
+         f"POST {PAUSE_URL}: deadline reached while reading the answer's body"),
+    # An async client is bound to the event loop it first sent on.
+    Case("event-loop-mismatch", on_a_second_event_loop,
+         "this async client first sent on another event loop (a second asyncio.run()?); "
+         "its connections belong to that loop: build the client inside the loop using it"),
     # Paging stopped: how many pages were read, and why.
     Case("pagination-repeated-cursor",
          paging({None: Page([1], raw=None, next="c-a"), "c-a": Page([2], raw=None, next="c-b"),

@@ -13,7 +13,8 @@ import httpx
 import otel_capture
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, StatusCode
+from twin_harness import ASYNC, SYNC, Twin, settle
 from virtual_clock import VirtualClock, drive_plans_and_limits_with, drive_plans_with, fresh_limit
 
 from sequence_clients import AsyncUnifyClient, RetryPolicy, UnifyClient, _telemetry, errors
@@ -68,6 +69,12 @@ def unify_on(handle: Handler, **options: Any) -> UnifyClient:
     http = httpx.Client(transport=httpx.MockTransport(handle))
     policy = RetryPolicy(base_delay=0.01, max_delay=0.05)
     return UnifyClient(API_KEY, httpx_client=http, retry_policy=policy, **options)
+
+
+@pytest.fixture(params=[SYNC, ASYNC], ids=lambda twin: twin.name)
+def twin(request: pytest.FixtureRequest) -> Twin:
+    """The sync client, then the async one (tests/wrapper/twin_harness.py)."""
+    return request.param  # type: ignore[no-any-return]
 
 
 def by_kind(spans: tuple[ReadableSpan, ...]) -> tuple[list[ReadableSpan], list[ReadableSpan]]:
@@ -215,6 +222,84 @@ def test_an_event_from_the_auth_flow_lands_in_the_attempt_and_counts_refreshes(
     (attempt,) = attempts
     assert [e.name for e in attempt.events] == [_telemetry.TOKEN_REFRESH]
     assert total(reader, "sequence_clients.token.refreshes") - before == 1
+
+
+async def test_each_attempt_reports_its_status_its_error_type_and_how_long_it_took(
+    capture: tuple[Any, Any], clock: VirtualClock, twin: Twin
+) -> None:
+    """On its span and its duration point: the status of an answer (a success and an error
+    status alike), the error type of a failure (the status, or the error's class when nothing
+    answered), and the seconds the attempt took (real time: a small non-negative number)."""
+    exporter, reader = capture
+    host = f"{uuid.uuid4().hex}.example"  # this test's own duration points
+    answers = iter([
+        httpx.Response(200, json=enrollment()),
+        httpx.Response(404, json={"status": "not_found", "message": "no such enrollment"}),
+    ])  # fmt: skip
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        found = next(answers, None)
+        if found is None:
+            raise httpx.ConnectError("connection refused", request=request)
+        return found
+
+    unify = twin(handle, base_url=f"https://{host}", max_retries=0).client
+    assert (await settle(unify.get_enrollment(ENROLLMENT_ID))).id == ENROLLMENT_ID
+    with pytest.raises(errors.NotFoundError):
+        await settle(unify.get_enrollment(ENROLLMENT_ID))
+    with pytest.raises(errors.APIConnectionError):
+        await settle(unify.get_enrollment(ENROLLMENT_ID))
+
+    _, attempts = by_kind(exporter.get_finished_spans())
+    said = [
+        (dict(a.attributes or {}).get("http.response.status_code"),
+         dict(a.attributes or {}).get("error.type"), a.status.status_code)
+        for a in attempts
+    ]  # fmt: skip
+    assert said == [
+        (200, None, StatusCode.UNSET),
+        (404, "404", StatusCode.ERROR),
+        (None, "APIConnectionError", StatusCode.ERROR),
+    ]
+    durations = [
+        point for point in otel_capture.points(reader)["http.client.request.duration"]
+        if dict(point.attributes or {}).get("server.address") == host
+    ]  # fmt: skip
+    labels = {
+        (dict(p.attributes).get("http.response.status_code"), dict(p.attributes).get("error.type"))
+        for p in durations
+    }
+    assert labels == {(200, None), (404, "404"), (None, "APIConnectionError")}
+    assert all(p.count == 1 and 0 <= p.min <= p.max < 60 for p in durations)
+
+
+async def test_each_request_of_a_call_counts_its_own_resends(
+    capture: tuple[Any, Any], clock: VirtualClock, twin: Twin
+) -> None:
+    """An enroll answered 409 then looks the enrollment up: two requests of one call, each
+    sent once: two attempts, no retry, no resend count on either span."""
+    exporter, _ = capture
+    conflict = {
+        "status": "conflict",
+        "message": "already enrolled",
+        "active_enrollment_id": str(ENROLLMENT_ID),
+        "active_sequence_id": str(SEQUENCE_ID),
+    }
+    handle, seen = scripted(
+        httpx.Response(409, json=conflict), httpx.Response(200, json=enrollment())
+    )
+    unify = twin(handle).client
+    found = await settle(
+        unify.enroll(
+            SEQUENCE_ID, PERSON_ID, mailbox_emails=["m@x.com"], on_conflict="return_existing"
+        )
+    )
+    assert found.id == ENROLLMENT_ID
+    _, attempts = by_kind(exporter.get_finished_spans())
+    assert [a.name.split()[0] for a in attempts] == [r.method for r in seen] == ["POST", "GET"]
+    resends = [dict(a.attributes or {}).get("http.request.resend_count") for a in attempts]
+    assert resends == [None, None]
+    assert (unify.stats.attempts, unify.stats.retries) == (2, 0)
 
 
 async def test_the_async_twin_reports_the_same_spans(

@@ -13,10 +13,12 @@ from virtual_clock import VirtualClock, drive_plans_with
 from wrapper_helpers import (
     FAST,
     PAUSE_PATH,
+    PAUSED,
     SEQUENCE_ID,
     AsyncHttp,
     Handler,
     Server,
+    Streamed,
     client,
     elapsed,
     paused,
@@ -273,3 +275,48 @@ def test_every_request_carries_when_its_calls_deadline_ends(
     assert len(ends) == 2 and clock.now > 100.0  # the retry slept on the call's clock
     expected = [None, None] if deadline is None else [pytest.approx(100.0 + deadline)] * 2
     assert ends == expected
+
+
+@pytest.mark.parametrize("late", [0.0, 0.25], ids=["at-the-deadline", "past-it"])
+async def test_a_body_still_coming_is_read_up_to_the_deadline_and_stopped_past_it(
+    twin: Twin, clock: VirtualClock, late: float
+) -> None:
+    """The rest of the body arrives `late` seconds after the call's deadline (the instant in
+    the request's deadline extension): at the deadline itself it is still read; past it the
+    call stops with the request it was reading."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        ends = request.extensions[DEADLINE_EXTENSION]
+
+        def wait() -> None:
+            clock.now = ends + late
+
+        return httpx.Response(200, stream=Streamed(PAUSED[:20], wait, PAUSED[20:]))
+
+    client = twin(answer, max_retries=0, deadline=3.0)
+    if not late:
+        assert getattr(await client.pause(), "is_paused", None) is True
+        return
+    with pytest.raises(errors.DeadlineExceededError) as raised:
+        await client.pause()
+    error = raised.value  # its wording: tests/golden/messages.py
+    assert (error.method, error.url) == ("POST", f"https://api.unifygtm.com{PAUSE_PATH}")
+    assert error.maybe_applied is True  # it was answered: the server had it
+
+
+def test_a_value_not_a_number_under_the_deadline_extension_is_no_deadline(
+    clock: VirtualClock,
+) -> None:
+    """The extension is read defensively: whatever a hook of the caller's httpx client puts
+    there (a number is a deadline, anything else is not) never breaks reading the answer."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=Streamed(PAUSED[:20], PAUSED[20:]))
+
+    def overwrite(request: httpx.Request) -> None:
+        request.extensions[DEADLINE_EXTENSION] = "soon"
+
+    hooks = {"request": [overwrite]}
+    http = httpx.Client(transport=httpx.MockTransport(answer), event_hooks=hooks)
+    with UnifyClient("key", httpx_client=http, max_retries=0, deadline=3.0) as unify:
+        assert unify.pause_sequence(SEQUENCE_ID).is_paused is True

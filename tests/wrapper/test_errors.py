@@ -31,6 +31,7 @@ from wrapper_helpers import (
     Handler,
     MakeSandbox,
     Server,
+    Streamed,
     answer,
     client_answering,
     ids,
@@ -204,6 +205,41 @@ async def test_a_failed_send_is_a_typed_error_naming_the_request(
     assert (error.method, error.url) == ("POST", PAUSE_URL)  # wording: tests/golden/messages.py
     assert error.maybe_applied is maybe_applied
     assert error.__cause__ is raised  # the httpx error stays reachable for debugging
+
+
+@pytest.mark.parametrize(
+    ("raised", "error_type"),
+    [
+        (httpx.RemoteProtocolError("peer closed connection without sending complete message body"),
+         errors.APIConnectionError),
+        (httpx.ReadError("connection reset by peer"), errors.APIConnectionError),
+        (httpx.ReadTimeout("read timed out"), errors.APITimeoutError),
+    ],
+    ids=["peer-closed", "reset", "read-timeout"],
+)  # fmt: skip
+async def test_a_body_cut_off_mid_read_is_a_typed_error_naming_the_request(
+    twin: Twin,
+    clock: VirtualClock,
+    raised: httpx.HTTPError,
+    error_type: type[errors.APIConnectionError],
+) -> None:
+    """The status and headers came, then the connection failed while the body was read."""
+
+    def cut(request: httpx.Request) -> httpx.Response:
+        def fail() -> None:
+            raise raised
+
+        return httpx.Response(200, stream=Streamed(b'{"id": "', fail, b'x"}'))
+
+    client = twin(cut, max_retries=0)
+    with pytest.raises(error_type) as caught:
+        await client.pause()
+
+    error = caught.value
+    assert type(error) is error_type
+    assert (error.method, error.url) == ("POST", PAUSE_URL)
+    assert error.maybe_applied is True  # it was answered: the server had it
+    assert error.__cause__ is raised
 
 
 async def test_an_answer_the_spec_does_not_document_is_an_unexpected_response(

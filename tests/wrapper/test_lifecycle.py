@@ -18,10 +18,13 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+from twin_harness import Twin
 from wrapper_helpers import (
+    PAUSE_PATH,
     PAUSED,
     SEQUENCE_ID,
     AsyncHttp,
+    Streamed,
     answer,
     client,
     elapsed,
@@ -320,6 +323,31 @@ def test_a_declared_length_over_the_cap_is_refused_before_reading(
     ]
     assert said.levelno == logging.WARNING and said.limit == 1000  # type: ignore[attr-defined]
     assert "GET" in said.getMessage() and url in said.getMessage()
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "streamed"])
+async def test_a_body_of_exactly_max_response_bytes_is_read_one_byte_more_is_not(
+    twin: Twin, declared: bool
+) -> None:
+    """The limit is the largest body read: with its length declared up front, and streamed
+    without one (counted as it comes, in chunks)."""
+    body = PAUSED[:-1] + b" " * 40 + b"}"  # JSON whitespace: the same answer, 40 bytes longer
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if declared:
+            return httpx.Response(200, content=body)  # content-length: len(body)
+        return httpx.Response(200, stream=Streamed(body[:30], body[30:60], body[60:]))
+
+    exact = twin(answer, max_retries=0, max_response_bytes=len(body))
+    assert getattr(await exact.pause(), "is_paused", None) is True
+
+    short = twin(answer, max_retries=0, max_response_bytes=len(body) - 1)
+    with pytest.raises(errors.ResponseTooLargeError) as raised:
+        await short.pause()
+    error = raised.value
+    url = f"https://api.unifygtm.com{PAUSE_PATH}"
+    assert (error.method, error.url, error.status_code) == ("POST", url, 200)
+    assert error.limit == len(body) - 1
 
 
 @pytest.mark.parametrize("limit", [0, -1, 1.5, True])

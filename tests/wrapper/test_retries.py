@@ -261,17 +261,18 @@ def test_retry_after_as_an_http_date_is_waited_until(slept: list[float]) -> None
     assert 38 <= slept[0] <= 40
 
 
-def test_backoff_doubles_from_base_delay_up_to_max_delay(
-    slept: list[float], monkeypatch: pytest.MonkeyPatch
+async def test_backoff_doubles_from_base_delay_up_to_max_delay(
+    twin: Twin, slept: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Full jitter draws each wait from [0, base_delay * 2**n], capped at max_delay: with the
-    draw pinned to its top, the waits are that ceiling itself."""
+    draw pinned to its top, the waits are that ceiling itself. (The server hands back one
+    Response object five times, as a test double may: each answer read is left sendable.)"""
     monkeypatch.setattr(random, "uniform", lambda low, high: high)
-    handle, _ = answering(*[httpx.Response(503)] * 5)
+    handle, seen = answering(*[httpx.Response(503)] * 5)
     policy = RetryPolicy(base_delay=0.25, max_delay=1.5)
-    with unify_on(handle, retry_policy=policy, max_retries=5) as unify:
-        list(unify.list_sequences())
-    assert slept == [0.25, 0.5, 1.0, 1.5, 1.5]
+    unify = twin(handle, retry_policy=policy, max_retries=5)
+    assert await unify.list_sequences() == []
+    assert len(seen) == 6 and slept == [0.25, 0.5, 1.0, 1.5, 1.5]
 
 
 def test_the_callers_retry_policy_is_the_one_applied(slept: list[float]) -> None:

@@ -9,7 +9,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,6 +152,26 @@ AsyncHttp = Callable[..., httpx.AsyncClient]
 
 
 PAUSED = b'{"id": "3d1f0e2c-5b4a-4c3d-9e8f-7a6b5c4d3e2f", "is_paused": true}'
+
+
+class Streamed(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """An answer's body arriving in parts, for either twin (`httpx.Response(200, stream=...)`,
+    no content-length): each bytes part is a chunk, each callable runs between chunks — moves
+    a virtual clock, or raises what a connection dropped mid-body raises."""
+
+    def __init__(self, *parts: bytes | Callable[[], object]) -> None:
+        self.parts = parts
+
+    def __iter__(self) -> Iterator[bytes]:
+        for part in self.parts:
+            if isinstance(part, bytes):
+                yield part
+            else:
+                part()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self:
+            yield chunk
 
 
 # What the server does with one request: bytes to answer, "close" (drop the connection after
