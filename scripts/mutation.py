@@ -36,7 +36,14 @@ EQUIVALENT_FILE = ROOT / "tests" / "mutation" / "equivalent.toml"
 
 # What each MODULES word means: the files mutated and the tests run against them.
 # tests/golden holds the exact wording of the messages (the others assert attributes).
-FAST_TESTS = ["tests/wrapper", "tests/golden", "tests/replay"]
+# tests/telemetry/test_traces_and_metrics.py checks what each attempt records (status, error
+# type, duration) in process; the rest of tests/telemetry starts processes and kills nothing.
+FAST_TESTS = [
+    "tests/wrapper",
+    "tests/golden",
+    "tests/replay",
+    "tests/telemetry/test_traces_and_metrics.py",
+]
 GROUPS: dict[str, list[str]] = {
     "core": [
         "_plan",

@@ -108,10 +108,13 @@ def _function(qualname: str, node: ast.AST, public: bool, imported: dict[str, st
     # (An endpoint module is itself what is used: `create_thing.operation(...)`.)
     via_module = set()
     for child in ast.walk(node):
-        if isinstance(child, ast.Attribute) and isinstance(child.value, ast.Name):
-            if _is_namespace(imported.get(child.value.id)):
-                function.uses.add(f"{imported[child.value.id]}.{child.attr}")
-                via_module.add(id(child.value))
+        if (
+            isinstance(child, ast.Attribute)
+            and isinstance(child.value, ast.Name)
+            and _is_namespace(imported.get(child.value.id))
+        ):
+            function.uses.add(f"{imported[child.value.id]}.{child.attr}")
+            via_module.add(id(child.value))
     for child in ast.walk(node):
         if isinstance(child, ast.Name):
             if child.id in imported and id(child) not in via_module:
