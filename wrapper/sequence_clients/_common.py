@@ -7,14 +7,16 @@ both vendors and both twins.
 
 from __future__ import annotations
 
-import uuid
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeAlias, TypeVar
 
 from . import _validate
 from .errors import InvalidRequestError
 
+if TYPE_CHECKING:
+    import uuid  # loaded with the first id checked (see _validate.as_uuid)
+
 OnConflict = Literal["raise", "return_existing"]
-UuidLike = uuid.UUID | str
+UuidLike: TypeAlias = "uuid.UUID | str"
 T = TypeVar("T")
 PageT = TypeVar("PageT")
 ItemT = TypeVar("ItemT")

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import enum
 import re
-import uuid
 from collections.abc import Iterable, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from .errors import InvalidRequestError, bounded
+
+if TYPE_CHECKING:
+    import uuid
 
 # Deliberately simple: one @, no spaces, a dot in the domain. The vendor does the real check.
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
@@ -25,6 +27,8 @@ def _shown(value: object) -> str:
 
 
 def as_uuid(value: uuid.UUID | str, field: str) -> uuid.UUID:
+    import uuid  # with the first check: it imports platform, a tenth of a service's cold import
+
     if isinstance(value, uuid.UUID):
         return value
     # Only text: str() of an int or of bytes could happen to spell a UUID nobody meant.
