@@ -19,7 +19,9 @@ or imported above (found in `generated/<vendor>/models`; `<Vendor><Model>` is `<
 under the vendor's name, as `UnifySequence`). Type checkers read them as imports under
 `TYPE_CHECKING`; at runtime each endpoint module is a `LazyModule` (see `_lazy`) and the models
 are never imported (annotations are strings). A name found in neither place stops the generator,
-naming it, and so does such a model used at runtime (it must then be imported by hand).
+naming it, and so does such a model used at runtime: it is built as `models.<Model>(...)`,
+through the adapter's lazily loaded `models` (the models are attrs classes, and attrs is
+not loaded at import), or, for an enum, imported by hand.
 
 `python scripts/twins.py` rewrites the adapters; `--check` only reports stale ones.
 """
@@ -248,8 +250,8 @@ def generated_imports(hand_written: str, vendor: str) -> tuple[list[str], dict[s
             )
         if name in _runtime_names(tree):
             raise TwinError(
-                f"{vendor}.py uses the model {name} at runtime: import it there from "
-                f"{package}.models (only annotations get it from the generated block)"
+                f"{vendor}.py uses the model {name} at runtime: build it as models.{name}(...) "
+                f"(an enum: import it from {package}.models); only annotations get it here"
             )
     for name, path in endpoints.items():
         imports.setdefault(f"from {path.rpartition('.')[0]} import", set()).add(name)
