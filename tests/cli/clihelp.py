@@ -34,7 +34,7 @@ def opening(key: str, **fields: object) -> str:
     """The start of the campaign message MESSAGES[key] as printed with `fields`: up to its first
     other field, and at most 40 characters after the last given one (the console wraps long
     lines). What a test looks for to know which message was printed, without restating its
-    sentence (held by golden/campaign_messages.json)."""
+    sentence (held by tests/golden/campaign_messages.json)."""
     text = ""
     for literal, name, _, _ in string.Formatter().parse(MESSAGES[key]):
         if name is None or name not in fields:

@@ -7,7 +7,7 @@ elsewhere assert types and attributes (status_code, codes, method, url, maybe_ap
 retry_after…), exit codes, and the tokens a message names (a path, a line, an option, an id),
 so a change to a message's wording or frame is one edit here. (The sentences the campaign
 commands print from sequence_clients.cli.messages.MESSAGES are held as templates by
-tests/cli/golden/campaign_messages.json.)
+campaign_messages.json, beside this file, checked by test_messages.py.)
 """
 
 from __future__ import annotations
