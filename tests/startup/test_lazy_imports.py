@@ -55,6 +55,21 @@ def test_importing_the_unify_client_imports_no_boast_code_and_no_endpoint_module
     assert "asyncio" not in loaded  # a sync user pays no event loop
     assert not {m for m in loaded if m.split(".")[0] == "opentelemetry"}  # loaded by a first call
     assert "tenacity" not in loaded  # loaded with the first failed attempt
+    # attrs (the generated client's and models' classes) loads with the first client and body.
+    assert not {m for m in loaded if m.split(".")[0] in ("attr", "attrs")}
+    assert "sequence_clients.generated.unify.client" not in loaded
+
+
+def test_the_generated_client_and_a_request_model_load_with_the_first_client_and_body() -> None:
+    built = modules_after("from sequence_clients import UnifyClient\nUnifyClient('key')")
+    assert "sequence_clients.generated.unify.client" in built and "attrs" in built
+    assert "sequence_clients.generated.unify.models.create_enrollment_request" not in built
+    enrolled = modules_after(
+        "import uuid\n"
+        "from sequence_clients import unify\n"
+        "unify.models.CreateEnrollmentRequest(uuid.uuid4(), uuid.uuid4(), ['a@b.example'])\n"
+    )
+    assert "sequence_clients.generated.unify.models.create_enrollment_request" in enrolled
 
 
 def test_an_endpoint_module_loads_with_the_first_call_that_uses_it() -> None:
