@@ -210,6 +210,44 @@ def on_a_second_event_loop() -> errors.SequenceClientError:
     return raised_by(lambda: asyncio.run(listed()))()
 
 
+def listing_sequences(unify: UnifyClient) -> None:
+    list(unify.list_sequences())
+
+
+def on_a_closed_client() -> errors.SequenceClientError:
+    unify = _unify(lambda request: httpx.Response(200, json={"sequences": []}))
+    unify.close()
+    return raised_by(lambda: listing_sequences(unify))()
+
+
+def over_a_closed_httpx_client() -> errors.SequenceClientError:
+    http = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(200)))
+    unify = UnifyClient("key", httpx_client=http)
+    http.close()
+    return raised_by(lambda: listing_sequences(unify))()
+
+
+def in_a_forked_child() -> str:
+    """The message a child process meets using a client built over the caller's httpx client
+    before os.fork() (the child writes it to a pipe and exits)."""
+    unify = _unify(lambda request: httpx.Response(200, json={"sequences": []}))
+    reading, writing = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        try:
+            text = str(raised_by(lambda: listing_sequences(unify))())
+        except BaseException as error:  # anything else fails the case, in the parent
+            text = f"not a typed error: {error!r}"
+        os.write(writing, text.encode())
+        os._exit(0)
+    os.close(writing)
+    with os.fdopen(reading, "rb") as pipe:
+        text = pipe.read().decode()
+    os.waitpid(pid, 0)
+    unify.close()
+    return text
+
+
 def paging(pages: dict[Any, Page[int]]) -> Callable[[], errors.SequenceClientError]:
     """What a pager raises reading `pages` (cursor -> page; a list cursor is looked up as a tuple)."""
 
@@ -698,6 +736,15 @@ CASES = [
     Case("event-loop-mismatch", on_a_second_event_loop,
          "this async client first sent on another event loop (a second asyncio.run()?); "
          "its connections belong to that loop: build the client inside the loop using it"),
+    # A closed client, or one over the caller's closed httpx client, sends nothing.
+    Case("client-closed", on_a_closed_client,
+         "the client is closed; build a new one to send again"),
+    Case("callers-httpx-client-closed", over_a_closed_httpx_client,
+         "the httpx client given as httpx_client= is closed"),
+    # The caller's httpx client cannot be rebuilt in a forked child (ours are, silently).
+    Case("forked-over-callers-httpx-client", in_a_forked_child,
+         "this client's httpx_client was made before os.fork(): build the client "
+         "(and its httpx client) in the child process"),
     # Paging stopped: how many pages were read, and why.
     Case("pagination-repeated-cursor",
          paging({None: Page([1], raw=None, next="c-a"), "c-a": Page([2], raw=None, next="c-b"),

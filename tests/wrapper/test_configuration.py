@@ -37,7 +37,7 @@ from sequence_clients import (
     UnifyClient,
     errors,
 )
-from sequence_clients.generated.boast.api.accounts import get_account
+from sequence_clients.generated.boast.api.accounts import get_account, list_accounts
 from sequence_clients.generated.boast.api.sequences import list_sequences as boast_sequences
 from sequence_clients.generated.unify.api.sequences import list_sequences as unify_sequences
 from sequence_clients.sandbox import Sandbox
@@ -129,6 +129,34 @@ async def test_raw_clients_copied_with_new_headers_keep_the_configured_host(twin
         copy = made.raw.with_headers({"x-trace": "1"})
         built = copy.get_httpx_client() if twin is SYNC else copy.get_async_httpx_client()
         assert str(built.base_url).rstrip("/") == host
+        await settle(built.close() if twin is SYNC else built.aclose())
+        await closed(made)
+
+
+async def test_raw_clients_copied_with_new_headers_send_over_the_same_connection(
+    twin: Twin,
+) -> None:
+    """A `raw.with_headers(...)` copy builds an httpx client of its own, which still sends over
+    the caller's transport with the wrapper's key or token, and the new header."""
+    wire = Wire(lambda request: httpx.Response(200, json={"sequences": [], "data": []}))
+    unify = twin.unify("key", base_url="https://unify.example", httpx_client=twin.over(wire))
+    boast = twin.boast(
+        access_token="t", base_url="https://boast.example/v1", httpx_client=twin.over(wire)
+    )
+    unify_copy = unify.raw.with_headers({"x-trace": "u"})
+    boast_copy = boast.raw.with_headers({"x-trace": "b"})
+    if twin is SYNC:
+        unify_sequences.sync_detailed(client=unify_copy, limit=1)
+        list_accounts.sync_detailed(client=boast_copy)
+    else:
+        await unify_sequences.asyncio_detailed(client=unify_copy, limit=1)
+        await list_accounts.asyncio_detailed(client=boast_copy)
+    (to_unify, to_boast) = wire.sent
+    assert (to_unify.headers["x-trace"], to_unify.headers["x-api-key"]) == ("u", "key")
+    assert (to_boast.headers["x-trace"], to_boast.headers["authorization"]) == ("b", "Bearer t")
+    assert (to_unify.url.host, to_boast.url.host) == ("unify.example", "boast.example")
+    for made, copy in ((unify, unify_copy), (boast, boast_copy)):
+        built = copy.get_httpx_client() if twin is SYNC else copy.get_async_httpx_client()
         await settle(built.close() if twin is SYNC else built.aclose())
         await closed(made)
 
