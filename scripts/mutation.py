@@ -239,13 +239,53 @@ class SqlCaseRule:
         )
 
 
-def load_equivalents() -> list[Equivalent | SqlCaseRule]:
+@dataclass(frozen=True)
+class CastRule:
+    """A mutant that only changes the first argument of `cast(...)`: typing.cast returns its
+    second argument as it is, and the first (a type, or a type's name in quotes) is for mypy."""
+
+    reason: str
+
+    def matches(self, mutant: Mutant) -> bool:
+        removed, added = mutant.changed_lines()
+        if len(removed) != 1 or len(added) != 1:
+            return False
+        before, after = _cast_parts(removed[0]), _cast_parts(added[0])
+        return before is not None and after is not None and before[::2] == after[::2]
+
+
+def _cast_parts(line: str) -> tuple[str, str, str] | None:
+    """`line` cut around its cast's first argument: (up to `cast(`, the argument, the rest from
+    the comma after it), or None without one cast call."""
+    calls = list(_CAST.finditer(line))
+    if len(calls) != 1:
+        return None
+    head, tail = line[: calls[0].end()], line[calls[0].end() :]
+    depth = 0
+    for at, char in enumerate(tail):
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            return head, tail[:at], tail[at:]
+    return None
+
+
+_CAST = re.compile(r"(?<!\w)cast\(")  # cast( or typing.cast(, not broadcast(
+Rule = SqlCaseRule | CastRule
+
+
+def load_equivalents() -> list[Equivalent | Rule]:
     table = tomllib.loads(EQUIVALENT_FILE.read_text())
-    entries: list[Equivalent | SqlCaseRule] = [Equivalent(**e) for e in table.get("mutant", [])]
+    entries: list[Equivalent | Rule] = [Equivalent(**e) for e in table.get("mutant", [])]
     for rule in table.get("rule", []):
-        if rule.get("name") != "sql-case":
+        if rule.get("name") == "sql-case":
+            entries.append(SqlCaseRule(modules=tuple(rule["modules"]), reason=rule["reason"]))
+        elif rule.get("name") == "typing-cast":
+            entries.append(CastRule(reason=rule["reason"]))
+        else:
             raise SystemExit(f"mutation: unknown rule {rule.get('name')!r} in {EQUIVALENT_FILE}")
-        entries.append(SqlCaseRule(modules=tuple(rule["modules"]), reason=rule["reason"]))
     return entries
 
 
@@ -277,12 +317,10 @@ def survivors(modules: list[str]) -> list[str]:
     return [m.name for m in found if m.status in ("survived", "no tests")]
 
 
-def report(
-    modules: list[str], mutants: list[Mutant], equivalents: list[Equivalent | SqlCaseRule]
-) -> bool:
+def report(modules: list[str], mutants: list[Mutant], equivalents: list[Equivalent | Rule]) -> bool:
     scores = {module: ModuleScore() for module in modules}
     survivors: list[Mutant] = []
-    used: Counter[Equivalent | SqlCaseRule] = Counter()
+    used: Counter[Equivalent | Rule] = Counter()
     for mutant in mutants:
         score = scores[mutant.module]
         if mutant.status not in KILLED:
@@ -314,6 +352,8 @@ def report(
     for entry in equivalents:
         if isinstance(entry, SqlCaseRule) and used[entry]:
             print(f"note: {used[entry]} mutants only change the letter case of SQL (sql-case rule)")
+        if isinstance(entry, CastRule) and used[entry]:
+            print(f"note: {used[entry]} mutants only change a cast's type (typing-cast rule)")
         if (
             isinstance(entry, Equivalent)
             and entry not in used

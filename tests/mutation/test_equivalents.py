@@ -1,12 +1,12 @@
 """The equivalent-mutant list as `make mutation` reads it: every entry is well formed and names a
-function of a module the tool mutates, and the one rule (letter case of SQL) takes exactly the
-mutants it claims and nothing a user could see."""
+function of a module the tool mutates, and each rule (letter case of SQL, a cast's type) takes
+exactly the mutants it claims and nothing a user could see."""
 
 from __future__ import annotations
 
 import mutation
 import pytest
-from mutation import Equivalent, Mutant, SqlCaseRule
+from mutation import CastRule, Equivalent, Mutant, SqlCaseRule
 
 
 def journal_mutant(before: str, after: str, module: str = "bulk/journal") -> Mutant:
@@ -50,6 +50,40 @@ def test_a_change_of_case_in_sql_is_equivalent(before: str, after: str) -> None:
 )
 def test_anything_else_is_left_to_the_tests(before: str, after: str, module: str) -> None:
     assert not sql_rule().matches(journal_mutant(before, after, module))
+
+
+def cast_rule() -> CastRule:
+    [rule] = [e for e in mutation.load_equivalents() if isinstance(e, CastRule)]
+    return rule
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("return cast(T, done.value)", "return cast(None, done.value)"),
+        ('backoff = cast("tenacity.DoSleep", retrying.iter(retry_state=state))',
+         'backoff = cast("XXtenacity.DoSleepXX", retrying.iter(retry_state=state))'),
+        ("raw, generation = cast(list[Any], found)  # why", "raw, generation = cast(None, found)  # why"),
+        ("x = typing.cast(dict[str, int], y)", "x = typing.cast(None, y)"),
+    ],
+)  # fmt: skip
+def test_a_change_of_a_casts_type_alone_is_equivalent(before: str, after: str) -> None:
+    assert cast_rule().matches(journal_mutant(before, after, "_plan"))
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("return cast(T, done.value)", "return cast(T, None)"),  # the value itself
+        ("return cast(T, done.value)", "return None"),
+        ("x = cast(T, a) + 1", "x = cast(None, a) - 1"),  # something else changed too
+        ("y = broadcast(T, a)", "y = broadcast(None, a)"),  # not typing.cast
+    ],
+)
+def test_a_cast_whose_value_or_surroundings_change_is_left_to_the_tests(
+    before: str, after: str
+) -> None:
+    assert not cast_rule().matches(journal_mutant(before, after, "_plan"))
 
 
 def test_every_entry_names_a_module_the_tool_mutates_and_says_why() -> None:

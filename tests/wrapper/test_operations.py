@@ -4,6 +4,7 @@ comes back as the documented model, on both twins."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import importlib
 import inspect
@@ -540,6 +541,31 @@ def test_every_operation_is_callable_through_the_client(vendor: str) -> None:
             assert isinstance(result, runtime_types(success_model(module))), current["id"]
             called.add(current["id"])
     assert called == set(operations) and len(sent) == len(operations)
+
+
+@dataclasses.dataclass(frozen=True)
+class HandMadeOperation:
+    """The four members `call` needs and no `url_template` (which generated operations have)."""
+
+    operation_id: str
+    request: dict[str, Any]
+    success_statuses: frozenset[int]
+    parse: Callable[[httpx.Response], object]
+
+
+def test_any_object_with_the_four_members_of_an_operation_can_be_called() -> None:
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={"ok": True})
+
+    hand_made = HandMadeOperation(
+        "ping", {"method": "get", "url": "/ping"}, frozenset({200}), lambda r: r.json()
+    )
+    with make_client("unify", answer) as client:
+        assert client.call(hand_made) == {"ok": True}
+    assert [r.url.path for r in sent] == ["/ping"]
 
 
 def test_mypy_sees_the_success_model_and_checks_parameters(tmp_path: Path) -> None:

@@ -283,6 +283,19 @@ def test_the_callers_retry_policy_is_the_one_applied(slept: list[float]) -> None
     assert len(seen) == 1 and slept == []
 
 
+class UnhashablePolicy(RetryPolicy):
+    """A caller's own policy that cannot be a cache key (its tenacity.Retrying is per call)."""
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def test_a_callers_unhashable_policy_still_retries(slept: list[float]) -> None:
+    handle, seen = answering(httpx.Response(503), httpx.Response(503))
+    with unify_on(handle, retry_policy=UnhashablePolicy(base_delay=0.25)) as unify:
+        assert list(unify.list_sequences()) == []
+    assert len(seen) == 3 and len(slept) == 2
+
+
 def test_max_retries_bounds_the_attempts(slept: list[float]) -> None:
     handle, seen = answering(*[httpx.Response(503)] * 10)
     with unify_on(handle, max_retries=2) as unify, pytest.raises(errors.ServerError):
