@@ -106,11 +106,12 @@ class AsyncSlowJobs(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-def never_called() -> httpx.Client:
-    def handle(request: httpx.Request) -> httpx.Response:
-        raise AssertionError(f"nothing should be sent, got {request.method} {request.url}")
+def refused(request: httpx.Request) -> httpx.Response:
+    raise AssertionError(f"nothing should be sent, got {request.method} {request.url}")
 
-    return httpx.Client(transport=httpx.MockTransport(handle))
+
+def never_called() -> httpx.Client:
+    return httpx.Client(transport=httpx.MockTransport(refused))
 
 
 def live_sequences_and_mailbox(sandbox: Sandbox) -> tuple[list[str], list[str], str]:
@@ -327,15 +328,14 @@ def test_export_results_are_read_page_by_page_to_the_end(sandbox: Sandbox) -> No
         ({"sequence_id": "seq"}, "sequence_id must be a UUID, got 'seq'"),
     ],
 )
-def test_export_arguments_are_checked_before_sending(
-    arguments: dict[str, Any], message: str
+async def test_export_arguments_are_checked_before_sending(
+    twin: Twin, arguments: dict[str, Any], message: str
 ) -> None:
-    with (
-        UnifyClient("key", httpx_client=never_called()) as unify,
-        pytest.raises(errors.InvalidRequestError) as raised,
-    ):
+    unify = twin.unify("key", httpx_client=twin.over(Wire(refused)))
+    with pytest.raises(errors.InvalidRequestError) as raised:
         unify.export_enrollments(**arguments)
     assert str(raised.value).startswith(message.split(" ")[0])  # wording: tests/golden
+    await closed(unify)
 
 
 @pytest.mark.parametrize("page_size", [0, 101, 2.5])
@@ -362,13 +362,12 @@ def test_page_sizes_1_and_100_are_sent(page_size: int) -> None:
     assert sent[0].url.params["limit"] == str(page_size)
 
 
-def test_an_unknown_status_is_refused_naming_the_valid_ones() -> None:
-    with (
-        UnifyClient("key", httpx_client=never_called()) as unify,
-        pytest.raises(errors.InvalidRequestError) as raised,
-    ):
+async def test_an_unknown_status_is_refused_naming_the_valid_ones(twin: Twin) -> None:
+    unify = twin.unify("key", httpx_client=twin.over(Wire(refused)))
+    with pytest.raises(errors.InvalidRequestError) as raised:
         unify.list_enrollments(status=["DONE"])
     assert str(raised.value).startswith("status ")  # wording: tests/golden
+    await closed(unify)
 
 
 def test_export_by_sequence_exports_that_sequence_only(make_sandbox: MakeSandbox) -> None:
@@ -403,6 +402,28 @@ def test_an_unknown_job_status_keeps_polling_at_growing_intervals(clock: Virtual
         assert list(unify.export_enrollments(page_size=50)) == []
     assert polls == ["IN_PROGRESS", "QUEUED", "QUEUED", "IN_PROGRESS", "FINISHED"]
     assert clock.sleeps == [0.25, 0.5, 1.0, 2.0]
+
+
+async def test_an_export_job_start_or_poll_answered_503_is_retried_and_finishes(
+    twin: Twin, clock: VirtualClock
+) -> None:
+    """Starting the job and asking its status are calls like any other: a transient 503 on
+    either is retried under the client's policy, and the export still finishes."""
+    handle, polls = export_server(["FINISHED"])
+    sent: list[str] = []
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        kind = "results" if request.url.path.endswith("/results") else request.method
+        sent.append(kind)
+        if kind != "results" and sent.count(kind) == 1:  # the first create, the first poll
+            return httpx.Response(503, json={"status": "unavailable", "message": "try later"})
+        return handle(request)
+
+    unify = twin(flaky, max_retries=2).client
+    assert await every(unify.export_enrollments(page_size=50)) == []
+    assert sent == ["POST", "POST", "GET", "GET", "results"]
+    assert polls == ["FINISHED"]
+    await closed(unify)
 
 
 @pytest.mark.parametrize("status", ["FAILED", "CANCELED", "EXPIRED"])
