@@ -295,9 +295,10 @@ async def test_the_environments_proxy_is_used_only_with_trust_env(
     assert len(direct.requests) == (0 if trust_env else 1)
 
 
-def test_an_api_key_is_required() -> None:
-    with pytest.raises(errors.InvalidRequestError, match=r"^api_key "):
-        UnifyClient("")
+def test_an_api_key_is_required(twin: Twin) -> None:
+    with pytest.raises(errors.InvalidRequestError, match=r"^api_key ") as raised:
+        twin.unify("")
+    assert "UNIFY_API_KEY" in str(raised.value)  # the variable that would give one
 
 
 def test_a_key_neither_given_nor_in_the_environment_names_its_variable(

@@ -21,7 +21,6 @@ from wrapper_helpers import (
     Wire,
     boast_on,
     ids,
-    listing_recorder,
     unavailable,
 )
 
@@ -275,14 +274,13 @@ async def test_async_bad_id_is_refused_by_name_before_sending(method: str) -> No
 
 
 @pytest.mark.parametrize("name", ["updated_after", "updated_before"])
-def test_naive_datetimes_are_refused_by_name(name: str) -> None:
-    http, sent = listing_recorder()
-    with (
-        UnifyClient("key", httpx_client=http) as unify,
-        pytest.raises(errors.InvalidRequestError, match=f"{name} must be timezone-aware"),
-    ):
+async def test_naive_datetimes_are_refused_by_name(twin: Twin, name: str) -> None:
+    wire = Wire(unavailable)
+    unify = twin.unify("key", httpx_client=twin.over(wire))
+    with pytest.raises(errors.InvalidRequestError, match=f"^{name} must be timezone-aware"):
         unify.list_enrollments(**{name: dt.datetime(2026, 1, 1)})  # type: ignore[arg-type]
-    assert sent == []
+    assert wire.sent == []
+    await closed(unify)
 
 
 def test_ten_mailboxes_are_sent_and_eleven_refused_before_sending() -> None:
