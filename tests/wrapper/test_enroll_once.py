@@ -208,6 +208,33 @@ async def test_boast_conflict_lookup_reads_on_until_the_active_enrollment(twin: 
     await closed(boast)
 
 
+async def test_boast_conflict_lookup_answered_503_is_retried(twin: Twin) -> None:
+    """The lookup after a conflict is a call like any other: a transient 503 while paging it is
+    retried under the client's policy, and the active enrollment is still found."""
+    contact, sequence = str(uuid.uuid4()), str(uuid.uuid4())
+    active = enrollment(contact, sequence, "active")
+    listing = ignoring_filters([[active]])
+    gets: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            gets.append(request)
+            if len(gets) == 1:
+                return httpx.Response(503, json={"errors": [{"status": "503"}]})
+        return listing(request)
+
+    wire = Wire(answer)
+    boast = twin.boast(
+        account_id=uuid.uuid4(), access_token="t", max_retries=2, retry_policy=FAST,
+        httpx_client=twin.over(wire),
+    )  # fmt: skip
+    found = await settle(boast.enroll(contact, sequence, on_conflict="return_existing"))
+    assert str(found.id) == active["id"]
+    assert [r.method for r in wire.sent] == ["POST", "GET", "GET"]
+    assert [r.url.params.get("page") for r in gets] == ["1", "1"]  # the same page, again
+    await closed(boast)
+
+
 async def test_boast_conflict_lookup_stops_at_the_page_cap(
     twin: Twin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
