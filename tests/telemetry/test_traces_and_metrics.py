@@ -162,6 +162,70 @@ def test_a_resolved_conflict_is_an_event_a_log_line_and_a_count(
     assert unify.stats.conflicts_resolved == 1
 
 
+class BoastConflict:
+    """A Boast whose create answers `first` (then "already enrolled"), and whose lookup finds the
+    contact's active enrollment only once a create has been refused as a conflict."""
+
+    def __init__(self, first: int, contact: str, sequence: str) -> None:
+        self.first, self.posts = first, 0
+        stamp = "2026-11-24T10:00:00Z"
+        self.active = {
+            "id": str(uuid.uuid4()), "contact_id": contact, "sequence_id": sequence,
+            "status": "active", "created_at": stamp, "updated_at": stamp,
+        }  # fmt: skip
+        self.conflicted = False
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            self.posts += 1
+            if self.posts == 1 and self.first != 422:
+                return httpx.Response(self.first, json={"errors": [{"status": str(self.first)}]})
+            self.conflicted = True
+            detail = {"status": "422", "code": "already_enrolled", "detail": "Contact is already enrolled"}  # fmt: skip
+            return httpx.Response(422, json={"errors": [detail]})
+        found = [self.active] if self.conflicted else []
+        meta = {"pagination": {"count": len(found), "page": 1, "items": 25, "pages": 1}}
+        return httpx.Response(200, json={"data": found, "meta": meta})
+
+
+@pytest.mark.parametrize(
+    ("first", "on_conflict", "ours"),
+    [(422, "return_existing", False), (500, "raise", True)],
+    ids=["asked-for", "our-own-attempt"],
+)
+async def test_a_resolved_boast_conflict_is_an_event_a_log_line_and_a_count(
+    capture: tuple[Any, Any],
+    clock: VirtualClock,
+    caplog: pytest.LogCaptureFixture,
+    twin: Twin,
+    first: int,
+    on_conflict: str,
+    ours: bool,
+) -> None:
+    """As Unify's: the vendor, the enrollment returned, and whether an attempt of this call
+    made it (a 500 that may have been applied, then "already enrolled")."""
+    exporter, _ = capture
+    caplog.set_level(logging.INFO, logger="sequence_clients")
+    server = BoastConflict(first, str(PERSON_ID), str(SEQUENCE_ID))
+    boast = twin.boast(
+        account_id=uuid.uuid4(), access_token="t", httpx_client=twin.over(server),
+        retry_policy=RetryPolicy(base_delay=0.01, max_delay=0.05),
+    )  # fmt: skip
+    found = await settle(boast.enroll(PERSON_ID, SEQUENCE_ID, on_conflict=on_conflict))
+    assert str(found.id) == server.active["id"]
+    spans = exporter.get_finished_spans()
+    (resolved,) = [e for s in spans for e in s.events if e.name == _telemetry.CONFLICT_RESOLVED]
+    attributes = dict(resolved.attributes or {})
+    assert attributes["vendor"] == "boast"
+    assert attributes["enrollment_id"] == server.active["id"]
+    assert attributes["ours"] is ours
+    (line,) = [r for r in caplog.records if vars(r).get("event") == _telemetry.CONFLICT_RESOLVED]
+    assert line.levelno == logging.INFO and vars(line)["vendor"] == "boast"
+    assert vars(line)["enrollment_id"] == server.active["id"] and vars(line)["ours"] is ours
+    assert boast.stats.conflicts_resolved == 1
+    await settle(boast.close())
+
+
 def test_giving_up_ends_the_call_span_in_error_with_an_event(
     capture: tuple[Any, Any], clock: VirtualClock
 ) -> None:
