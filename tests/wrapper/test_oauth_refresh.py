@@ -521,6 +521,41 @@ async def test_boast_copies_share_the_token_unless_given_credentials(
     own.close()
 
 
+async def test_a_token_a_copy_refreshed_on_a_401_is_the_one_the_original_sends(
+    twin: Twin, sandbox: Sandbox
+) -> None:
+    """A copy changing no credential holds the very token of its original: once the copy has
+    replaced a refused (not expiring) access token, the original sends the new one at once,
+    rather than the refused one again."""
+    store = MemoryTokenStore()
+    options = expired_token_options(sandbox, store)
+    options.update(
+        access_token="revoked", expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    )
+
+    bearers: list[str] = []  # as sent: a replay re-signs the same request object
+
+    def refusing_the_revoked(request: httpx.Request) -> httpx.Response | None:
+        bearers.append(request.headers["authorization"])
+        if bearers[-1] != "Bearer revoked":
+            return None  # the sandbox answers
+        detail = {"detail": "The access token is invalid", "code": "unauthorized"}
+        return httpx.Response(401, json={"errors": [detail]})
+
+    wire = Wire(refusing_the_revoked)
+    account = sandbox.boast.account_ids[0]
+    boast = boast_on(twin, sandbox, wire, **options)  # on the first account
+    copy = boast.with_options(max_retries=1)
+    assert str((await settle(copy.get_account())).id) == account
+    assert str((await settle(boast.get_account())).id) == account
+    (saved,) = store.saved
+    assert bearers == ["Bearer revoked", *[f"Bearer {saved.access_token}"] * 2]
+    assert sandbox.boast.refresh_count == 1
+    for client in (copy, boast):
+        await closed(client)
+    wire.close()
+
+
 def test_exchange_code_sends_the_whole_code_grant_and_leaves_the_callers_client_open() -> None:
     endpoint = TokenEndpoint()
     http = httpx.Client(transport=httpx.MockTransport(endpoint.handle))
