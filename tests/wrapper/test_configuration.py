@@ -161,6 +161,24 @@ async def test_raw_clients_copied_with_new_headers_send_over_the_same_connection
         await closed(made)
 
 
+async def test_a_raw_copy_given_a_key_of_its_own_sends_that_key_alone(twin: Twin) -> None:
+    """`raw.with_headers({"x-api-key": ...})` replaces the key in the copy: the generated client
+    merges header dicts by name, so only the same spelling as the wrapper's header replaces it
+    rather than sending both keys."""
+    wire = Wire(lambda request: httpx.Response(200, json={"sequences": [], "next_cursor": None}))
+    unify = twin.unify("key", httpx_client=twin.over(wire))
+    copy = unify.raw.with_headers({"x-api-key": "other-key"})
+    if twin is SYNC:
+        unify_sequences.sync_detailed(client=copy, limit=1)
+    else:
+        await unify_sequences.asyncio_detailed(client=copy, limit=1)
+    (sent,) = wire.sent
+    assert sent.headers.get_list("x-api-key") == ["other-key"]
+    built = copy.get_httpx_client() if twin is SYNC else copy.get_async_httpx_client()
+    await settle(built.close() if twin is SYNC else built.aclose())
+    await closed(unify)
+
+
 @pytest.mark.parametrize("in_async", [False, True])
 async def test_the_raw_client_s_answers_keep_what_the_server_said(in_async: bool) -> None:
     """Answers through `raw` (over the caller's httpx client) keep their headers and the
