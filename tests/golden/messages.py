@@ -228,9 +228,10 @@ def over_a_closed_httpx_client() -> errors.SequenceClientError:
 
 
 def in_a_forked_child() -> str:
-    """The message a child process meets using a client built over the caller's httpx client
-    before os.fork() (the child writes it to a pipe and exits)."""
+    """The message a child process meets using a client built over the caller's httpx client,
+    and used, before os.fork() (the child writes it to a pipe and exits)."""
     unify = _unify(lambda request: httpx.Response(200, json={"sequences": []}))
+    listing_sequences(unify)
     reading, writing = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
