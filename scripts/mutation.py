@@ -87,6 +87,7 @@ GRANT_TESTS = [
     "tests/oauth/test_one_grant_in_a_process.py",
     "tests/oauth/test_refresh_deadline.py",
     "tests/oauth/test_revoked_grant.py",
+    "tests/telemetry/test_token_refresh.py",  # what a refresh, a wait, a revocation records
 ]
 TESTS_FOR_MODULE = {"oauth": GRANT_TESTS, "token_stores": GRANT_TESTS}
 FLOOR = {"bulk": 85.0}
