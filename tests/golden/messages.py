@@ -743,7 +743,7 @@ CASES = [
     Case("callers-httpx-client-closed", over_a_closed_httpx_client,
          "the httpx client given as httpx_client= is closed"),
     # The caller's httpx client cannot be rebuilt in a forked child (ours are, silently).
-    Case("forked-over-callers-httpx-client", in_a_forked_child,
+    Case("used-after-fork-over-callers-httpx-client", in_a_forked_child,
          "this client's httpx_client was made before os.fork(): build the client "
          "(and its httpx client) in the child process"),
     # Paging stopped: how many pages were read, and why.
