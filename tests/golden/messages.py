@@ -499,6 +499,13 @@ class _SlowLockStore(_MemoryStore):
         yield
 
 
+class _UnreadableStore(_MemoryStore):
+    """A store of the caller's own whose load fails with its own exception."""
+
+    def load(self) -> OAuthToken | None:
+        raise ValueError("the store's own trouble")
+
+
 def store_lock_waited() -> str:
     """What a wait for the store's lock says, its digits as 9s (a duration of real time)."""
     said = heard(refreshing(_SlowLockStore()), _telemetry.TOKEN_WAIT, "token_store")()
@@ -880,6 +887,8 @@ CASES = [
          "waiting for another thread's refresh of the Boast token"),
     Case("store-lock-given-up", heard(refreshing(_MemoryStore(busy=True)), _telemetry.TOKEN_WAIT),
          "gave up waiting for the Boast token store's lock"),
+    Case("store-load-failed", lambda: raising(refreshing(_UnreadableStore())),
+         "token_store.load() raised ValueError"),
     Case("token-refresh-said", heard(refreshing(_MemoryStore()), _telemetry.TOKEN_REFRESH),
          "refreshing the Boast access token (expiring, try 1)"),
     Case("store-lock-not-had-async", async_store_busy,
