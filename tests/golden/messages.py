@@ -454,15 +454,16 @@ def behind_another_thread() -> Exception:
 
 def behind_another_thread_sync() -> Exception:
     """A sync call arriving while another client of the same grant refreshes in a thread."""
-    store = _MemoryStore()
+    store, asked = _MemoryStore(), threading.Event()
 
     def slow(request: httpx.Request) -> httpx.Response:
+        asked.set()  # the holder is inside its refresh, the grant's thread lock held
         time.sleep(1.0)
         return httpx.Response(503)
 
     holder = threading.Thread(target=lambda: raising(refreshing(store, slow, deadline=0.6)))
     holder.start()
-    time.sleep(0.1)
+    assert asked.wait(10)
     try:
         return raising(refreshing(store, slow, deadline=0.3))
     finally:
