@@ -452,6 +452,84 @@ def behind_another_thread() -> Exception:
         holder.join()
 
 
+def behind_another_thread_sync() -> Exception:
+    """A sync call arriving while another client of the same grant refreshes in a thread."""
+    store, asked = _MemoryStore(), threading.Event()
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        asked.set()  # the holder is inside its refresh, the grant's thread lock held
+        time.sleep(1.0)
+        return httpx.Response(503)
+
+    holder = threading.Thread(target=lambda: raising(refreshing(store, slow, deadline=0.6)))
+    holder.start()
+    assert asked.wait(10)
+    try:
+        return raising(refreshing(store, slow, deadline=0.3))
+    finally:
+        holder.join()
+
+
+class _LateLockStore(_MemoryStore):
+    """A shared store whose lock comes two seconds later, on `clock`."""
+
+    def __init__(self, clock: _Clock) -> None:
+        super().__init__()
+        self.clock = clock
+
+    @contextlib.contextmanager
+    def lock(self, timeout: float) -> Iterator[None]:
+        self.clock.now += 2.0
+        yield
+
+
+def deadline_gone_at_the_store_lock() -> Exception:
+    """A one-second deadline that runs out while the token store's lock is awaited: nothing
+    is left for the token request."""
+    clock = _Clock()
+    with _clock.use(clock):
+        return raising(refreshing(_LateLockStore(clock), deadline=1.0))
+
+
+class _SlowLockStore(_MemoryStore):
+    """A shared store whose lock takes a tenth of a second (another holder)."""
+
+    @contextlib.contextmanager
+    def lock(self, timeout: float) -> Iterator[None]:
+        time.sleep(0.1)
+        yield
+
+
+class _UnreadableStore(_MemoryStore):
+    """A store of the caller's own whose load fails with its own exception."""
+
+    def load(self) -> OAuthToken | None:
+        raise ValueError("the store's own trouble")
+
+
+def store_lock_waited() -> str:
+    """What a wait for the store's lock says, its digits as 9s (a duration of real time)."""
+    said = heard(refreshing(_SlowLockStore()), _telemetry.TOKEN_WAIT, "token_store")()
+    return "".join("9" if c.isdigit() else c for c in said)
+
+
+def async_store_busy() -> Exception:
+    """An async call whose token store's lock is held elsewhere."""
+
+    async def call() -> None:
+        transport = httpx.MockTransport(_invalid_grant)
+        async with AsyncBoastClient(
+            account_id=BOAST_ACCOUNT, access_token="a0", refresh_token="r0",
+            expires_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC), client_id="id",
+            client_secret="secret", token_store=_MemoryStore(busy=True),
+            httpx_client=httpx.AsyncClient(transport=transport),
+            auth_httpx_client=httpx.AsyncClient(transport=transport),
+        ) as boast:  # fmt: skip
+            await boast.get_account()
+
+    return raising(lambda: asyncio.run(call()))
+
+
 REDIS_KEY = "boast:golden"
 
 
@@ -810,6 +888,23 @@ CASES = [
          "waiting for another thread's refresh of the Boast token"),
     Case("store-lock-given-up", heard(refreshing(_MemoryStore(busy=True)), _telemetry.TOKEN_WAIT),
          "gave up waiting for the Boast token store's lock"),
+    Case("store-load-failed", lambda: raising(refreshing(_UnreadableStore())),
+         "token_store.load() raised ValueError"),
+    Case("token-refresh-said", heard(refreshing(_MemoryStore()), _telemetry.TOKEN_REFRESH),
+         "refreshing the Boast access token (expiring, try 1)"),
+    Case("store-lock-not-had-async", async_store_busy,
+         "waited 90 s for the token store's lock; the refresh did not happen"),
+    Case("another-thread-s-refresh-sync", behind_another_thread_sync,
+         f"GET https://api.boast.io/v1/accounts/{BOAST_ACCOUNT}: the call's deadline ran out "
+         "while waiting for another thread's refresh"),
+    Case("another-thread-s-refresh-sync-said",
+         heard(behind_another_thread_sync, _telemetry.TOKEN_WAIT, "thread"),
+         "waiting for another thread's refresh of the Boast token"),
+    Case("deadline-gone-at-the-store-lock", deadline_gone_at_the_store_lock,
+         f"GET https://api.boast.io/v1/accounts/{BOAST_ACCOUNT}: the call's deadline ran out "
+         "while waiting for the token endpoint"),
+    Case("store-lock-waited-said", store_lock_waited,
+         "waited 9.99s for the Boast token store's lock"),
     # The token stores: which store, what it could not do, and why (by type; never a token).
     Case("redis-store-unreachable-read", redis_store(lambda store: store.load()),
          f"cannot read the Boast token in Redis ({REDIS_KEY}): ConnectionError"),

@@ -4,9 +4,11 @@ refresh, whether the store is save-only or shared, in threads or in asyncio task
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import gc
 import logging
 import threading
+import weakref
 from pathlib import Path
 
 import pytest
@@ -156,3 +158,82 @@ def test_a_store_collected_while_another_registers_does_not_deadlock(
         gc.enable()
     assert not worker.is_alive(), "registering a grant deadlocked on the registry's lock"
     assert failures == []
+
+
+class _Unreferenceable:
+    """A store that takes no weak reference (__slots__ without __weakref__)."""
+
+    __slots__ = ()
+
+    def save(self, token: OAuthToken) -> None:
+        pass
+
+
+def test_each_store_keeps_its_own_grant_while_others_register() -> None:
+    from sequence_clients import oauth
+
+    first, second = SaveOnly(), SaveOnly()
+    grant = oauth._grant_of(first)
+    other = oauth._grant_of(second)
+    assert other is not grant
+    assert oauth._grant_of(first) is grant and oauth._grant_of(second) is other
+
+
+def test_a_store_without_weak_references_keeps_one_grant() -> None:
+    from sequence_clients import oauth
+
+    store = _Unreferenceable()
+    grant = oauth._grant_of(store)
+    assert isinstance(grant, oauth._Grant)
+    assert oauth._grant_of(store) is grant
+
+
+def test_a_collected_store_is_forgotten_and_not_kept_alive() -> None:
+    """The registry holds a store weakly; once it is freed its entry goes too (no leak)."""
+    from sequence_clients import oauth
+
+    store = SaveOnly()
+    key, alive = id(store), weakref.ref(store)
+    oauth._grant_of(store)
+    assert key in oauth._GRANTS
+    del store
+    gc.collect()
+    assert alive() is None
+    assert key not in oauth._GRANTS
+
+
+def test_forgetting_another_grant_leaves_the_store_s_own() -> None:
+    """A finalizer of a freed store whose id was reused forgets only its own grant."""
+    from sequence_clients import oauth
+
+    store = SaveOnly()
+    grant = oauth._grant_of(store)
+    oauth._forget(id(store), oauth._Grant())
+    assert oauth._grant_of(store) is grant
+    oauth._forget(id(object()), grant)  # nothing registered under that key: nothing happens
+
+
+NOW = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+LATER = NOW + dt.timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("candidate", "held", "newer"),
+    [
+        # The same token is no replacement, whatever expiry either copy claims.
+        (OAuthToken("a", "r", LATER), OAuthToken("a", "r", NOW), False),
+        # A different token replaces one it outlives or matches, not one that outlives it.
+        (OAuthToken("b", "s", LATER), OAuthToken("a", "r", NOW), True),
+        (OAuthToken("b", "s", NOW), OAuthToken("a", "r", NOW), True),
+        (OAuthToken("b", "s", NOW), OAuthToken("a", "r", LATER), False),
+        # Either expiry unknown: the different token is trusted (the store is where rotations land).
+        (OAuthToken("b", "s", NOW), OAuthToken("a", "r", None), True),
+        (OAuthToken("b", "s", None), OAuthToken("a", "r", NOW), True),
+        (OAuthToken("b", "s", None), OAuthToken("a", "r", None), True),
+        (OAuthToken("a", "s", None), OAuthToken("a", "r", None), True),  # a rotated refresh token
+    ],
+)
+def test_which_token_is_newer(candidate: OAuthToken, held: OAuthToken, newer: bool) -> None:
+    from sequence_clients import oauth
+
+    assert oauth._newer(candidate, held) is newer

@@ -6,17 +6,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from grant_helpers import LONG_AGO
 
-from sequence_clients import AsyncBoastClient, BoastClient, FileTokenStore, OAuthToken, errors
+from sequence_clients import (
+    AsyncBoastClient,
+    BoastClient,
+    FileTokenStore,
+    OAuthToken,
+    _clock,
+    errors,
+    oauth,
+)
 from sequence_clients._telemetry import TOKEN_WAIT
 
 DEADLINE = 2.0
@@ -274,3 +285,142 @@ async def test_without_a_deadline_a_store_lock_not_had_is_a_token_store_error(
 def _ignore(call: Callable[[], object]) -> None:
     with contextlib.suppress(errors.SequenceClientError):
         call()
+
+
+class _FakeClock:
+    """Moves only when the code sleeps or a handler says so; in steps of 1e-9 s, so that a
+    poll reaches its end exactly. Gives up after many sleeps (a wait that never ends)."""
+
+    def __init__(self) -> None:
+        self.now, self.sleeps = 0.0, 0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    time = monotonic
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+        if self.sleeps > 10_000:
+            raise RuntimeError("a wait that never ends")
+        self.now = round(self.now + seconds, 9)
+
+    async def asleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+
+TOKEN_ANSWER = {"access_token": "new-access", "refresh_token": "new-refresh", "expires_in": 7200}
+
+
+class _MemoryStore:
+    """A shared token store in memory; `on_lock` runs as its lock is taken."""
+
+    def __init__(self, token: OAuthToken, on_lock: Callable[[], None] = lambda: None) -> None:
+        self.token, self.on_lock = token, on_lock
+
+    def load(self) -> OAuthToken:
+        return self.token
+
+    def save(self, token: OAuthToken) -> None:
+        self.token = token
+
+    @contextlib.contextmanager
+    def lock(self, timeout: float) -> Iterator[None]:
+        self.on_lock()
+        yield
+
+    @contextlib.asynccontextmanager
+    async def alock(self, timeout: float) -> AsyncIterator[None]:
+        self.on_lock()
+        yield
+
+
+def mocked(
+    store: object, handle: Callable[[httpx.Request], httpx.Response], in_async: bool, **more: Any
+) -> dict[str, Any]:
+    token = store.token  # type: ignore[attr-defined]
+    transport = httpx.MockTransport(handle)
+    kind = httpx.AsyncClient if in_async else httpx.Client
+    return {
+        **options("https://boast.invalid", store),  # type: ignore[arg-type]
+        "access_token": token.access_token, "refresh_token": token.refresh_token,
+        "expires_at": token.expires_at, "max_retries": 0,
+        "httpx_client": kind(transport=transport), "auth_httpx_client": kind(transport=transport),
+        **more,
+    }  # fmt: skip
+
+
+async def call_once(settings: dict[str, Any], in_async: bool) -> BaseException | None:
+    try:
+        if in_async:
+            async with AsyncBoastClient(**settings) as aclient:
+                await aclient.get_account()
+        else:
+            with BoastClient(**settings) as client:
+                client.get_account()
+    except Exception as error:
+        return error
+    return None
+
+
+@pytest.mark.parametrize("in_async", [False, True])
+async def test_a_refresh_after_a_401_keeps_the_call_s_deadline(in_async: bool) -> None:
+    """The token is not expired, Boast answers 401; the refresh that follows is bounded by
+    the call's deadline like a proactive one."""
+    clock = _FakeClock()
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/oauth/token"):
+            clock.now += 2.0  # past the one-second deadline
+            raise httpx.ReadTimeout("timed out", request=request)
+        return httpx.Response(401, json={"error": "invalid_token"})
+
+    store = _MemoryStore(OAuthToken("valid-looking", "old-refresh", later))
+    with _clock.use(clock):
+        error = await call_once(mocked(store, handle, in_async, deadline=1.0), in_async)
+    assert isinstance(error, errors.DeadlineExceededError)
+    assert error.method == "GET" and "/accounts/" in str(error.url)
+
+
+@pytest.mark.parametrize("in_async", [False, True])
+async def test_a_deadline_just_beyond_the_slack_still_asks_the_token_endpoint(
+    in_async: bool,
+) -> None:
+    """Once the store's lock is had, exactly _SLACK left is still time for a token request."""
+    clock = _FakeClock()
+    asked: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/oauth/token"):
+            asked.append(request.method)
+            return httpx.Response(200, json=TOKEN_ANSWER)
+        return httpx.Response(503)
+
+    def late() -> None:
+        clock.now = 0.1 - oauth._SLACK  # ends - now == _SLACK, exactly
+
+    store = _MemoryStore(expired_token(), on_lock=late)
+    with _clock.use(clock):
+        await call_once(mocked(store, handle, in_async, deadline=0.1), in_async)
+    assert asked == ["POST"]
+    assert store.token.access_token == "new-access"
+
+
+async def test_an_async_wait_for_a_thread_s_refresh_ends_when_its_time_is_up() -> None:
+    """The async call polls the grant's thread lock until nothing is left of its deadline."""
+    clock = _FakeClock()
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=TOKEN_ANSWER)
+
+    store = _MemoryStore(expired_token())
+    thread_lock = oauth._grant_of(store).thread_lock  # type: ignore[arg-type]
+    assert thread_lock.acquire(blocking=False)  # as a sync client refreshing in a thread
+    try:
+        with _clock.use(clock):
+            error = await call_once(mocked(store, handle, True, deadline=1.0), True)
+    finally:
+        thread_lock.release()
+    assert isinstance(error, errors.DeadlineExceededError)
+    assert clock.now == 1.0

@@ -160,3 +160,19 @@ def test_a_stored_token_without_a_refresh_token_cannot_be_renewed(
     (said,) = [r for r in caplog.records if getattr(r, "event", None) == TOKEN_REVOKED]
     assert said.levelno == logging.WARNING
     assert said.has_refresh_token is False  # type: ignore[attr-defined]
+
+
+async def test_an_async_call_on_a_stored_token_without_a_refresh_token_cannot_renew_it(
+    sandbox: Sandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    held = seed_token(sandbox)
+    store = FileTokenStore(tmp_path / "boast.json")
+    store.save(OAuthToken("stored-access", None, held.expires_at))
+    caplog.set_level(logging.INFO, logger="sequence_clients")
+    async with AsyncBoastClient(**grant_options(sandbox, store, held)) as client:
+        with pytest.raises(errors.TokenStoreAccessError) as raised:
+            await client.get_account()
+    assert not isinstance(raised.value, errors.GrantRevokedError)
+    assert refreshes(sandbox) == []
+    (said,) = [r for r in caplog.records if getattr(r, "event", None) == TOKEN_REVOKED]
+    assert said.has_refresh_token is False  # type: ignore[attr-defined]

@@ -62,6 +62,33 @@ def test_file_store_round_trip_generations_and_retired_fingerprints(tmp_path: Pa
     assert str(tmp_path / "t.json") in repr(store)  # which file, in logs and tracebacks
 
 
+def test_a_save_that_keeps_the_refresh_token_retires_nothing(tmp_path: Path) -> None:
+    """An answer without a refresh token keeps the one held: nothing was rotated past."""
+    store = FileTokenStore(tmp_path / "t.json")
+    store.save(token(1))
+    store.save(OAuthToken("access-2", "refresh-1", WHEN))
+    store.save(token(3))
+    store.save(OAuthToken("access-4", "refresh-3", WHEN))
+    stored = store.read()
+    assert stored is not None and stored.generation == 4
+    assert stored.retired == (fingerprint("refresh-1"),)  # once, when refresh-3 replaced it
+
+
+def test_the_seed_is_kept_by_saves_of_stores_that_did_not_seed(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    assert FileTokenStore(path).seeded_by is None
+    FileTokenStore(path).save(token(0))
+    first = FileTokenStore(path).read()
+    assert first is not None and first.seeded_by is None  # not seeded: nothing claimed
+    seeding = FileTokenStore(path)
+    seeding.seeded_by = fingerprint("exported")
+    seeding.save(token(1))
+    FileTokenStore(path).save(token(2))  # another process, which seeded nothing
+    stored = FileTokenStore(path).read()
+    assert stored is not None and stored.seeded_by == fingerprint("exported")
+    assert stored.descends_from("exported")
+
+
 def test_retired_fingerprints_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     kept = 4
     assert kept < RETIRED_KEPT
@@ -108,6 +135,54 @@ def test_a_failed_write_leaves_the_previous_token(
     monkeypatch.undo()
     assert store.load() == token(1)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.json"]  # no temp file left
+
+
+class _Interrupted(BaseException):
+    """As KeyboardInterrupt, arriving at the worst moment."""
+
+
+def test_an_interrupt_just_after_the_rename_is_raised_as_it_came(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The temporary file is gone once renamed: the clean-up does not trip over its absence."""
+    path = tmp_path / "t.json"
+    store = FileTokenStore(path)
+    real_replace = os.replace
+    temporary: list[str] = []
+
+    def replace_then_interrupt(src: str, dst: str) -> None:
+        temporary.append(Path(src).name)
+        real_replace(src, dst)
+        raise _Interrupted
+
+    monkeypatch.setattr(os, "replace", replace_then_interrupt)
+    with pytest.raises(_Interrupted):
+        store.save(token(1))
+    monkeypatch.undo()
+    assert store.load() == token(1)
+    # Written beside the token file, hidden and named after it: a stray one is recognisable.
+    (name,) = temporary
+    assert name.startswith(".t.json.") and name.endswith(".tmp")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.json"]
+
+
+def test_a_folder_another_process_creates_meanwhile_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes may both find the folder missing; the one that creates it second is fine."""
+    folder = tmp_path / "new"
+    real_exists = Path.exists
+
+    def created_meanwhile(self: Path, *args: object, **kwargs: object) -> bool:
+        if self == folder and not real_exists(folder):
+            folder.mkdir()  # the other process, between our look and our mkdir
+            return False
+        return real_exists(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "exists", created_meanwhile)
+    FileTokenStore(folder / "t.json").save(token(1))
+    monkeypatch.undo()
+    assert FileTokenStore(folder / "t.json").load() == token(1)
 
 
 CRASH = """

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import httpx
 import otel_capture
 import pytest
 from boast_grant import grant_options
@@ -258,3 +259,90 @@ def test_a_long_wait_for_the_store_lock_is_an_event(
     (refresh,) = events(attempt, _telemetry.TOKEN_REFRESH)
     assert refresh["shared_store"] is True
     assert_no_secret(exporter, reader, secrets_of(old, *store.saved))
+
+
+def token_request_seconds(caplog: pytest.LogCaptureFixture) -> list[float]:
+    """The durations the token requests' attempt records tell (DEBUG lines)."""
+    return [
+        vars(r)["seconds"]
+        for r in token_lines(caplog, _telemetry.ATTEMPT)
+        if "/oauth/token" in str(vars(r)["url"])
+    ]
+
+
+def unreachable_token_endpoint(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("connection refused", request=request)
+
+
+def test_a_token_endpoint_out_of_reach_is_a_failed_token_request(
+    sandbox: Sandbox, capture: tuple[Any, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    exporter, _ = capture
+    caplog.set_level(logging.DEBUG, logger="sequence_clients")
+    transport = httpx.MockTransport(unreachable_token_endpoint)
+    options = grant_options(sandbox, Store(), issued(sandbox), max_retries=0)
+    with (
+        BoastClient(**options, auth_httpx_client=httpx.Client(transport=transport)) as boast,
+        pytest.raises(errors.APIConnectionError),
+    ):
+        boast.get_account()
+    _, _, (token_request,) = spans_of(exporter)
+    attributes = dict(token_request.attributes or {})
+    assert attributes["error.type"] == "APIConnectionError"
+    assert "http.response.status_code" not in attributes
+    (seconds,) = token_request_seconds(caplog)
+    assert 0 <= seconds < 10  # the request's own time, not the clock's reading
+
+
+async def test_the_async_twin_reports_a_token_endpoint_out_of_reach(
+    sandbox: Sandbox, capture: tuple[Any, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    exporter, _ = capture
+    caplog.set_level(logging.DEBUG, logger="sequence_clients")
+    transport = httpx.MockTransport(unreachable_token_endpoint)
+    options = grant_options(sandbox, Store(), issued(sandbox), max_retries=0)
+    async with AsyncBoastClient(
+        **options, auth_httpx_client=httpx.AsyncClient(transport=transport)
+    ) as boast:
+        with pytest.raises(errors.APIConnectionError):
+            await boast.get_account()
+    _, _, (token_request,) = spans_of(exporter)
+    assert dict(token_request.attributes or {})["error.type"] == "APIConnectionError"
+    (seconds,) = token_request_seconds(caplog)
+    assert 0 <= seconds < 10
+
+
+def test_an_answered_token_request_tells_its_own_duration(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="sequence_clients")
+    with client(sandbox, Store(), issued(sandbox)) as boast:
+        boast.get_account()
+    (seconds,) = token_request_seconds(caplog)
+    assert 0 <= seconds < 10
+
+
+async def test_the_async_twin_tells_the_token_request_s_duration(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="sequence_clients")
+    options = grant_options(sandbox, Store(), issued(sandbox), max_retries=0)
+    async with AsyncBoastClient(**options) as boast:
+        await boast.get_account()
+    (seconds,) = token_request_seconds(caplog)
+    assert 0 <= seconds < 10
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.12])
+async def test_the_async_twin_tells_a_long_wait_for_the_store_lock(
+    sandbox: Sandbox, capture: tuple[Any, Any], delay: float
+) -> None:
+    exporter, _ = capture
+    store, old = SlowLockStore(delay), issued(sandbox)
+    async with AsyncBoastClient(**grant_options(sandbox, store, old, max_retries=0)) as boast:
+        await boast.get_account()
+    _, (attempt,), _ = spans_of(exporter)
+    waits = events(attempt, _telemetry.TOKEN_WAIT)
+    told = delay >= oauth._STORE_WAIT_WORTH_TELLING
+    assert [w["holder"] for w in waits] == (["token_store"] if told else [])
+    assert all(delay <= w["seconds"] < delay + 10 for w in waits)
