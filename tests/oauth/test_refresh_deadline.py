@@ -244,22 +244,8 @@ def test_a_call_gives_up_on_a_store_lock_another_process_holds(
     ]
 
 
-class _LockHeldElsewhere:
-    """A shared store whose lock another process holds, and says so at once."""
-
-    def __init__(self) -> None:
-        self.token = expired_token()
-
-    def load(self) -> OAuthToken:
-        return self.token
-
-    def save(self, token: OAuthToken) -> None:
-        self.token = token
-
-    @contextlib.contextmanager
-    def lock(self, timeout: float) -> Iterator[None]:
-        raise TimeoutError("held by another process")
-        yield
+def _held_by_another_process() -> None:
+    raise TimeoutError("held by another process")
 
     @contextlib.asynccontextmanager
     async def alock(self, timeout: float) -> AsyncIterator[None]:
@@ -271,7 +257,10 @@ class _LockHeldElsewhere:
 async def test_without_a_deadline_a_store_lock_not_had_is_a_token_store_error(
     silent_endpoint: str, in_async: bool
 ) -> None:
-    settings = {**options(silent_endpoint, _LockHeldElsewhere()), "deadline": None}  # type: ignore[arg-type]
+    settings = {
+        **options(silent_endpoint, _MemoryStore(expired_token(), on_lock=_held_by_another_process)),
+        "deadline": None,
+    }  # type: ignore[arg-type]
     with pytest.raises(errors.TokenStoreAccessError) as raised:
         if in_async:
             async with AsyncBoastClient(**settings) as aclient:  # type: ignore[arg-type]
